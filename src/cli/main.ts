@@ -1,0 +1,63 @@
+import yargs, { type Argv } from 'yargs';
+import { EdgetuneError, errorCodeOf, exitCodeFor, messageOf } from '../util/errors.js';
+
+/** A CLI command module: yargs wiring only; the work lives in the library it imports. */
+export interface CommandModule {
+  /** yargs command string, e.g. 'compress <model>'. */
+  command: string;
+  describe: string;
+  builder: (y: Argv) => Argv;
+  handler: (args: Record<string, unknown>) => Promise<void>;
+}
+
+interface CommandEntry {
+  name: string;
+  describe: string;
+  load: () => Promise<{ commandModule: CommandModule }>;
+}
+
+/** Every command, loaded lazily so that `edgetune hw` never loads onnxruntime or MQTT. */
+const COMMANDS: CommandEntry[] = [
+  { name: 'compress', describe: 'compress an ONNX model (int8, int8-dynamic, fp16, int4, prune, sparsity, lowrank, plan)', load: () => import('./commands/compress.js') },
+  { name: 'eval', describe: 'accuracy and fidelity of a model on a dataset in the ONNX test-data layout', load: () => import('./commands/eval.js') },
+  { name: 'dataset', describe: 'convert .npy / raw float32 arrays into the ONNX test-data layout', load: () => import('./commands/dataset.js') },
+];
+
+/** Run the CLI; sets process.exitCode (0 ok, 1 run-time failure, 2 bad input) instead of exiting. */
+export async function main(argv: string[]): Promise<void> {
+  const wanted = argv.find((a) => !a.startsWith('-'));
+  const entry = COMMANDS.find((c) => c.name === wanted);
+  let cli = yargs(argv)
+    .scriptName('edgetune')
+    .strict()
+    .demandCommand(1, 'name a command; `edgetune --help` lists them')
+    .recommendCommands()
+    .help()
+    .alias('h', 'help')
+    .version(false)
+    .fail((message, error) => {
+      throw error ?? new EdgetuneError('USAGE', message);
+    });
+  for (const c of COMMANDS) {
+    if (c === entry) continue;
+    cli = cli.command(c.name, c.describe, (y) => y, () => undefined);
+  }
+  try {
+    if (entry) {
+      const { commandModule } = await entry.load();
+      cli = cli.command(commandModule.command, commandModule.describe, commandModule.builder, async (args) => {
+        await commandModule.handler(args as Record<string, unknown>);
+      });
+    }
+    await cli.parseAsync();
+  } catch (error) {
+    const json = argv.includes('--json');
+    const code = errorCodeOf(error);
+    if (json) {
+      process.stdout.write(`${JSON.stringify({ error: { code, message: messageOf(error) } })}\n`);
+    }
+    process.stderr.write(`edgetune: ${messageOf(error)} [${code}]\n`);
+    if (process.env.EDGETUNE_DEBUG && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    process.exitCode = exitCodeFor(error);
+  }
+}
