@@ -194,6 +194,7 @@ export function validateGraph(model: OnnxModel): void {
 
 /** Remove nodes whose outputs nobody reads and initializers nobody uses. */
 export function removeDeadCode(graph: OnnxGraph): void {
+  const wasInitializer = new Set(graph.initializers.keys());
   const live = new Set(graph.outputs.map((o) => o.name));
   const keep: OnnxNode[] = [];
   for (let i = graph.nodes.length - 1; i >= 0; i--) {
@@ -206,5 +207,7 @@ export function removeDeadCode(graph: OnnxGraph): void {
   }
   graph.nodes = keep.reverse();
   for (const name of [...graph.initializers.keys()]) if (!live.has(name)) graph.initializers.delete(name);
+  // Old IR versions list initializers among the graph inputs: drop those whose initializer went away.
+  graph.inputs = graph.inputs.filter((i) => live.has(i.name) || !wasInitializer.has(i.name));
   graph.valueInfo = graph.valueInfo.filter((v) => live.has(v.name));
 }

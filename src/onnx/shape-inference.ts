@@ -163,7 +163,10 @@ function inferNode(node: OnnxNode, types: TensorTypeMap, constants: Map<string, 
     case 'Reshape': {
       const x = inShape(0);
       const target = opset >= 5 ? constant(1) : attrInts(node, 'shape', []);
-      return set(0, firstType, target ? reshapeShape(x, target, attrInt(node, 'allowzero', 0) === 1) : null);
+      if (target) return set(0, firstType, reshapeShape(x, target, attrInt(node, 'allowzero', 0) === 1));
+      // Shape computed at run time: the rank is still the length of the shape vector.
+      const rank = opset >= 5 ? inShape(1)?.[0] : undefined;
+      return set(0, firstType, typeof rank === 'number' ? new Array<Dim>(rank).fill(null) : null);
     }
     case 'Transpose': {
       const x = inShape(0);

@@ -1,0 +1,238 @@
+import { DataType } from './dtype.js';
+import type { OnnxGraph, OnnxModel, OnnxNode, Tensor } from './ir.js';
+import { defaultOpset, setOpset } from './ir.js';
+import { attr, attrInt, attrInts, attrString, nameFactory, removeDeadCode, topologicalSort } from './graph.js';
+import { floatTensor, int64Tensor, makeTensor } from './tensor.js';
+import { inferTensorTypes } from './shape-inference.js';
+import { EdgetuneError } from '../util/errors.js';
+
+/** What normalisation did, for the pass report. */
+export interface NormalizeReport {
+  constantsLifted: number;
+  opset: { from: number; to: number };
+  nodesConverted: string[];
+}
+
+/**
+ * Lift `Constant` nodes of the main graph into initializers (paddle2onnx and some PyTorch exports keep weights
+ * there), so passes see weights as initializers. Returns how many were lifted.
+ */
+export function liftConstants(graph: OnnxGraph): number {
+  const outputs = new Set(graph.outputs.map((o) => o.name));
+  let lifted = 0;
+  graph.nodes = graph.nodes.filter((node) => {
+    if (node.opType !== 'Constant' || node.domain !== '' || node.outputs.length !== 1) return true;
+    const name = node.outputs[0]!;
+    if (outputs.has(name)) return true;
+    const tensor = constantNodeValue(node);
+    if (!tensor) return true;
+    graph.initializers.set(name, { ...tensor, name });
+    lifted++;
+    return false;
+  });
+  return lifted;
+}
+
+function constantNodeValue(node: OnnxNode): Tensor | undefined {
+  for (const [key, value] of node.attributes) {
+    if (key === 'value' && value.type === 'tensor') return value.value;
+    if (key === 'value_float' && value.type === 'float') return floatTensor('', [], [value.value]);
+    if (key === 'value_floats' && value.type === 'floats') return floatTensor('', [value.value.length], value.value);
+    if (key === 'value_int' && value.type === 'int') return int64Tensor('', [], [value.value]);
+    if (key === 'value_ints' && value.type === 'ints') return int64Tensor('', [value.value.length], value.value);
+  }
+  return undefined;
+}
+
+/** Lowest default-domain opset edgetune can upgrade from. */
+export const MIN_UPGRADABLE_OPSET = 7;
+
+/**
+ * Upgrade the default-domain opset to `target`, converting the ops whose signature changed on the way (Clip,
+ * Squeeze/Unsqueeze, Split, ReduceSum, Slice, Pad, TopK, Resize/Upsample, Dropout, BatchNormalization outputs,
+ * Softmax axis semantics). Refuses with MODEL_UNSUPPORTED naming the op it cannot convert.
+ */
+export function upgradeOpset(model: OnnxModel, target: number): string[] {
+  const from = defaultOpset(model);
+  if (from >= target) return [];
+  if (from < MIN_UPGRADABLE_OPSET) {
+    throw new EdgetuneError('MODEL_UNSUPPORTED', `opset ${from} is older than ${MIN_UPGRADABLE_OPSET}; re-export the model with opset ≥ ${MIN_UPGRADABLE_OPSET}`);
+  }
+  const types = inferTensorTypes(model);
+  const converted: string[] = [];
+  const graph = model.graph;
+  const fresh = nameFactory(graph);
+  const constant = (base: string, t: Tensor): string => {
+    const name = fresh(base);
+    graph.initializers.set(name, { ...t, name });
+    return name;
+  };
+  const result: OnnxNode[] = [];
+  for (const node of graph.nodes) {
+    if (node.domain !== '' && node.domain !== 'ai.onnx') {
+      result.push(node);
+      continue;
+    }
+    const label = `${node.opType} '${node.name || node.outputs[0]}'`;
+    let changed = true;
+    switch (node.opType) {
+      case 'Clip':
+        if (from < 11 && target >= 11) {
+          const lo = node.attributes.get('min');
+          const hi = node.attributes.get('max');
+          node.attributes.delete('min');
+          node.attributes.delete('max');
+          node.inputs = [node.inputs[0]!, lo?.type === 'float' ? constant(`${node.name}_min`, floatTensor('', [], [lo.value])) : '', hi?.type === 'float' ? constant(`${node.name}_max`, floatTensor('', [], [hi.value])) : ''];
+          while (node.inputs.length > 1 && node.inputs[node.inputs.length - 1] === '') node.inputs.pop();
+        } else changed = false;
+        break;
+      case 'Squeeze':
+      case 'Unsqueeze':
+        if (from < 13 && target >= 13 && node.attributes.has('axes')) {
+          const axes = attrInts(node, 'axes', []);
+          node.attributes.delete('axes');
+          node.inputs = [node.inputs[0]!, constant(`${node.name}_axes`, int64Tensor('', [axes.length], axes))];
+        } else changed = false;
+        break;
+      case 'ReduceSum':
+        if (from < 13 && target >= 13 && node.attributes.has('axes')) {
+          const axes = attrInts(node, 'axes', []);
+          node.attributes.delete('axes');
+          node.inputs = [node.inputs[0]!, constant(`${node.name}_axes`, int64Tensor('', [axes.length], axes))];
+        } else changed = false;
+        break;
+      case 'Split':
+        if (from < 13 && target >= 13 && node.attributes.has('split')) {
+          const split = attrInts(node, 'split', []);
+          node.attributes.delete('split');
+          node.inputs = [node.inputs[0]!, constant(`${node.name}_split`, int64Tensor('', [split.length], split))];
+        } else changed = false;
+        break;
+      case 'Slice':
+        if (from < 10 && target >= 10) {
+          const starts = attrInts(node, 'starts', []);
+          const ends = attrInts(node, 'ends', []);
+          const axes = attrInts(node, 'axes', []);
+          for (const k of ['starts', 'ends', 'axes']) node.attributes.delete(k);
+          node.inputs = [
+            node.inputs[0]!,
+            constant(`${node.name}_starts`, int64Tensor('', [starts.length], starts)),
+            constant(`${node.name}_ends`, int64Tensor('', [ends.length], ends)),
+            ...(axes.length ? [constant(`${node.name}_axes`, int64Tensor('', [axes.length], axes))] : []),
+          ];
+        } else changed = false;
+        break;
+      case 'Pad':
+        if (from < 11 && target >= 11) {
+          const pads = attrInts(node, 'pads', []);
+          const value = node.attributes.get('value');
+          node.attributes.delete('pads');
+          node.attributes.delete('value');
+          node.inputs = [node.inputs[0]!, constant(`${node.name}_pads`, int64Tensor('', [pads.length], pads))];
+          if (value?.type === 'float' && value.value !== 0) node.inputs.push(constant(`${node.name}_value`, floatTensor('', [], [value.value])));
+        } else changed = false;
+        break;
+      case 'TopK':
+        if (from < 10 && target >= 10) {
+          const k = attrInt(node, 'k', 1);
+          node.attributes.delete('k');
+          node.inputs = [node.inputs[0]!, constant(`${node.name}_k`, int64Tensor('', [1], [k]))];
+        } else changed = false;
+        break;
+      case 'Upsample': {
+        // Upsample-7/9 → Resize-11 with the same (asymmetric, floor) sampling.
+        const mode = attrString(node, 'mode', 'nearest');
+        let scalesName = node.inputs[1];
+        if (!scalesName) {
+          const scales = node.attributes.get('scales');
+          if (scales?.type !== 'floats') throw new EdgetuneError('MODEL_UNSUPPORTED', `${label}: no scales`);
+          scalesName = constant(`${node.name}_scales`, floatTensor('', [scales.value.length], scales.value));
+        }
+        node.opType = 'Resize';
+        node.attributes = new Map([
+          ['mode', attr.string(mode === 'bilinear' ? 'linear' : mode)],
+          ['coordinate_transformation_mode', attr.string('asymmetric')],
+          ...(mode === 'nearest' ? [['nearest_mode', attr.string('floor')] as const] : []),
+        ]);
+        node.inputs = [node.inputs[0]!, constant(`${node.name}_roi`, floatTensor('', [0], [])), scalesName];
+        break;
+      }
+      case 'Resize':
+        if (from < 11 && target >= 11) {
+          const mode = attrString(node, 'mode', 'nearest');
+          node.attributes.set('coordinate_transformation_mode', attr.string('asymmetric'));
+          if (mode === 'nearest') node.attributes.set('nearest_mode', attr.string('floor'));
+          node.inputs = [node.inputs[0]!, constant(`${node.name}_roi`, floatTensor('', [0], [])), node.inputs[1]!];
+        } else changed = false;
+        break;
+      case 'Dropout':
+        // Inference only: Dropout is the identity; the mask output must be unused.
+        node.opType = 'Identity';
+        node.attributes = new Map();
+        node.inputs = [node.inputs[0]!];
+        node.outputs = [node.outputs[0]!];
+        break;
+      case 'BatchNormalization':
+        if (node.outputs.length > 1 || node.attributes.has('spatial') || node.attributes.has('is_test') || node.attributes.has('consumed_inputs')) {
+          if (attrInt(node, 'spatial', 1) !== 1) throw new EdgetuneError('MODEL_UNSUPPORTED', `${label}: spatial=0 BatchNormalization cannot be upgraded`);
+          node.outputs = [node.outputs[0]!];
+          for (const k of ['spatial', 'is_test', 'consumed_inputs', 'training_mode']) node.attributes.delete(k);
+        } else changed = false;
+        break;
+      case 'Softmax':
+      case 'LogSoftmax':
+      case 'Hardmax':
+        if (from < 13 && target >= 13) {
+          const shape = types.get(node.inputs[0]!)?.shape;
+          let axis = attrInt(node, 'axis', 1);
+          if (!shape) throw new EdgetuneError('MODEL_UNSUPPORTED', `${label}: opset 13 changed ${node.opType} semantics and the input rank is unknown`);
+          if (axis < 0) axis += shape.length;
+          if (axis !== shape.length - 1) {
+            throw new EdgetuneError('MODEL_UNSUPPORTED', `${label}: opset 13 changed ${node.opType} to one axis; axis ${axis} of a rank-${shape.length} input would change results`);
+          }
+          node.attributes.set('axis', attr.int(axis));
+        } else changed = false;
+        break;
+      case 'Scatter':
+        node.opType = 'ScatterElements';
+        break;
+      case 'Scan':
+      case 'Loop':
+      case 'If':
+        throw new EdgetuneError('MODEL_UNSUPPORTED', `${label}: upgrading control flow from opset ${from} is not supported`);
+      default:
+        changed = false;
+    }
+    if (changed) converted.push(label);
+    result.push(node);
+  }
+  graph.nodes = result;
+  setOpset(model, '', target);
+  if (model.irVersion < 7) model.irVersion = 7;
+  graph.nodes = topologicalSort(graph);
+  return converted;
+}
+
+/** IR version edgetune writes when a pass needs newer types (int4 needs IR 10, opset 21 needs IR 10). */
+export function ensureIrVersion(model: OnnxModel, minimum: number): void {
+  if (model.irVersion < minimum) model.irVersion = minimum;
+}
+
+/** Lift constants and upgrade the opset; the common first step of every compression pass. */
+export function normalizeModel(model: OnnxModel, options: { minOpset?: number } = {}): NormalizeReport {
+  const from = defaultOpset(model);
+  const constantsLifted = liftConstants(model.graph);
+  const nodesConverted = options.minOpset ? upgradeOpset(model, options.minOpset) : [];
+  removeDeadCode(model.graph);
+  // Old IR versions list initializers among graph inputs; keep them (ORT accepts it) but make types consistent.
+  for (const input of model.graph.inputs) {
+    const t = model.graph.initializers.get(input.name);
+    if (t && input.type && input.type.elemType === 0) input.type.elemType = t.dataType;
+  }
+  return { constantsLifted, opset: { from, to: defaultOpset(model) }, nodesConverted };
+}
+
+/** A scalar float32 initializer value. */
+export function scalarFloat(name: string, value: number): Tensor {
+  return makeTensor(name, DataType.FLOAT, [], new Float32Array([value]));
+}
