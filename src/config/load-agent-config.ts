@@ -1,0 +1,297 @@
+import { createPublicKey } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { validate as validateCron } from 'node-cron';
+import { EdgetuneError, messageOf } from '../util/errors.js';
+import { AGENT_CONFIG_DEFAULTS } from './agent-config-defaults.js';
+import { agentConfigSchema, type AgentConfigShape } from './agent-config-schema.js';
+
+/** A partial configuration from one source, plus a label per leaf path saying where it came from. */
+export interface ConfigLayer {
+  /** 'defaults', the config file path, 'environment' or 'flags'. */
+  name: string;
+  values: Record<string, unknown>;
+  /** Leaf path ('broker.port') → human label ('EDGETUNE_BROKER_PORT', '--port', 'agent.config.json'). */
+  labels: Map<string, string>;
+}
+
+/** The validated configuration with absolute paths: what the agent runs with. */
+export interface ResolvedAgentConfig extends AgentConfigShape {
+  /** Absolute path of the config file that was read, or null when none was. */
+  configPath: string | null;
+}
+
+/** Raw inputs kept apart from the resolved configuration (for `--json` dumps and error messages). */
+export interface LoadedAgentConfig {
+  raw: { file: unknown; environment: Record<string, unknown>; flags: Record<string, unknown> };
+  resolved: ResolvedAgentConfig;
+}
+
+/** Caller input for {@link loadAgentConfig}. */
+export interface LoadAgentConfigOptions {
+  /** Path of agent.config.json; when absent no file is read. */
+  configPath?: string;
+  /** Environment to read EDGETUNE_* overrides from (default: none). */
+  env?: Record<string, string | undefined>;
+  /** Overrides from command-line flags, already shaped like the config (e.g. { broker: { url } }). */
+  flags?: Record<string, unknown>;
+  /** Label per flag path, e.g. 'broker.url' → '--broker'. */
+  flagLabels?: Record<string, string>;
+  /** Base for relative paths given in the environment or on the command line (default process.cwd()). */
+  cwd?: string;
+  /** Check that key and TLS files exist and parse (default true). */
+  checkFiles?: boolean;
+}
+
+type EnvParser = 'string' | 'int' | 'bool' | 'list';
+
+/** EDGETUNE_* environment variables and the config path each one overrides. */
+export const ENV_OVERRIDES: ReadonlyArray<{ name: string; path: string; parse: EnvParser }> = [
+  { name: 'EDGETUNE_DEVICE_ID', path: 'deviceId', parse: 'string' },
+  { name: 'EDGETUNE_GROUPS', path: 'groups', parse: 'list' },
+  { name: 'EDGETUNE_BROKER_URL', path: 'broker.url', parse: 'string' },
+  { name: 'EDGETUNE_BROKER_HOST', path: 'broker.host', parse: 'string' },
+  { name: 'EDGETUNE_BROKER_PORT', path: 'broker.port', parse: 'int' },
+  { name: 'EDGETUNE_BROKER_USERNAME', path: 'broker.username', parse: 'string' },
+  { name: 'EDGETUNE_BROKER_PASSWORD', path: 'broker.password', parse: 'string' },
+  { name: 'EDGETUNE_BROKER_CA', path: 'broker.ca', parse: 'string' },
+  { name: 'EDGETUNE_BROKER_CERT', path: 'broker.cert', parse: 'string' },
+  { name: 'EDGETUNE_BROKER_KEY', path: 'broker.key', parse: 'string' },
+  { name: 'EDGETUNE_BROKER_PROTOCOL_VERSION', path: 'broker.protocolVersion', parse: 'int' },
+  { name: 'EDGETUNE_TOPIC_PREFIX', path: 'topicPrefix', parse: 'string' },
+  { name: 'EDGETUNE_DATA_DIR', path: 'dataDir', parse: 'string' },
+  { name: 'EDGETUNE_TRUSTED_KEYS', path: 'trustedKeys', parse: 'list' },
+  { name: 'EDGETUNE_ALLOW_UNSIGNED', path: 'allowUnsigned', parse: 'bool' },
+  { name: 'EDGETUNE_CHUNK_SIZE_BYTES', path: 'chunkSizeBytes', parse: 'int' },
+  { name: 'EDGETUNE_MAX_ARTIFACT_BYTES', path: 'limits.maxArtifactBytes', parse: 'int' },
+  { name: 'EDGETUNE_MAX_PROFILE_SECONDS', path: 'limits.maxProfileSeconds', parse: 'int' },
+  { name: 'EDGETUNE_MAX_CHILD_MEMORY_MB', path: 'limits.maxChildMemoryMb', parse: 'int' },
+  { name: 'EDGETUNE_MAX_QUEUED_JOBS', path: 'limits.maxQueuedJobs', parse: 'int' },
+  { name: 'EDGETUNE_LOG_LEVEL', path: 'logLevel', parse: 'string' },
+];
+
+/** Config paths that hold file paths (made absolute against the layer's base directory). */
+const PATH_KEYS = ['dataDir', 'broker.ca', 'broker.cert', 'broker.key'] as const;
+const PATH_LIST_KEYS = ['trustedKeys'] as const;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function getPath(obj: Record<string, unknown>, path: string): unknown {
+  let cur: unknown = obj;
+  for (const part of path.split('.')) {
+    if (!isPlainObject(cur)) return undefined;
+    cur = cur[part];
+  }
+  return cur;
+}
+
+function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let cur = obj;
+  for (const part of parts.slice(0, -1)) {
+    if (!isPlainObject(cur[part])) cur[part] = {};
+    cur = cur[part] as Record<string, unknown>;
+  }
+  cur[parts[parts.length - 1] as string] = value;
+}
+
+function leafPaths(obj: Record<string, unknown>, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const [key, value] of Object.entries(obj)) {
+    const path = prefix ? `${prefix}.${key}` : key;
+    if (isPlainObject(value)) out.push(...leafPaths(value, path));
+    else out.push(path);
+  }
+  return out;
+}
+
+/** Deep merge: plain objects merge key by key, everything else (arrays included) is replaced. */
+export function mergeConfigValues(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    if (value === undefined) continue;
+    const prev = out[key];
+    out[key] = isPlainObject(prev) && isPlainObject(value) ? mergeConfigValues(prev, value) : value;
+  }
+  return out;
+}
+
+/** Make the path-valued keys of a layer absolute against `baseDir` (non-strings are left for the schema to reject). */
+function absolutizePaths(values: Record<string, unknown>, baseDir: string): Record<string, unknown> {
+  const out = structuredClone(values);
+  for (const key of PATH_KEYS) {
+    const v = getPath(out, key);
+    if (typeof v === 'string' && v.length > 0 && !isAbsolute(v)) setPath(out, key, resolve(baseDir, v));
+  }
+  for (const key of PATH_LIST_KEYS) {
+    const v = getPath(out, key);
+    if (Array.isArray(v)) {
+      setPath(out, key, v.map((p) => (typeof p === 'string' && p.length > 0 && !isAbsolute(p) ? resolve(baseDir, p) : p)));
+    }
+  }
+  return out;
+}
+
+function parseEnvValue(raw: string, parse: EnvParser): unknown {
+  switch (parse) {
+    case 'string':
+      return raw;
+    case 'int':
+      return /^-?\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw;
+    case 'bool': {
+      const v = raw.trim().toLowerCase();
+      if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+      if (['0', 'false', 'no', 'off'].includes(v)) return false;
+      return raw;
+    }
+    case 'list':
+      return raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0);
+  }
+}
+
+/** The EDGETUNE_* overrides found in `env`, as a config layer. */
+export function environmentLayer(env: Record<string, string | undefined>, cwd: string): ConfigLayer {
+  const values: Record<string, unknown> = {};
+  const labels = new Map<string, string>();
+  for (const o of ENV_OVERRIDES) {
+    const raw = env[o.name];
+    if (raw === undefined || raw === '') continue;
+    setPath(values, o.path, parseEnvValue(raw, o.parse));
+    labels.set(o.path, o.name);
+  }
+  return { name: 'environment', values: absolutizePaths(values, cwd), labels };
+}
+
+/** A config layer from already-parsed file content (must be a JSON object). */
+export function fileLayer(content: unknown, configPath: string): ConfigLayer {
+  const values = isPlainObject(content) ? content : {};
+  const labels = new Map<string, string>();
+  for (const p of leafPaths(values)) labels.set(p, configPath);
+  return { name: configPath, values: absolutizePaths(values, dirname(configPath)), labels };
+}
+
+/** A config layer from command-line flags. */
+export function flagLayer(flags: Record<string, unknown>, flagLabels: Record<string, string>, cwd: string): ConfigLayer {
+  const labels = new Map<string, string>();
+  for (const p of leafPaths(flags)) labels.set(p, flagLabels[p] ?? `--${p}`);
+  return { name: 'flags', values: absolutizePaths(flags, cwd), labels };
+}
+
+function labelFor(layers: ConfigLayer[], path: string): string {
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const layer = layers[i] as ConfigLayer;
+    for (const [p, label] of layer.labels) {
+      if (p === path || p.startsWith(`${path}.`) || path.startsWith(`${p}.`)) return label;
+    }
+  }
+  return 'defaults';
+}
+
+function checkKeyFile(path: string, what: string, problems: string[], publicKey: boolean): void {
+  try {
+    if (!statSync(path).isFile()) {
+      problems.push(`${what}: ${path} is not a file`);
+      return;
+    }
+    const pem = readFileSync(path);
+    if (publicKey) {
+      const key = createPublicKey(pem);
+      if (key.asymmetricKeyType !== 'ed25519') {
+        problems.push(`${what}: ${path} is a ${key.asymmetricKeyType ?? 'unknown'} key, expected an ed25519 public key`);
+      }
+    }
+  } catch (error) {
+    problems.push(`${what}: cannot read ${path}: ${messageOf(error)}`);
+  }
+}
+
+/**
+ * Merge layers (lowest first) over the defaults, validate, and return the resolved config.
+ * Every problem is collected and thrown together as one CONFIG_INVALID error.
+ */
+export function resolveAgentConfig(layers: ConfigLayer[], options: { configPath: string | null; cwd: string; checkFiles: boolean }): ResolvedAgentConfig {
+  const all: ConfigLayer[] = [
+    { name: 'defaults', values: absolutizePaths(AGENT_CONFIG_DEFAULTS as unknown as Record<string, unknown>, options.cwd), labels: new Map() },
+    ...layers,
+  ];
+  let merged: Record<string, unknown> = {};
+  for (const layer of all) merged = mergeConfigValues(merged, layer.values);
+
+  const problems: string[] = [];
+  const parsed = agentConfigSchema.safeParse(merged);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const path = issue.path.map(String).join('.');
+      const where = labelFor(all, path);
+      const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
+      problems.push(`${path || '(top level)'}: ${issue.message}${keys} [from ${where}]`);
+    }
+  }
+  if (parsed.success) {
+    const c = parsed.data;
+    if (!c.allowUnsigned && c.trustedKeys.length === 0) {
+      problems.push('trustedKeys: empty while allowUnsigned is false, so no job could ever be accepted (run `edgetune keygen --out keys` and list keys/operator.pub)');
+    }
+    if (c.broker.reconnectInitialMs > c.broker.reconnectMaxMs) {
+      problems.push(`broker.reconnectInitialMs: ${c.broker.reconnectInitialMs} is above broker.reconnectMaxMs ${c.broker.reconnectMaxMs}`);
+    }
+    if ((c.broker.cert === undefined) !== (c.broker.key === undefined)) {
+      problems.push('broker.cert / broker.key: a client certificate needs both the certificate and its key');
+    }
+    if (c.broker.url === 'embedded' && c.broker.protocolVersion === 5) {
+      problems.push('broker.protocolVersion: the embedded broker (aedes) speaks MQTT 3.1.1 only; use 4 or remove the key');
+    }
+    for (const [name, expr] of Object.entries(c.schedules)) {
+      if (expr !== null && !validateCron(expr)) problems.push(`schedules.${name}: "${expr}" is not a valid cron expression`);
+    }
+    if (options.checkFiles) {
+      c.trustedKeys.forEach((p, i) => checkKeyFile(p, `trustedKeys[${i}]`, problems, true));
+      for (const k of ['ca', 'cert', 'key'] as const) {
+        const p = c.broker[k];
+        if (p !== undefined) checkKeyFile(p, `broker.${k}`, problems, false);
+      }
+    }
+  }
+  if (problems.length > 0 || !parsed.success) {
+    const where = options.configPath ? ` in ${options.configPath}` : '';
+    throw new EdgetuneError('CONFIG_INVALID', `config${where} has ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n  - ${problems.join('\n  - ')}`);
+  }
+  return { ...parsed.data, configPath: options.configPath };
+}
+
+/** Read agent.config.json (if given), apply EDGETUNE_* env and flag overrides, validate; raw kept apart. */
+export function loadAgentConfig(options: LoadAgentConfigOptions = {}): LoadedAgentConfig {
+  const cwd = options.cwd ?? process.cwd();
+  const layers: ConfigLayer[] = [];
+  let fileContent: unknown = null;
+  let configPath: string | null = null;
+  if (options.configPath !== undefined) {
+    configPath = resolve(cwd, options.configPath);
+    let text: string;
+    try {
+      text = readFileSync(configPath, 'utf8');
+    } catch (error) {
+      throw new EdgetuneError('CONFIG_INVALID', `config: cannot read ${configPath}: ${messageOf(error)}`, { cause: error });
+    }
+    try {
+      fileContent = JSON.parse(text);
+    } catch (error) {
+      throw new EdgetuneError('CONFIG_INVALID', `config: ${configPath} is not valid JSON: ${messageOf(error)}`, { cause: error });
+    }
+    if (!isPlainObject(fileContent)) {
+      throw new EdgetuneError('CONFIG_INVALID', `config: ${configPath} must hold a JSON object`);
+    }
+    layers.push(fileLayer(fileContent, configPath));
+  }
+  const envLayer = environmentLayer(options.env ?? {}, cwd);
+  layers.push(envLayer);
+  const flags = options.flags ?? {};
+  layers.push(flagLayer(flags, options.flagLabels ?? {}, cwd));
+  const resolved = resolveAgentConfig(layers, { configPath, cwd, checkFiles: options.checkFiles ?? true });
+  return { raw: { file: fileContent, environment: envLayer.values, flags }, resolved };
+}

@@ -1,0 +1,340 @@
+import { EventEmitter } from 'node:events';
+import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import { EdgetuneError, messageOf } from '../util/errors.js';
+import { reconnectDelayMs } from './backoff.js';
+
+/** Minimal logger the transport writes to (the agent passes its own). */
+export interface TransportLogger {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/** A message delivered by the broker. */
+export interface IncomingMessage {
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1 | 2;
+  retain: boolean;
+}
+
+/** The Last Will: published by the broker when the connection dies without a clean DISCONNECT. */
+export interface WillOptions {
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1;
+  retain: boolean;
+  /** MQTT 5 Will Delay: a reconnect within this time suppresses the Will (ignored with 3.1.1). */
+  delaySeconds?: number;
+}
+
+/** Caller input for {@link MqttConnection}. */
+export interface MqttConnectionOptions {
+  /** mqtt:// or mqtts:// URL. */
+  url: string;
+  clientId: string;
+  /** 4 = MQTT 3.1.1 (aedes speaks only this), 5 = MQTT 5, 'auto' = try 5 and fall back to 4 if the broker refuses. */
+  protocolVersion: 4 | 5 | 'auto';
+  /** false keeps a persistent session (with MQTT 5 also needs sessionExpirySeconds > 0). */
+  clean: boolean;
+  sessionExpirySeconds: number;
+  keepaliveSeconds: number;
+  username?: string;
+  password?: string;
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  will?: WillOptions;
+  reconnectInitialMs: number;
+  reconnectMaxMs: number;
+  connectTimeoutMs?: number;
+  /**
+   * Called for every incoming PUBLISH, one at a time. For QoS 1 the PUBACK is sent only after the returned promise
+   * settles (ack after persist); throwing is logged and still acknowledged, so a bad message cannot wedge the link.
+   */
+  onMessage: (message: IncomingMessage) => void | Promise<void>;
+  log: TransportLogger;
+  /** Injected randomness for the reconnect jitter (default Math.random). */
+  random?: () => number;
+}
+
+/** Events: 'connect' (sessionPresent: boolean), 'disconnect' (reason: string). */
+export interface MqttConnectionEvents {
+  connect: [sessionPresent: boolean];
+  disconnect: [reason: string];
+}
+
+interface PendingPublish {
+  reject: (error: Error) => void;
+}
+
+/**
+ * One MQTT link with our own reconnect loop (jittered exponential backoff; MQTT.js's fixed interval makes a
+ * thundering herd), ack-after-persist via handleMessage, no offline queue (publish rejects while disconnected),
+ * and subscriptions re-sent whenever the broker has no session for us. The only importer of `mqtt`.
+ */
+export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
+  private readonly options: MqttConnectionOptions;
+  private client: MqttClient | null = null;
+  private readonly subscriptions = new Map<string, 0 | 1>();
+  private readonly pending = new Map<MqttClient, Set<PendingPublish>>();
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private attempt = 0;
+  private stopped = true;
+  private isConnected = false;
+  private negotiatedVersion: 4 | 5;
+
+  constructor(options: MqttConnectionOptions) {
+    super();
+    if (!/^mqtts?:\/\//.test(options.url)) throw new RangeError(`broker url '${options.url}' must start with mqtt:// or mqtts://`);
+    this.options = options;
+    this.negotiatedVersion = options.protocolVersion === 4 ? 4 : 5;
+  }
+
+  /** True while a CONNACK-accepted connection is open. */
+  get connected(): boolean {
+    return this.isConnected;
+  }
+
+  /** The MQTT protocol level in use (after 'auto' fell back, 4). */
+  get protocolVersion(): 4 | 5 {
+    return this.negotiatedVersion;
+  }
+
+  /** Begin connecting (and keep reconnecting until stop()). */
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.openClient();
+  }
+
+  /** Resolve when connected; reject with BROKER_FAILED after `timeoutMs` or when `signal` aborts. */
+  waitForConnection(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (this.isConnected) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        this.off('connect', onConnect);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const onConnect = (): void => {
+        cleanup();
+        resolve();
+      };
+      const onAbort = (): void => {
+        cleanup();
+        reject(new EdgetuneError('ABORTED', 'aborted while waiting for the broker'));
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new EdgetuneError('BROKER_FAILED', `no connection to ${this.options.url} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.on('connect', onConnect);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Publish; resolves on PUBACK for QoS 1 (on write for QoS 0). Rejects with BROKER_FAILED while disconnected. */
+  publish(topic: string, payload: Buffer | string, opts: { qos: 0 | 1; retain?: boolean }): Promise<void> {
+    const client = this.client;
+    if (!client || !this.isConnected) {
+      return Promise.reject(new EdgetuneError('BROKER_FAILED', `not connected to the broker; ${topic} not published`));
+    }
+    return new Promise<void>((resolve, reject) => {
+      let set = this.pending.get(client);
+      if (!set) {
+        set = new Set();
+        this.pending.set(client, set);
+      }
+      const entry: PendingPublish = { reject };
+      set.add(entry);
+      client.publish(topic, payload, { qos: opts.qos, retain: opts.retain ?? false }, (error) => {
+        set.delete(entry);
+        if (error) reject(new EdgetuneError('BROKER_FAILED', `publish to ${topic} failed: ${messageOf(error)}`, { cause: error }));
+        else resolve();
+      });
+    });
+  }
+
+  /** Subscribe (remembered and re-sent after a reconnect without session); resolves on SUBACK or at once when offline. */
+  async subscribe(filters: readonly string[], qos: 0 | 1): Promise<void> {
+    const fresh = filters.filter((f) => this.subscriptions.get(f) !== qos);
+    for (const f of fresh) this.subscriptions.set(f, qos);
+    if (fresh.length === 0 || !this.client || !this.isConnected) return;
+    await this.sendSubscribe(this.client, fresh.map((f) => [f, qos]));
+  }
+
+  /** Unsubscribe and forget the filters. */
+  async unsubscribe(filters: readonly string[]): Promise<void> {
+    const known = filters.filter((f) => this.subscriptions.delete(f));
+    if (known.length === 0 || !this.client || !this.isConnected) return;
+    const client = this.client;
+    await new Promise<void>((resolve) => {
+      client.unsubscribe(known, (error) => {
+        if (error) this.options.log.warn(`mqtt: unsubscribe ${known.join(', ')} failed: ${messageOf(error)}`);
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * Stop: publish `finalMessages` (e.g. a retained `offline` status, since a clean DISCONNECT discards the Will)
+   * if connected, then disconnect cleanly and stop reconnecting.
+   */
+  async stop(finalMessages: ReadonlyArray<{ topic: string; payload: Buffer; qos: 0 | 1; retain: boolean }> = []): Promise<void> {
+    this.stopped = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    const client = this.client;
+    if (!client) return;
+    if (this.isConnected) {
+      for (const m of finalMessages) {
+        try {
+          await withTimeout(this.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain }), 5000);
+        } catch (error) {
+          this.options.log.warn(`mqtt: final message to ${m.topic} not acknowledged: ${messageOf(error)}`);
+        }
+      }
+    }
+    this.client = null;
+    this.isConnected = false;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        client.end(true);
+        resolve();
+      }, 3000);
+      client.end(false, {}, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    this.failPending(client, 'connection closed by stop()');
+  }
+
+  private clientOptions(): IClientOptions {
+    const o = this.options;
+    const v5 = this.negotiatedVersion === 5;
+    const opts: IClientOptions = {
+      clientId: o.clientId,
+      protocolVersion: this.negotiatedVersion,
+      clean: o.clean,
+      keepalive: o.keepaliveSeconds,
+      reconnectPeriod: 0,
+      connectTimeout: o.connectTimeoutMs ?? 30_000,
+      queueQoSZero: false,
+      resubscribe: false,
+      rejectUnauthorized: true,
+    };
+    if (v5) opts.properties = { sessionExpiryInterval: o.clean ? 0 : o.sessionExpirySeconds };
+    if (o.username !== undefined) opts.username = o.username;
+    if (o.password !== undefined) opts.password = o.password;
+    if (o.ca) opts.ca = o.ca;
+    if (o.cert) opts.cert = o.cert;
+    if (o.key) opts.key = o.key;
+    if (o.will) {
+      opts.will = { topic: o.will.topic, payload: o.will.payload, qos: o.will.qos, retain: o.will.retain };
+      if (v5 && o.will.delaySeconds) opts.will.properties = { willDelayInterval: o.will.delaySeconds };
+    }
+    return opts;
+  }
+
+  private openClient(): void {
+    if (this.stopped) return;
+    const client = connect(this.options.url, this.clientOptions());
+    this.client = client;
+    let refusedProtocol = false;
+    client.handleMessage = (packet: IPublishPacket, callback: (error?: Error) => void): void => {
+      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+      const message: IncomingMessage = { topic: packet.topic, payload, qos: packet.qos, retain: packet.retain };
+      Promise.resolve()
+        .then(() => this.options.onMessage(message))
+        .catch((error: unknown) => this.options.log.error(`mqtt: handler for ${packet.topic} failed: ${messageOf(error)}`))
+        .finally(() => callback());
+    };
+    client.on('connect', (connack) => {
+      if (this.client !== client) return;
+      this.attempt = 0;
+      this.isConnected = true;
+      const sessionPresent = connack.sessionPresent === true && !this.options.clean;
+      this.options.log.info(`mqtt: connected to ${this.options.url} (MQTT ${this.negotiatedVersion === 5 ? '5' : '3.1.1'}, session ${sessionPresent ? 'resumed' : 'new'})`);
+      if (!sessionPresent && this.subscriptions.size > 0) {
+        const all = [...this.subscriptions.entries()];
+        this.sendSubscribe(client, all).catch((error: unknown) => this.options.log.warn(`mqtt: resubscribe failed: ${messageOf(error)}`));
+      }
+      this.emit('connect', sessionPresent);
+    });
+    client.on('error', (error: Error & { code?: number | string }) => {
+      if (this.client !== client) return;
+      const text = messageOf(error);
+      if (this.options.protocolVersion === 'auto' && this.negotiatedVersion === 5 && /unacceptable protocol|unsupported protocol/i.test(text)) {
+        refusedProtocol = true;
+      }
+      this.options.log.warn(`mqtt: ${text}`);
+    });
+    client.on('close', () => {
+      if (this.client !== client) return;
+      const wasConnected = this.isConnected;
+      this.isConnected = false;
+      this.client = null;
+      client.removeAllListeners('connect');
+      client.end(true);
+      this.failPending(client, 'connection lost before PUBACK');
+      if (wasConnected) this.emit('disconnect', 'connection closed');
+      if (this.stopped) return;
+      if (!wasConnected && this.options.protocolVersion === 'auto' && this.negotiatedVersion === 5 && refusedProtocol) {
+        this.options.log.info('mqtt: broker refused MQTT 5; retrying with MQTT 3.1.1');
+        this.negotiatedVersion = 4;
+        this.openClient();
+        return;
+      }
+      const delay = reconnectDelayMs(this.attempt, this.options.reconnectInitialMs, this.options.reconnectMaxMs, this.options.random ?? Math.random);
+      this.attempt += 1;
+      this.options.log.debug(`mqtt: reconnecting in ${delay} ms (attempt ${this.attempt})`);
+      this.reconnectTimer = setTimeout(() => {
+        this.reconnectTimer = null;
+        this.openClient();
+      }, delay);
+    });
+  }
+
+  private sendSubscribe(client: MqttClient, entries: Array<[string, 0 | 1]>): Promise<void> {
+    const map: Record<string, { qos: 0 | 1 }> = {};
+    for (const [f, qos] of entries) map[f] = { qos };
+    return new Promise((resolve, reject) => {
+      client.subscribe(map, (error, granted) => {
+        if (error) {
+          reject(new EdgetuneError('BROKER_FAILED', `subscribe failed: ${messageOf(error)}`, { cause: error }));
+          return;
+        }
+        const refused = (granted ?? []).filter((g) => g.qos === 128);
+        if (refused.length > 0) {
+          reject(new EdgetuneError('BROKER_FAILED', `broker refused subscription to ${refused.map((g) => g.topic).join(', ')}`));
+          return;
+        }
+        resolve();
+      });
+    });
+  }
+
+  private failPending(client: MqttClient, reason: string): void {
+    const set = this.pending.get(client);
+    if (!set) return;
+    this.pending.delete(client);
+    for (const p of set) p.reject(new EdgetuneError('BROKER_FAILED', reason));
+  }
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<T>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
