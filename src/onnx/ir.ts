@@ -126,3 +126,8 @@ export function setOpset(model: OnnxModel, domain: string, version: number): voi
   if (found) found.version = version;
   else model.opsetImports.push({ domain, version });
 }
+
+/** A deep copy of a model (weights included), for passes that try several variants. */
+export function cloneModel(model: OnnxModel): OnnxModel {
+  return structuredClone(model);
+}

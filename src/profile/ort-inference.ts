@@ -58,14 +58,25 @@ export function fromOrtTensor(name: string, value: ort.Tensor): Tensor {
   return { name, dataType, dims: [...value.dims], values };
 }
 
+let quieted = false;
+
+/** onnxruntime logs warnings (unused initializers...) to stdout; keep stdout for --json: errors only. */
+function quietOnnxruntime(): void {
+  if (quieted) return;
+  ort.env.logLevel = 'error';
+  quieted = true;
+}
+
 /** Create a runner from model bytes. A model onnxruntime rejects throws MODEL_INVALID with its message. */
 export async function createInferenceRunner(modelBytes: Uint8Array, options: InferenceSessionOptions = {}): Promise<InferenceRunner> {
+  quietOnnxruntime();
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(modelBytes, {
       graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
       intraOpNumThreads: options.intraOpNumThreads ?? 0,
       executionProviders: options.executionProviders ?? ['cpu'],
+      logSeverityLevel: 3,
       ...(options.optimizedModelFilePath ? { optimizedModelFilePath: options.optimizedModelFilePath } : {}),
       ...(options.extra ? { extra: options.extra } : {}),
       ...(options.enableProfiling ? { enableProfiling: true, profileFilePrefix: options.profileFilePrefix } : {}),

@@ -1,0 +1,68 @@
+import { createRequire } from 'node:module';
+import { floatTensor } from '../../src/onnx/tensor.js';
+import type { Tensor } from '../../src/onnx/ir.js';
+
+/** Deterministic PRNG (mulberry32). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+let digitsCache: number[][] | undefined;
+
+/** The mnist package's digits: 10 flat arrays of 784·n grey values (0..1 ink), one per class. */
+export function mnistDigitArrays(): number[][] {
+  if (!digitsCache) {
+    const require = createRequire(import.meta.url);
+    digitsCache = Array.from({ length: 10 }, (_, d) => (require(`mnist/src/digits/${d}.json`) as { data: number[] }).data);
+  }
+  return digitsCache;
+}
+
+/**
+ * A "document page" for text detection: lines of handwritten digits from the mnist package, dark ink on a light,
+ * slightly noisy background; returned as a [1,3,size,size] float tensor normalised like PaddleOCR's detector input
+ * (RGB/255, ImageNet mean/std).
+ */
+export function mnistPage(seed: number, size = 640, name = 'x'): Tensor {
+  const rand = seededRandom(seed);
+  const digits = mnistDigitArrays();
+  const grey = new Float32Array(size * size).fill(0.92 + rand() * 0.06);
+  for (let i = 0; i < grey.length; i++) grey[i] = Math.min(1, grey[i]! + (rand() - 0.5) * 0.04);
+  const lines = 5 + Math.floor(rand() * 5);
+  let y = 20 + Math.floor(rand() * 20);
+  for (let l = 0; l < lines && y < size - 40; l++) {
+    const scale = 1 + rand() * 1.2;
+    const glyph = Math.round(28 * scale);
+    let x = 20 + Math.floor(rand() * 60);
+    const count = 4 + Math.floor(rand() * 14);
+    for (let k = 0; k < count && x + glyph < size - 10; k++) {
+      const d = Math.floor(rand() * 10);
+      const pool = digits[d]!;
+      const n = pool.length / 784;
+      const offset = Math.floor(rand() * n) * 784;
+      for (let gy = 0; gy < glyph; gy++) {
+        for (let gx = 0; gx < glyph; gx++) {
+          const sy = Math.min(27, Math.floor(gy / scale));
+          const sx = Math.min(27, Math.floor(gx / scale));
+          const ink = pool[offset + sy * 28 + sx]!;
+          const p = (y + gy) * size + (x + gx);
+          grey[p] = Math.min(grey[p]!, 1 - ink * 0.85);
+        }
+      }
+      x += Math.round(glyph * (0.7 + rand() * 0.3));
+    }
+    y += Math.round(28 * scale * (1.3 + rand() * 0.8));
+  }
+  const mean = [0.485, 0.456, 0.406];
+  const std = [0.229, 0.224, 0.225];
+  const out = new Float32Array(3 * size * size);
+  for (let c = 0; c < 3; c++) for (let i = 0; i < size * size; i++) out[c * size * size + i] = (grey[i]! - mean[c]!) / std[c]!;
+  return floatTensor(name, [1, 3, size, size], out);
+}

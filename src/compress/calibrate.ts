@@ -1,0 +1,163 @@
+import { DataType } from '../onnx/dtype.js';
+import type { OnnxModel } from '../onnx/ir.js';
+import { attr, makeNode, nameFactory } from '../onnx/graph.js';
+import { encodeModel } from '../onnx/model-codec.js';
+import { defaultOpset } from '../onnx/ir.js';
+import { int64Tensor } from '../onnx/tensor.js';
+import { createInferenceRunner } from '../profile/ort-inference.js';
+import { feedsForBatch, type Dataset } from './dataset.js';
+import { Histogram, MinMaxAccumulator, entropyThreshold, percentileRange, type CalibrationMethod, type TensorRange } from './calibration-stats.js';
+import { EdgetuneError } from '../util/errors.js';
+
+/** Options for activation calibration. */
+export interface CalibrationOptions {
+  method: CalibrationMethod;
+  /** Percentile for `percentile` (default 99.999). */
+  percentile?: number;
+  /** Histogram bins for `percentile`/`entropy` (default 2048). */
+  bins?: number;
+  /** Use at most this many dataset sets. */
+  maxSets?: number;
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+/** Calibrated ranges per tensor name and how they were obtained. */
+export interface CalibrationResult {
+  method: CalibrationMethod;
+  samples: number;
+  ranges: Map<string, TensorRange>;
+}
+
+/**
+ * Run the model on the dataset and measure the range of each named float tensor. `minmax` adds ReduceMin/ReduceMax
+ * nodes so only scalars leave onnxruntime; `percentile`/`entropy` take a second pass with fixed-range histograms.
+ */
+export async function calibrateRanges(model: OnnxModel, tensorNames: readonly string[], dataset: Dataset, options: CalibrationOptions): Promise<CalibrationResult> {
+  const sets = Math.min(dataset.setNames.length, options.maxSets ?? Number.POSITIVE_INFINITY);
+  const passes = options.method === 'minmax' ? 1 : 2;
+  const total = sets * passes;
+  let done = 0;
+  const tick = (): void => options.onProgress?.(++done, total);
+  const minmax = await minMaxPass(model, tensorNames, dataset, sets, tick, options.signal);
+  const ranges = new Map<string, TensorRange>();
+  let samples = minmax.samples;
+  if (options.method === 'minmax') {
+    for (const [name, acc] of minmax.acc) ranges.set(name, acc.range());
+    return { method: 'minmax', samples, ranges };
+  }
+  const bins = options.bins ?? 2048;
+  const histograms = new Map<string, Histogram>();
+  for (const [name, acc] of minmax.acc) {
+    const r = acc.range();
+    if (options.method === 'entropy') histograms.set(name, new Histogram(0, Math.max(Math.abs(r.min), Math.abs(r.max)), bins));
+    else histograms.set(name, new Histogram(r.min, r.max, bins));
+  }
+  samples = await histogramPass(model, tensorNames, dataset, sets, histograms, options.method === 'entropy', tick, options.signal);
+  for (const [name, histogram] of histograms) {
+    const observed = minmax.acc.get(name)!.range();
+    if (options.method === 'percentile') {
+      ranges.set(name, percentileRange(histogram, options.percentile ?? 99.999, observed));
+    } else {
+      const t = entropyThreshold(histogram, 128, Math.max(1, Math.floor(bins / 256)));
+      ranges.set(name, { min: Math.max(observed.min, -t), max: Math.min(observed.max, t) });
+    }
+  }
+  return { method: options.method, samples, ranges };
+}
+
+async function minMaxPass(
+  model: OnnxModel,
+  tensorNames: readonly string[],
+  dataset: Dataset,
+  sets: number,
+  tick: () => void,
+  signal?: AbortSignal,
+): Promise<{ acc: Map<string, MinMaxAccumulator>; samples: number }> {
+  const augmented: OnnxModel = { ...model, graph: { ...model.graph, nodes: [...model.graph.nodes], outputs: [...model.graph.outputs], initializers: new Map(model.graph.initializers) } };
+  const fresh = nameFactory(augmented.graph);
+  const opset = defaultOpset(model);
+  const outputs: Array<{ tensor: string; min: string; max: string }> = [];
+  for (const name of tensorNames) {
+    const min = fresh(`${name}__calib_min`);
+    const max = fresh(`${name}__calib_max`);
+    if (opset >= 18) {
+      const axes = fresh(`${name}__calib_axes`);
+      augmented.graph.initializers.set(axes, int64Tensor(axes, [0], []));
+      augmented.graph.nodes.push(makeNode('ReduceMin', [name, axes], [min], fresh(`${name}_calib_ReduceMin`), { keepdims: attr.int(0), noop_with_empty_axes: attr.int(0) }));
+      augmented.graph.nodes.push(makeNode('ReduceMax', [name, axes], [max], fresh(`${name}_calib_ReduceMax`), { keepdims: attr.int(0), noop_with_empty_axes: attr.int(0) }));
+    } else {
+      augmented.graph.nodes.push(makeNode('ReduceMin', [name], [min], fresh(`${name}_calib_ReduceMin`), { keepdims: attr.int(0) }));
+      augmented.graph.nodes.push(makeNode('ReduceMax', [name], [max], fresh(`${name}_calib_ReduceMax`), { keepdims: attr.int(0) }));
+    }
+    augmented.graph.outputs.push({ name: min, type: { elemType: DataType.FLOAT, shape: [] } }, { name: max, type: { elemType: DataType.FLOAT, shape: [] } });
+    outputs.push({ tensor: name, min, max });
+  }
+  const runner = await createInferenceRunner(encodeModel(augmented), { graphOptimizationLevel: 'disabled' });
+  const acc = new Map(tensorNames.map((n) => [n, new MinMaxAccumulator()]));
+  let samples = 0;
+  try {
+    const fetch = outputs.flatMap((o) => [o.min, o.max]);
+    for (let s = 0; s < sets; s++) {
+      if (signal?.aborted) throw new EdgetuneError('ABORTED', 'calibration aborted');
+      const batch = dataset.load(s);
+      for (const piece of feedsForBatch(model, batch)) {
+        const result = await runner.run(piece.feeds, fetch);
+        for (const o of outputs) {
+          const lo = result.get(o.min)!.values as Float32Array;
+          const hi = result.get(o.max)!.values as Float32Array;
+          acc.get(o.tensor)!.addRange(lo[0]!, hi[0]!);
+        }
+        samples += piece.end - piece.start;
+      }
+      tick();
+    }
+  } finally {
+    await runner.release();
+  }
+  return { acc, samples };
+}
+
+async function histogramPass(
+  model: OnnxModel,
+  tensorNames: readonly string[],
+  dataset: Dataset,
+  sets: number,
+  histograms: Map<string, Histogram>,
+  absolute: boolean,
+  tick: () => void,
+  signal?: AbortSignal,
+): Promise<number> {
+  const graphOutputs = new Set(model.graph.outputs.map((o) => o.name));
+  const exposed: OnnxModel = {
+    ...model,
+    graph: {
+      ...model.graph,
+      outputs: [...model.graph.outputs, ...tensorNames.filter((n) => !graphOutputs.has(n)).map((name) => ({ name, type: { elemType: DataType.FLOAT, shape: null } }))],
+    },
+  };
+  const runner = await createInferenceRunner(encodeModel(exposed), { graphOptimizationLevel: 'disabled' });
+  let samples = 0;
+  try {
+    for (let s = 0; s < sets; s++) {
+      if (signal?.aborted) throw new EdgetuneError('ABORTED', 'calibration aborted');
+      const batch = dataset.load(s);
+      for (const piece of feedsForBatch(model, batch)) {
+        const result = await runner.run(piece.feeds, tensorNames);
+        for (const name of tensorNames) {
+          const values = result.get(name)!.values as Float32Array;
+          if (absolute) {
+            const abs = new Float32Array(values.length);
+            for (let i = 0; i < values.length; i++) abs[i] = Math.abs(values[i]!);
+            histograms.get(name)!.add(abs);
+          } else histograms.get(name)!.add(values);
+        }
+        samples += piece.end - piece.start;
+      }
+      tick();
+    }
+  } finally {
+    await runner.release();
+  }
+  return samples;
+}

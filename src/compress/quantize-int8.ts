@@ -1,0 +1,329 @@
+import { DataType } from '../onnx/dtype.js';
+import type { AttributeValue, OnnxGraph, OnnxModel, OnnxNode, Tensor } from '../onnx/ir.js';
+import { defaultOpset, setOpset } from '../onnx/ir.js';
+import { attr, attrFloat, attrInt, consumerMap, graphOutputNames, makeNode, nameFactory, producerMap, removeDeadCode, topologicalSort } from '../onnx/graph.js';
+import { floatTensor, makeTensor, tensorToFloat32 } from '../onnx/tensor.js';
+import type { TensorTypeMap } from '../onnx/shape-inference.js';
+import type { TensorRange } from './calibration-stats.js';
+import { computeQuantParams, quantRange, quantizeBias, quantizeValue, quantizeWeightPerChannel, quantizeWeightPerTensor, type QuantParams } from './quant-params.js';
+import type { KeptNode, PassResult } from './pass.js';
+
+/** Options of the static int8 QDQ pass. */
+export interface Int8Options {
+  /** Activation type: uint8 asymmetric (default, CPU-friendly) or int8 symmetric (GPU/TensorRT style). */
+  activationType?: 'uint8' | 'int8';
+  /** Per-channel weights (default true). */
+  perChannel?: boolean;
+  /** 7-bit weights, for x86 AVX2 without VNNI where u8s8 products saturate. */
+  reduceRange?: boolean;
+  /** Node names to leave in float (mixed precision). */
+  keepFloat?: ReadonlySet<string>;
+}
+
+/** Ops whose output is computed in int8 by a fused onnxruntime kernel (QLinear*, QGemm). */
+const COMPUTE_OPS = new Set(['Conv', 'Gemm', 'MatMul', 'Add', 'Mul', 'Concat', 'GlobalAveragePool', 'AveragePool', 'Sigmoid', 'LeakyRelu']);
+/** Ops that run on 8-bit data when input and output share scale and zero point. */
+const SHARED_SCALE_OPS = new Set(['MaxPool', 'Resize', 'Reshape', 'Transpose', 'Flatten', 'Squeeze', 'Unsqueeze', 'Gather', 'Slice', 'Split']);
+/** Why an op stays float, for the report. */
+const FLOAT_REASONS: Record<string, string> = {
+  ConvTranspose: 'onnxruntime CPU has no fused int8 ConvTranspose (DQ→fp32→Q would be slower)',
+  HardSigmoid: 'no int8 kernel in onnxruntime CPU',
+  HardSwish: 'no int8 kernel in onnxruntime CPU',
+  Div: 'no int8 kernel in onnxruntime CPU',
+  BatchNormalization: 'unfolded BatchNormalization has no int8 kernel',
+  LayerNormalization: 'no fused int8 LayerNormalization on CPU',
+  Softmax: 'kept float for accuracy',
+};
+
+interface Qp {
+  scaleName: string;
+  zeroPointName: string;
+  params: QuantParams;
+}
+
+/**
+ * Static int8 quantization in the QDQ format onnxruntime fuses (notes §2–§4, §17): per-channel symmetric int8 weights,
+ * uint8 asymmetric activations from calibrated ranges, int32 bias at s_x·s_w, Relu/Clip(0,·) folded into the op
+ * before them, Q/DQ shared by all consumers, graph outputs left float. Pure: `ranges` comes from calibration on
+ * this same graph (BatchNorm already folded).
+ */
+export function quantizeInt8(model: OnnxModel, types: TensorTypeMap, ranges: ReadonlyMap<string, TensorRange>, options: Int8Options = {}): PassResult {
+  const graph = model.graph;
+  const from = defaultOpset(model);
+  const activationType = options.activationType ?? 'uint8';
+  const symmetricActivations = activationType === 'int8';
+  const perChannel = options.perChannel ?? true;
+  const reduceRange = options.reduceRange ?? false;
+  const keepFloat = options.keepFloat ?? new Set<string>();
+  const kept: KeptNode[] = [];
+  const notes: string[] = [];
+  const fresh = nameFactory(graph);
+  const isFloat = (name: string): boolean => types.get(name)?.elemType === DataType.FLOAT;
+  const outputs = graphOutputNames(graph);
+
+  if (!symmetricActivations) foldActivations(graph, keepFloat);
+
+  // 1. Which nodes are quantized.
+  const quantized = new Set<OnnxNode>();
+  for (const node of graph.nodes) {
+    const label = node.name || node.outputs[0]!;
+    if (node.domain !== '') continue;
+    if (keepFloat.has(label)) {
+      kept.push({ node: label, opType: node.opType, reason: 'kept float: accuracy-sensitive (--keep-float)' });
+      continue;
+    }
+    if (COMPUTE_OPS.has(node.opType)) {
+      const problem = computeOpProblem(graph, node, isFloat, ranges, outputs);
+      if (problem) kept.push({ node: label, opType: node.opType, reason: problem });
+      else quantized.add(node);
+    } else if (FLOAT_REASONS[node.opType]) {
+      kept.push({ node: label, opType: node.opType, reason: FLOAT_REASONS[node.opType]! });
+    }
+  }
+
+  // 2. Quantization parameters of every activation tensor read or written by a quantized node.
+  const [aMin, aMax] = quantRange(activationType, symmetricActivations, false);
+  const qps = new Map<string, Qp>();
+  const paramsFor = (name: string): Qp | undefined => {
+    const known = qps.get(name);
+    if (known) return known;
+    const range = ranges.get(name) ?? constantRange(graph, name);
+    if (!range) return undefined;
+    const params = computeQuantParams(range.min, range.max, aMin, aMax, symmetricActivations);
+    const scaleName = fresh(`${name}_scale`);
+    const zeroPointName = fresh(`${name}_zero_point`);
+    graph.initializers.set(scaleName, floatTensor(scaleName, [], [params.scale]));
+    graph.initializers.set(zeroPointName, makeTensor(zeroPointName, activationType === 'uint8' ? DataType.UINT8 : DataType.INT8, [], [params.zeroPoint]));
+    const qp = { scaleName, zeroPointName, params };
+    qps.set(name, qp);
+    return qp;
+  };
+  for (const node of graph.nodes) {
+    if (!quantized.has(node)) continue;
+    for (const input of activationInputs(graph, node)) paramsFor(input);
+    if (!outputs.has(node.outputs[0]!)) paramsFor(node.outputs[0]!);
+  }
+  // Shared-scale ops: output reuses the input's scale/zero point so onnxruntime can drop the Q/DQ around them.
+  let sharedOps = 0;
+  for (const node of graph.nodes) {
+    if (!SHARED_SCALE_OPS.has(node.opType) || node.domain !== '' || keepFloat.has(node.name)) continue;
+    const input = qps.get(node.inputs[0]!);
+    const out = node.outputs[0]!;
+    if (!input || outputs.has(out) || !isFloat(out) || node.outputs.length !== 1) continue;
+    if (!qps.has(out)) {
+      qps.set(out, input);
+      sharedOps++;
+    }
+  }
+
+  // 3. Weights and biases of quantized compute nodes.
+  const weightDq = new Map<string, string>();
+  let weightsQuantized = 0;
+  for (const node of graph.nodes) {
+    if (!quantized.has(node)) continue;
+    const weight = weightInput(graph, node);
+    if (!weight) continue;
+    const inputQp = qps.get(node.inputs[0]!);
+    const wName = node.inputs[weight.index]!;
+    const w = graph.initializers.get(wName)!;
+    const wValues = tensorToFloat32(w);
+    let scales: Float32Array;
+    let values: Int8Array;
+    const usePerChannel = perChannel && w.dims.length >= 2;
+    if (usePerChannel) ({ scales, values } = quantizeWeightPerChannel(wValues, w.dims, weight.axis, reduceRange));
+    else {
+      const q = quantizeWeightPerTensor(wValues, reduceRange);
+      scales = new Float32Array([q.scale]);
+      values = q.values;
+    }
+    // Bias → int32 at s_x · s_w; grow a channel's weight scale where the bias would overflow (notes §4).
+    const biasIndex = node.opType === 'Conv' ? 2 : node.opType === 'Gemm' ? 2 : -1;
+    const biasName = biasIndex > 0 ? node.inputs[biasIndex] : undefined;
+    const bias = biasName ? graph.initializers.get(biasName) : undefined;
+    let biasDq: string | undefined;
+    if (bias && inputQp && bias.dataType === DataType.FLOAT && biasFits(node, bias, scales.length > 1 ? scales.length : bias.values.length)) {
+      const b = tensorToFloat32(bias);
+      const q = quantizeBias(b, inputQp.params.scale, scales.length === 1 ? new Float32Array(b.length).fill(scales[0]!) : scales);
+      if (q.weightScaleGrowth.some((g) => g !== 1) && usePerChannel) {
+        ({ scales, values } = regrowWeightScales(wValues, w.dims, weight.axis, scales, q.weightScaleGrowth));
+        notes.push(`${node.name}: weight scales raised so the int32 bias fits`);
+      }
+      const bq = fresh(`${biasName}_quantized`);
+      const bs = fresh(`${biasName}_quantized_scale`);
+      const bz = fresh(`${biasName}_quantized_zero_point`);
+      graph.initializers.set(bq, makeTensor(bq, DataType.INT32, [b.length], q.values));
+      graph.initializers.set(bs, floatTensor(bs, [b.length], q.scales));
+      graph.initializers.set(bz, makeTensor(bz, DataType.INT32, [b.length], new Int32Array(b.length)));
+      biasDq = fresh(`${biasName}_DequantizeLinear_Output`);
+      graph.nodes.push(makeNode('DequantizeLinear', [bq, bs, bz], [biasDq], fresh(`${biasName}_DequantizeLinear`), { axis: attr.int(0) }));
+    }
+    const cacheKey = `${wName}|${reduceRange}`;
+    let wDq = biasDq ? undefined : weightDq.get(cacheKey);
+    if (!wDq) {
+      const wq = fresh(`${wName}_quantized`);
+      const ws = fresh(`${wName}_scale`);
+      const wz = fresh(`${wName}_zero_point`);
+      graph.initializers.set(wq, makeTensor(wq, DataType.INT8, [...w.dims], values));
+      graph.initializers.set(ws, floatTensor(ws, scales.length > 1 ? [scales.length] : [], scales));
+      graph.initializers.set(wz, makeTensor(wz, DataType.INT8, scales.length > 1 ? [scales.length] : [], new Int8Array(scales.length)));
+      wDq = fresh(`${wName}_DequantizeLinear_Output`);
+      const dqAttrs: Record<string, AttributeValue> = scales.length > 1 ? { axis: attr.int(weight.axis) } : {};
+      graph.nodes.push(makeNode('DequantizeLinear', [wq, ws, wz], [wDq], fresh(`${wName}_DequantizeLinear`), dqAttrs));
+      if (!biasDq) weightDq.set(cacheKey, wDq);
+      weightsQuantized++;
+    }
+    node.inputs[weight.index] = wDq;
+    if (biasDq) node.inputs[biasIndex] = biasDq;
+  }
+
+  // 4. Q/DQ pairs on activations: every consumer reads the DQ output.
+  const consumers = consumerMap(graph);
+  let pairs = 0;
+  for (const [name, qp] of qps) {
+    const readers = (consumers.get(name) ?? []).filter((n) => n.opType !== 'QuantizeLinear');
+    if (readers.length === 0) continue;
+    const dqOut = fresh(`${name}_DequantizeLinear_Output`);
+    const constant = graph.initializers.get(name);
+    if (constant) {
+      // A constant operand of Add/Mul/Concat: store it quantized, DQ only.
+      const q = fresh(`${name}_quantized`);
+      const v = tensorToFloat32(constant);
+      const qv = activationType === 'uint8' ? new Uint8Array(v.length) : new Int8Array(v.length);
+      for (let i = 0; i < v.length; i++) qv[i] = quantizeValue(v[i]!, qp.params, activationType);
+      graph.initializers.set(q, makeTensor(q, activationType === 'uint8' ? DataType.UINT8 : DataType.INT8, [...constant.dims], qv));
+      graph.nodes.push(makeNode('DequantizeLinear', [q, qp.scaleName, qp.zeroPointName], [dqOut], fresh(`${name}_DequantizeLinear`)));
+    } else {
+      const qOut = fresh(`${name}_QuantizeLinear_Output`);
+      graph.nodes.push(makeNode('QuantizeLinear', [name, qp.scaleName, qp.zeroPointName], [qOut], fresh(`${name}_QuantizeLinear`)));
+      graph.nodes.push(makeNode('DequantizeLinear', [qOut, qp.scaleName, qp.zeroPointName], [dqOut], fresh(`${name}_DequantizeLinear`)));
+    }
+    for (const reader of readers) reader.inputs = reader.inputs.map((i) => (i === name ? dqOut : i));
+    pairs++;
+  }
+
+  graph.nodes = topologicalSort(graph);
+  removeDeadCode(graph);
+  if (from < 13) setOpset(model, '', 13);
+  if (model.irVersion < 7) model.irVersion = 7;
+  return {
+    model,
+    report: {
+      pass: 'int8',
+      nodesChanged: quantized.size,
+      nodesKeptFloat: kept,
+      opset: { from, to: defaultOpset(model) },
+      notes,
+      details: {
+        activationType,
+        weightType: 'int8',
+        perChannel,
+        reduceRange,
+        quantizedNodes: quantized.size,
+        weightsQuantized,
+        activationQdqPairs: pairs,
+        sharedScaleOps: sharedOps,
+      },
+    },
+  };
+}
+
+/** Remove Relu / Clip(min 0) after a single-consumer compute op: the uint8 Q (zero point = qmin) clamps instead. */
+function foldActivations(graph: OnnxGraph, keepFloat: ReadonlySet<string>): void {
+  const consumers = consumerMap(graph);
+  const producers = producerMap(graph);
+  const outputs = graphOutputNames(graph);
+  const removed = new Set<OnnxNode>();
+  for (const act of graph.nodes) {
+    if (act.domain !== '' || (act.opType !== 'Relu' && act.opType !== 'Clip')) continue;
+    if (keepFloat.has(act.name)) continue;
+    if (act.opType === 'Clip') {
+      const lo = act.inputs[1] ? graph.initializers.get(act.inputs[1]) : undefined;
+      if (!lo || tensorToFloat32(lo)[0] !== 0) continue;
+    }
+    const producer = producers.get(act.inputs[0]!);
+    if (!producer || !['Conv', 'Gemm', 'MatMul', 'Add'].includes(producer.opType) || keepFloat.has(producer.name)) continue;
+    const mid = act.inputs[0]!;
+    if (outputs.has(mid) || (consumers.get(mid) ?? []).length !== 1) continue;
+    producer.outputs[producer.outputs.indexOf(mid)] = act.outputs[0]!;
+    removed.add(act);
+  }
+  graph.nodes = graph.nodes.filter((n) => !removed.has(n));
+}
+
+function activationInputs(graph: OnnxGraph, node: OnnxNode): string[] {
+  switch (node.opType) {
+    case 'Conv':
+    case 'Gemm':
+      return [node.inputs[0]!];
+    case 'MatMul':
+      return graph.initializers.has(node.inputs[1]!) ? [node.inputs[0]!] : [node.inputs[0]!, node.inputs[1]!];
+    case 'LeakyRelu':
+    case 'Sigmoid':
+    case 'GlobalAveragePool':
+    case 'AveragePool':
+      return [node.inputs[0]!];
+    default:
+      return node.inputs.filter((i) => i !== '');
+  }
+}
+
+function weightInput(graph: OnnxGraph, node: OnnxNode): { index: number; axis: number } | undefined {
+  if (node.opType === 'Conv') return { index: 1, axis: 0 };
+  if (node.opType === 'Gemm') return { index: 1, axis: attrInt(node, 'transB', 0) ? 0 : 1 };
+  if (node.opType === 'MatMul' && graph.initializers.has(node.inputs[1]!)) {
+    const w = graph.initializers.get(node.inputs[1]!)!;
+    return { index: 1, axis: w.dims.length - 1 };
+  }
+  return undefined;
+}
+
+function computeOpProblem(graph: OnnxGraph, node: OnnxNode, isFloat: (n: string) => boolean, ranges: ReadonlyMap<string, TensorRange>, outputs: Set<string>): string | undefined {
+  const activation = activationInputs(graph, node);
+  for (const name of activation) {
+    if (!isFloat(name)) return `input '${name}' is not float32`;
+    if (!ranges.has(name) && !graph.initializers.has(name)) return `no calibrated range for input '${name}'`;
+  }
+  const out = node.outputs[0]!;
+  if (!outputs.has(out) && !ranges.has(out)) return `no calibrated range for output '${out}'`;
+  if (node.opType === 'Conv' || node.opType === 'Gemm') {
+    const w = graph.initializers.get(node.inputs[1]!);
+    if (!w || w.dataType !== DataType.FLOAT) return 'weight is not a float32 initializer';
+  }
+  if (node.opType === 'Gemm') {
+    if (attrInt(node, 'transA', 0) !== 0) return 'Gemm with transA=1 has no QGemm fusion';
+    if (node.inputs[2] && !graph.initializers.has(node.inputs[2])) return 'Gemm with a non-constant C has no QGemm fusion';
+    if (attrFloat(node, 'beta', 1) !== 1 && node.inputs[2]) return 'Gemm with beta ≠ 1 has no QGemm fusion';
+  }
+  return undefined;
+}
+
+function constantRange(graph: OnnxGraph, name: string): TensorRange | undefined {
+  const t = graph.initializers.get(name);
+  if (!t || t.dataType !== DataType.FLOAT) return undefined;
+  const v = tensorToFloat32(t);
+  let min = 0;
+  let max = 0;
+  for (let i = 0; i < v.length; i++) {
+    if (v[i]! < min) min = v[i]!;
+    if (v[i]! > max) max = v[i]!;
+  }
+  return { min, max };
+}
+
+function biasFits(node: OnnxNode, bias: Tensor, channels: number): boolean {
+  const n = bias.values.length;
+  if (node.opType === 'Gemm' && bias.dims.length > 1 && bias.dims.slice(0, -1).some((d) => d !== 1)) return false;
+  return n === channels || channels === 1;
+}
+
+function regrowWeightScales(weights: Float32Array, dims: readonly number[], axis: number, scales: Float32Array, growth: Float64Array): { values: Int8Array; scales: Float32Array } {
+  const grown = Float32Array.from(scales, (s, c) => s * growth[c]!);
+  const channels = dims[axis]!;
+  const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const values = new Int8Array(weights.length);
+  for (let i = 0; i < weights.length; i++) {
+    const c = Math.floor(i / inner) % channels;
+    values[i] = quantizeValue(weights[i]!, { scale: grown[c]!, zeroPoint: 0 }, 'int8');
+  }
+  return { values, scales: grown };
+}
