@@ -20,6 +20,7 @@ interface CommandEntry {
 const COMMANDS: CommandEntry[] = [
   { name: 'compress', describe: 'compress an ONNX model (int8, int8-dynamic, fp16, int4, prune, sparsity, lowrank, plan)', load: () => import('./commands/compress.js') },
   { name: 'eval', describe: 'accuracy and fidelity of a model on a dataset in the ONNX test-data layout', load: () => import('./commands/eval.js') },
+  { name: 'profile', describe: 'latency, memory, energy, thermal state, op profile and FLOPs of a model on this device', load: () => import('./commands/profile.js') },
   { name: 'dataset', describe: 'convert .npy / raw float32 arrays into the ONNX test-data layout', load: () => import('./commands/dataset.js') },
 ];
 

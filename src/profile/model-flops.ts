@@ -17,6 +17,8 @@ export type ShapeLookup = (name: string) => readonly number[] | null;
 export interface ModelFlops {
   /** Total FLOPs of one run of the model at the given input shapes (whole batch). */
   flops: number;
+  /** FLOPs done in integer arithmetic: integer/quantized ops, and Conv/MatMul/Gemm fed by DequantizeLinear (QDQ). */
+  integerFlops: number;
   /** FLOPs by op type. */
   byOp: Record<string, number>;
   /** Bytes of all initializers and Constant-node tensors as stored (int4 packed). */
@@ -62,6 +64,13 @@ const PER_INPUT = new Set([
   'ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceSumSquare',
   'ReduceLogSumExp', 'GlobalAveragePool', 'GlobalMaxPool', 'GlobalLpPool', 'ArgMax', 'ArgMin', 'CumSum', 'TopK',
 ]);
+
+const INTEGER_OPS = new Set([
+  'ConvInteger', 'QLinearConv', 'MatMulInteger', 'QLinearMatMul', 'com.microsoft:QLinearConv',
+  'com.microsoft:MatMulIntegerToFloat', 'com.microsoft:DynamicQuantizeMatMul',
+]);
+/** Ops onnxruntime runs as int8 kernels when both activation and weight come out of DequantizeLinear. */
+const QDQ_FUSABLE = new Set(['Conv', 'MatMul', 'Gemm', 'ConvTranspose']);
 
 function isDefaultDomain(node: OnnxNode): boolean {
   return node.domain === '' || node.domain === 'ai.onnx';
@@ -155,12 +164,15 @@ export function modelFlops(model: OnnxModel, shapeOf: ShapeLookup): ModelFlops {
   const byOp: Record<string, number> = {};
   const uncounted = new Map<string, { op: string; reason: 'no shape' | 'not modelled' | 'subgraph'; nodes: number }>();
   let flops = 0;
+  let integerFlops = 0;
   let counted = 0;
+  const dequantized = new Set(model.graph.nodes.filter((n) => n.opType === 'DequantizeLinear').flatMap((n) => n.outputs));
   for (const node of model.graph.nodes) {
     const f = nodeFlops(node, shapeOf);
     const op = opKey(node);
     if (typeof f === 'number') {
       flops += f;
+      if (INTEGER_OPS.has(op) || (QDQ_FUSABLE.has(op) && node.inputs.slice(0, 2).every((i) => dequantized.has(i)))) integerFlops += f;
       byOp[op] = (byOp[op] ?? 0) + f;
       counted++;
     } else {
@@ -181,7 +193,7 @@ export function modelFlops(model: OnnxModel, shapeOf: ShapeLookup): ModelFlops {
     weightBytes += tensorByteLength(t);
     params += elementCount(t.dims);
   }
-  return { flops, byOp, weightBytes, params, countedNodes: counted, totalNodes: model.graph.nodes.length, uncounted: [...uncounted.values()] };
+  return { flops, integerFlops, byOp, weightBytes, params, countedNodes: counted, totalNodes: model.graph.nodes.length, uncounted: [...uncounted.values()] };
 }
 
 /** Names of values whose shapes modelFlops needs and `shapeOf` does not know (for a runtime fallback). */

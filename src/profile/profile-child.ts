@@ -42,6 +42,8 @@ const DEFAULTS = {
 const MEMORY_POLL_MS = 50;
 const THERMAL_POLL_MS = 1000;
 const MIN_ENERGY_SAMPLES = 20;
+/** Sample periods the energy window lasts at least: one more than the sample count, so ≥ 20 readings fall inside. */
+const MIN_ENERGY_PERIODS = MIN_ENERGY_SAMPLES + 1;
 
 /** How to start the worker: the compiled .js beside this file, or the .ts through tsx when running from source. */
 export function workerEntry(): { modulePath: string; execArgv: string[] } {
@@ -136,6 +138,14 @@ async function runProfile(options: ProfileOptions, signal: AbortSignal | undefin
   } catch {
     return fail('MODEL_INVALID', `model file '${options.modelPath}' does not exist`);
   }
+  if (options.referencePath && !options.dataDir) return fail('USAGE', '--reference needs --data: fidelity is measured on real samples');
+  if (options.referencePath) {
+    try {
+      if (!statSync(options.referencePath).isFile()) return fail('MODEL_INVALID', `reference '${options.referencePath}' is not a file`);
+    } catch {
+      return fail('MODEL_INVALID', `reference model '${options.referencePath}' does not exist`);
+    }
+  }
   if (options.dataDir) {
     try {
       if (!statSync(options.dataDir).isDirectory()) return fail('DATASET_INVALID', `dataset '${options.dataDir}' is not a directory`);
@@ -175,6 +185,7 @@ async function runProfile(options: ProfileOptions, signal: AbortSignal | undefin
       energy: selection.source !== null,
       opProfileRuns,
       flops: options.flops ?? true,
+      referencePath: options.referencePath ? resolve(options.referencePath) : null,
     };
     const child = await runChild(request, {
       timeLimitMs,
@@ -192,20 +203,23 @@ async function runProfile(options: ProfileOptions, signal: AbortSignal | undefin
     const m = child.measurement!;
     const latencyMs = summarizeLatency(m.latencySamplesMs);
     const totalMs = m.latencySamplesMs.reduce((s, v) => s + v, 0);
-    const extras: ChildExtras = child.extras ?? { opProfile: null, flops: null, notes: [`extras lost: ${child.extrasLostReason ?? 'the child exited early'}`] };
+    const extras: ChildExtras = child.extras ?? { opProfile: null, flops: null, fidelity: null, notes: [`extras lost: ${child.extrasLostReason ?? 'the child exited early'}`] };
     const notes = [...extras.notes];
     if (cooldown && !cooldown.reached) {
       notes.push(cooldown.tempC === null ? 'cool-down asked for, but this machine exposes no thermal zone' : `cool-down to ${cooldown.targetC} °C not reached after ${Math.round(cooldown.waitedMs)} ms (${cooldown.tempC} °C)`);
     }
     let flopsDetail: ProfileResult['flopsDetail'] = null;
     if (extras.flops) {
-      const peak = options.peak ?? null;
-      const achieved = achievedThroughput(extras.flops.flops, latencyMs.p50, peak?.gflopsPerSec ?? null);
+      const peakPrecision = extras.flops.integerFlops > extras.flops.flops / 2 ? 'int8' : 'fp32';
+      const peak = options.peak?.[peakPrecision] ?? null;
+      const achieved = achievedThroughput(extras.flops.flops, latencyMs.p50, peak?.gopsPerSec ?? null);
       flopsDetail = {
         ...extras.flops,
         achievedGflopsPerSec: achieved.gflopsPerSec,
-        peakGflopsPerSec: peak?.gflopsPerSec ?? null,
+        peakPrecision,
+        peakGopsPerSec: peak?.gopsPerSec ?? null,
         peakSource: peak?.source ?? null,
+        peakEstimated: peak?.estimated ?? null,
         peakShare: achieved.peakShare,
       };
     }
@@ -229,6 +243,7 @@ async function runProfile(options: ProfileOptions, signal: AbortSignal | undefin
       opProfileDetail: extras.opProfile ? { runs: extras.opProfile.runs, nodeMsPerRun: extras.opProfile.nodeMsPerRun, runMs: extras.opProfile.runMs, byOpType: extras.opProfile.byOpType } : null,
       flops: extras.flops?.flops ?? null,
       flopsDetail,
+      fidelity: extras.fidelity,
       notes,
       device: options.device ?? null,
       startedAt: new Date(startedMs).toISOString(),
@@ -357,7 +372,7 @@ function runChild(request: ChildProfileRequest, s: ChildRunSettings): Promise<Ch
             out.energyError = `idle baseline: ${messageOf(error)} (${base.length} readings in ${s.baselineMs} ms)`;
           }
           s.onProgress?.({ phase: 'baseline', done: s.baselineMs, total: s.baselineMs });
-          const minDurationMs = Math.max(s.energyMinDurationMs, MIN_ENERGY_SAMPLES * source!.samplePeriodMs);
+          const minDurationMs = Math.max(s.energyMinDurationMs, MIN_ENERGY_PERIODS * source!.samplePeriodMs);
           send({ type: 'energy-go', minDurationMs });
         })();
         break;

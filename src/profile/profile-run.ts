@@ -6,6 +6,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { evaluateModel } from '../compress/evaluate.js';
 import { encodeModel } from '../onnx/model-codec.js';
 import { loadModelFile } from '../onnx/model-file.js';
 import type { OnnxModel, Tensor } from '../onnx/ir.js';
@@ -212,6 +213,7 @@ export async function computeExtras(request: ChildProfileRequest, state: Measure
   let opProfile: OpProfileSummary | null = null;
   let flops: ChildExtras['flops'] = null;
   await state.session.release();
+  state.feeds.splice(1); // only the first feed is needed from here on
   if (request.opProfileRuns) {
     io.progress({ phase: 'op-profile', done: 0, total: request.opProfileRuns });
     try {
@@ -228,5 +230,20 @@ export async function computeExtras(request: ChildProfileRequest, state: Measure
       notes.push(`FLOP count failed: ${messageOf(error)}`);
     }
   }
-  return { opProfile, flops, notes };
+  let fidelity: ChildExtras['fidelity'] = null;
+  if (request.dataDir) {
+    io.progress({ phase: 'fidelity', done: 0, total: 1 });
+    try {
+      const { model } = loadModelFile(request.modelPath);
+      const reference = request.referencePath ? loadModelFile(request.referencePath).model : undefined;
+      fidelity = await evaluateModel(model, request.dataDir, {
+        ...(reference ? { reference } : {}),
+        intraOpNumThreads: request.threads,
+        onProgress: (done, total) => io.progress({ phase: 'fidelity', done, total }),
+      });
+    } catch (error) {
+      notes.push(`fidelity failed: ${messageOf(error)}`);
+    }
+  }
+  return { opProfile, flops, fidelity, notes };
 }

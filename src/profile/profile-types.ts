@@ -8,6 +8,14 @@ import type { ThermalAssessment, CooldownResult } from './thermal.js';
 import type { OpProfileSummary, OpTime } from './op-profile.js';
 import type { ModelFlops } from './model-flops.js';
 import type { Dim } from '../onnx/ir.js';
+import type { FidelityMetrics } from '../compress/fidelity.js';
+
+/** A peak throughput figure and where it comes from. */
+export interface PeakFigure {
+  gopsPerSec: number;
+  source: string;
+  estimated: boolean;
+}
 
 /** Caller input for one profile. */
 export interface ProfileOptions {
@@ -36,14 +44,17 @@ export interface ProfileOptions {
   baselineMs?: number;
   /** Idle/max watts for the estimate (from the device profile); without it, no estimate. */
   powerModel?: PowerModel | null;
-  /** The device's peak GFLOP/s for this precision (from the device profile), to report the share achieved. */
-  peak?: { gflopsPerSec: number; source: string } | null;
+  /** The device's peak throughput (from the device profile), to report the share achieved; int8 is used for
+   * models whose counted FLOPs are mostly integer (QDQ or integer ops), fp32 otherwise. */
+  peak?: { fp32?: PeakFigure | null; int8?: PeakFigure | null } | null;
   /** Per-operator times from onnxruntime's profiler (default false). */
   opProfile?: boolean;
   /** Runs traced for the op profile (default min(iterations, 20)). */
   opProfileRuns?: number;
   /** Count FLOPs and weight bytes (default true). */
   flops?: boolean;
+  /** The original model: with dataDir, the fidelity figures of `edgetune eval` (agreement, cosine, SQNR, KL). */
+  referencePath?: string;
   /** Wait until the hottest thermal zone is at or below this before measuring. */
   cooldownC?: number;
   /** Longest cool-down wait (default 120 s). */
@@ -64,7 +75,7 @@ export interface ProfileOptions {
 }
 
 /** Phases a profile goes through, in order. */
-export type ProfilePhase = 'cooldown' | 'load' | 'warmup' | 'latency' | 'baseline' | 'energy' | 'op-profile' | 'flops';
+export type ProfilePhase = 'cooldown' | 'load' | 'warmup' | 'latency' | 'baseline' | 'energy' | 'op-profile' | 'flops' | 'fidelity';
 
 /** A progress event. */
 export interface ProfileProgress {
@@ -103,8 +114,11 @@ export interface FlopsResult extends ModelFlops {
   shapeSource: 'static-inference' | 'static-inference+runtime';
   /** Achieved GFLOP/s at the p50 latency. */
   achievedGflopsPerSec: number;
-  peakGflopsPerSec: number | null;
+  /** Which peak applies: int8 when most counted FLOPs are integer. */
+  peakPrecision: 'fp32' | 'int8';
+  peakGopsPerSec: number | null;
   peakSource: string | null;
+  peakEstimated: boolean | null;
   peakShare: number | null;
 }
 
@@ -130,6 +144,8 @@ export interface ProfileResult {
   opProfileDetail: Omit<OpProfileSummary, 'top'> | null;
   flops: number | null;
   flopsDetail: FlopsResult | null;
+  /** With dataDir: `edgetune eval` figures on that data (top1 needs labels; the rest need referencePath). */
+  fidelity: FidelityMetrics | null;
   /** Why flops or opProfile are missing when they were asked for. */
   notes: string[];
   device: unknown;
@@ -163,6 +179,7 @@ export interface ChildProfileRequest {
   energy: boolean;
   opProfileRuns: number | null;
   flops: boolean;
+  referencePath: string | null;
 }
 
 /** What the child measured (its part of ProfileResult). */
@@ -180,6 +197,7 @@ export interface ChildMeasurement {
 export interface ChildExtras {
   opProfile: OpProfileSummary | null;
   flops: (ModelFlops & { shapeSource: FlopsResult['shapeSource'] }) | null;
+  fidelity: FidelityMetrics | null;
   notes: string[];
 }
 
