@@ -73,7 +73,7 @@ export function quantizeBlockwiseInt4(weights: Float32Array, k: number, n: numbe
           const v = weights[r * n + col]!;
           if (Math.abs(v) > Math.abs(extreme)) extreme = v;
         }
-        scale = Math.fround(extreme / -SYMMETRIC_ZERO_POINT);
+        scale = Math.fround(extreme / -SYMMETRIC_ZERO_POINT) || 0; // no -0 for an all-zero block
         zp = SYMMETRIC_ZERO_POINT;
       } else {
         let min = 0;
@@ -139,7 +139,7 @@ function resolveOptions(options: Int4Options): ResolvedInt4Options {
   return { blockSize, symmetric: options.symmetric ?? false, accuracyLevel, keepFloat: new Set(options.keepFloat ?? []) };
 }
 
-/** Per-layer facts in the int4 report. */
+/** Per-weight facts in the int4 report (a weight shared by several nodes is listed once, under the first). */
 export interface Int4LayerReport {
   node: string;
   opType: string;
@@ -163,6 +163,7 @@ export function quantizeInt4(model: OnnxModel, options: Int4Options = {}): PassR
   const fresh = nameFactory(graph);
   const kept: KeptNode[] = [];
   const layers: Int4LayerReport[] = [];
+  let layersQuantized = 0;
   const quantizedWeights = new Map<string, { b: string; scales: string; zp: string | null; k: number; n: number }>();
   const touchedConstants = new Set<string>();
   let weightBytesBefore = 0;
@@ -242,6 +243,7 @@ export function quantizeInt4(model: OnnxModel, options: Int4Options = {}): PassR
       quantizedWeights.set(key, q);
     }
     touchedConstants.add(weightName);
+    layersQuantized++;
 
     let aName = node.inputs[0]!;
     if (transA) {
@@ -310,11 +312,12 @@ export function quantizeInt4(model: OnnxModel, options: Int4Options = {}): PassR
         blockSize: opts.blockSize,
         symmetric: opts.symmetric,
         accuracyLevel: opts.accuracyLevel,
-        layersQuantized: layers.length,
+        layersQuantized,
+        weightsQuantized: layers.length,
         weightBytesBefore,
         weightBytesAfter,
         weightRatio: weightBytesAfter ? weightBytesBefore / weightBytesAfter : null,
-        layers,
+        weights: layers,
       },
     },
   };
