@@ -1,0 +1,69 @@
+/**
+ * Composition of the probe, the device profiles and the matcher: what `edgetune hw`, the planner wiring and the
+ * agent's hello call. On the live system it also asks onnxruntime-node which execution providers it offers.
+ */
+import { probeHardware, type ProbeOptions } from './probe.js';
+import { loadDeviceProfiles } from './load-device-profiles.js';
+import { findDeviceProfile, matchDeviceProfile } from './match-profile.js';
+import { mergeDeviceProfileOverride, resolveProfileFigures, type DeviceProfile, type DeviceProfileOverride, type ProfileFigures } from './device-profile.js';
+import type { ExecutionProviderInfo, HardwareInfo } from './hardware-info.js';
+import { messageOf } from '../util/errors.js';
+
+/** Caller input for detectHardware. */
+export interface DetectHardwareOptions extends ProbeOptions {
+  /** Directory of device profiles; default the package's device-profiles/. */
+  profilesDir?: string;
+  /** Already-loaded profiles (skips profilesDir). */
+  profiles?: DeviceProfile[];
+  /** agent.config.json `deviceProfile`: `name` forces a profile, `override` deep-merges over the chosen one. */
+  deviceProfileConfig?: { name?: string; override?: DeviceProfileOverride };
+}
+
+/** Probed hardware with its matched (and possibly overridden) device profile. */
+export interface DetectedHardware {
+  /** The `hw` JSON of SPEC.md, with `profile` and `profileMatch` filled. */
+  hw: HardwareInfo;
+  profile: DeviceProfile;
+  profiles: DeviceProfile[];
+  /** Roofline and power figures of the profile on this machine (estimated ones say so). */
+  figures: ProfileFigures;
+}
+
+/** Probe, match a device profile and apply the configured override. */
+export async function detectHardware(options: DetectHardwareOptions = {}): Promise<DetectedHardware> {
+  const sysroot = options.sysroot ?? '/';
+  const warnings: string[] = [];
+  let executionProviders: ExecutionProviderInfo[] | null | undefined = options.executionProviders;
+  if (executionProviders === undefined && sysroot === '/') {
+    try {
+      const { listOrtBackends } = await import('../profile/ort-backends.js');
+      executionProviders = listOrtBackends();
+    } catch (error) {
+      executionProviders = null;
+      warnings.push(`onnxruntime-node could not list its execution providers (${messageOf(error)}): CPU assumed`);
+    }
+  }
+  const hw = await probeHardware({ ...options, executionProviders: executionProviders ?? null });
+  hw.warnings.push(...warnings);
+  if (executionProviders == null && sysroot !== '/') hw.warnings.push('execution providers are not probed for a sysroot: only the CPU provider is assumed');
+
+  const profiles = options.profiles ?? loadDeviceProfiles(options.profilesDir);
+  const requested = options.deviceProfileConfig?.name;
+  const matched = requested
+    ? { profile: findDeviceProfile(profiles, requested), match: { name: requested, by: 'requested' as const, generic: false, reason: `profile '${requested}' set in the configuration` } }
+    : matchDeviceProfile(hw, profiles);
+  matched.match.generic = matched.profile.generic;
+  const profile = mergeDeviceProfileOverride(matched.profile, options.deviceProfileConfig?.override);
+  hw.profile = profile.name;
+  hw.profileMatch = matched.match;
+  if (matched.profile.generic) hw.warnings.push(matched.match.reason);
+
+  if (hw.caches.source === null && !profile.generic && (matched.match.by === 'board' || matched.match.by === 'requested')) {
+    const c = profile.caches;
+    if (c.l1dBytes !== null || c.l2Bytes !== null || c.l3Bytes !== null) {
+      hw.caches = { ...hw.caches, l1d: c.l1dBytes, l2: c.l2Bytes, l3: c.l3Bytes, l2Shared: c.l2Shared, l3Shared: c.l3Shared, source: 'profile' };
+      hw.warnings.push(`cache sizes taken from device profile ${profile.name} (${c.source})`);
+    }
+  }
+  return { hw, profile, profiles, figures: resolveProfileFigures(profile, { bigCores: hw.cpu.bigCores, maxFreqMHz: hw.cpu.maxFreqMHz }) };
+}
