@@ -22,6 +22,8 @@ const COMMANDS: CommandEntry[] = [
   { name: 'eval', describe: 'accuracy and fidelity of a model on a dataset in the ONNX test-data layout', load: () => import('./commands/eval.js') },
   { name: 'profile', describe: 'latency, memory, energy, thermal state, op profile and FLOPs of a model on this device', load: () => import('./commands/profile.js') },
   { name: 'dataset', describe: 'convert .npy / raw float32 arrays into the ONNX test-data layout', load: () => import('./commands/dataset.js') },
+  { name: 'hw', describe: 'detected hardware and the matched device profile', load: () => import('./commands/hw.js') },
+  { name: 'plan', describe: 'choose precision, pruning and execution provider for a model on this device (or --profile NAME)', load: () => import('./commands/plan.js') },
 ];
 
 /** Run the CLI; sets process.exitCode (0 ok, 1 run-time failure, 2 bad input) instead of exiting. */
