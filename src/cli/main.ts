@@ -24,6 +24,12 @@ const COMMANDS: CommandEntry[] = [
   { name: 'dataset', describe: 'convert .npy / raw float32 arrays into the ONNX test-data layout', load: () => import('./commands/dataset.js') },
   { name: 'hw', describe: 'detected hardware and the matched device profile', load: () => import('./commands/hw.js') },
   { name: 'plan', describe: 'choose precision, pruning and execution provider for a model on this device (or --profile NAME)', load: () => import('./commands/plan.js') },
+  { name: 'start', describe: 'run the agent (daemon): receive jobs over MQTT, compress, profile, report', load: () => import('./commands/start.js') },
+  { name: 'broker', describe: 'run the embedded MQTT broker (aedes) alone', load: () => import('./commands/broker.js') },
+  { name: 'keygen', describe: 'make an ed25519 key pair for signed pushes', load: () => import('./commands/keygen.js') },
+  { name: 'push', describe: 'push a model and a job to a device or group; --wait prints the report', load: () => import('./commands/push.js') },
+  { name: 'devices', describe: 'list devices from their retained status and hello', load: () => import('./commands/devices.js') },
+  { name: 'results', describe: 'stored reports, the same model compared across devices', load: () => import('./commands/results.js') },
 ];
 
 /** Run the CLI; sets process.exitCode (0 ok, 1 run-time failure, 2 bad input) instead of exiting. */

@@ -308,6 +308,24 @@ export class AgentStore {
       .immediate();
   }
 
+  /**
+   * Record a refused job and its failed report in one transaction. Returns null, and writes nothing, when the jobId
+   * was seen before (a redelivery or a replay must not produce a second report).
+   */
+  refuseJob<R extends { reportId: string; jobId: string; action: string; state: string; seq: number }>(
+    j: { jobId: string; action: string; payload: string; sourceTopic: string },
+    topic: string,
+    build: (seq: number, reportId: string) => R,
+  ): R | null {
+    return this.db
+      .transaction(() => {
+        if (this.insertJob({ ...j, state: 'refused' }) === 'duplicate') return null;
+        this.db.prepare('UPDATE jobs SET finished_at = ? WHERE job_id = ?').run(now(), j.jobId);
+        return this.commitReport(topic, build);
+      })
+      .immediate();
+  }
+
   /** Pending outbox rows, oldest first. */
   pendingOutbox(limit: number): OutboxRow[] {
     return (

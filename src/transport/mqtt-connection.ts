@@ -157,7 +157,7 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
     });
   }
 
-  /** Subscribe (remembered and re-sent after a reconnect without session); resolves on SUBACK or at once when offline. */
+  /** Subscribe (remembered and re-sent on every connect); resolves on SUBACK, or at once while offline. */
   async subscribe(filters: readonly string[], qos: 0 | 1): Promise<void> {
     const fresh = filters.filter((f) => this.subscriptions.get(f) !== qos);
     for (const f of fresh) this.subscriptions.set(f, qos);
@@ -258,7 +258,9 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
       this.isConnected = true;
       const sessionPresent = connack.sessionPresent === true && !this.options.clean;
       this.options.log.info(`mqtt: connected to ${this.options.url} (MQTT ${this.negotiatedVersion === 5 ? '5' : '3.1.1'}, session ${sessionPresent ? 'resumed' : 'new'})`);
-      if (!sessionPresent && this.subscriptions.size > 0) {
+      // Re-send every subscription on each connect: a resumed session may lack ones added while offline, and
+      // SUBSCRIBE is idempotent (retained messages come again; handlers tolerate that).
+      if (this.subscriptions.size > 0) {
         const all = [...this.subscriptions.entries()];
         this.sendSubscribe(client, all).catch((error: unknown) => this.options.log.warn(`mqtt: resubscribe failed: ${messageOf(error)}`));
       }

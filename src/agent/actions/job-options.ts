@@ -1,0 +1,87 @@
+import { EdgetuneError } from '../../util/errors.js';
+import type { JobContext } from '../job-context.js';
+
+/** An optional integer option within [min, max]; JOB_INVALID naming the option otherwise. */
+export function intOption(ctx: JobContext, name: string, min: number, max: number): number | undefined {
+  const v = ctx.job.options[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new EdgetuneError('JOB_INVALID', `${ctx.job.action}: options.${name} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+/** An optional number option within [min, max]. */
+export function numberOption(ctx: JobContext, name: string, min: number, max: number): number | undefined {
+  const v = ctx.job.options[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
+    throw new EdgetuneError('JOB_INVALID', `${ctx.job.action}: options.${name} must be a number in ${min}..${max}, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+/** An optional string option from a fixed set. */
+export function enumOption<T extends string>(ctx: JobContext, name: string, allowed: readonly T[]): T | undefined {
+  const v = ctx.job.options[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
+    throw new EdgetuneError('JOB_INVALID', `${ctx.job.action}: options.${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+  }
+  return v as T;
+}
+
+/** An optional boolean option. */
+export function boolOption(ctx: JobContext, name: string): boolean | undefined {
+  const v = ctx.job.options[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'boolean') throw new EdgetuneError('JOB_INVALID', `${ctx.job.action}: options.${name} must be true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** An optional string option matching a pattern. */
+export function patternOption(ctx: JobContext, name: string, pattern: RegExp, describe: string): string | undefined {
+  const v = ctx.job.options[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || !pattern.test(v)) throw new EdgetuneError('JOB_INVALID', `${ctx.job.action}: options.${name} must be ${describe}, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** SPEC compress METHOD values (plus 'none' for deploy: keep the model as it is). */
+export const COMPRESS_METHODS = ['int8', 'int8-dynamic', 'fp16', 'int4', 'prune', 'sparsity', 'lowrank', 'plan'] as const;
+
+/** Compress options a job may pass through to `edgetune compress`, validated by type. */
+export function compressPassThrough(ctx: JobContext): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  const calibration = enumOption(ctx, 'calibration', ['minmax', 'percentile', 'entropy'] as const);
+  if (calibration) out.calibration = calibration;
+  const perChannel = boolOption(ctx, 'perChannel');
+  if (perChannel !== undefined) out.perChannel = perChannel;
+  const symmetric = boolOption(ctx, 'symmetric');
+  if (symmetric !== undefined) out.symmetric = symmetric;
+  const ratio = numberOption(ctx, 'ratio', 0, 1);
+  if (ratio !== undefined) out.ratio = ratio;
+  const targetCache = patternOption(ctx, 'targetCache', /^(l1|l2|l3|\d{1,12})$/, 'l1, l2, l3 or a byte count');
+  if (targetCache !== undefined) out.targetCache = targetCache;
+  const keepFloat = patternOption(ctx, 'keepFloat', /^(auto|[A-Za-z0-9_./:-]{1,200}(,[A-Za-z0-9_./:-]{1,200}){0,200})$/, "'auto' or a comma list of node names");
+  if (keepFloat !== undefined) out.keepFloat = keepFloat;
+  const maxDrop = numberOption(ctx, 'maxAccuracyDrop', 0, 100);
+  if (maxDrop !== undefined) out.maxAccuracyDrop = maxDrop;
+  return out;
+}
+
+/** Profile settings from job options. */
+export function profileSettings(ctx: JobContext): { iterations?: number; warmup?: number; threads?: number; energy?: string; opProfile?: boolean } {
+  const out: { iterations?: number; warmup?: number; threads?: number; energy?: string; opProfile?: boolean } = {};
+  const iterations = intOption(ctx, 'iterations', 1, 1_000_000);
+  if (iterations !== undefined) out.iterations = iterations;
+  const warmup = intOption(ctx, 'warmup', 0, 100_000);
+  if (warmup !== undefined) out.warmup = warmup;
+  const threads = intOption(ctx, 'threads', 1, 256);
+  if (threads !== undefined) out.threads = threads;
+  const energy = patternOption(ctx, 'energy', /^[a-z0-9_-]{1,32}$/, 'auto, off or an energy source name');
+  if (energy !== undefined) out.energy = energy;
+  const opProfile = boolOption(ctx, 'opProfile');
+  if (opProfile !== undefined) out.opProfile = opProfile;
+  return out;
+}

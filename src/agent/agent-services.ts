@@ -1,0 +1,168 @@
+import { loadavg } from 'node:os';
+import { EdgetuneError } from '../util/errors.js';
+import { runCliChild } from './cli-child.js';
+
+/** SPEC.md `hw` JSON (fields the agent reads; the rest passes through). */
+export interface HardwareJson {
+  board?: string;
+  profile?: string | null;
+  [key: string]: unknown;
+}
+
+/** SPEC.md `plan` JSON. */
+export interface PlanJson {
+  profile?: string;
+  precision?: string;
+  reasons?: string[];
+  [key: string]: unknown;
+}
+
+/** SPEC.md `compress` JSON. */
+export interface CompressJson {
+  method?: string;
+  output?: { path?: string; bytes?: number; sha256?: string };
+  [key: string]: unknown;
+}
+
+/** SPEC.md `profile` JSON. */
+export interface ProfileJson {
+  latencyMs?: { mean?: number; p50?: number; [k: string]: unknown };
+  [key: string]: unknown;
+}
+
+/** SPEC.md `eval` JSON. */
+export interface EvalJson {
+  [key: string]: unknown;
+}
+
+/** Input of a profile run. */
+export interface ProfileRequest {
+  modelPath: string;
+  dataDir?: string;
+  iterations?: number;
+  warmup?: number;
+  threads?: number;
+  energy?: string;
+  opProfile?: boolean;
+}
+
+/** Input of a compression run. */
+export interface CompressRequest {
+  modelPath: string;
+  outPath: string;
+  /** SPEC METHOD: int8, int8-dynamic, fp16, int4, prune, sparsity, lowrank or plan. */
+  method: string;
+  dataDir?: string;
+  /** Extra SPEC compress options (calibration, ratio, targetCache, ...), passed as --flags. */
+  options?: Record<string, string | number | boolean>;
+}
+
+/** Input of an evaluation run. */
+export interface EvalRequest {
+  modelPath: string;
+  dataDir: string;
+  referencePath?: string;
+}
+
+/** Telemetry sample for the heartbeat. */
+export interface TelemetrySample {
+  load1: number | null;
+  temperatureC: number | null;
+  throttled: boolean | null;
+}
+
+/** Limits each service call runs under. */
+export interface ServiceCallOptions {
+  signal: AbortSignal;
+  timeoutMs: number;
+  /** Resident-memory limit for the child (limits.maxChildMemoryMb). */
+  memoryLimitBytes?: number;
+  /** Progress of the child's work (phase, 0..1). */
+  onProgress?: (stage: string, fraction: number | null) => void;
+  /** Scratch directory for the child's cwd. */
+  workDir: string;
+  onLog?: (line: string) => void;
+}
+
+/**
+ * What the agent needs from the hardware, compression and profiling code. The wiring is here, in one place; every
+ * call runs in a child process so that onnxruntime is never loaded into the agent and a native crash costs a child.
+ * Profiling uses src/profile's `profileInChild`; the rest run the matching `edgetune` command as a child.
+ */
+export interface AgentServices {
+  probeHardware(o: ServiceCallOptions): Promise<HardwareJson>;
+  plan(modelPath: string, o: ServiceCallOptions): Promise<PlanJson>;
+  compress(req: CompressRequest, o: ServiceCallOptions): Promise<CompressJson>;
+  profile(req: ProfileRequest, o: ServiceCallOptions): Promise<ProfileJson>;
+  evaluate(req: EvalRequest, o: ServiceCallOptions): Promise<EvalJson>;
+  telemetry(o: ServiceCallOptions): Promise<TelemetrySample>;
+}
+
+function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** Turn `{ ratio: 0.5, perChannel: false }` into `['--ratio', '0.5', '--no-per-channel']` (keys checked). */
+export function optionsToFlags(options: Record<string, string | number | boolean>): string[] {
+  const out: string[] = [];
+  for (const [key, value] of Object.entries(options)) {
+    if (!/^[a-zA-Z][a-zA-Z0-9]{0,40}$/.test(key)) throw new RangeError(`option name '${key}' is not a plain identifier`);
+    const flag = kebab(key);
+    if (typeof value === 'boolean') out.push(value ? `--${flag}` : `--no-${flag}`);
+    else out.push(`--${flag}`, String(value));
+  }
+  return out;
+}
+
+/**
+ * The default services: each capability is the matching `edgetune` command (SPEC.md command line and JSON) run as
+ * a child. A command missing from this build fails with "not available", honestly, instead of a made-up result.
+ */
+export function createCliServices(): AgentServices {
+  const call = (args: string[], o: ServiceCallOptions): Promise<unknown> =>
+    runCliChild(args, { timeoutMs: o.timeoutMs, signal: o.signal, cwd: o.workDir, ...(o.onLog ? { onStderrLine: o.onLog } : {}) });
+  return {
+    probeHardware: async (o) => (await call(['hw'], o)) as HardwareJson,
+    plan: async (modelPath, o) => (await call(['plan', modelPath], o)) as PlanJson,
+    compress: async (req, o) => {
+      const args = ['compress', req.modelPath, '-o', req.outPath, '--method', req.method];
+      if (req.dataDir) args.push('--data', req.dataDir);
+      if (req.options) args.push(...optionsToFlags(req.options));
+      return (await call(args, o)) as CompressJson;
+    },
+    profile: async (req, o) => {
+      // The profiler's own child-process runner (src/profile): imported on first use so that an idle agent never
+      // loads it; onnxruntime itself only ever loads in the profiling child.
+      const { profileInChild } = await import('../profile/profile-child.js');
+      const { parseEnergyMode } = await import('../profile/energy/energy-sampler.js');
+      const outcome = await profileInChild(
+        {
+          modelPath: req.modelPath,
+          ...(req.iterations !== undefined ? { iterations: req.iterations } : {}),
+          ...(req.warmup !== undefined ? { warmup: req.warmup } : {}),
+          ...(req.threads !== undefined ? { threads: req.threads } : {}),
+          ...(req.dataDir ? { dataDir: req.dataDir } : {}),
+          ...(req.energy ? { energy: parseEnergyMode(req.energy) } : {}),
+          ...(req.opProfile ? { opProfile: true } : {}),
+          timeLimitMs: o.timeoutMs,
+          ...(o.memoryLimitBytes ? { memoryLimitBytes: o.memoryLimitBytes } : {}),
+          onProgress: (p) => o.onProgress?.(p.phase, p.total > 0 ? p.done / p.total : null),
+        },
+        o.signal,
+      );
+      if (outcome.state === 'failed') throw new EdgetuneError(outcome.error.code, `profile: ${outcome.error.message}`);
+      return outcome.result as unknown as ProfileJson;
+    },
+    evaluate: async (req, o) => {
+      const args = ['eval', req.modelPath, '--data', req.dataDir];
+      if (req.referencePath) args.push('--reference', req.referencePath);
+      return (await call(args, o)) as EvalJson;
+    },
+    telemetry: async () => {
+      // Thermal and throttle state are read by src/hardware (the only /sys reader); until it offers a cheap
+      // sampler the heartbeat says null rather than guessing.
+      const load1 = loadavg()[0];
+      return { load1: load1 ?? null, temperatureC: null, throttled: null };
+    },
+  };
+}

@@ -1,0 +1,84 @@
+import { join } from 'node:path';
+import { OperatorStore, type DeviceRow } from '../../store/operator-store.js';
+import { Topics } from '../../transport/topics.js';
+import type { MqttConnection } from '../../transport/mqtt-connection.js';
+import type { Logger } from '../logger.js';
+import { FleetInbox } from './fleet-inbox.js';
+import { connectOperator, type OperatorBrokerOptions } from './operator-link.js';
+
+/** A device as `edgetune devices` shows it. */
+export interface DeviceSummary {
+  deviceId: string;
+  state: 'online' | 'offline' | 'unknown';
+  since: string | null;
+  version: string | null;
+  board: string | null;
+  profile: string | null;
+  groups: string[];
+  activeModel: unknown;
+  lastSeen: string;
+  heartbeat: unknown;
+}
+
+function parse(text: string | null): Record<string, unknown> | null {
+  if (text === null) return null;
+  try {
+    const v = JSON.parse(text) as unknown;
+    return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The summary of a stored device row. */
+export function summarizeDevice(row: DeviceRow): DeviceSummary {
+  const status = parse(row.status);
+  const hello = parse(row.hello);
+  const hw = hello && typeof hello.hw === 'object' && hello.hw !== null ? (hello.hw as Record<string, unknown>) : null;
+  return {
+    deviceId: row.deviceId,
+    state: row.state === 'online' || row.state === 'offline' ? row.state : 'unknown',
+    since: typeof status?.since === 'string' ? status.since : null,
+    version: typeof status?.version === 'string' ? status.version : typeof hello?.version === 'string' ? hello.version : null,
+    board: typeof hw?.board === 'string' ? hw.board : null,
+    profile: typeof hello?.profile === 'string' ? hello.profile : typeof hw?.profile === 'string' ? hw.profile : null,
+    groups: Array.isArray(hello?.groups) ? (hello.groups as unknown[]).filter((g): g is string => typeof g === 'string') : [],
+    activeModel: hello?.activeModel ?? null,
+    lastSeen: row.lastSeen,
+    heartbeat: parse(row.heartbeat),
+  };
+}
+
+/** Caller input for {@link listDevices}. */
+export interface ListDevicesOptions {
+  broker: OperatorBrokerOptions;
+  topicPrefix: string;
+  operatorDataDir: string;
+  /** Gather retained messages for this long after subscribing (default 1500 ms). */
+  settleMs?: number;
+  log: Logger;
+}
+
+/** Read every device's retained status / hello / heartbeat from the broker into the operator store; list them. */
+export async function listDevices(o: ListDevicesOptions): Promise<DeviceSummary[]> {
+  const topics = new Topics(o.topicPrefix);
+  const store = new OperatorStore(join(o.operatorDataDir, 'operator.db'));
+  const inbox = new FleetInbox(store, topics, o.log);
+  let connection: MqttConnection | null = null;
+  try {
+    connection = await connectOperator(
+      o.broker,
+      (m) => {
+        const parsed = topics.parse(m.topic);
+        if (parsed) inbox.handle(parsed, m.payload);
+      },
+      o.log.child('mqtt'),
+    );
+    await connection.subscribe([topics.allDevices('status'), topics.allDevices('hello'), topics.allDevices('heartbeat')], 1);
+    await new Promise((r) => setTimeout(r, o.settleMs ?? 1500));
+    return store.listDevices().map(summarizeDevice);
+  } finally {
+    await connection?.stop();
+    store.close();
+  }
+}

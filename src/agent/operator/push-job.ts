@@ -1,0 +1,319 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { KeyObject } from 'node:crypto';
+import { OperatorStore } from '../../store/operator-store.js';
+import { chunkCount } from '../../transport/chunk-layout.js';
+import { decodeMessage, encodeMessage, type ArtifactRef, type JobAction, type JobMessage, type ManifestMessage, type ReportMessage } from '../../transport/messages.js';
+import type { MqttConnection } from '../../transport/mqtt-connection.js';
+import { parsePrivateKey, signJob, signManifest } from '../../transport/signature.js';
+import { Topics } from '../../transport/topics.js';
+import { EdgetuneError, messageOf } from '../../util/errors.js';
+import { sha256OfFile } from '../artifact-receiver.js';
+import { packDatasetBundle } from '../dataset-bundle.js';
+import type { Logger } from '../logger.js';
+import { ArtifactServer, type DeviceTransferState } from './artifact-server.js';
+import { FleetInbox, MAX_DEVICE_MESSAGE_BYTES } from './fleet-inbox.js';
+import { connectOperator, type OperatorBrokerOptions } from './operator-link.js';
+
+/** Where a push goes. */
+export type PushTarget = { device: string } | { group: string };
+
+/** Caller input for {@link pushJob}. */
+export interface PushOptions {
+  /** Model file (required for deploy/profile/compress/eval/tune unless the job acts on the live model). */
+  modelPath?: string;
+  target: PushTarget;
+  action: JobAction;
+  /** Dataset directory in the ONNX test-data layout, sent along as a bundle. */
+  dataDir?: string;
+  broker: OperatorBrokerOptions;
+  topicPrefix: string;
+  /** ed25519 private key (PEM) to sign the job and manifests; unsigned without it. */
+  keyPath?: string;
+  /** Wait for every target's report (else only for the transfer). */
+  wait: boolean;
+  timeoutMs: number;
+  chunkSizeBytes: number;
+  /** The operator's store directory (reports land in operator.db; dataset bundles are built here). */
+  operatorDataDir: string;
+  /** Job options passed to the device's action. */
+  jobOptions?: Record<string, unknown>;
+  /** Job expiry (default 7 days). */
+  expiresInSeconds?: number;
+  /** How long to gather retained hello/status to learn a group's members (default 1500 ms). */
+  discoveryMs?: number;
+  log: Logger;
+  onProgress?: (snapshot: PushProgress) => void;
+  signal?: AbortSignal;
+}
+
+/** Progress of a push: per device, transfer state and whether it reported. */
+export interface PushProgress {
+  jobId: string;
+  devices: Array<{ deviceId: string; received: number; chunks: number; complete: boolean; reported: boolean }>;
+  chunksSent: number;
+}
+
+/** What a push did. */
+export interface PushResult {
+  jobId: string;
+  action: JobAction;
+  target: PushTarget;
+  artifact: ArtifactRef | null;
+  data: ArtifactRef | null;
+  /** Devices that were expected to take the job. */
+  devices: string[];
+  /** Reports received for this job (all of them with --wait). */
+  reports: ReportMessage[];
+  chunksSent: number;
+  bytesSent: number;
+  seconds: number;
+}
+
+/** Actions that send the model file along. */
+const SENDS_MODEL: ReadonlySet<JobAction> = new Set<JobAction>(['deploy', 'profile', 'compress', 'eval', 'tune', 'ping', 'activate']);
+
+function jobIdNow(): string {
+  return `job-${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
+}
+
+async function describeFile(path: string, what: string): Promise<{ bytes: number; sha256: string }> {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (error) {
+    throw new EdgetuneError('USAGE', `${what} ${path} cannot be read: ${messageOf(error)}`, { cause: error });
+  }
+  if (!st.isFile()) throw new EdgetuneError('USAGE', `${what} ${path} is not a file`);
+  return { bytes: st.size, sha256: await sha256OfFile(path) };
+}
+
+/**
+ * Push a job: publish the retained, signed manifest(s), the signed job, then serve chunk requests until every
+ * expected device has the artifacts (and with `wait`, until each has reported). Reports are stored in the
+ * operator's SQLite store as they arrive.
+ */
+export async function pushJob(o: PushOptions): Promise<PushResult> {
+  const started = Date.now();
+  const topics = new Topics(o.topicPrefix);
+  if (o.action === 'deploy' && !o.modelPath) throw new EdgetuneError('USAGE', 'push: deploy needs a MODEL file');
+  if (o.action === 'eval' && !o.dataDir) throw new EdgetuneError('USAGE', 'push: eval needs --data DIR');
+  let privateKey: KeyObject | null = null;
+  if (o.keyPath) {
+    let pem: Buffer;
+    try {
+      pem = readFileSync(o.keyPath);
+    } catch (error) {
+      throw new EdgetuneError('USAGE', `--key ${o.keyPath} cannot be read: ${messageOf(error)}`, { cause: error });
+    }
+    privateKey = parsePrivateKey(pem, o.keyPath);
+  }
+  mkdirSync(o.operatorDataDir, { recursive: true });
+
+  const served: Array<{ ref: ArtifactRef; path: string; kind: 'model' | 'dataset' }> = [];
+  let artifact: ArtifactRef | null = null;
+  const jobOptions: Record<string, unknown> = { ...(o.jobOptions ?? {}) };
+  if (o.modelPath) {
+    const d = await describeFile(o.modelPath, 'MODEL');
+    const name = o.modelPath.split(/[\\/]/).pop()?.slice(0, 256) ?? 'model.onnx';
+    if (SENDS_MODEL.has(o.action)) {
+      artifact = { sha256: d.sha256, bytes: d.bytes, name };
+      served.push({ ref: artifact, path: o.modelPath, kind: 'model' });
+    } else if (jobOptions.variantId === undefined) {
+      jobOptions.variantId = d.sha256; // delete: name the stored model by digest, send nothing
+    }
+  }
+  let data: ArtifactRef | null = null;
+  if (o.dataDir) {
+    const bundlesDir = join(o.operatorDataDir, 'bundles');
+    const temp = join(bundlesDir, `pack-${randomBytes(6).toString('hex')}.bundle`);
+    packDatasetBundle(o.dataDir, temp);
+    const d = await describeFile(temp, 'dataset bundle');
+    const final = join(bundlesDir, `${d.sha256}.bundle`);
+    if (existsSync(final)) rmSync(temp, { force: true });
+    else renameSync(temp, final);
+    data = { sha256: d.sha256, bytes: d.bytes, name: o.dataDir.split(/[\\/]/).filter(Boolean).pop()?.slice(0, 256) ?? 'dataset' };
+    served.push({ ref: data, path: final, kind: 'dataset' });
+  }
+
+  const issuedAt = new Date();
+  let job: JobMessage = {
+    jobId: jobIdNow(),
+    action: o.action,
+    target: o.target,
+    ...(artifact ? { artifact } : {}),
+    ...(data ? { data } : {}),
+    options: jobOptions,
+    issuedAt: issuedAt.toISOString(),
+    expiresAt: new Date(issuedAt.getTime() + (o.expiresInSeconds ?? 7 * 24 * 3600) * 1000).toISOString(),
+    signature: null,
+  };
+  if (privateKey) job = signJob(job, privateKey);
+  const jobBytes = encodeMessage('jobs', job);
+  if (jobBytes.length > 64 * 1024) throw new EdgetuneError('USAGE', `push: the job is ${jobBytes.length} bytes; agents accept at most 64 KiB (fewer options)`);
+
+  const store = new OperatorStore(join(o.operatorDataDir, 'operator.db'));
+  const inbox = new FleetInbox(store, topics, o.log);
+  const reports = new Map<string, ReportMessage>();
+  const hellos = new Map<string, { groups: string[]; online: boolean }>();
+  let server: ArtifactServer | null = null;
+  let connection: MqttConnection | null = null;
+  let wake: (() => void) | null = null;
+  const poke = (): void => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+
+  const onMessage = (topic: string, payload: Buffer): void => {
+    const parsed = topics.parse(topic);
+    if (!parsed || !('deviceId' in parsed)) return;
+    const id = parsed.deviceId;
+    try {
+      if (parsed.kind === 'requests') {
+        const req = decodeMessage('requests', payload, MAX_DEVICE_MESSAGE_BYTES);
+        server?.handleRequest(id, req);
+        poke();
+      } else if (parsed.kind === 'reports') {
+        const r = inbox.handle(parsed, payload);
+        if (r && r.report.jobId === job.jobId) {
+          reports.set(id, r.report);
+          poke();
+        }
+      } else if (parsed.kind === 'hello' || parsed.kind === 'status') {
+        inbox.handle(parsed, payload);
+        if (payload.length === 0) return;
+        const v = JSON.parse(payload.toString('utf8')) as { groups?: unknown; state?: unknown };
+        const h = hellos.get(id) ?? { groups: [], online: false };
+        if (parsed.kind === 'hello' && Array.isArray(v.groups)) h.groups = v.groups.filter((g): g is string => typeof g === 'string');
+        if (parsed.kind === 'status') h.online = v.state === 'online';
+        hellos.set(id, h);
+      }
+    } catch (error) {
+      o.log.debug(`${topic}: ${messageOf(error)}`);
+    }
+  };
+
+  try {
+    connection = await connectOperator(o.broker, (m) => onMessage(m.topic, m.payload), o.log.child('mqtt'));
+    server = new ArtifactServer(connection, topics, o.log.child('serve'));
+    const isGroup = 'group' in o.target;
+    const deviceFilter = (kind: 'requests' | 'reports' | 'hello' | 'status'): string => ('device' in o.target ? topics.device(o.target.device, kind) : topics.allDevices(kind));
+    await connection.subscribe([deviceFilter('requests'), deviceFilter('reports')], 1);
+    if (isGroup) {
+      await connection.subscribe([deviceFilter('hello'), deviceFilter('status')], 1);
+      await sleep(o.discoveryMs ?? 1500, o.signal);
+    }
+    const expected = new Set<string>();
+    if ('device' in o.target) expected.add(o.target.device);
+    else {
+      const group = o.target.group;
+      for (const [id, h] of hellos) if (h.online && h.groups.includes(group)) expected.add(id);
+      if (expected.size === 0) {
+        o.log.warn(`push: no online device announces group ${group}; the job is published for members that come online later`);
+      }
+    }
+
+    for (const s of served) {
+      const chunkSize = o.chunkSizeBytes;
+      let manifest: ManifestMessage = { sha256: s.ref.sha256, bytes: s.ref.bytes, chunkSize, chunks: chunkCount(s.ref.bytes, chunkSize), name: s.ref.name, kind: s.kind, signature: null };
+      if (privateKey) manifest = signManifest(manifest, privateKey);
+      server.add({ sha256: s.ref.sha256, path: s.path, bytes: s.ref.bytes, chunkSize, chunks: manifest.chunks });
+      await connection.publish(topics.manifest(s.ref.sha256), encodeMessage('manifest', manifest), { qos: 1, retain: true });
+    }
+    const jobTopic = 'device' in o.target ? topics.device(o.target.device, 'jobs') : topics.groupJobs(o.target.group);
+    await connection.publish(jobTopic, jobBytes, { qos: 1 });
+    store.recordPush({ jobId: job.jobId, target: 'device' in o.target ? `device:${o.target.device}` : `group:${o.target.group}`, action: o.action, artifactSha256: artifact?.sha256 ?? null, artifactName: artifact?.name ?? null });
+    o.log.info(`push: job ${job.jobId} (${o.action}) published to ${jobTopic}${privateKey ? ' (signed)' : ' (unsigned)'}`);
+
+    const shas = served.map((s) => s.ref.sha256);
+    const transferDone = (id: string): boolean => {
+      const t = server?.transfers().get(id);
+      return shas.every((sha) => t?.get(sha)?.complete === true);
+    };
+    const finished = (): boolean => {
+      for (const id of server?.transfers().keys() ?? []) if (isGroup) expected.add(id);
+      for (const id of reports.keys()) if (isGroup) expected.add(id);
+      if (expected.size === 0) return !o.wait;
+      for (const id of expected) {
+        const done = o.wait ? reports.has(id) : reports.has(id) || transferDone(id);
+        if (!done) return false;
+      }
+      return true;
+    };
+    const deadline = started + o.timeoutMs;
+    for (;;) {
+      o.onProgress?.(snapshot(job.jobId, expected, server.transfers(), reports, server.chunksSent, shas));
+      if (finished()) break;
+      if (o.signal?.aborted) throw new EdgetuneError('ABORTED', 'push: aborted');
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        const missing = [...expected].filter((id) => !reports.has(id));
+        throw new EdgetuneError(
+          'RUNTIME_FAILED',
+          `push: timed out after ${Math.round(o.timeoutMs / 1000)} s; ${o.wait ? 'no report' : 'transfer not finished'} from ${missing.join(', ') || '(no device answered)'}; job ${job.jobId} stays queued on the broker`,
+        );
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(left, 250));
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    return {
+      jobId: job.jobId,
+      action: o.action,
+      target: o.target,
+      artifact,
+      data,
+      devices: [...expected].sort(),
+      reports: [...reports.values()].sort((a, b) => a.deviceId.localeCompare(b.deviceId)),
+      chunksSent: server.chunksSent,
+      bytesSent: server.bytesSent,
+      seconds: (Date.now() - started) / 1000,
+    };
+  } finally {
+    await server?.close();
+    await connection?.stop();
+    store.close();
+  }
+}
+
+function snapshot(
+  jobId: string,
+  expected: Set<string>,
+  transfers: Map<string, Map<string, DeviceTransferState>>,
+  reports: Map<string, ReportMessage>,
+  chunksSent: number,
+  shas: string[],
+): PushProgress {
+  const ids = new Set([...expected, ...transfers.keys(), ...reports.keys()]);
+  return {
+    jobId,
+    chunksSent,
+    devices: [...ids].sort().map((id) => {
+      const t = transfers.get(id);
+      let received = 0;
+      let chunks = 0;
+      for (const sha of shas) {
+        const s = t?.get(sha);
+        received += s?.received ?? 0;
+        chunks += s?.chunks ?? 0;
+      }
+      return { deviceId: id, received, chunks, complete: shas.every((sha) => t?.get(sha)?.complete === true), reported: reports.has(id) };
+    }),
+  };
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}

@@ -1,0 +1,41 @@
+import type { Argv } from 'yargs';
+import type { CommandModule } from '../main.js';
+import { listDevices } from '../../agent/operator/list-devices.js';
+import { createLogger } from '../../agent/logger.js';
+import { brokerOptionsFrom, operatorOptions } from './operator-options.js';
+
+/** `edgetune devices`: devices from their retained status / hello / heartbeat. */
+export const commandModule: CommandModule = {
+  command: 'devices',
+  describe: 'list devices from their retained status and hello (online/offline, board, profile, last seen)',
+  builder: (y: Argv) =>
+    operatorOptions(y)
+      .option('settle-ms', { type: 'number', default: 1500, describe: 'how long to gather retained messages' })
+      .option('json', { type: 'boolean', default: false, describe: 'print one JSON object' }),
+  handler: async (args) => {
+    const log = createLogger(args.verbose === true ? 'debug' : 'warn');
+    const devices = await listDevices({
+      broker: brokerOptionsFrom(args),
+      topicPrefix: String(args.prefix),
+      operatorDataDir: String(args.dataDir),
+      settleMs: Number(args.settleMs),
+      log,
+    });
+    if (args.json === true) {
+      process.stdout.write(`${JSON.stringify({ devices })}\n`);
+      return;
+    }
+    if (devices.length === 0) {
+      process.stdout.write('no devices seen (none has connected to this broker since it started, or the prefix differs)\n');
+      return;
+    }
+    const header = ['device', 'state', 'since', 'board', 'profile', 'groups', 'version', 'live model'];
+    const rows = devices.map((d) => {
+      const live = d.activeModel as { sha256?: string; method?: string } | null;
+      return [d.deviceId, d.state, d.since ?? '-', d.board ?? '-', d.profile ?? '-', d.groups.join(',') || '-', d.version ?? '-', live?.sha256 ? `${live.sha256.slice(0, 12)} ${live.method ?? ''}`.trim() : '-'];
+    });
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+    const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd();
+    process.stdout.write(`${[line(header), ...rows.map(line)].join('\n')}\n`);
+  },
+};

@@ -1,0 +1,130 @@
+import type { Argv } from 'yargs';
+import cliProgress from 'cli-progress';
+import type { CommandModule } from '../main.js';
+import { pushJob, type PushProgress, type PushTarget } from '../../agent/operator/push-job.js';
+import { compareAcrossDevices, formatComparisonTable } from '../../agent/operator/compare-results.js';
+import { reportModelSha } from '../../agent/operator/fleet-inbox.js';
+import { createLogger } from '../../agent/logger.js';
+import { DEFAULT_CHUNK_SIZE_BYTES } from '../../config/agent-config-defaults.js';
+import { DEVICE_ID_PATTERN } from '../../config/agent-config-schema.js';
+import { JOB_ACTIONS, type JobAction } from '../../transport/messages.js';
+import { EdgetuneError, exitCodeFor, type ErrorCode } from '../../util/errors.js';
+import { brokerOptionsFrom, operatorOptions } from './operator-options.js';
+
+/** Parse `--option key=value` pairs; values are JSON when they parse as JSON, else strings. */
+export function parseJobOptions(pairs: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new EdgetuneError('USAGE', `--option '${pair}' must be KEY=VALUE`);
+    const key = pair.slice(0, eq);
+    if (!/^[A-Za-z][A-Za-z0-9]{0,40}$/.test(key)) throw new EdgetuneError('USAGE', `--option key '${key}' must be a plain identifier (camelCase)`);
+    const raw = pair.slice(eq + 1);
+    try {
+      out[key] = JSON.parse(raw);
+    } catch {
+      out[key] = raw;
+    }
+  }
+  return out;
+}
+
+/** `edgetune push [MODEL] (--device ID | --group G)`: signed job + chunked model transfer, optionally waiting for reports. */
+export const commandModule: CommandModule = {
+  command: 'push [model]',
+  describe: 'push a model and a job to a device or a group over MQTT; --wait prints the report',
+  builder: (y: Argv) =>
+    operatorOptions(
+      y
+        .positional('model', { type: 'string', describe: 'ONNX model file (deploy/profile/compress/eval; optional for ping, rollback)' })
+        .option('device', { type: 'string', describe: 'target device id' })
+        .option('group', { type: 'string', describe: 'target group' })
+        .option('action', { type: 'string', choices: [...JOB_ACTIONS], default: 'deploy', describe: 'job action' })
+        .option('data', { type: 'string', describe: 'dataset directory (ONNX test-data layout) sent with the job' })
+        .option('key', { type: 'string', describe: 'ed25519 private key (PEM) that signs the job; agents refuse unsigned jobs by default' })
+        .option('option', { type: 'string', array: true, describe: 'job option KEY=VALUE (repeatable), e.g. method=int8, iterations=50' })
+        .option('wait', { type: 'boolean', default: false, describe: "wait for each device's report and print it" })
+        .option('timeout', { type: 'number', default: 600, describe: 'seconds to wait for transfers / reports' })
+        .option('chunk-size', { type: 'number', default: DEFAULT_CHUNK_SIZE_BYTES, describe: 'artifact chunk bytes (64 KiB for brokers with 128 KB limits)' })
+        .option('json', { type: 'boolean', default: false, describe: 'print one JSON object' }),
+    ),
+  handler: async (args) => {
+    const json = args.json === true;
+    const device = args.device as string | undefined;
+    const group = args.group as string | undefined;
+    if ((device === undefined) === (group === undefined)) throw new EdgetuneError('USAGE', 'push: give exactly one of --device ID or --group G');
+    const targetId = (device ?? group) as string;
+    if (!DEVICE_ID_PATTERN.test(targetId)) throw new EdgetuneError('USAGE', `push: '${targetId}' must match [A-Za-z0-9_-]{1,64}`);
+    const target: PushTarget = device !== undefined ? { device } : { group: group as string };
+    const action = String(args.action) as JobAction;
+    const timeout = Number(args.timeout);
+    if (!(timeout > 0)) throw new EdgetuneError('USAGE', `--timeout ${String(args.timeout)} must be a positive number of seconds`);
+    const chunkSize = Number(args.chunkSize);
+    if (!Number.isInteger(chunkSize) || chunkSize < 1024 || chunkSize > 64 * 1024 * 1024) throw new EdgetuneError('USAGE', `--chunk-size ${String(args.chunkSize)} must be an integer in 1024..67108864`);
+    const log = createLogger(args.verbose === true ? 'debug' : 'warn');
+    const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ stream: process.stderr, format: 'push {bar} {value}/{total} chunks | {devices}', hideCursor: true }, cliProgress.Presets.shades_classic) : null;
+    let barStarted = false;
+    const onProgress = (p: PushProgress): void => {
+      if (!bar) return;
+      const total = p.devices.reduce((s, d) => s + d.chunks, 0);
+      const value = p.devices.reduce((s, d) => s + (d.complete ? d.chunks : d.received), 0);
+      const devices = p.devices.map((d) => `${d.deviceId}:${d.reported ? 'reported' : d.complete ? 'received' : 'receiving'}`).join(' ') || 'waiting for devices';
+      if (!barStarted) {
+        bar.start(Math.max(total, 1), value, { devices });
+        barStarted = true;
+      }
+      bar.setTotal(Math.max(total, 1));
+      bar.update(value, { devices });
+    };
+    let result;
+    try {
+      result = await pushJob({
+        ...(args.model !== undefined ? { modelPath: String(args.model) } : {}),
+        target,
+        action,
+        ...(args.data !== undefined ? { dataDir: String(args.data) } : {}),
+        broker: brokerOptionsFrom(args),
+        topicPrefix: String(args.prefix),
+        ...(args.key !== undefined ? { keyPath: String(args.key) } : {}),
+        wait: args.wait === true,
+        timeoutMs: timeout * 1000,
+        chunkSizeBytes: chunkSize,
+        operatorDataDir: String(args.dataDir),
+        jobOptions: parseJobOptions((args.option as string[] | undefined) ?? []),
+        log,
+        onProgress,
+      });
+    } finally {
+      if (barStarted) bar?.stop();
+    }
+    const failed = result.reports.filter((r) => r.state !== 'ok');
+    if (json) {
+      const single = args.wait === true && 'device' in target ? result.reports[0] : undefined;
+      process.stdout.write(`${JSON.stringify(single ?? result)}\n`);
+    } else {
+      process.stdout.write(`job ${result.jobId} (${result.action}) → ${'device' in target ? `device ${target.device}` : `group ${target.group}`}: ${result.devices.length} device(s), ${result.chunksSent} chunk(s) sent in ${result.seconds.toFixed(1)} s\n`);
+      if (result.reports.length > 0) {
+        const rows = result.reports.map((r) => ({
+          reportId: r.reportId,
+          deviceId: r.deviceId,
+          jobId: r.jobId,
+          action: r.action,
+          state: r.state,
+          modelSha256: reportModelSha(r),
+          seq: r.seq,
+          payload: JSON.stringify(r),
+          createdAt: r.createdAt,
+          receivedAt: r.createdAt,
+        }));
+        const names = new Map<string, string>();
+        if (result.artifact) names.set(result.artifact.sha256, result.artifact.name);
+        process.stdout.write(formatComparisonTable(compareAcrossDevices(rows, names)));
+        for (const r of failed) process.stdout.write(`${r.deviceId}: ${r.error?.message ?? 'failed'} [${r.error?.code ?? '?'}]\n`);
+      }
+    }
+    if (failed.length > 0) {
+      const codes = failed.map((r) => new EdgetuneError((r.error?.code ?? 'RUNTIME_FAILED') as ErrorCode, ''));
+      process.exitCode = codes.every((e) => exitCodeFor(e) === 2) ? 2 : 1;
+    }
+  },
+};
