@@ -10,6 +10,7 @@ import type { Dataset } from './dataset.js';
 import { evaluateRunners } from './evaluate.js';
 import type { FidelityMetrics } from './fidelity.js';
 import { foldBatchNorm } from './fold-batchnorm.js';
+import { fuseHardSwish } from './fuse-activations.js';
 import { quantizeInt8, type Int8Options } from './quantize-int8.js';
 import type { PassResult } from './pass.js';
 import { EdgetuneError } from '../util/errors.js';
@@ -30,12 +31,14 @@ export interface Int8PipelineOptions extends Int8Options {
 export interface Int8PipelineResult extends PassResult {
   calibration: { method: CalibrationMethod; samples: number };
   foldedBatchNorms: string[];
+  fusedHardSwish: number;
   accuracy?: { baseline: number; quantized: number; dropPp: number; metric: 'top1' | 'agreement' };
 }
 
 /** Static int8 quantization end to end. `model` must be normalised (opset ≥ 13, constants lifted). */
 export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, options: Int8PipelineOptions): Promise<Int8PipelineResult> {
   const original = cloneModel(model);
+  const fusedHardSwish = fuseHardSwish(model);
   const foldedBatchNorms = foldBatchNorm(model.graph);
   const types = inferTensorTypes(model);
   const activations = new Set<string>();
@@ -49,7 +52,7 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
   });
   const quantize = (keepFloat: ReadonlySet<string>): PassResult => quantizeInt8(cloneModel(model), types, calibration.ranges, { ...options, keepFloat });
   const mode = options.keepFloatMode ?? 'none';
-  const base = { calibration: { method: calibration.method, samples: calibration.samples }, foldedBatchNorms };
+  const base = { calibration: { method: calibration.method, samples: calibration.samples }, foldedBatchNorms, fusedHardSwish };
   if (mode === 'none') return { ...quantize(new Set()), ...base };
   if (Array.isArray(mode)) return { ...quantize(new Set(mode)), ...base };
   const bound = options.maxAccuracyDropPp;

@@ -6,7 +6,7 @@
  * `contrib` format writes DynamicQuantizeMatMul directly.
  */
 import { DataType, dataTypeName } from '../onnx/dtype.js';
-import { attr, attrFloat, attrInt, makeNode, nameFactory, topologicalSort } from '../onnx/graph.js';
+import { attr, attrFloat, attrInt, consumerMap, graphOutputNames, makeNode, nameFactory, topologicalSort } from '../onnx/graph.js';
 import { defaultOpset, setOpset, type OnnxModel, type OnnxNode } from '../onnx/ir.js';
 import { inferTensorTypes } from '../onnx/shape-inference.js';
 import { floatTensor, makeTensor, tensorByteLength, tensorToFloat32 } from '../onnx/tensor.js';
@@ -117,7 +117,21 @@ export function quantizeDynamic(model: OnnxModel, options: DynamicQuantOptions =
   let nodesChanged = 0;
   let layers = 0;
 
+  const consumers = consumerMap(graph);
+  const graphOutputs = graphOutputNames(graph);
+  const absorbed = new Set<OnnxNode>();
+  const biasAddAfter = (tensor: string, n: number): { add: OnnxNode; bias: string } | undefined => {
+    const readers = consumers.get(tensor) ?? [];
+    const add = readers[0];
+    if (readers.length !== 1 || graphOutputs.has(tensor) || add!.opType !== 'Add' || (add!.domain !== '' && add!.domain !== 'ai.onnx')) return undefined;
+    const other = add!.inputs[0] === tensor ? add!.inputs[1] : add!.inputs[0];
+    const c = other ? constants.get(other) : undefined;
+    if (!c || add!.inputs[0] === add!.inputs[1] || c.tensor.dataType !== DataType.FLOAT || c.tensor.dims.length !== 1 || c.tensor.dims[0] !== n) return undefined;
+    return { add: add!, bias: other! };
+  };
+
   for (const node of graph.nodes) {
+    if (absorbed.has(node)) continue;
     const isDefault = node.domain === '' || node.domain === 'ai.onnx';
     const label = node.name || node.outputs[0] || node.opType;
     if (isDefault && KEEP_FLOAT_REASONS[node.opType] && node.opType !== 'Conv' && node.opType !== 'ConvTranspose') {
@@ -219,14 +233,24 @@ export function quantizeDynamic(model: OnnxModel, options: DynamicQuantOptions =
     }
 
     if (format === 'contrib') {
+      // A MatMul followed only by Add(constant [N]) takes that vector as the contrib op's bias input (onnxruntime
+      // fuses the same Add into its DynamicQuantizeMatMul when it builds it from the onnx form).
+      let finalName = outputName;
+      const follower = cName ? undefined : biasAddAfter(outputName, n);
+      if (follower) {
+        absorbed.add(follower.add);
+        biasName = follower.bias;
+        biasIsColumnVector = true;
+        finalName = follower.add.outputs[0]!;
+      }
       const inputs = [aName, wq.q, wq.scale, wq.zp];
-      let y = outputName;
+      let y = finalName;
       if (biasName && biasIsColumnVector) inputs.push(biasName);
       else if (biasName) y = fresh(`${outputName}_matmul`);
       out.push(makeNode('DynamicQuantizeMatMul', inputs, [y], fresh(`${label}_quant`), {}, 'com.microsoft'));
       nodesChanged++;
-      if (y !== outputName) {
-        out.push(makeNode('Add', [y, biasName], [outputName], fresh(`${label}_bias_add`)));
+      if (y !== finalName) {
+        out.push(makeNode('Add', [y, biasName], [finalName], fresh(`${label}_bias_add`)));
         nodesChanged++;
       }
       continue;

@@ -278,6 +278,10 @@ function weightInput(graph: OnnxGraph, node: OnnxNode): { index: number; axis: n
 }
 
 function computeOpProblem(graph: OnnxGraph, node: OnnxNode, isFloat: (n: string) => boolean, ranges: ReadonlyMap<string, TensorRange>, outputs: Set<string>): string | undefined {
+  if ((node.opType === 'Add' || node.opType === 'Mul') && node.inputs.some((i) => graph.initializers.has(i))) {
+    // x·a + b with constants: quantizing it adds a Q/DQ step and rounding error for a memory-bound op.
+    return `${node.opType} with a constant operand stays float (an extra requantization costs accuracy, saves no compute)`;
+  }
   const activation = activationInputs(graph, node);
   for (const name of activation) {
     if (!isFloat(name)) return `input '${name}' is not float32`;

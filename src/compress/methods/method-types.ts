@@ -1,0 +1,61 @@
+import type { OnnxModel } from '../../onnx/ir.js';
+import type { Dataset } from '../dataset.js';
+import type { CalibrationMethod } from '../calibration-stats.js';
+import type { PassReport } from '../pass.js';
+
+/** `edgetune compress --method` values (SPEC.md). */
+export const COMPRESS_METHODS = ['int8', 'int8-dynamic', 'fp16', 'int4', 'prune', 'sparsity', 'lowrank', 'plan'] as const;
+/** One compression method id. */
+export type CompressMethod = (typeof COMPRESS_METHODS)[number];
+
+/** Method options as the CLI and the agent give them (all optional; each method reads what it needs). */
+export interface MethodOptions {
+  calibration?: CalibrationMethod;
+  percentile?: number;
+  perChannel?: boolean;
+  /** int8: symmetric int8 activations instead of asymmetric uint8. */
+  symmetric?: boolean;
+  reduceRange?: boolean;
+  /** Ratio for prune (channels), sparsity (zeros), lowrank (parameter budget). */
+  ratio?: number;
+  /** prune: l1 | l2 | l3 | bytes. */
+  targetCache?: string;
+  /** prune: iterative steps. */
+  steps?: number;
+  /** lowrank: retained singular-value energy. */
+  energy?: number;
+  /** int8/int4/fp16: 'auto' (needs maxAccuracyDropPp) or node names. */
+  keepFloat?: 'auto' | string[];
+  maxAccuracyDropPp?: number;
+  /** int4 block size. */
+  blockSize?: 32 | 64 | 128;
+  /** plan: device profile to plan for, and sysroot to probe. */
+  profileName?: string;
+  sysroot?: string;
+}
+
+/** What a method gets: the normalised model (it may mutate it), the original, and the data when given. */
+export interface MethodContext {
+  model: OnnxModel;
+  original: OnnxModel;
+  dataset: Dataset | undefined;
+  options: MethodOptions;
+  onProgress?: (stage: string, done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+/** What a method returns. */
+export interface MethodOutcome {
+  model: OnnxModel;
+  report: PassReport;
+  calibration?: { method: string; samples: number } | null;
+  /** Further pass reports when a method chains passes (plan: prune → quantize). */
+  steps?: PassReport[];
+}
+
+/** A compression method: the lowest default-domain opset it needs, whether it needs data, and the work. */
+export interface CompressMethodRunner {
+  minOpset: number;
+  needsData: boolean;
+  run(context: MethodContext): Promise<MethodOutcome>;
+}
