@@ -65,5 +65,5 @@ export async function detectHardware(options: DetectHardwareOptions = {}): Promi
       hw.warnings.push(`cache sizes taken from device profile ${profile.name} (${c.source})`);
     }
   }
-  return { hw, profile, profiles, figures: resolveProfileFigures(profile, { bigCores: hw.cpu.bigCores, maxFreqMHz: hw.cpu.maxFreqMHz }) };
+  return { hw, profile, profiles, figures: resolveProfileFigures(profile, { bigCores: hw.cpu.bigCores, maxFreqMHz: hw.cpu.maxFreqMHz, cpuinfoMHz: hw.cpu.cpuinfoMHz }) };
 }

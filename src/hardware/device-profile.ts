@@ -189,16 +189,27 @@ export interface ProfileFigures {
  * Peak throughput and power figures. Where the profile gives no peak (a class of x86 machines), it is computed as
  * per-cycle ops × big cores × max clock of the probed machine and marked estimated.
  */
-export function resolveProfileFigures(profile: DeviceProfile, machine: { bigCores: number | null; maxFreqMHz: number | null } | null): ProfileFigures {
+export function resolveProfileFigures(
+  profile: DeviceProfile,
+  machine: { bigCores: number | null; maxFreqMHz: number | null; cpuinfoMHz?: number | null } | null,
+): ProfileFigures {
   const derive = (peak: SourcedNumber, perCycle: SourcedNumber, what: string): SourcedNumber => {
     if (peak.value !== null) return peak;
     const cores = machine?.bigCores ?? profile.cpu.bigCores;
-    const ghz = machine?.maxFreqMHz != null ? machine.maxFreqMHz / 1000 : profile.cpu.clockGHz.value;
+    let ghz = profile.cpu.clockGHz.value;
+    let clockSource = 'profile clock';
+    if (machine?.maxFreqMHz != null) {
+      ghz = machine.maxFreqMHz / 1000;
+      clockSource = 'cpuinfo_max_freq';
+    } else if (machine?.cpuinfoMHz != null) {
+      ghz = machine.cpuinfoMHz / 1000;
+      clockSource = "cpuinfo 'cpu MHz' at probe time (no cpufreq)";
+    }
     if (perCycle.value === null || cores === null || ghz === null) return peak;
     return {
       value: round3(perCycle.value * cores * ghz),
       estimated: true,
-      source: `${perCycle.value} ${what}/cycle/core × ${cores} cores × ${round3(ghz)} GHz (${perCycle.source})`,
+      source: `${perCycle.value} ${what}/cycle/core × ${cores} cores × ${round3(ghz)} GHz (${clockSource}); per-cycle figure: ${perCycle.source}`,
     };
   };
   return {

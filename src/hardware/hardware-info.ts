@@ -71,6 +71,8 @@ export interface CpuInfo {
   clusters: CpuCluster[];
   /** Highest cpuinfo_max_freq over online CPUs, MHz. */
   maxFreqMHz: number | null;
+  /** Highest x86 cpuinfo `cpu MHz` (the clock at probe time, not the maximum); used only when cpufreq is absent (VMs). */
+  cpuinfoMHz: number | null;
   /** Kernel architecture (`uname -m`): 'aarch64', 'x86_64', 'armv7l'. */
   arch: string | null;
   /** Node's process.arch on the live system ('arm64', 'arm', 'x64'); null for a sysroot unless given. */

@@ -62,9 +62,13 @@ export async function probeHardware(options: ProbeOptions = {}): Promise<Hardwar
 
   const flagIsa = flagsIsa(flags, kernelArch);
   const capabilities = capabilitiesFromFlags(flagIsa, flags);
+  if (cpu.userland32On64 === null && kernelArch === 'aarch64' && flagIsa === 'arm32') {
+    // cpuinfo was read by a 32-bit process: the kernel showed it the AArch32 compat hwcaps.
+    cpu.userland32On64 = true;
+  }
   if (cpu.userland32On64) {
     warn(
-      `32-bit userland (process.arch ${processArch}) on a 64-bit kernel (${kernelArch}): /proc/cpuinfo shows the 32-bit compat ` +
+      `32-bit userland (${processArch === null ? 'cpuinfo shows AArch32 compat features' : `process.arch ${processArch}`}) on a 64-bit kernel (${kernelArch}): /proc/cpuinfo shows the 32-bit compat ` +
         'features, so 64-bit-only kernels (int8 dot product, fp16) are not usable from this process; onnxruntime-node ships no 32-bit ARM build — install a 64-bit OS',
     );
   }
@@ -72,7 +76,7 @@ export async function probeHardware(options: ProbeOptions = {}): Promise<Hardwar
   const caches = readCaches(fs, online, topology.threadsPerCore ?? 1, warn);
   const boardInfo = readBoard(fs, cpuinfo, flagIsa, warn);
   const board = boardName(boardInfo, cpuinfo);
-  if (board === null) warn('board not identified (no device-tree model, DMI or cpuinfo Model): the device profile is matched by CPU part and flags only');
+  if (board === null) warn('board not identified (no device-tree model, DMI or cpuinfo Model)');
 
   const meminfoText = fs.readText('/proc/meminfo');
   const meminfo = meminfoText === null ? { totalBytes: null, availableBytes: null } : parseMeminfo(meminfoText);
@@ -264,11 +268,17 @@ function buildCpuInfo(
     threadsPerCore: topology.threadsPerCore,
     clusters,
     maxFreqMHz: freqs.length > 0 ? Math.max(...freqs) : null,
+    cpuinfoMHz: cpuinfoClock(cpuinfo),
     arch: kernelArch,
     processArch,
     userland32On64: processArch === null || kernelArch === null ? null : is64Kernel && is32Process,
     flags: flags ?? [],
   };
+}
+
+function cpuinfoClock(cpuinfo: ParsedCpuinfo): number | null {
+  const clocks = cpuinfo.processors.map((p) => Number(p.fields['cpu MHz'])).filter((x) => Number.isFinite(x) && x > 0);
+  return clocks.length > 0 ? Math.round(Math.max(...clocks)) : null;
 }
 
 function readCaches(fs: SysrootReader, online: number[], threadsPerCore: number, warn: (w: string) => void): CacheSummary {
