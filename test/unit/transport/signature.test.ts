@@ -53,7 +53,8 @@ describe('job and manifest signatures', () => {
     expect(keyIdOf(k.pub)).toBe(k.keyId);
     expect(jobSigningBytes(signed).toString()).not.toContain(signed.signature as string);
     expect(() => verifyJobSignature(signed, [k.pub])).not.toThrow();
-    const reordered = JSON.parse(JSON.stringify({ signature: signed.signature, options: signed.options, ...signed })) as JobMessage;
+    const { signature, options, ...rest } = signed;
+    const reordered = JSON.parse(JSON.stringify({ signature, options, ...rest })) as JobMessage;
     expect(() => verifyJobSignature(reordered, [k.pub])).not.toThrow();
   });
 
