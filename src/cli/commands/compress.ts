@@ -1,0 +1,81 @@
+import type { Argv } from 'yargs';
+import type { CommandModule } from '../main.js';
+import { printResult, stageProgress } from '../progress.js';
+import { EdgetuneError } from '../../util/errors.js';
+import type { CalibrationMethod } from '../../compress/calibration-stats.js';
+
+/** `edgetune compress MODEL -o OUT --method METHOD`. */
+export const commandModule: CommandModule = {
+  command: 'compress <model>',
+  describe: 'compress an ONNX model (int8, int8-dynamic, fp16, int4, prune, sparsity, lowrank, plan)',
+  builder: (y: Argv) =>
+    y
+      .positional('model', { type: 'string', describe: 'input ONNX model (never overwritten)', demandOption: true })
+      .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'output model path (written atomically)' })
+      .option('method', { alias: 'm', type: 'string', demandOption: true, describe: 'int8 | int8-dynamic | fp16 | int4 | prune | sparsity | lowrank | plan' })
+      .option('data', { type: 'string', describe: 'calibration / reconstruction data (ONNX test-data layout)' })
+      .option('calibration', { type: 'string', choices: ['minmax', 'percentile', 'entropy'], default: 'minmax' })
+      .option('percentile', { type: 'number', default: 99.999, describe: 'percentile for --calibration percentile' })
+      .option('per-channel', { type: 'boolean', default: true, describe: 'per-channel weights (--no-per-channel for per-tensor)' })
+      .option('symmetric', { type: 'boolean', default: false, describe: 'int8: symmetric int8 activations (TensorRT style) instead of uint8 asymmetric' })
+      .option('reduce-range', { type: 'boolean', describe: '7-bit weights (x86 AVX2 without VNNI)' })
+      .option('ratio', { type: 'number', describe: 'prune: channel share; sparsity: zero share; lowrank: parameter budget' })
+      .option('target-cache', { type: 'string', describe: 'prune: l1 | l2 | l3 | BYTES' })
+      .option('steps', { type: 'number', describe: 'prune: iterative steps' })
+      .option('energy', { type: 'number', describe: 'lowrank: retained singular-value energy (e.g. 0.95)' })
+      .option('block-size', { type: 'number', choices: [32, 64, 128], describe: 'int4 block size' })
+      .option('keep-float', { type: 'string', describe: 'auto (with --max-accuracy-drop) or NODE,NODE,...' })
+      .option('max-accuracy-drop', { type: 'number', describe: 'percentage points of top-1 (or agreement) the model may lose' })
+      .option('profile', { type: 'string', describe: 'plan: device profile to plan for' })
+      .option('sysroot', { type: 'string', describe: 'plan: probe hardware under this root' })
+      .option('json', { type: 'boolean', default: false }),
+  handler: async (args) => {
+    const { compressModelFile } = await import('../../compress/compress-model.js');
+    const keepFloatArg = args['keep-float'] as string | undefined;
+    const ratio = args.ratio as number | undefined;
+    if (ratio !== undefined && !(ratio > 0 && ratio < 1)) throw new EdgetuneError('USAGE', `--ratio must be in (0, 1), got ${ratio}`);
+    const drop = args['max-accuracy-drop'] as number | undefined;
+    if (drop !== undefined && !(drop >= 0)) throw new EdgetuneError('USAGE', `--max-accuracy-drop must be ≥ 0, got ${drop}`);
+    const progress = stageProgress();
+    try {
+      const report = await compressModelFile({
+        inputPath: String(args.model),
+        outputPath: String(args.output),
+        method: String(args.method),
+        ...(args.data ? { dataDir: String(args.data) } : {}),
+        calibration: args.calibration as CalibrationMethod,
+        percentile: args.percentile as number,
+        perChannel: args['per-channel'] as boolean,
+        symmetric: args.symmetric as boolean,
+        ...(args['reduce-range'] !== undefined ? { reduceRange: args['reduce-range'] as boolean } : {}),
+        ...(ratio !== undefined ? { ratio } : {}),
+        ...(args['target-cache'] ? { targetCache: String(args['target-cache']) } : {}),
+        ...(args.steps !== undefined ? { steps: args.steps as number } : {}),
+        ...(args.energy !== undefined ? { energy: args.energy as number } : {}),
+        ...(args['block-size'] !== undefined ? { blockSize: args['block-size'] as 32 | 64 | 128 } : {}),
+        ...(keepFloatArg ? { keepFloat: keepFloatArg === 'auto' ? 'auto' : keepFloatArg.split(',').filter(Boolean) } : {}),
+        ...(drop !== undefined ? { maxAccuracyDropPp: drop } : {}),
+        ...(args.profile ? { profileName: String(args.profile) } : {}),
+        ...(args.sysroot ? { sysroot: String(args.sysroot) } : {}),
+        onProgress: (stage, done, total) => progress.update(stage, done, total),
+      });
+      progress.stop();
+      printResult(args.json === true, report, () => {
+        const lines = [
+          `${report.method}: ${report.input.path} (${kib(report.input.bytes)}) → ${report.output.path} (${kib(report.output.bytes)}), ${report.sizeRatio.toFixed(2)}× smaller`,
+          `parameters ${report.params.before} → ${report.params.after}; nodes changed ${report.nodesChanged}; kept float ${report.nodesKeptFloat.length}; opset ${report.opset.from} → ${report.opset.to}`,
+        ];
+        if (report.calibration) lines.push(`calibration: ${report.calibration.method} on ${report.calibration.samples} samples`);
+        for (const note of report.notes) lines.push(`note: ${note}`);
+        lines.push(`took ${report.seconds.toFixed(1)} s`);
+        return lines.join('\n');
+      });
+    } finally {
+      progress.stop();
+    }
+  },
+};
+
+function kib(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(2)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`;
+}
