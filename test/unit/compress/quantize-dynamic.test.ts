@@ -98,6 +98,20 @@ describe('quantizeDynamic graph rewrite', () => {
     expect(model.opsetImports).toContainEqual({ domain: 'com.microsoft', version: 1 });
   });
 
+  it('contrib format takes a following Add of a constant [N] vector as the bias input', () => {
+    const model = buildModel({
+      nodes: [makeNode('MatMul', ['x', 'W'], ['m'], 'mm'), makeNode('Add', ['bias', 'm'], ['y'], 'add'), makeNode('MatMul', ['y', 'W2'], ['m2'], 'mm2'), makeNode('Add', ['m2', 'full'], ['z'], 'add2')],
+      inputs: [tensorInfo('x', [2, 8])],
+      outputs: [tensorInfo('z', [2, 4])],
+      initializers: [randomWeight('W', [8, 4], 1), floatTensor('bias', [4], [1, 2, 3, 4]), randomWeight('W2', [4, 4], 2), randomWeight('full', [2, 4], 3)],
+    });
+    const { model: out } = quantizeDynamic(model, { format: 'contrib' });
+    // the second Add reads a [2, 4] constant: not a bias vector, so it stays
+    expect(opTypes(out)).toEqual(['com.microsoft:DynamicQuantizeMatMul', 'com.microsoft:DynamicQuantizeMatMul', 'Add']);
+    expect(out.graph.nodes[0]!.inputs[4]).toBe('bias');
+    expect(out.graph.nodes[0]!.outputs).toEqual(['y']);
+  });
+
   it('refuses the onnx format below opset 11 with MODEL_UNSUPPORTED naming the opset', () => {
     let error: unknown;
     try {
