@@ -62,9 +62,9 @@ export async function probeHardware(options: ProbeOptions = {}): Promise<Hardwar
 
   const flagIsa = flagsIsa(flags, kernelArch);
   const capabilities = capabilitiesFromFlags(flagIsa, flags);
-  if (cpu.userland32On64 === null && kernelArch === 'aarch64' && flagIsa === 'arm32') {
-    // cpuinfo was read by a 32-bit process: the kernel showed it the AArch32 compat hwcaps.
-    cpu.userland32On64 = true;
+  if (cpu.userland32On64 === null && kernelArch === 'aarch64' && (flagIsa === 'arm32' || flagIsa === 'arm64')) {
+    // On arm64 the kernel shows a 32-bit reader of /proc/cpuinfo the AArch32 compat hwcaps: the flags tell.
+    cpu.userland32On64 = flagIsa === 'arm32';
   }
   if (cpu.userland32On64) {
     warn(
