@@ -37,7 +37,8 @@ describe('int4 MatMulNBits in onnxruntime', () => {
         outputs: [tensorInfo('y', ['batch', c.n])],
         initializers: [randomWeight('W', [c.k, c.n], c.k + c.n)],
       });
-      const { model: q } = quantizeInt4(model, { blockSize: c.blockSize, symmetric: c.symmetric });
+      // accuracy level 0: float32 compute, so the result must match x · dequant(W) to rounding
+      const { model: q } = quantizeInt4(model, { blockSize: c.blockSize, symmetric: c.symmetric, accuracyLevel: 0 });
       const node = q.graph.nodes[0]!;
       const init = (i: number) => q.graph.initializers.get(node.inputs[i]!)!;
       const kBlocks = Math.ceil(c.k / c.blockSize);
@@ -60,6 +61,11 @@ describe('int4 MatMulNBits in onnxruntime', () => {
       expect(got.dims).toEqual([rows, c.n]);
       expect(maxAbsDiff(got.data, expected)).toBeLessThan(1e-4);
       await session.release();
+      // accuracy level 4 (the default) quantizes x per block to int8 as well: close, not exact
+      q.graph.nodes[0]!.attributes.set('accuracy_level', attr.int(4));
+      const fast = await openSession(q);
+      expect(cosine((await runFirst(fast, { data: x, dims: [rows, c.k] })).data, expected)).toBeGreaterThan(0.999);
+      await fast.release();
     });
   }
 
@@ -122,10 +128,10 @@ describe('int4 on the MNIST MLP fixture', () => {
     expect(ops.has('Gemm')).toBe(false);
   });
 
-  it('accuracy level 4 (int8 activation blocks) agrees as well', async () => {
+  it('accuracy level 0 (float32 compute), block 64, symmetric agrees as well', async () => {
     const path = join(FIXTURE_MODELS, 'mnist-mlp.onnx');
     const set = mnistTestSet(true, 5);
-    const { model } = quantizeInt4(normalizeWith(path), { accuracyLevel: 4, blockSize: 64, symmetric: true });
+    const { model } = quantizeInt4(normalizeWith(path), { accuracyLevel: 0, blockSize: 64, symmetric: true });
     const ref = await openSession(loadModel(path));
     const quant = await openSession(model);
     const a: number[] = [];

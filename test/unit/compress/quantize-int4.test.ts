@@ -156,7 +156,7 @@ describe('quantizeInt4 graph rewrite', () => {
     expect(node.attributes.get('N')).toEqual(attr.int(16));
     expect(node.attributes.get('bits')).toEqual(attr.int(4));
     expect(node.attributes.get('block_size')).toEqual(attr.int(32));
-    expect(node.attributes.has('accuracy_level')).toBe(false);
+    expect(node.attributes.get('accuracy_level')).toEqual(attr.int(4));
     const [, b, scales, zp] = node.inputs.map((name) => model.graph.initializers.get(name!));
     expect(b!.dataType).toBe(DataType.UINT8);
     expect(b!.dims).toEqual([16, 2, 16]);
@@ -170,12 +170,13 @@ describe('quantizeInt4 graph rewrite', () => {
     expect(report.nodesKeptFloat).toEqual([]);
   });
 
-  it('symmetric drops the zero points; accuracy level and block size are written as attributes', () => {
-    const { model } = quantizeInt4(matmulModel(128, 8), { symmetric: true, blockSize: 64, accuracyLevel: 4 });
+  it('symmetric drops the zero points; block size is an attribute; accuracy level 0 leaves it unset', () => {
+    const { model } = quantizeInt4(matmulModel(128, 8), { symmetric: true, blockSize: 64, accuracyLevel: 0 });
     const node = model.graph.nodes[0]!;
     expect(node.inputs.length).toBe(3);
     expect(node.attributes.get('block_size')).toEqual(attr.int(64));
-    expect(node.attributes.get('accuracy_level')).toEqual(attr.int(4));
+    expect(node.attributes.has('accuracy_level')).toBe(false);
+    expect(quantizeInt4(matmulModel(), { accuracyLevel: 1 }).model.graph.nodes[0]!.attributes.get('accuracy_level')).toEqual(attr.int(1));
     expect(model.graph.initializers.get(node.inputs[1]!)!.dims).toEqual([8, 2, 32]);
   });
 
