@@ -63,6 +63,21 @@ describe('int8-dynamic in onnxruntime', () => {
     // the bias Add is absorbed by the fusion
     expect(ops.has('Add')).toBe(false);
   });
+
+  it('an activation shared by two MatMuls is quantized once: DynamicQuantizeLinear + 2 MatMulIntegerToFloat', async () => {
+    const { model } = quantizeDynamic(
+      buildModel({
+        nodes: [makeNode('MatMul', ['x', 'Wq'], ['q'], 'q'), makeNode('MatMul', ['x', 'Wk'], ['k'], 'k'), makeNode('Add', ['q', 'k'], ['y'], 'add')],
+        inputs: [tensorInfo('x', [1, 4, 16])],
+        outputs: [tensorInfo('y', [1, 4, 16])],
+        initializers: [randomWeight('Wq', [16, 16], 1), randomWeight('Wk', [16, 16], 2)],
+      }),
+    );
+    const ops = await optimizedOpCounts(model);
+    expect(ops.get('DynamicQuantizeLinear')).toBe(1);
+    expect(ops.get('com.microsoft:MatMulIntegerToFloat')).toBe(2);
+    expect(ops.has('MatMulInteger')).toBe(false);
+  });
 });
 
 describe('int8-dynamic on the MNIST fixtures', () => {
