@@ -190,7 +190,7 @@ export function quantizeInt4(model: OnnxModel, options: Int4Options = {}): PassR
     const weightName = node.inputs[1] ?? '';
     const source = constants.get(weightName);
     if (!source) {
-      skip('B is not a constant (activation × activation product)');
+      skip(graph.initializers.has(weightName) ? 'B is an initializer also listed as a graph input (overridable), not a constant' : 'B is not a constant (activation × activation product)');
       continue;
     }
     const w = source.tensor;
