@@ -60,19 +60,22 @@ export interface ModelFacts {
   fp16: {
     /** Largest |w| over float initializers. */
     maxAbsWeight: number;
-    /** Share of non-zero float weights with |w| below the fp16 normal range (2^-14): they lose precision in fp16. */
-    subnormalShare: number;
-    /** Whether converting weights to fp16 is safe: no overflow (≤ 65504) and subnormalShare ≤ FP16_SUBNORMAL_SHARE_MAX. */
+    /** Share of non-zero float weights that round to zero in fp16 (|w| < 2^-25, half the smallest subnormal). */
+    underflowShare: number;
+    /** Whether converting weights to fp16 is safe: no overflow (≤ 65504) and underflowShare ≤ FP16_UNDERFLOW_SHARE_MAX. */
     friendly: boolean;
     /** Why not, when not friendly. */
     reason: string | null;
   };
 }
 
-/** Above this share of non-zero weights in the fp16 subnormal range, fp16 weights are not "friendly". */
-export const FP16_SUBNORMAL_SHARE_MAX = 0.01;
-/** Smallest normal fp16 magnitude, 2^-14. */
-const FP16_MIN_NORMAL = 2 ** -14;
+/**
+ * Above this share of non-zero weights that fp16 flushes to zero, fp16 weights are not "friendly". (Weights in the
+ * subnormal range keep an absolute error below 2^-25 and are not counted.)
+ */
+export const FP16_UNDERFLOW_SHARE_MAX = 0.01;
+/** Magnitudes below this round to zero in fp16 (round-to-nearest-even at half the smallest subnormal 2^-24). */
+const FP16_UNDERFLOW = 2 ** -25;
 
 const QUANT_OPS = new Set([
   'QuantizeLinear',
@@ -120,7 +123,7 @@ export function modelFacts(model: OnnxModel): ModelFacts {
   let totalWeightBytes = 0;
   let maxAbsWeight = 0;
   let nonZero = 0;
-  let subnormal = 0;
+  let underflow = 0;
   for (const t of graph.initializers.values()) {
     if (Array.isArray(t.values)) continue;
     totalWeightBytes += Math.ceil((t.values.length * bitsPerElement(t.dataType)) / 8);
@@ -134,15 +137,15 @@ export function modelFacts(model: OnnxModel): ModelFacts {
         if (a > maxAbsWeight) maxAbsWeight = a;
         if (a !== 0) {
           nonZero++;
-          if (a < FP16_MIN_NORMAL) subnormal++;
+          if (a < FP16_UNDERFLOW) underflow++;
         }
       }
     }
   }
-  const subnormalShare = nonZero > 0 ? subnormal / nonZero : 0;
+  const underflowShare = nonZero > 0 ? underflow / nonZero : 0;
   let fp16Reason: string | null = null;
   if (maxAbsWeight > FLOAT16_MAX) fp16Reason = `a weight of magnitude ${maxAbsWeight.toExponential(3)} overflows fp16 (max 65504)`;
-  else if (subnormalShare > FP16_SUBNORMAL_SHARE_MAX) fp16Reason = `${(subnormalShare * 100).toFixed(1)}% of non-zero weights fall below the fp16 normal range (2^-14)`;
+  else if (underflowShare > FP16_UNDERFLOW_SHARE_MAX) fp16Reason = `${(underflowShare * 100).toFixed(1)}% of non-zero weights round to zero in fp16 (|w| < 2^-25)`;
 
   const layerWeightElements = layers.reduce((s, l) => s + l.weightElements, 0);
   const matmulElements = layers.filter((l) => l.kind === 'gemm' || l.kind === 'matmul').reduce((s, l) => s + l.weightElements, 0);
@@ -163,7 +166,7 @@ export function modelFacts(model: OnnxModel): ModelFacts {
     opHistogram,
     quantizationNodes,
     weightElementType,
-    fp16: { maxAbsWeight, subnormalShare, friendly: fp16Reason === null, reason: fp16Reason },
+    fp16: { maxAbsWeight, underflowShare, friendly: fp16Reason === null, reason: fp16Reason },
   };
 }
 

@@ -168,7 +168,8 @@ export function planCompression(input: PlannerInput): CompressionPlan {
   } else reasons.push('core count unknown → onnxruntime picks the thread count');
 
   // Pruning and low rank.
-  const { pruning, lowRank } = planCacheFit(basis, facts, choice, options, reasons);
+  const { pruning, lowRank } =
+    ep === 'cpu' ? planCacheFit(basis, facts, choice, options, reasons) : gpuNoCacheFit(ep, reasons);
 
   return {
     profile: profile.name,
@@ -456,6 +457,11 @@ function choosePrecision(basis: PlanBasis, facts: ModelFacts, ep: string, gpu: G
 
 function int8Candidate(facts: ModelFacts, note: string): PlanCandidate {
   return { precision: 'int8', method: int8Method(facts), reduceRange: false, note };
+}
+
+function gpuNoCacheFit(ep: string, reasons: string[]): { pruning: null; lowRank: null } {
+  reasons.push(`pruning: the graph runs on the ${ep} GPU provider, so CPU cache sizes do not bound its working set → no cache-sized pruning`);
+  return { pruning: null, lowRank: null };
 }
 
 /** Bytes per weight element of a layer at the plan's precision (int4 counts its per-block fp32 scale and zero point). */
