@@ -85,9 +85,10 @@ describe('profileInChild', () => {
     expect(e.nSamples).toBeGreaterThanOrEqual(20);
     expect(e.durationMs).toBeGreaterThanOrEqual(20 * 200);
     expect(e.inferences).toBeGreaterThan(0);
-    expect(e.idleWatts).toBeGreaterThanOrEqual(2);
-    expect(e.avgWatts).toBeGreaterThanOrEqual(2);
-    expect(e.avgWatts).toBeLessThanOrEqual(8);
+    // the estimate stays inside the model's [idle, max] (µJ rounding of the estimated counter aside)
+    expect(e.idleWatts).toBeGreaterThanOrEqual(2 - 1e-6);
+    expect(e.avgWatts).toBeGreaterThanOrEqual(2 - 1e-6);
+    expect(e.avgWatts).toBeLessThanOrEqual(8 + 1e-6);
     expect(e.joulesPerInference).toBeCloseTo(e.totalJoules / e.inferences, 9);
     expect(e.dynamicJoules).toBeCloseTo(e.totalJoules - e.idleJoules, 9);
     expect(e.unavailable.map((u) => u.id)).toEqual(['ina3221', 'rapl', 'pi5-pmic', 'hwmon']);
