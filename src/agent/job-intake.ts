@@ -26,7 +26,11 @@ export function salvageJobIdentity(payload: Buffer, maxBytes: number): { jobId: 
     const action = typeof v.action === 'string' && /^[a-z-]{1,32}$/.test(v.action) ? v.action : 'unknown';
     return { jobId, action };
   } catch {
-    return { jobId: null, action: 'unknown' };
+    // Not JSON at all (e.g. truncated): a plain "jobId": "..." in the text still lets the operator match the refusal.
+    const text = payload.toString('utf8');
+    const jobId = /"jobId"\s*:\s*"([A-Za-z0-9_.:-]{1,128})"/.exec(text)?.[1] ?? null;
+    const action = /"action"\s*:\s*"([a-z-]{1,32})"/.exec(text)?.[1] ?? 'unknown';
+    return { jobId, action };
   }
 }
 

@@ -289,3 +289,9 @@ export function signedJobFor(o: {
   }
   return { job, manifest };
 }
+
+/** A ping job without an artifact, signed when `key` is given. */
+export function pingJob(deviceId: string, key: KeyObject | null, options: Record<string, unknown> = {}): JobMessage {
+  const job: JobMessage = { jobId: `ping-${randomBytes(6).toString('hex')}`, action: 'ping', target: { device: deviceId }, options, issuedAt: new Date().toISOString(), signature: null };
+  return key ? signJob(job, key) : job;
+}

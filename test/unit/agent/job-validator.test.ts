@@ -86,5 +86,6 @@ describe('JobValidator', () => {
     expect(salvageJobIdentity(Buffer.from('{"jobId":"job-7","action":"deploy","target":1}'), 1000)).toEqual({ jobId: 'job-7', action: 'deploy' });
     expect(salvageJobIdentity(Buffer.from('{"jobId":"../x"}'), 1000)).toEqual({ jobId: null, action: 'unknown' });
     expect(salvageJobIdentity(Buffer.from('garbage'), 1000)).toEqual({ jobId: null, action: 'unknown' });
+    expect(salvageJobIdentity(Buffer.from('{"jobId":"job-8","action":"ping","target":'), 1000)).toEqual({ jobId: 'job-8', action: 'ping' });
   });
 });
