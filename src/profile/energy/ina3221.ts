@@ -36,7 +36,7 @@ export function isIgnoredRailLabel(label: string): boolean {
   return /(^|[^A-Z])NC([^A-Z]|$)/.test(label) || /sum/i.test(label);
 }
 
-async function hwmonRails(ctx: SourceContext, dir: string, prefix: string): Promise<{ rails: Rail[]; updateMs: number | null }> {
+async function hwmonRails(ctx: SourceContext, dir: string): Promise<{ rails: Rail[]; updateMs: number | null }> {
   const rails: Rail[] = [];
   const files = await listDir(dir);
   let updateMs: number | null = null;
@@ -57,7 +57,7 @@ async function hwmonRails(ctx: SourceContext, dir: string, prefix: string): Prom
     const vPath = join(dir, `in${n}_input`);
     const iPath = join(dir, `curr${n}_input`);
     rails.push({
-      label: `${prefix}${label}`,
+      label,
       // P(mW) = mV · mA / 1000 → W = mV · mA / 1e6
       read: async () => (parseNumber(await ctx.readText(vPath), vPath) * parseNumber(await ctx.readText(iPath), iPath)) / 1e6,
     });
@@ -65,7 +65,7 @@ async function hwmonRails(ctx: SourceContext, dir: string, prefix: string): Prom
   return { rails, updateMs };
 }
 
-async function iioRails(ctx: SourceContext, dir: string, prefix: string): Promise<Rail[]> {
+async function iioRails(ctx: SourceContext, dir: string): Promise<Rail[]> {
   const rails: Rail[] = [];
   const files = await listDir(dir);
   for (const f of files) {
@@ -78,10 +78,10 @@ async function iioRails(ctx: SourceContext, dir: string, prefix: string): Promis
     const vPath = join(dir, `in_voltage${n}_input`);
     const iPath = join(dir, `in_current${n}_input`);
     if (files.includes(`in_power${n}_input`)) {
-      rails.push({ label: `${prefix}${label}`, read: async () => parseNumber(await ctx.readText(pPath), pPath) / 1000 });
+      rails.push({ label, read: async () => parseNumber(await ctx.readText(pPath), pPath) / 1000 });
     } else if (files.includes(`in_voltage${n}_input`) && files.includes(`in_current${n}_input`)) {
       rails.push({
-        label: `${prefix}${label}`,
+        label,
         read: async () => (parseNumber(await ctx.readText(vPath), vPath) * parseNumber(await ctx.readText(iPath), iPath)) / 1e6,
       });
     }
@@ -105,7 +105,7 @@ export async function probeIna3221(ctx: SourceContext): Promise<EnergyProbe> {
     }
     if (name === 'ina3221') {
       for (const h of (await listDir(join(base, dev, 'hwmon'))).filter((d) => d.startsWith('hwmon'))) {
-        const found = await hwmonRails(ctx, join(base, dev, 'hwmon', h), '');
+        const found = await hwmonRails(ctx, join(base, dev, 'hwmon', h));
         rails.push(...found.rails);
         if (found.updateMs) updateMs = Math.max(updateMs, found.updateMs);
         detail.push(`${I2C_DEVICES}/${dev}/hwmon/${h}: ${found.rails.map((r) => r.label).join(', ')}`);
@@ -113,7 +113,7 @@ export async function probeIna3221(ctx: SourceContext): Promise<EnergyProbe> {
     } else if (name === 'ina3221x') {
       jetpack4 = true;
       for (const d of (await listDir(join(base, dev))).filter((x) => x.startsWith('iio:device'))) {
-        const found = await iioRails(ctx, join(base, dev, d), '');
+        const found = await iioRails(ctx, join(base, dev, d));
         rails.push(...found);
         detail.push(`${I2C_DEVICES}/${dev}/${d}: ${found.map((r) => r.label).join(', ')}`);
       }
