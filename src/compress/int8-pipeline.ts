@@ -8,7 +8,6 @@ import { calibrateRanges, type CalibrationResult } from './calibrate.js';
 import type { CalibrationMethod } from './calibration-stats.js';
 import type { Dataset } from './dataset.js';
 import { evaluateRunners } from './evaluate.js';
-import type { FidelityMetrics } from './fidelity.js';
 import { foldBatchNorm } from './fold-batchnorm.js';
 import { fuseHardSwish } from './fuse-activations.js';
 import { quantizeInt8, type Int8Options } from './quantize-int8.js';
@@ -32,7 +31,7 @@ export interface Int8PipelineResult extends PassResult {
   calibration: { method: CalibrationMethod; samples: number };
   foldedBatchNorms: string[];
   fusedHardSwish: number;
-  accuracy?: { baseline: number; quantized: number; dropPp: number; metric: 'top1' | 'agreement' };
+  accuracy?: { baseline: number; quantized: number; dropPp: number; metric: 'top1' | 'agreement' | 'cosine' };
 }
 
 /** Static int8 quantization end to end. `model` must be normalised (opset ≥ 13, constants lifted). */
@@ -60,6 +59,9 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
   return { ...(await mixedPrecisionSearch(original, quantize, dataset, bound, options)), ...base };
 }
 
+/** Accuracy metric of a candidate: top-1 with labels, else agreement for classifiers, else cosine. */
+type Metric = 'top1' | 'agreement' | 'cosine';
+
 async function mixedPrecisionSearch(
   original: OnnxModel,
   quantize: (keepFloat: ReadonlySet<string>) => PassResult,
@@ -69,57 +71,69 @@ async function mixedPrecisionSearch(
 ): Promise<PassResult & { accuracy: NonNullable<Int8PipelineResult['accuracy']> }> {
   const reference = await createInferenceRunner(encodeModel(original));
   try {
-    const score = async (candidate: PassResult): Promise<{ metrics: FidelityMetrics; value: number; metric: 'top1' | 'agreement' }> => {
+    const score = async (candidate: PassResult, maxSets?: number): Promise<{ value: number; metric: Metric; baseline: number }> => {
       const runner = await createInferenceRunner(encodeModel(candidate.model));
       try {
-        const metrics = await evaluateRunners(candidate.model, runner, reference, dataset, options.signal ? { signal: options.signal } : {});
-        if (metrics.top1 !== null && metrics.referenceTop1 !== null) return { metrics, value: metrics.top1, metric: 'top1' };
-        if (metrics.agreement !== null) return { metrics, value: metrics.agreement, metric: 'agreement' };
-        return { metrics, value: metrics.cosine ?? 0, metric: 'agreement' };
+        const metrics = await evaluateRunners(candidate.model, runner, reference, dataset, {
+          ...(maxSets ? { maxSets } : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
+        if (metrics.top1 !== null && metrics.referenceTop1 !== null) return { value: metrics.top1, metric: 'top1', baseline: metrics.referenceTop1 };
+        if (metrics.agreement !== null) return { value: metrics.agreement, metric: 'agreement', baseline: 1 };
+        return { value: metrics.cosine ?? 0, metric: 'cosine', baseline: 1 };
       } finally {
         await runner.release();
       }
     };
     const full = quantize(new Set());
     const first = await score(full);
-    const baseline = first.metric === 'top1' ? first.metrics.referenceTop1! : 1;
-    const drop = (v: number): number => (baseline - v) * 100;
+    const drop = (v: number): number => (first.baseline - v) * 100;
     if (drop(first.value) <= boundPp) {
-      return { ...full, accuracy: { baseline, quantized: first.value, dropPp: drop(first.value), metric: first.metric } };
+      return { ...full, accuracy: { baseline: first.baseline, quantized: first.value, dropPp: drop(first.value), metric: first.metric } };
     }
-    // Sensitivity of each quantized compute layer: the gain from keeping it alone in float.
+    // Sensitivity of each compute layer in isolation: quantize it alone, everything else float. Errors compound
+    // across layers, so "keep one float" barely moves the metric; "quantize one alone" ranks layers cleanly.
     const layers = quantizedComputeLayers(full);
-    const gains: Array<{ layer: string; gain: number }> = [];
+    const sensitivitySets = Math.min(dataset.setNames.length, 2);
+    const losses: Array<{ layer: string; loss: number }> = [];
     for (let i = 0; i < layers.length; i++) {
       options.onProgress?.('sensitivity', i + 1, layers.length);
-      const s = await score(quantize(new Set([layers[i]!])));
-      gains.push({ layer: layers[i]!, gain: s.value - first.value + (s.metrics.cosine ?? 0) * 1e-6 });
+      const others = new Set(layers.filter((_, j) => j !== i));
+      const s = await score(quantize(others), sensitivitySets);
+      losses.push({ layer: layers[i]!, loss: s.baseline - s.value });
     }
-    gains.sort((a, b) => b.gain - a.gain);
-    const keep = new Set<string>();
-    let best: PassResult = full;
-    let bestValue = first.value;
-    for (const { layer } of gains) {
-      keep.add(layer);
-      const candidate = quantize(keep);
+    losses.sort((a, b) => b.loss - a.loss);
+    // Binary search for the fewest most-sensitive layers kept float that meet the bound.
+    const candidateFor = (k: number): PassResult => quantize(new Set(losses.slice(0, k).map((l) => l.layer)));
+    let lo = 0;
+    let hi = losses.length;
+    let best: { k: number; result: PassResult; value: number } | undefined;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      options.onProgress?.('mixed precision', mid, losses.length);
+      const candidate = candidateFor(mid);
       const s = await score(candidate);
-      best = candidate;
-      bestValue = s.value;
-      if (drop(s.value) <= boundPp) break;
+      if (drop(s.value) <= boundPp) {
+        best = { k: mid, result: candidate, value: s.value };
+        hi = mid;
+      } else lo = mid + 1;
     }
-    const dropPp = drop(bestValue);
-    best.report.notes.push(
+    if (!best) {
+      const candidate = candidateFor(losses.length);
+      best = { k: losses.length, result: candidate, value: (await score(candidate)).value };
+    }
+    const keep = new Set(losses.slice(0, best.k).map((l) => l.layer));
+    const dropPp = drop(best.value);
+    best.result.report.notes.push(
       dropPp <= boundPp
-        ? `mixed precision: ${keep.size} layer(s) kept float to hold the ${first.metric} drop at ${dropPp.toFixed(2)} pp (bound ${boundPp} pp)`
-        : `mixed precision: even with every quantized layer float the drop is ${dropPp.toFixed(2)} pp (bound ${boundPp} pp)`,
+        ? `mixed precision: ${keep.size} of ${layers.length} layer(s) kept float to hold the ${first.metric} drop at ${dropPp.toFixed(2)} pp (bound ${boundPp} pp; fully quantized: ${drop(first.value).toFixed(2)} pp)`
+        : `mixed precision: even with every quantized layer float the ${first.metric} drop is ${dropPp.toFixed(2)} pp (bound ${boundPp} pp)`,
     );
-    for (const entry of best.report.nodesKeptFloat) {
-      if (keep.has(entry.node)) {
-        const g = gains.find((x) => x.layer === entry.node)!;
-        entry.reason = `accuracy-sensitive: quantizing it alone costs ${(g.gain * 100).toFixed(2)} pp of ${first.metric}`;
-      }
+    for (const entry of best.result.report.nodesKeptFloat) {
+      const l = losses.find((x) => x.layer === entry.node);
+      if (l && keep.has(entry.node)) entry.reason = `accuracy-sensitive: quantized alone it costs ${(l.loss * 100).toFixed(2)} pp of ${first.metric}`;
     }
-    return { ...best, accuracy: { baseline, quantized: bestValue, dropPp, metric: first.metric } };
+    return { ...best.result, accuracy: { baseline: first.baseline, quantized: best.value, dropPp, metric: first.metric } };
   } finally {
     await reference.release();
   }
