@@ -67,3 +67,11 @@ export async function detectHardware(options: DetectHardwareOptions = {}): Promi
   }
   return { hw, profile, profiles, figures: resolveProfileFigures(profile, { bigCores: hw.cpu.bigCores, maxFreqMHz: hw.cpu.maxFreqMHz, cpuinfoMHz: hw.cpu.cpuinfoMHz }) };
 }
+
+/**
+ * The `hw` JSON of SPEC.md as `edgetune hw --json` prints it and the agent's hello carries it: the probe's fields
+ * (with `profile` and `profileMatch`), the full matched profile as `deviceProfile`, and its resolved `figures`.
+ */
+export function hardwareReport(detected: DetectedHardware): HardwareInfo & { deviceProfile: DeviceProfile; figures: ProfileFigures } {
+  return { ...detected.hw, deviceProfile: detected.profile, figures: detected.figures };
+}

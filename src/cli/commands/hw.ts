@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import type { CommandModule } from '../main.js';
-import { detectHardware, type DetectedHardware } from '../../hardware/detect-hardware.js';
+import { detectHardware, hardwareReport, type DetectedHardware } from '../../hardware/detect-hardware.js';
 import { fmtBytes } from '../../hardware/planner.js';
 import type { SourcedNumber } from '../../hardware/device-profile.js';
 
@@ -14,15 +14,10 @@ export const commandModule: CommandModule = {
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object' }),
   handler: async (args) => {
     const detected = await detectHardware({ sysroot: String(args.sysroot) });
-    if (args.json === true) process.stdout.write(`${JSON.stringify(hwJson(detected))}\n`);
+    if (args.json === true) process.stdout.write(`${JSON.stringify(hardwareReport(detected))}\n`);
     else process.stdout.write(formatHw(detected));
   },
 };
-
-/** The `hw` JSON: the probe's fields, the matched profile's name and match, the full profile and its figures. */
-export function hwJson(detected: DetectedHardware): Record<string, unknown> {
-  return { ...detected.hw, deviceProfile: detected.profile, figures: detected.figures };
-}
 
 function formatHw({ hw, profile, figures }: DetectedHardware): string {
   const lines: string[] = [];
