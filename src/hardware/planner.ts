@@ -28,6 +28,11 @@ export interface PlanOptions {
   maxLayerPruneRatio?: number;
   /** int4 block size (MatMulNBits block_size: a power of two ≥ 16). Default 32. */
   int4BlockSize?: number;
+  /**
+   * Size layers for pruning at the plan's precision ('plan', default: the plan quantizes after pruning) or at the
+   * precision the weights are stored in ('stored': for a prune-only run that leaves the model float).
+   */
+  weightPrecision?: 'plan' | 'stored';
 }
 
 /** Defaults of PlanOptions. */
@@ -36,6 +41,7 @@ export const PLAN_DEFAULTS: ResolvedPlanOptions = { int4RamShare: 0.25, maxLayer
 /** PlanOptions with defaults applied. */
 export interface ResolvedPlanOptions {
   targetCache?: TargetCache;
+  weightPrecision?: 'plan' | 'stored';
   int4RamShare: number;
   maxLayerPruneRatio: number;
   int4BlockSize: number;
@@ -494,10 +500,11 @@ function planCacheFit(
   const { l1d, l2, l3 } = basis.caches;
   const cacheFrom = basis.caches.from === 'profile' ? ' (size from the device profile)' : '';
   const cap = options.maxLayerPruneRatio;
-  const sized = facts.layers.map((layer) => ({ layer, bytes: Math.ceil(layer.weightElements * bytesPerWeight(layer, choice)), sides: sidesOf(layer) }));
+  const stored = options.weightPrecision === 'stored';
+  const sized = facts.layers.map((layer) => ({ layer, bytes: stored ? layer.weightBytes : Math.ceil(layer.weightElements * bytesPerWeight(layer, choice)), sides: sidesOf(layer) }));
   const eligible = sized.filter((s) => s.sides > 0 && (s.layer.kind === 'conv' || s.layer.kind === 'gemm' || s.layer.kind === 'matmul'));
   const largest = sized.reduce((a, b) => (b.bytes > a.bytes ? b : a));
-  const precisionLabel = choice.precision === 'fp32' ? 'fp32' : choice.precision;
+  const precisionLabel = stored ? `stored precision (${facts.weightElementType ?? 'unknown'})` : choice.precision;
 
   const levelSize = (level: 'l1' | 'l2' | 'l3'): number | null => (level === 'l1' ? l1d : level === 'l2' ? l2 : l3);
   const need = (bytes: number, sides: number, target: number): number => (bytes <= target ? 0 : sides === 0 ? 1 : 1 - (target / bytes) ** (1 / sides));

@@ -163,6 +163,13 @@ describe('planner rules in detail', () => {
     expect(noL3.reasons.some((r) => r.includes('no known L3'))).toBe(true);
   });
 
+  it('sizes layers at the stored precision when asked (a prune-only run keeps fp32 weights)', () => {
+    // conv2 at fp32 is 4.5 MiB: 1 − √(512 KiB / 4.5 MiB) = 0.667 > cap → L3 2 MiB: 1 − √(2 / 4.5) = 0.333.
+    const p = plan('pi5', 'cnn-large', { weightPrecision: 'stored' });
+    expect(p.pruning).toMatchObject({ targetCache: 'l3', ratio: 0.34 });
+    expect(p.pruning!.layers[0]).toMatchObject({ name: 'conv2', weightBytes: 512 * 256 * 9 * 4 });
+  });
+
   it('the per-layer cap is an option', () => {
     const p = plan('pi4', 'cnn-large', { maxLayerPruneRatio: 0.6 });
     // 1 − √(1 MiB / 4.5 MiB) = 0.5286 → 0.53 now fits under the cap.
