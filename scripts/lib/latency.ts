@@ -1,0 +1,24 @@
+import { performance } from 'node:perf_hooks';
+import type { Tensor } from '../../src/onnx/ir.js';
+import { createInferenceRunner } from '../../src/profile/ort-inference.js';
+
+/** p50 and mean latency (ms) of `iterations` runs after `warmup`, in this process, with `threads` intra-op threads. */
+export async function measureLatency(modelBytes: Uint8Array, feeds: Record<string, Tensor>, options: { warmup?: number; iterations?: number; threads?: number } = {}): Promise<{ p50Ms: number; meanMs: number; runs: number }> {
+  const runner = await createInferenceRunner(modelBytes, { intraOpNumThreads: options.threads ?? 2 });
+  try {
+    for (let i = 0; i < (options.warmup ?? 3); i++) await runner.run(feeds);
+    const times: number[] = [];
+    const n = options.iterations ?? 20;
+    for (let i = 0; i < n; i++) {
+      const t = performance.now();
+      await runner.run(feeds);
+      times.push(performance.now() - t);
+    }
+    times.sort((a, b) => a - b);
+    const mid = times.length >> 1;
+    const p50Ms = times.length % 2 ? times[mid]! : (times[mid - 1]! + times[mid]!) / 2;
+    return { p50Ms, meanMs: times.reduce((a, b) => a + b, 0) / times.length, runs: n };
+  } finally {
+    await runner.release();
+  }
+}
