@@ -232,35 +232,42 @@ export function resolveAgentConfig(layers: ConfigLayer[], options: { configPath:
       problems.push(`${path || '(top level)'}: ${issue.message}${keys} [from ${where}]`);
     }
   }
-  if (parsed.success) {
-    const c = parsed.data;
-    if (!c.allowUnsigned && c.trustedKeys.length === 0) {
-      problems.push('trustedKeys: empty while allowUnsigned is false, so no job could ever be accepted (run `edgetune keygen --out keys` and list keys/operator.pub)');
+  // Cross-key and file checks run even when the schema found problems, on whatever values have the right type,
+  // so that one run lists everything that is wrong.
+  const m = merged as Record<string, any>;
+  const broker = isPlainObject(m.broker) ? (m.broker as Record<string, unknown>) : {};
+  const trustedKeys = Array.isArray(m.trustedKeys) ? (m.trustedKeys as unknown[]) : null;
+  if (m.allowUnsigned === false && trustedKeys !== null && trustedKeys.length === 0) {
+    problems.push('trustedKeys: empty while allowUnsigned is false, so no job could ever be accepted (run `edgetune keygen --out keys` and list keys/operator.pub)');
+  }
+  if (typeof broker.reconnectInitialMs === 'number' && typeof broker.reconnectMaxMs === 'number' && broker.reconnectInitialMs > broker.reconnectMaxMs) {
+    problems.push(`broker.reconnectInitialMs: ${broker.reconnectInitialMs} is above broker.reconnectMaxMs ${broker.reconnectMaxMs}`);
+  }
+  if ((broker.cert === undefined) !== (broker.key === undefined)) {
+    problems.push('broker.cert / broker.key: a client certificate needs both the certificate and its key');
+  }
+  if (broker.url === 'embedded' && broker.protocolVersion === 5) {
+    problems.push('broker.protocolVersion: the embedded broker (aedes) speaks MQTT 3.1.1 only; use 4 or remove the key');
+  }
+  if (isPlainObject(m.schedules)) {
+    for (const [name, expr] of Object.entries(m.schedules)) {
+      if (typeof expr === 'string' && expr.length > 0 && !validateCron(expr)) problems.push(`schedules.${name}: "${expr}" is not a valid cron expression`);
     }
-    if (c.broker.reconnectInitialMs > c.broker.reconnectMaxMs) {
-      problems.push(`broker.reconnectInitialMs: ${c.broker.reconnectInitialMs} is above broker.reconnectMaxMs ${c.broker.reconnectMaxMs}`);
-    }
-    if ((c.broker.cert === undefined) !== (c.broker.key === undefined)) {
-      problems.push('broker.cert / broker.key: a client certificate needs both the certificate and its key');
-    }
-    if (c.broker.url === 'embedded' && c.broker.protocolVersion === 5) {
-      problems.push('broker.protocolVersion: the embedded broker (aedes) speaks MQTT 3.1.1 only; use 4 or remove the key');
-    }
-    for (const [name, expr] of Object.entries(c.schedules)) {
-      if (expr !== null && !validateCron(expr)) problems.push(`schedules.${name}: "${expr}" is not a valid cron expression`);
-    }
-    if (options.checkFiles) {
-      c.trustedKeys.forEach((p, i) => checkKeyFile(p, `trustedKeys[${i}]`, problems, true));
-      for (const k of ['ca', 'cert', 'key'] as const) {
-        const p = c.broker[k];
-        if (p !== undefined) checkKeyFile(p, `broker.${k}`, problems, false);
-      }
+  }
+  if (options.checkFiles) {
+    trustedKeys?.forEach((p, i) => {
+      if (typeof p === 'string' && p.length > 0) checkKeyFile(p, `trustedKeys[${i}]`, problems, true);
+    });
+    for (const k of ['ca', 'cert', 'key'] as const) {
+      const p = broker[k];
+      if (typeof p === 'string' && p.length > 0) checkKeyFile(p, `broker.${k}`, problems, false);
     }
   }
   if (problems.length > 0 || !parsed.success) {
     const where = options.configPath ? ` in ${options.configPath}` : '';
     throw new EdgetuneError('CONFIG_INVALID', `config${where} has ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n  - ${problems.join('\n  - ')}`);
   }
+  if (!parsed.success) throw new EdgetuneError('CONFIG_INVALID', 'config is invalid');
   return { ...parsed.data, configPath: options.configPath };
 }
 
