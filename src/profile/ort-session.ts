@@ -22,6 +22,8 @@ export interface OrtSessionOptions {
   enableMemPattern?: boolean;
   /** Session config entries (`session.x64quantprecision`, ...); values must be strings. */
   configEntries?: Record<string, string>;
+  /** Save the optimized graph here (to see which fused kernels onnxruntime chose). */
+  optimizedModelFilePath?: string;
   /** onnxruntime log level: 0 verbose .. 4 fatal; default 3 (errors only). */
   logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
 }
@@ -129,6 +131,7 @@ function resolveSessionOptions(options: OrtSessionOptions): ort.InferenceSession
     so.profileFilePrefix = options.profileFilePrefix;
   }
   if (options.configEntries) so.extra = { ...options.configEntries };
+  if (options.optimizedModelFilePath) so.optimizedModelFilePath = options.optimizedModelFilePath;
   return so;
 }
 
