@@ -8,6 +8,7 @@ const REGISTRY: Partial<Record<CompressMethod, () => Promise<CompressMethodRunne
   fp16: async () => (await import('./quantization-methods.js')).fp16Method,
   int4: async () => (await import('./quantization-methods.js')).int4Method,
   plan: async () => (await import('./plan-method.js')).planMethod,
+  prune: async () => (await import('./prune-method.js')).pruneMethod,
 };
 
 /** The runner of a method; USAGE error for a method this build does not have. */
