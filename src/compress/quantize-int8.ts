@@ -98,22 +98,21 @@ export function quantizeInt8(model: OnnxModel, types: TensorTypeMap, ranges: Rea
     qps.set(name, qp);
     return qp;
   };
-  for (const node of graph.nodes) {
-    if (!quantized.has(node)) continue;
-    for (const input of activationInputs(graph, node)) paramsFor(input);
-    if (!outputs.has(node.outputs[0]!)) paramsFor(node.outputs[0]!);
-  }
-  // Shared-scale ops: output reuses the input's scale/zero point so onnxruntime can drop the Q/DQ around them.
+  // One pass in topological order: a shared-scale op (MaxPool, Resize, Reshape...) whose input already has
+  // parameters passes them on, so onnxruntime can drop the Q/DQ around it and run it on 8-bit data.
   let sharedOps = 0;
   for (const node of graph.nodes) {
+    if (quantized.has(node)) {
+      for (const input of activationInputs(graph, node)) paramsFor(input);
+      if (!outputs.has(node.outputs[0]!)) paramsFor(node.outputs[0]!);
+      continue;
+    }
     if (!SHARED_SCALE_OPS.has(node.opType) || node.domain !== '' || keepFloat.has(node.name)) continue;
     const input = qps.get(node.inputs[0]!);
     const out = node.outputs[0]!;
-    if (!input || outputs.has(out) || !isFloat(out) || node.outputs.length !== 1) continue;
-    if (!qps.has(out)) {
-      qps.set(out, input);
-      sharedOps++;
-    }
+    if (!input || outputs.has(out) || !isFloat(out) || node.outputs.length !== 1 || qps.has(out)) continue;
+    qps.set(out, input);
+    sharedOps++;
   }
 
   // 3. Weights and biases of quantized compute nodes.
