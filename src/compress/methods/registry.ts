@@ -9,6 +9,8 @@ const REGISTRY: Partial<Record<CompressMethod, () => Promise<CompressMethodRunne
   int4: async () => (await import('./quantization-methods.js')).int4Method,
   plan: async () => (await import('./plan-method.js')).planMethod,
   prune: async () => (await import('./prune-method.js')).pruneMethod,
+  sparsity: async () => (await import('./sparsity-method.js')).sparsityMethod,
+  lowrank: async () => (await import('./lowrank-method.js')).lowrankMethod,
 };
 
 /** The runner of a method; USAGE error for a method this build does not have. */
