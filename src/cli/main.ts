@@ -19,6 +19,7 @@ interface CommandEntry {
 /** Every command, loaded lazily so that `edgetune hw` never loads onnxruntime or MQTT. */
 const COMMANDS: CommandEntry[] = [
   { name: 'compress', describe: 'compress an ONNX model (int8, int8-dynamic, fp16, int4, prune, sparsity, lowrank, plan)', load: () => import('./commands/compress.js') },
+  { name: 'distill', describe: 'teacher–student KL, agreement and accuracy; least-squares head distillation of the student', load: () => import('./commands/distill.js') },
   { name: 'eval', describe: 'accuracy and fidelity of a model on a dataset in the ONNX test-data layout', load: () => import('./commands/eval.js') },
   { name: 'profile', describe: 'latency, memory, energy, thermal state, op profile and FLOPs of a model on this device', load: () => import('./commands/profile.js') },
   { name: 'dataset', describe: 'convert .npy / raw float32 arrays into the ONNX test-data layout', load: () => import('./commands/dataset.js') },

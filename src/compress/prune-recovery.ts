@@ -88,8 +88,8 @@ function random(seed: number): () => number {
   };
 }
 
-/** Normal-equation accumulator for y ≈ Wᵀx (+ b). */
-class NormalEquations {
+/** Normal-equation accumulator for y ≈ Wᵀx (+ b): rows added one by one, ridge solve with ml-matrix. */
+export class NormalEquations {
   readonly a: Float64Array;
   readonly b: Float64Array;
   rows = 0;
