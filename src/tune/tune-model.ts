@@ -1,0 +1,662 @@
+/**
+ * `tuneModel`: which variant of this model should this device run, decided by measuring. Candidates from the plan
+ * and its neighbours are built (step by step, each step's file cached), checked for fidelity on the data (those
+ * that miss the accuracy bound are dropped before profiling), profiled in a child process, and kept in the tune
+ * store as they finish; the front over (latency, accuracy drop, size, energy) and the choice by objective follow.
+ * A failing candidate is recorded with its reason and the search goes on; an interrupted tune continues.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { compressModelFile, type CompressReport } from '../compress/compress-model.js';
+import { openDataset } from '../compress/dataset.js';
+import { evaluateModelFiles } from '../compress/evaluate-files.js';
+import type { FidelityMetrics } from '../compress/fidelity.js';
+import { availableCompressMethods, loadCompressMethod } from '../compress/methods/registry.js';
+import { detectHardware } from '../hardware/detect-hardware.js';
+import { planForModel, type PlanForModelResult } from '../hardware/plan-for-model.js';
+import { validateGraph } from '../onnx/graph.js';
+import { loadModelFile } from '../onnx/model-file.js';
+import { peaksFromFigures, powerModelFromFigures } from '../profile/device-figures.js';
+import { profileInChild } from '../profile/profile-child.js';
+import type { ProfileOptions } from '../profile/profile-types.js';
+import { TuneStore } from '../store/tune-store.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import { EdgetuneError, errorCodeOf, messageOf, type ErrorCode } from '../util/errors.js';
+import { candidateSpace, type AvailableMethod, type CandidateSpec, type CandidateStep } from './candidate-space.js';
+import { fmtMs, fmtPp, fmtSize } from './pareto.js';
+import { selectCandidate, validateConstraints, type SelectablePoint, type TuneConstraints } from './select-candidate.js';
+import { renderTuneReport, reportFormatOf } from './tune-report.js';
+import type { CandidateAccuracy, CandidateMeasurement, CandidateResult, CandidateState, TuneCandidateJson, TuneOptions, TuneResult } from './tune-types.js';
+
+/** Bumped when stored results of an older edgetune must not be reused. */
+export const TUNE_FORMAT_VERSION = 1;
+
+const PROFILE_DEFAULTS = { iterations: 30, warmup: 5, batchSize: 1, baselineMs: 1000, energyMinDurationMs: 1000, timeLimitMs: 300_000, memoryLimitBytes: 2048 * 1024 * 1024 };
+/** A candidate whose run was cut this many times (the process died under it) is not tried again. */
+const MAX_ATTEMPTS = 2;
+
+/** Canonical JSON: object keys sorted, undefined dropped (for keys and hashes). */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+function sha256Hex(text: string | Uint8Array): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** sha256 over a dataset directory: every file's relative path and content, in sorted order. */
+export function fingerprintDirectory(dir: string): string {
+  const hash = createHash('sha256');
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      const st = statSync(p);
+      if (st.isDirectory()) walk(p);
+      else if (st.isFile()) {
+        hash.update(`${relative(dir, p)}\0${st.size}\0`);
+        hash.update(readFileSync(p));
+      }
+    }
+  };
+  walk(dir);
+  return hash.digest('hex');
+}
+
+function positiveInt(name: string, v: number | undefined, fallback: number, min = 1): number {
+  if (v === undefined) return fallback;
+  if (!Number.isSafeInteger(v) || v < min) throw new EdgetuneError('USAGE', `${name} must be an integer ≥ ${min}; got ${v}`);
+  return v;
+}
+
+function nonNegative(name: string, v: number | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (!Number.isFinite(v) || v < 0) throw new EdgetuneError('USAGE', `${name} must be a number ≥ 0; got ${v}`);
+  return v;
+}
+
+/** Abort with a message that says the work done so far is kept. */
+function abortedError(done: number, total: number, store: string): EdgetuneError {
+  return new EdgetuneError('ABORTED', `tune interrupted after ${done} of ${total} candidate(s); finished ones are kept in ${store}: run the same command again to continue`);
+}
+
+/** Run a tune. Bad input throws before any work (USAGE, MODEL_INVALID, DATASET_INVALID); interruption throws ABORTED. */
+export async function tuneModel(options: TuneOptions): Promise<TuneResult> {
+  const started = performance.now();
+  const signal = options.signal;
+  // --- Input checks: everything the caller gave, before any work. ---
+  const constraints: TuneConstraints = { ...(options.constraints ?? {}) };
+  const problems = validateConstraints(constraints);
+  if (problems.length > 0) throw new EdgetuneError('USAGE', problems.join('; '));
+  const objective = options.objective ?? 'latency';
+  if (!['latency', 'energy', 'size'].includes(objective)) throw new EdgetuneError('USAGE', `--objective must be latency, energy or size; got '${String(objective)}'`);
+  if (options.budgetSeconds !== undefined && !(Number.isFinite(options.budgetSeconds) && options.budgetSeconds > 0)) {
+    throw new EdgetuneError('USAGE', `--budget-s must be a number > 0; got ${options.budgetSeconds}`);
+  }
+  if (options.reportPath !== undefined) reportFormatOf(options.reportPath);
+  const modelPath = resolve(options.modelPath);
+  if (options.outputPath !== undefined && resolve(options.outputPath) === modelPath) {
+    throw new EdgetuneError('USAGE', `output '${options.outputPath}' is the input model; edgetune never overwrites its input`);
+  }
+  const p = options.profile ?? {};
+  const settings = {
+    iterations: positiveInt('--iterations', p.iterations, PROFILE_DEFAULTS.iterations),
+    warmup: positiveInt('--warmup', p.warmup, PROFILE_DEFAULTS.warmup, 0),
+    batchSize: positiveInt('--batch', p.batchSize, PROFILE_DEFAULTS.batchSize),
+    shapes: p.shapes ?? {},
+    energy: p.energy ?? 'auto',
+    baselineMs: nonNegative('baselineMs', p.baselineMs, PROFILE_DEFAULTS.baselineMs),
+    energyMinDurationMs: nonNegative('energyMinDurationMs', p.energyMinDurationMs, PROFILE_DEFAULTS.energyMinDurationMs),
+    timeLimitMs: positiveInt('timeLimitMs', p.timeLimitMs, PROFILE_DEFAULTS.timeLimitMs),
+    memoryLimitBytes: positiveInt('memoryLimitBytes', p.memoryLimitBytes, PROFILE_DEFAULTS.memoryLimitBytes),
+  };
+  if (p.threads !== undefined) positiveInt('--threads', p.threads, 1);
+
+  const loaded = loadModelFile(modelPath);
+  validateGraph(loaded.model);
+  const dataDir = options.dataDir ? resolve(options.dataDir) : null;
+  const calibDir = options.calibrationDataDir ? resolve(options.calibrationDataDir) : dataDir;
+  for (const dir of new Set([dataDir, calibDir])) {
+    if (dir) openDataset(dir, loaded.model).load(0);
+  }
+  if (constraints.maxAccuracyDropPp !== undefined && !dataDir) {
+    throw new EdgetuneError('USAGE', '--max-accuracy-drop needs --data DIR: accuracy is measured on real samples');
+  }
+  const evalFingerprint = dataDir ? fingerprintDirectory(dataDir) : null;
+  const calibFingerprint = calibDir ? (calibDir === dataDir ? evalFingerprint : fingerprintDirectory(calibDir)) : null;
+  if (signal?.aborted) throw new EdgetuneError('ABORTED', 'tune aborted before it started');
+
+  // --- Plan and candidates. ---
+  const detected = options.detected ?? (await detectHardware({ ...(options.sysroot ? { sysroot: options.sysroot } : {}) }));
+  const planned: PlanForModelResult = await planForModel({ model: loaded.model, detected, ...(options.profileName ? { profileName: options.profileName } : {}) });
+  const { plan, facts } = planned;
+  const threads = p.threads ?? plan.threads ?? undefined;
+  const methods: AvailableMethod[] = [];
+  for (const name of availableCompressMethods()) {
+    if (name === 'plan') continue;
+    methods.push({ name, needsData: (await loadCompressMethod(name)).needsData });
+  }
+  const space = candidateSpace({ plan, facts, methods, hasData: calibDir !== null, maxAccuracyDropPp: constraints.maxAccuracyDropPp ?? null });
+  const baselineSpec = space.candidates[0]!;
+  let specs: CandidateSpec[] = options.candidates ? [baselineSpec, ...options.candidates.filter((c) => c.id !== 'fp32')] : [...space.candidates];
+  for (const extra of options.extraCandidates ?? []) if (!specs.some((s) => s.id === extra.id)) specs.push(extra);
+  const notTried: TuneResult['notTried'] = options.candidates ? [] : [...space.skipped];
+  if (options.only) {
+    const wanted = new Set(options.only);
+    const unknown = options.only.filter((id) => !specs.some((s) => s.id === id));
+    if (unknown.length > 0) throw new EdgetuneError('USAGE', `--candidates: unknown candidate id(s) ${unknown.join(', ')}; this model's candidates: ${specs.map((s) => s.id).join(', ')}`);
+    specs = specs.filter((s) => s.id === 'fp32' || wanted.has(s.id));
+  }
+  for (const s of specs) validateSpec(s);
+  options.onEvent?.({ type: 'plan', candidates: specs.length, skipped: notTried.length });
+
+  // --- Store. ---
+  const workDir = resolve(options.workDir);
+  mkdirSync(workDir, { recursive: true });
+  const store = TuneStore.open(join(workDir, 'tune.sqlite'));
+  try {
+    if (options.fresh) {
+      for (const path of store.forgetModel(loaded.sha256)) rmSync(path, { force: true });
+    }
+    const profileKey = { iterations: settings.iterations, warmup: settings.warmup, batchSize: settings.batchSize, shapes: settings.shapes, threads: threads ?? null, energy: settings.energy, baselineMs: settings.baselineMs, energyMinDurationMs: settings.energyMinDurationMs, profile: planned.profile.name };
+    const runId = store.startRun(loaded.sha256, { modelPath, dataDir, calibDir, profile: profileKey, constraints, objective, candidates: specs.map((s) => s.id) });
+    const artifactsDir = join(workDir, 'models', loaded.sha256.slice(0, 16));
+    const figures = detected.figures;
+    const profileBase: Omit<ProfileOptions, 'modelPath'> = {
+      iterations: settings.iterations,
+      warmup: settings.warmup,
+      batchSize: settings.batchSize,
+      shapes: settings.shapes,
+      ...(threads !== undefined ? { threads } : {}),
+      energy: settings.energy,
+      baselineMs: settings.baselineMs,
+      energyMinDurationMs: settings.energyMinDurationMs,
+      timeLimitMs: settings.timeLimitMs,
+      memoryLimitBytes: settings.memoryLimitBytes,
+      flops: false,
+      powerModel: powerModelFromFigures(figures, planned.profile.name),
+      peak: peaksFromFigures(figures, planned.profile.name),
+      ...(options.sysroot ? { sysroot: options.sysroot } : {}),
+      device: { profile: planned.profile.name, board: detected.hw.board, cpu: detected.hw.cpu.model },
+    };
+    const profiler = options.profiler ?? ((o: ProfileOptions, _id: string, s?: AbortSignal) => profileInChild(o, s));
+
+    // Baseline accuracy (with labels: its top-1; without: 1 for agreement and cosine).
+    let baselineTop1: number | null = null;
+    let baselineSamples = 0;
+    const results: CandidateResult[] = [];
+    const builtBySha = new Map<string, string>([[loaded.sha256, 'fp32']]);
+
+    const ctx: CandidateContext = {
+      modelPath,
+      modelSha256: loaded.sha256,
+      modelBytes: loaded.bytes,
+      calibDir,
+      dataDir,
+      calibFingerprint,
+      artifactsDir,
+      store,
+      constraints,
+      signal,
+      onEvent: options.onEvent,
+      profileFor: (path) => ({ ...profileBase, modelPath: path }),
+      profiler,
+      builtBySha,
+      baselineTop1: () => baselineTop1,
+    };
+    const optionsKeyOf = (spec: CandidateSpec): string =>
+      sha256Hex(canonicalJson({ v: TUNE_FORMAT_VERSION, steps: spec.steps, eval: evalFingerprint, calib: spec.steps.length > 0 ? calibFingerprint : null, profile: profileKey }));
+
+    if (dataDir) {
+      const base = await evaluateModelFiles({ modelPath, dataDir, ...(signal ? { signal } : {}) }).catch((error: unknown) => {
+        throw signal?.aborted ? abortedError(0, specs.length, store.path) : error;
+      });
+      baselineTop1 = base.top1;
+      baselineSamples = base.samples;
+    }
+
+    const budgetMs = options.budgetSeconds !== undefined ? options.budgetSeconds * 1000 : Infinity;
+    let stoppedByBudget = false;
+    for (let index = 0; index < specs.length; index++) {
+      const spec = specs[index]!;
+      const key = optionsKeyOf(spec);
+      const stored = store.getCandidate(loaded.sha256, spec.id, key);
+      const finished = stored && stored.state !== 'running' ? (stored.result as CandidateResult) : null;
+      // A rejected candidate whose accuracy now meets a looser bound goes on to profiling.
+      const reopen = finished?.state === 'rejected' && finished.accuracy && (constraints.maxAccuracyDropPp === undefined || finished.accuracy.dropPp <= constraints.maxAccuracyDropPp);
+      if (finished && !reopen) {
+        const result = { ...finished, resumed: true };
+        if (result.model) builtBySha.set(result.model.sha256, builtBySha.get(result.model.sha256) ?? spec.id);
+        results.push(result);
+        options.onEvent?.({ type: 'candidate-start', id: spec.id, index, total: specs.length, resumed: true });
+        options.onEvent?.({ type: 'candidate-done', id: spec.id, index, total: specs.length, state: result.state, resumed: true, summary: summarize(result) });
+        continue;
+      }
+      if (index > 0 && performance.now() - started >= budgetMs) {
+        stoppedByBudget = true;
+        notTried.push({ id: spec.id, reason: `time budget of ${options.budgetSeconds} s used up` });
+        continue;
+      }
+      if (signal?.aborted) {
+        store.finishRun(runId, 'interrupted', null);
+        throw abortedError(results.length, specs.length, store.path);
+      }
+      options.onEvent?.({ type: 'candidate-start', id: spec.id, index, total: specs.length, resumed: false });
+      let result: CandidateResult;
+      if (stored?.state === 'running' && stored.attempts >= MAX_ATTEMPTS) {
+        result = baseResult(spec, 'failed', `interrupted ${stored.attempts} times while running (the process died under it: a native crash or the OOM killer?); not tried again`, 'CHILD_CRASHED');
+      } else {
+        store.markRunning(loaded.sha256, spec.id, key);
+        try {
+          result = await runCandidate(spec, ctx, reopen ? finished : null);
+        } catch (error) {
+          if (signal?.aborted) {
+            store.clearRunning(loaded.sha256, spec.id, key);
+            store.finishRun(runId, 'interrupted', null);
+            throw abortedError(results.length, specs.length, store.path);
+          }
+          throw error;
+        }
+      }
+      store.finishCandidate(loaded.sha256, spec.id, key, result.state, result);
+      if (result.model && result.state !== 'skipped') builtBySha.set(result.model.sha256, builtBySha.get(result.model.sha256) ?? spec.id);
+      results.push(result);
+      options.onEvent?.({ type: 'candidate-done', id: spec.id, index, total: specs.length, state: result.state, resumed: false, summary: summarize(result) });
+      if (index === 0 && result.state === 'failed' && isBadInput(result.errorCode)) {
+        store.finishRun(runId, 'done', null);
+        throw new EdgetuneError(result.errorCode!, `the original model cannot be profiled: ${result.reason}`);
+      }
+    }
+    if (stoppedByBudget) options.onEvent?.({ type: 'budget', notTried: notTried.filter((n) => n.reason.startsWith('time budget')).map((n) => n.id) });
+
+    // --- Front and choice. ---
+    const tuneResult = assemble({
+      loadedPath: modelPath,
+      sha256: loaded.sha256,
+      bytes: loaded.bytes,
+      planned,
+      detected,
+      settings: { ...settings, threads: threads ?? null },
+      dataDir,
+      calibDir,
+      baselineTop1,
+      baselineSamples,
+      results,
+      constraints,
+      objective,
+      notTried,
+      workDir,
+      storePath: store.path,
+      budgetSeconds: options.budgetSeconds ?? null,
+      complete: !stoppedByBudget,
+    });
+
+    // --- Outputs, written last and atomically. ---
+    if (options.outputPath !== undefined) {
+      const chosen = results.find((r) => r.id === tuneResult.chosen);
+      if (chosen?.model) {
+        const source = chosen.model.path;
+        if (!existsSync(source)) throw new EdgetuneError('IO_FAILED', `the chosen candidate's model file '${source}' is gone; run again with --fresh`);
+        const bytes = readFileSync(source);
+        writeFileAtomic(options.outputPath, bytes);
+        tuneResult.output = { path: resolve(options.outputPath), sha256: sha256Hex(bytes), bytes: bytes.length };
+      } else {
+        tuneResult.notes.push(`-o ${options.outputPath} not written: no candidate was chosen`);
+      }
+    }
+    tuneResult.elapsedSeconds = (performance.now() - started) / 1000;
+    if (options.reportPath !== undefined) {
+      tuneResult.report = resolve(options.reportPath);
+      writeFileAtomic(options.reportPath, renderTuneReport(tuneResult, reportFormatOf(options.reportPath)));
+    }
+    tuneResult.elapsedSeconds = (performance.now() - started) / 1000;
+    store.finishRun(runId, 'done', { chosen: tuneResult.chosen, front: tuneResult.front, complete: tuneResult.complete });
+    return tuneResult;
+  } finally {
+    store.close();
+  }
+}
+
+function isBadInput(code: ErrorCode | null): boolean {
+  return code === 'MODEL_INVALID' || code === 'MODEL_UNSUPPORTED' || code === 'DATASET_INVALID' || code === 'USAGE';
+}
+
+function validateSpec(spec: CandidateSpec): void {
+  if (!/^[A-Za-z0-9_.+-]{1,120}$/.test(spec.id)) throw new EdgetuneError('USAGE', `candidate id '${spec.id}' must match [A-Za-z0-9_.+-]{1,120}`);
+  if (!Array.isArray(spec.steps)) throw new EdgetuneError('USAGE', `candidate '${spec.id}': steps must be an array`);
+}
+
+interface CandidateContext {
+  modelPath: string;
+  modelSha256: string;
+  modelBytes: number;
+  calibDir: string | null;
+  dataDir: string | null;
+  calibFingerprint: string | null;
+  artifactsDir: string;
+  store: TuneStore;
+  constraints: TuneConstraints;
+  signal: AbortSignal | undefined;
+  onEvent: TuneOptions['onEvent'];
+  profileFor: (path: string) => ProfileOptions;
+  profiler: NonNullable<TuneOptions['profiler']>;
+  builtBySha: Map<string, string>;
+  baselineTop1: () => number | null;
+}
+
+function baseResult(spec: CandidateSpec, state: CandidateState, reason: string | null, errorCode: ErrorCode | null): CandidateResult {
+  return {
+    id: spec.id,
+    methods: spec.steps.length === 0 ? ['fp32'] : spec.steps.map((s) => s.method),
+    steps: spec.steps,
+    origin: spec.origin,
+    note: spec.note,
+    state,
+    reason,
+    errorCode,
+    model: null,
+    build: null,
+    accuracy: null,
+    profile: null,
+    seconds: 0,
+    resumed: false,
+  };
+}
+
+/** Build (step by step, reusing cached step files), check fidelity, profile. Never throws for a bad candidate. */
+async function runCandidate(spec: CandidateSpec, ctx: CandidateContext, previous: CandidateResult | null): Promise<CandidateResult> {
+  const t0 = performance.now();
+  const result = baseResult(spec, 'done', null, null);
+  const fail = (error: unknown, stage: string): CandidateResult => {
+    if (ctx.signal?.aborted) throw error;
+    result.state = 'failed';
+    result.errorCode = errorCodeOf(error);
+    result.reason = `${stage}: ${messageOf(error)}`;
+    result.seconds = (performance.now() - t0) / 1000;
+    return result;
+  };
+
+  // Build.
+  if (previous?.model) {
+    result.model = previous.model;
+    result.build = previous.build;
+  } else if (spec.steps.length === 0) {
+    result.model = { path: ctx.modelPath, sha256: ctx.modelSha256, bytes: ctx.modelBytes };
+  } else {
+    try {
+      const built = await buildSteps(spec, ctx);
+      result.model = built.model;
+      result.build = built.build;
+    } catch (error) {
+      return fail(error, 'build');
+    }
+    const same = ctx.builtBySha.get(result.model.sha256);
+    if (same !== undefined) {
+      result.state = 'skipped';
+      result.reason = `the built model is identical to ${same}'s (the steps changed nothing): not measured twice`;
+      result.seconds = (performance.now() - t0) / 1000;
+      return result;
+    }
+  }
+
+  // Fidelity, before profiling.
+  if (previous?.accuracy) result.accuracy = previous.accuracy;
+  else if (ctx.dataDir) {
+    ctx.onEvent?.({ type: 'stage', id: spec.id, stage: 'fidelity' });
+    try {
+      result.accuracy = spec.steps.length === 0 ? baselineAccuracy(ctx) : accuracyOf(await evaluateModelFiles({ modelPath: result.model.path, dataDir: ctx.dataDir, referencePath: ctx.modelPath, ...(ctx.signal ? { signal: ctx.signal } : {}) }), ctx.baselineTop1());
+    } catch (error) {
+      return fail(error, 'fidelity');
+    }
+  }
+  const bound = ctx.constraints.maxAccuracyDropPp;
+  if (bound !== undefined && result.accuracy && result.accuracy.dropPp > bound) {
+    result.state = 'rejected';
+    result.reason = `${result.accuracy.metric} drop ${fmtPp(result.accuracy.dropPp)} pp > --max-accuracy-drop ${bound} pp: dropped before profiling`;
+    result.seconds = (performance.now() - t0) / 1000;
+    return result;
+  }
+
+  // Profile in a child process.
+  ctx.onEvent?.({ type: 'stage', id: spec.id, stage: 'profile' });
+  const outcome = await ctx.profiler(ctx.profileFor(result.model.path), spec.id, ctx.signal);
+  if (outcome.state === 'failed') {
+    if (outcome.error.code === 'ABORTED' && ctx.signal?.aborted) throw new EdgetuneError('ABORTED', outcome.error.message);
+    result.state = 'failed';
+    result.errorCode = outcome.error.code;
+    result.reason = `profile: ${outcome.error.message}`;
+    result.seconds = (performance.now() - t0) / 1000;
+    return result;
+  }
+  const r = outcome.result;
+  const measurement: CandidateMeasurement = {
+    latencyMs: { p50: r.latencyMs.p50, mean: r.latencyMs.mean, p90: r.latencyMs.p90, p99: r.latencyMs.p99, std: r.latencyMs.std, cv: r.latencyMs.cv, min: r.latencyMs.min },
+    throughputPerSec: r.throughputPerSec,
+    peakRssBytes: r.memory.peakRssBytes,
+    joulesPerInference: r.energy?.joulesPerInference ?? null,
+    energyMethod: r.energy?.method ?? null,
+    energySource: r.energy?.source ?? null,
+    energyNote: r.energyNote,
+    iterations: r.iterations,
+    batchSize: r.batchSize,
+    threads: r.threads,
+    throttled: r.thermal.throttled,
+  };
+  result.profile = measurement;
+  result.seconds = (performance.now() - t0) / 1000 + (previous?.seconds ?? 0);
+  return result;
+}
+
+function baselineAccuracy(ctx: CandidateContext): CandidateAccuracy {
+  const top1 = ctx.baselineTop1();
+  return top1 !== null
+    ? { metric: 'top1', value: top1, baseline: top1, dropPp: 0, agreement: 1, cosine: 1, samples: 0 }
+    : { metric: 'agreement', value: 1, baseline: 1, dropPp: 0, agreement: 1, cosine: 1, samples: 0 };
+}
+
+/** Accuracy of a candidate from its eval against the original: top-1 with labels, else agreement, else cosine. */
+export function accuracyOf(m: FidelityMetrics, baselineTop1: number | null): CandidateAccuracy {
+  const common = { agreement: m.agreement, cosine: m.cosine, samples: m.samples };
+  const reference = m.referenceTop1 ?? baselineTop1;
+  if (m.top1 !== null && reference !== null) return { metric: 'top1', value: m.top1, baseline: reference, dropPp: (reference - m.top1) * 100, ...common };
+  if (m.agreement !== null) return { metric: 'agreement', value: m.agreement, baseline: 1, dropPp: (1 - m.agreement) * 100, ...common };
+  if (m.cosine !== null) return { metric: 'cosine', value: m.cosine, baseline: 1, dropPp: (1 - m.cosine) * 100, ...common };
+  throw new EdgetuneError('RUNTIME_FAILED', 'no accuracy figure: the outputs are neither classes nor comparable with the original');
+}
+
+async function buildSteps(spec: CandidateSpec, ctx: CandidateContext): Promise<{ model: NonNullable<CandidateResult['model']>; build: NonNullable<CandidateResult['build']> }> {
+  const t0 = performance.now();
+  let input = { path: ctx.modelPath, sha256: ctx.modelSha256, bytes: ctx.modelBytes };
+  const notes: string[] = [];
+  let keptFloat = 0;
+  let cachedSteps = 0;
+  mkdirSync(ctx.artifactsDir, { recursive: true });
+  for (let i = 0; i < spec.steps.length; i++) {
+    const step = spec.steps[i]!;
+    const prefix = spec.steps.slice(0, i + 1);
+    const key = sha256Hex(canonicalJson({ v: TUNE_FORMAT_VERSION, model: ctx.modelSha256, calib: ctx.calibFingerprint, steps: prefix }));
+    const cached = ctx.store.getArtifact(key);
+    if (cached && existsSync(cached.path) && statSync(cached.path).size === cached.bytes) {
+      input = { path: cached.path, sha256: cached.sha256, bytes: cached.bytes };
+      cachedSteps++;
+      const rep = cached.report as { notes?: string[]; keptFloat?: number } | null;
+      if (i === spec.steps.length - 1) keptFloat = rep?.keptFloat ?? 0;
+      continue;
+    }
+    if (cached) ctx.store.dropArtifact(key);
+    ctx.onEvent?.({ type: 'stage', id: spec.id, stage: 'build', step: stepLabel(step) });
+    const outputPath = join(ctx.artifactsDir, `${key.slice(0, 24)}.onnx`);
+    let report: CompressReport;
+    try {
+      report = await compressModelFile({
+        ...step.options,
+        inputPath: input.path,
+        outputPath,
+        method: step.method,
+        ...(ctx.calibDir ? { dataDir: ctx.calibDir } : {}),
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+      });
+    } catch (error) {
+      throw new EdgetuneError(errorCodeOf(error), `${stepLabel(step)}: ${messageOf(error)}`, { cause: error });
+    }
+    const stepNotes = report.notes.slice(0, 8);
+    notes.push(...stepNotes.map((n) => `${step.method}: ${n}`));
+    keptFloat = report.nodesKeptFloat.length;
+    ctx.store.putArtifact({ artifactKey: key, modelSha256: ctx.modelSha256, path: outputPath, sha256: report.output.sha256, bytes: report.output.bytes, report: { notes: stepNotes, keptFloat, step } });
+    input = { path: outputPath, sha256: report.output.sha256, bytes: report.output.bytes };
+  }
+  return { model: input, build: { seconds: (performance.now() - t0) / 1000, notes, nodesKeptFloat: keptFloat, cachedSteps } };
+}
+
+/** 'int8(perChannel=false)' */
+export function stepLabel(step: CandidateStep): string {
+  const opts = Object.entries(step.options)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('|') : String(v)}`);
+  return opts.length > 0 ? `${step.method}(${opts.join(', ')})` : step.method;
+}
+
+function summarize(r: CandidateResult): string {
+  if (r.state !== 'done' || !r.profile) return `${r.state}: ${r.reason ?? ''}`;
+  const parts = [`p50 ${fmtMs(r.profile.latencyMs.p50)} ms`, fmtSize(r.model?.bytes ?? 0)];
+  if (r.accuracy) parts.push(`${r.accuracy.metric} drop ${fmtPp(r.accuracy.dropPp)} pp`);
+  return parts.join(', ');
+}
+
+interface AssembleInput {
+  loadedPath: string;
+  sha256: string;
+  bytes: number;
+  planned: PlanForModelResult;
+  detected: NonNullable<TuneOptions['detected']>;
+  settings: { iterations: number; warmup: number; batchSize: number; energy: string; threads: number | null };
+  dataDir: string | null;
+  calibDir: string | null;
+  baselineTop1: number | null;
+  baselineSamples: number;
+  results: CandidateResult[];
+  constraints: TuneConstraints;
+  objective: NonNullable<TuneOptions['objective']>;
+  notTried: TuneResult['notTried'];
+  workDir: string;
+  storePath: string;
+  budgetSeconds: number | null;
+  complete: boolean;
+}
+
+/** The candidates' results → the `tune` JSON: constraints, front, choice, and why each one lost. */
+function assemble(a: AssembleInput): TuneResult {
+  const profiled = a.results.filter((r) => r.state === 'done' && r.profile && r.model);
+  const points: SelectablePoint[] = profiled.map((r) => ({
+    id: r.id,
+    metrics: { latencyMs: r.profile!.latencyMs.p50, accuracyDropPp: r.accuracy?.dropPp ?? null, sizeBytes: r.model!.bytes, joulesPerInference: r.profile!.joulesPerInference },
+    peakRssBytes: r.profile!.peakRssBytes,
+  }));
+  const selection = selectCandidate(points, a.constraints, a.objective);
+  const front = new Set(selection.pareto.front);
+  const violations = new Map(selection.violations.map((v) => [v.id, v.violations]));
+  const lost = new Map(selection.pareto.dominated.map((d) => [d.id, d]));
+  const base = a.results.find((r) => r.id === 'fp32');
+  const baseLatency = base?.profile?.latencyMs.p50 ?? null;
+  const notes: string[] = [];
+  if (!a.dataDir) notes.push('no --data: accuracy was not measured; the front compares latency, size and energy only');
+  const energyMethods = new Set(profiled.map((r) => r.profile!.energyMethod).filter((m): m is string => m !== null));
+  if (energyMethods.has('estimated')) notes.push('energy per inference is ESTIMATED from CPU utilisation and the device profile power model, not measured');
+  if (profiled.some((r) => r.profile!.throttled)) notes.push(`thermal throttling during: ${profiled.filter((r) => r.profile!.throttled).map((r) => r.id).join(', ')}`);
+  const candidates: TuneCandidateJson[] = a.results.map((r) => {
+    const d = lost.get(r.id);
+    return {
+      id: r.id,
+      methods: r.methods,
+      latencyMs: r.profile?.latencyMs.p50 ?? null,
+      sizeBytes: r.model?.bytes ?? null,
+      peakRssBytes: r.profile?.peakRssBytes ?? null,
+      joulesPerInference: r.profile?.joulesPerInference ?? null,
+      accuracyDrop: r.accuracy?.dropPp ?? null,
+      pareto: front.has(r.id),
+      state: r.state,
+      reason: r.reason,
+      violations: violations.get(r.id) ?? [],
+      dominatedBy: d?.by ?? null,
+      whyLost: d?.reason ?? (violations.has(r.id) ? `misses ${violations.get(r.id)!.join('; ')}` : null),
+      speedup: r.profile && baseLatency !== null && r.profile.latencyMs.p50 > 0 ? baseLatency / r.profile.latencyMs.p50 : null,
+      sizeRatio: r.model && r.model.bytes > 0 ? a.bytes / r.model.bytes : null,
+      accuracyMetric: r.accuracy?.metric ?? null,
+      accuracy: r.accuracy?.value ?? null,
+      energyMethod: r.profile?.energyMethod ?? null,
+      latencyCv: r.profile?.latencyMs.cv ?? null,
+      origin: r.origin,
+      note: r.note,
+      steps: r.steps,
+      resumed: r.resumed,
+      seconds: r.seconds,
+      modelPath: r.model?.path ?? null,
+      sha256: r.model?.sha256 ?? null,
+    };
+  });
+  const hw = a.detected.hw;
+  const metric = a.results.find((r) => r.accuracy)?.accuracy?.metric ?? null;
+  const c = a.constraints;
+  return {
+    model: { path: a.loadedPath, sha256: a.sha256, bytes: a.bytes },
+    device: {
+      profile: a.planned.profile.name,
+      board: hw.board,
+      cpu: hw.cpu.model,
+      arch: hw.cpu.arch,
+      cores: hw.cpu.cores,
+      caches: { l1d: hw.caches.l1d, l2: hw.caches.l2, l3: hw.caches.l3 },
+    },
+    plan: { method: a.planned.plan.method, precision: a.planned.plan.precision, pruningRatio: a.planned.plan.pruning?.ratio ?? null, reasons: a.planned.plan.reasons },
+    settings: {
+      batchSize: a.settings.batchSize,
+      iterations: a.settings.iterations,
+      warmup: a.settings.warmup,
+      threads: a.settings.threads,
+      energy: a.settings.energy,
+      dataDir: a.dataDir,
+      calibrationDataDir: a.calibDir,
+      accuracyMetric: metric,
+      workDir: a.workDir,
+    },
+    baseline: {
+      id: 'fp32',
+      latencyMs: baseLatency,
+      sizeBytes: a.bytes,
+      peakRssBytes: base?.profile?.peakRssBytes ?? null,
+      joulesPerInference: base?.profile?.joulesPerInference ?? null,
+      accuracy: a.dataDir ? (a.baselineTop1 !== null ? { metric: 'top1', value: a.baselineTop1 } : metric ? { metric, value: 1 } : null) : null,
+    },
+    candidates,
+    chosen: selection.chosen,
+    chosenReason: selection.chosenReason,
+    objective: a.objective,
+    objectiveUsed: selection.objectiveUsed,
+    constraints: {
+      maxAccuracyDropPp: c.maxAccuracyDropPp ?? null,
+      maxLatencyMs: c.maxLatencyMs ?? null,
+      maxMemoryMb: c.maxMemoryBytes !== undefined ? c.maxMemoryBytes / (1024 * 1024) : null,
+      maxSizeMb: c.maxSizeBytes !== undefined ? c.maxSizeBytes / (1024 * 1024) : null,
+    },
+    front: selection.pareto.front,
+    axes: selection.pareto.axes,
+    axesLeftOut: selection.pareto.axesLeftOut,
+    notTried: a.notTried,
+    output: null,
+    report: null,
+    elapsedSeconds: 0,
+    budgetSeconds: a.budgetSeconds,
+    complete: a.complete,
+    store: a.storePath,
+    notes,
+  };
+}
+
+/** Report file extension check, re-exported for the CLI. */
+export { reportFormatOf } from './tune-report.js';

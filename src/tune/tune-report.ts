@@ -1,0 +1,228 @@
+/**
+ * The tune report (`--report FILE.md|.html`): the device, the plan's reasons, the choice, the Pareto chart as
+ * inline SVG, a table of every candidate, why each dominated one lost, and what was not tried. Pure: result → text.
+ */
+import { basename } from 'node:path';
+import { EdgetuneError } from '../util/errors.js';
+import { fmtMj, fmtMs, fmtPp, fmtSize } from './pareto.js';
+import { paretoChartSvg } from './pareto-chart.js';
+import { escapeXml } from './svg-writer.js';
+import type { TuneCandidateJson, TuneResult } from './tune-types.js';
+
+/** Report formats. */
+export type ReportFormat = 'md' | 'html';
+
+/** The format from the file name; USAGE for anything but .md / .html / .htm. */
+export function reportFormatOf(path: string): ReportFormat {
+  const lower = path.toLowerCase();
+  if (lower.endsWith('.md') || lower.endsWith('.markdown')) return 'md';
+  if (lower.endsWith('.html') || lower.endsWith('.htm')) return 'html';
+  throw new EdgetuneError('USAGE', `--report must name a .md or .html file; got '${path}'`);
+}
+
+/** The report text. */
+export function renderTuneReport(result: TuneResult, format: ReportFormat): string {
+  const doc = reportDocument(result);
+  return format === 'md' ? toMarkdown(doc) : toHtml(doc);
+}
+
+type Block =
+  | { kind: 'heading'; level: 1 | 2; text: string }
+  | { kind: 'facts'; rows: Array<[string, string]> }
+  | { kind: 'list'; items: string[] }
+  | { kind: 'paragraph'; text: string }
+  | { kind: 'table'; head: string[]; rows: string[][]; align: Array<'l' | 'r'> }
+  | { kind: 'svg'; svg: string };
+
+const metricLabel = (m: string | null): string => (m === 'top1' ? 'top-1 accuracy' : m === 'agreement' ? 'top-1 agreement with the original' : m === 'cosine' ? '1 − cosine similarity to the original, ×100' : 'not measured');
+
+function reportDocument(r: TuneResult): Block[] {
+  const blocks: Block[] = [];
+  const byId = new Map(r.candidates.map((c) => [c.id, c]));
+  const chosen = r.chosen ? byId.get(r.chosen) : undefined;
+  blocks.push({ kind: 'heading', level: 1, text: `edgetune tune: ${basename(r.model.path)}` });
+  const energyMethods = [...new Set(r.candidates.map((c) => c.energyMethod).filter((m): m is string => m !== null))];
+  const caches = [r.device.caches.l1d, r.device.caches.l2, r.device.caches.l3].map((v, i) => (v === null ? null : `L${i === 0 ? '1d' : i + 1} ${fmtSize(v)}`)).filter((v): v is string => v !== null);
+  const c = r.constraints;
+  const constraintText = [
+    c.maxAccuracyDropPp !== null ? `accuracy drop ≤ ${c.maxAccuracyDropPp} pp` : null,
+    c.maxLatencyMs !== null ? `p50 latency ≤ ${c.maxLatencyMs} ms` : null,
+    c.maxMemoryMb !== null ? `peak RSS ≤ ${c.maxMemoryMb} MB` : null,
+    c.maxSizeMb !== null ? `size ≤ ${c.maxSizeMb} MB` : null,
+  ].filter((v): v is string => v !== null);
+  blocks.push({
+    kind: 'facts',
+    rows: [
+      ['model', `${r.model.path} (${fmtSize(r.model.bytes)}, sha256 ${r.model.sha256.slice(0, 16)}…)`],
+      ['device', `${r.device.board ?? 'unknown board'}; ${r.device.cpu ?? 'unknown CPU'} (${r.device.arch ?? '?'}, ${r.device.cores ?? '?'} cores); profile ${r.device.profile}${caches.length ? `; ${caches.join(', ')}` : ''}`],
+      ['profiling', `batch ${r.settings.batchSize}, ${r.settings.iterations} measured runs after ${r.settings.warmup} warm-up, ${r.settings.threads ?? 'default'} thread(s); latency is the p50`],
+      ['energy', energyMethods.length === 0 ? `not measured (${r.settings.energy})` : energyMethods.map((m) => (m === 'estimated' ? 'ESTIMATED (CPU-utilisation power model, not a measurement)' : m)).join(', ')],
+      ['accuracy', `${metricLabel(r.settings.accuracyMetric)}${r.settings.dataDir ? ` on ${r.settings.dataDir}` : ''}${r.baseline.accuracy?.metric === 'top1' ? `; original: ${(r.baseline.accuracy.value * 100).toFixed(2)}%` : ''}`],
+      ['constraints', constraintText.length ? constraintText.join(', ') : 'none'],
+      ['objective', r.objectiveUsed === r.objective ? r.objective : `${r.objective} (applied: ${r.objectiveUsed})`],
+      ['chosen', chosen ? `**${chosen.id}** — ${chosenSummary(chosen)}` : `none: ${r.chosenReason}`],
+      ['why', r.chosenReason],
+      ['time', `${r.elapsedSeconds.toFixed(1)} s${r.budgetSeconds !== null ? ` (budget ${r.budgetSeconds} s${r.complete ? '' : ', used up'})` : ''}; ${r.candidates.filter((x) => x.resumed).length} candidate(s) resumed from ${r.store}`],
+    ],
+  });
+  blocks.push({ kind: 'heading', level: 2, text: 'Pareto front' });
+  blocks.push({
+    kind: 'paragraph',
+    text: `Front over ${r.axes.map(axisName).join(', ')} among the candidates that meet the constraints: ${r.front.length ? r.front.join(', ') : 'empty'}.${r.axesLeftOut.length ? ` Left out: ${r.axesLeftOut.map((a) => `${axisName(a.axis)} (not measured for ${a.missingFor.join(', ')})`).join('; ')}.` : ''}`,
+  });
+  blocks.push({
+    kind: 'svg',
+    svg: paretoChartSvg({
+      candidates: r.candidates,
+      chosen: r.chosen,
+      constraints: { maxAccuracyDropPp: c.maxAccuracyDropPp, maxLatencyMs: c.maxLatencyMs },
+      accuracyLabel: r.settings.accuracyMetric === 'cosine' ? 'fidelity drop: (1 − cosine) × 100' : `${r.settings.accuracyMetric === 'agreement' ? 'agreement' : 'top-1'} drop (pp)`,
+    }),
+  });
+  blocks.push({ kind: 'heading', level: 2, text: 'Candidates' });
+  blocks.push({
+    kind: 'table',
+    head: ['candidate', 'steps', 'state', 'p50 ms', 'speed-up', 'drop pp', 'size', 'smaller', 'peak RSS', 'mJ/inf', 'front', 'notes'],
+    align: ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l'],
+    rows: r.candidates.map((x) => [
+      x.id === r.chosen ? `${x.id} ★` : x.id,
+      x.steps.length ? x.steps.map((s) => s.method).join(' → ') : 'original',
+      x.state + (x.resumed ? ' (stored)' : ''),
+      x.latencyMs !== null ? fmtMs(x.latencyMs) : '—',
+      x.speedup !== null ? `${x.speedup.toFixed(2)}×` : '—',
+      x.accuracyDrop !== null ? fmtPp(x.accuracyDrop) : '—',
+      x.sizeBytes !== null ? fmtSize(x.sizeBytes) : '—',
+      x.sizeRatio !== null ? `${x.sizeRatio.toFixed(2)}×` : '—',
+      x.peakRssBytes !== null ? fmtSize(x.peakRssBytes) : '—',
+      x.joulesPerInference !== null ? fmtMj(x.joulesPerInference) + (x.energyMethod === 'estimated' ? ' (est.)' : '') : '—',
+      x.pareto ? 'yes' : '',
+      noteFor(x),
+    ]),
+  });
+  const lost = r.candidates.filter((x) => x.dominatedBy !== null);
+  if (lost.length) {
+    blocks.push({ kind: 'heading', level: 2, text: 'Why each dominated candidate lost' });
+    blocks.push({ kind: 'list', items: lost.map((x) => `${x.id}: ${x.whyLost}`) });
+  }
+  const missed = r.candidates.filter((x) => x.violations.length > 0);
+  if (missed.length) {
+    blocks.push({ kind: 'heading', level: 2, text: 'Candidates that miss a constraint' });
+    blocks.push({ kind: 'list', items: missed.map((x) => `${x.id}: ${x.violations.join('; ')}`) });
+  }
+  const dropped = r.candidates.filter((x) => x.state !== 'done');
+  if (dropped.length) {
+    blocks.push({ kind: 'heading', level: 2, text: 'Failed, rejected and skipped candidates' });
+    blocks.push({ kind: 'list', items: dropped.map((x) => `${x.id} (${x.state}): ${x.reason ?? ''}`) });
+  }
+  if (r.notTried.length) {
+    blocks.push({ kind: 'heading', level: 2, text: 'Not tried' });
+    blocks.push({ kind: 'list', items: r.notTried.map((n) => `${n.id}: ${n.reason}`) });
+  }
+  blocks.push({ kind: 'heading', level: 2, text: "The plan's reasons" });
+  blocks.push({ kind: 'list', items: r.plan.reasons });
+  if (r.notes.length) {
+    blocks.push({ kind: 'heading', level: 2, text: 'Notes' });
+    blocks.push({ kind: 'list', items: r.notes });
+  }
+  return blocks;
+}
+
+function axisName(axis: string): string {
+  return axis === 'latencyMs' ? 'p50 latency' : axis === 'accuracyDropPp' ? 'accuracy drop' : axis === 'sizeBytes' ? 'size' : 'energy per inference';
+}
+
+function chosenSummary(x: TuneCandidateJson): string {
+  const parts: string[] = [];
+  if (x.latencyMs !== null) parts.push(`p50 ${fmtMs(x.latencyMs)} ms${x.speedup !== null ? ` (${x.speedup.toFixed(2)}× the original's speed)` : ''}`);
+  if (x.sizeBytes !== null) parts.push(`${fmtSize(x.sizeBytes)}${x.sizeRatio !== null ? ` (${x.sizeRatio.toFixed(2)}× smaller)` : ''}`);
+  if (x.accuracyDrop !== null) parts.push(`accuracy drop ${fmtPp(x.accuracyDrop)} pp`);
+  return parts.join(', ');
+}
+
+function noteFor(x: TuneCandidateJson): string {
+  if (x.state !== 'done') return x.reason ?? '';
+  if (x.violations.length) return `misses ${x.violations.join('; ')}`;
+  if (x.dominatedBy) return `dominated by ${x.dominatedBy}`;
+  return x.note;
+}
+
+function mdCell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+function toMarkdown(blocks: Block[]): string {
+  const out: string[] = [];
+  for (const b of blocks) {
+    switch (b.kind) {
+      case 'heading':
+        out.push(`${'#'.repeat(b.level)} ${b.text}`, '');
+        break;
+      case 'facts':
+        out.push(...b.rows.map(([k, v]) => `- **${k}**: ${v}`), '');
+        break;
+      case 'list':
+        out.push(...b.items.map((i) => `- ${i.replace(/\n/g, ' ')}`), '');
+        break;
+      case 'paragraph':
+        out.push(b.text, '');
+        break;
+      case 'table':
+        out.push(`| ${b.head.map(mdCell).join(' | ')} |`);
+        out.push(`| ${b.align.map((a) => (a === 'r' ? '---:' : '---')).join(' | ')} |`);
+        for (const row of b.rows) out.push(`| ${row.map(mdCell).join(' | ')} |`);
+        out.push('');
+        break;
+      case 'svg':
+        // Inline SVG in an HTML block (CommonMark type 7 block: starts with a tag, ends at a blank line).
+        out.push(`<div class="pareto">${b.svg}</div>`, '');
+        break;
+    }
+  }
+  return out.join('\n');
+}
+
+const CSS = `
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; padding: 0 1rem; }
+h1 { font-size: 1.5rem; } h2 { font-size: 1.2rem; margin-top: 2rem; }
+dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; }
+dl.facts dt { font-weight: bold; } dl.facts dd { margin: 0; }
+table { border-collapse: collapse; font-size: .85rem; } th, td { border-bottom: 1px solid #ddd; padding: .3rem .5rem; vertical-align: top; }
+th { background: #f4f4f4; text-align: left; } td.r, th.r { text-align: right; font-variant-numeric: tabular-nums; }
+.chart { margin: 1rem 0; }
+`;
+
+function inlineMarkdown(text: string): string {
+  return escapeXml(text).replace(/\*\*(.+?)\*\*/g, '<strong>$1</strong>');
+}
+
+function toHtml(blocks: Block[]): string {
+  const title = blocks.find((b): b is Extract<Block, { kind: 'heading' }> => b.kind === 'heading')?.text ?? 'edgetune tune';
+  const body: string[] = [];
+  for (const b of blocks) {
+    switch (b.kind) {
+      case 'heading':
+        body.push(`<h${b.level}>${escapeXml(b.text)}</h${b.level}>`);
+        break;
+      case 'facts':
+        body.push(`<dl class="facts">${b.rows.map(([k, v]) => `<dt>${escapeXml(k)}</dt><dd>${inlineMarkdown(v)}</dd>`).join('')}</dl>`);
+        break;
+      case 'list':
+        body.push(`<ul>${b.items.map((i) => `<li>${escapeXml(i)}</li>`).join('')}</ul>`);
+        break;
+      case 'paragraph':
+        body.push(`<p>${escapeXml(b.text)}</p>`);
+        break;
+      case 'table': {
+        const cls = (i: number): string => (b.align[i] === 'r' ? ' class="r"' : '');
+        const head = `<tr>${b.head.map((h, i) => `<th${cls(i)}>${escapeXml(h)}</th>`).join('')}</tr>`;
+        const rows = b.rows.map((row) => `<tr>${row.map((cell, i) => `<td${cls(i)}>${escapeXml(cell)}</td>`).join('')}</tr>`).join('\n');
+        body.push(`<table class="candidates">\n${head}\n${rows}\n</table>`);
+        break;
+      }
+      case 'svg':
+        body.push(`<div class="chart">${b.svg}</div>`);
+        break;
+    }
+  }
+  return `<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>${escapeXml(title)}</title>\n<style>${CSS}</style>\n</head>\n<body>\n${body.join('\n')}\n</body>\n</html>\n`;
+}
