@@ -4,7 +4,7 @@ import { freemem, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { ResolvedAgentConfig } from '../config/load-agent-config.js';
 import { AgentStore, newTimeOrderedId, type ArtifactKind } from '../store/agent-store.js';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../transport/embedded-broker.js';
+import type { EmbeddedBroker } from '../transport/embedded-broker.js';
 import { encodeMessage, jobMessageSchema, type ArtifactRef, type HelloMessage, type JobMessage, type ManifestMessage, type ReportMessage } from '../transport/messages.js';
 import { MqttConnection, type IncomingMessage } from '../transport/mqtt-connection.js';
 import { parsePublicKey, verifyManifestSignature } from '../transport/signature.js';
@@ -16,6 +16,7 @@ import { ArtifactReceiver } from './artifact-receiver.js';
 import type { ActionResult } from './job-context.js';
 import { JobValidator, type JobSource } from './job-intake.js';
 import { JobRunner } from './job-runner.js';
+import { createGcHint } from './gc-hint.js';
 import { createLogger, type Logger } from './logger.js';
 import { OutboxRelay } from './outbox-relay.js';
 import { Schedules } from './schedules.js';
@@ -29,6 +30,9 @@ export interface AgentOptions {
   /** Injected randomness for reconnect jitter. */
   random?: () => number;
 }
+
+/** Young-generation collection after this many received chunk bytes (see gc-hint.ts). */
+const GC_EVERY_BYTES = 2 * 1024 * 1024;
 
 /** Actions whose success changes which model is live (hello is re-published after them). */
 const ROLE_CHANGING = new Set(['deploy', 'activate', 'rollback', 'compress']);
@@ -66,6 +70,8 @@ export class Agent {
   private hardwarePromise: Promise<HardwareJson | null> | null = null;
   private hardwareJson: HardwareJson | null = null;
   private lastEventMs = new Map<string, number>();
+  private readonly gcHint = createGcHint();
+  private bytesSinceGc = 0;
   private running = false;
   private stopping: Promise<void> | null = null;
 
@@ -137,6 +143,8 @@ export class Agent {
     let url = c.broker.url;
     let protocolVersion: 4 | 5 | 'auto' = c.broker.protocolVersion ?? 'auto';
     if (url === 'embedded') {
+      // aedes is loaded only for the embedded broker: a device on Mosquitto/EMQX never pays for it.
+      const { startEmbeddedBroker } = await import('../transport/embedded-broker.js');
       this.broker = await startEmbeddedBroker({ host: c.broker.host, port: c.broker.port, log: this.log.child('broker') });
       url = this.broker.url;
       protocolVersion = 4;
@@ -184,7 +192,7 @@ export class Agent {
       log: this.log.child('transfer'),
       onComplete: (sha) => this.onArtifactComplete(sha),
       onFailed: (sha, error) => this.onArtifactFailed(sha, error),
-      onProgress: (sha, received, chunks) => this.onTransferProgress(sha, received, chunks),
+      onProgress: (sha, received, chunks, chunkBytes) => this.onTransferProgress(sha, received, chunks, chunkBytes),
     });
     this.runner = new JobRunner({
       config: c,
@@ -283,7 +291,8 @@ export class Agent {
     }
     this.log.info(`job ${job.jobId} (${job.action}) accepted${pending.length > 0 ? `; waiting for ${pending.length} artifact(s)` : ''}`);
     this.publishEvent(job.jobId, pending.length > 0 ? 'transfer' : 'queued', 0);
-    for (const n of neededArtifacts(job)) if (!pending.includes(n)) this.receiver?.announceComplete(n.ref.sha256);
+    const pendingShas = new Set(pending.map((n) => n.ref.sha256));
+    for (const n of neededArtifacts(job)) if (!pendingShas.has(n.ref.sha256)) this.receiver?.announceComplete(n.ref.sha256);
     this.startTransfers(job, pending);
     this.runner?.notify();
   }
@@ -350,7 +359,12 @@ export class Agent {
     this.log.warn(`job ${job.jobId} failed: ${error.message} [${error.code}]`);
   }
 
-  private onTransferProgress(sha256: string, received: number, chunks: number): void {
+  private onTransferProgress(sha256: string, received: number, chunks: number, chunkBytes: number): void {
+    this.bytesSinceGc += chunkBytes;
+    if (this.gcHint && this.bytesSinceGc >= GC_EVERY_BYTES) {
+      this.bytesSinceGc = 0;
+      this.gcHint('minor');
+    }
     const now = Date.now();
     const last = this.lastEventMs.get(sha256) ?? 0;
     if (received !== chunks && now - last < 500) return;

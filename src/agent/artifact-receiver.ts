@@ -42,7 +42,7 @@ export interface ArtifactReceiverOptions {
   log: Logger;
   onComplete: (sha256: string) => void;
   onFailed: (sha256: string, error: EdgetuneError) => void;
-  onProgress?: (sha256: string, received: number, chunks: number) => void;
+  onProgress?: (sha256: string, received: number, chunks: number, chunkBytes: number) => void;
 }
 
 interface Transfer {
@@ -179,7 +179,7 @@ export class ArtifactReceiver {
     this.o.store.recordChunk(sha256, index, payload.length);
     t.received.add(index);
     t.lastProgressMs = Date.now();
-    this.o.onProgress?.(sha256, t.received.size, m.chunks);
+    this.o.onProgress?.(sha256, t.received.size, m.chunks, payload.length);
     if (t.received.size === m.chunks) await this.finalize(t);
     else if (t.outstanding.size <= Math.floor(this.o.limits.transferWindowChunks / 2)) this.requestMore(t);
   }

@@ -39,6 +39,8 @@ export class ArtifactServer {
   /** Chunks published (for progress and benchmarks). */
   chunksSent = 0;
   bytesSent = 0;
+  /** When the first chunk was handed to the broker (ms since epoch), null before. */
+  firstChunkAtMs: number | null = null;
 
   constructor(link: PublishLink, topics: Topics, log: Logger, inFlight = 8) {
     this.link = link;
@@ -99,6 +101,7 @@ export class ArtifactServer {
         const next = this.nextChunk();
         if (!next) break;
         this.inFlight += 1;
+        this.firstChunkAtMs ??= Date.now();
         this.sendChunk(next.entry, next.index)
           .catch((error: unknown) => this.log.debug(`chunk ${next.index} of ${next.entry.a.sha256.slice(0, 12)} not sent: ${messageOf(error)}`))
           .finally(() => {

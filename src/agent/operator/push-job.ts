@@ -68,6 +68,8 @@ export interface PushResult {
   reports: ReportMessage[];
   chunksSent: number;
   bytesSent: number;
+  /** First chunk sent → last expected device said it has every artifact verified (null when nothing was sent). */
+  transferSeconds: number | null;
   seconds: number;
 }
 
@@ -160,6 +162,7 @@ export async function pushJob(o: PushOptions): Promise<PushResult> {
   let server: ArtifactServer | null = null;
   let connection: MqttConnection | null = null;
   let wake: (() => void) | null = null;
+  let lastCompleteAtMs: number | null = null;
   const poke = (): void => {
     const w = wake;
     wake = null;
@@ -174,6 +177,7 @@ export async function pushJob(o: PushOptions): Promise<PushResult> {
       if (parsed.kind === 'requests') {
         const req = decodeMessage('requests', payload, MAX_DEVICE_MESSAGE_BYTES);
         server?.handleRequest(id, req);
+        if (req.complete) lastCompleteAtMs = Date.now();
         poke();
       } else if (parsed.kind === 'reports') {
         const r = inbox.handle(parsed, payload);
@@ -273,6 +277,7 @@ export async function pushJob(o: PushOptions): Promise<PushResult> {
       reports: [...reports.values()].sort((a, b) => a.deviceId.localeCompare(b.deviceId)),
       chunksSent: server.chunksSent,
       bytesSent: server.bytesSent,
+      transferSeconds: server.firstChunkAtMs !== null && lastCompleteAtMs !== null ? (lastCompleteAtMs - server.firstChunkAtMs) / 1000 : null,
       seconds: (Date.now() - started) / 1000,
     };
   } finally {
