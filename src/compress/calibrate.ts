@@ -59,7 +59,10 @@ export async function calibrateRanges(model: OnnxModel, tensorNames: readonly st
     if (options.method === 'percentile') {
       ranges.set(name, percentileRange(histogram, options.percentile ?? 99.999, observed));
     } else {
-      const t = entropyThreshold(histogram, 128, Math.max(1, Math.floor(bins / 256)));
+      // KL on spiky distributions (a constant background, post-ReLU zeros) can pick a threshold that clips a
+      // large share of real values (measured on the MNIST CNN: 20% of the first ReLU's outputs, top-1 → 10%).
+      // Guard: never clip more than 0.1% of the mass.
+      const t = Math.max(entropyThreshold(histogram, 128, Math.max(1, Math.floor(bins / 256))), histogram.quantile(0.999));
       ranges.set(name, { min: Math.max(observed.min, -t), max: Math.min(observed.max, t) });
     }
   }

@@ -142,6 +142,9 @@ export function entropyThreshold(absHistogram: Histogram, quantBins = 128, strid
       const share = sum / nonZero;
       for (let b = start; b < end; b++) if (counts[b]! > 0) q[b] = share;
     }
+    // Bin 0 holds the exact zeros of post-ReLU tensors: a spike that says nothing about where to clip.
+    p[0] = 0;
+    q[0] = 0;
     const kl = klDivergence(p, q, i);
     if (kl < bestKl) {
       bestKl = kl;

@@ -56,8 +56,9 @@ export async function compressModelFile(options: CompressFileOptions): Promise<C
   const model = loaded.model;
   validateGraph(model);
   const from = defaultOpset(model);
-  const paramsBefore = countParameters(model);
   const normalized = normalizeModel(model, runner.minOpset > 0 ? { minOpset: runner.minOpset } : {});
+  // After Constant lifting, so weights kept in Constant nodes (paddle2onnx) are counted.
+  const paramsBefore = countParameters(model);
   if (runner.needsData && !options.dataDir) {
     throw new EdgetuneError('USAGE', `method '${options.method}' needs data: --data DIR (ONNX test-data layout)`);
   }
