@@ -119,6 +119,7 @@ export function optionsToFlags(options: Record<string, string | number | boolean
  * a child. A command missing from this build fails with "not available", honestly, instead of a made-up result.
  */
 export function createCliServices(): AgentServices {
+  let lastThrottleCount: number | null = null;
   const call = (args: string[], o: ServiceCallOptions): Promise<unknown> =>
     runCliChild(args, { timeoutMs: o.timeoutMs, signal: o.signal, cwd: o.workDir, ...(o.onLog ? { onStderrLine: o.onLog } : {}) });
   return {
@@ -159,10 +160,19 @@ export function createCliServices(): AgentServices {
       return (await call(args, o)) as EvalJson;
     },
     telemetry: async () => {
-      // Thermal and throttle state are read by src/hardware (the only /sys reader); until it offers a cheap
-      // sampler the heartbeat says null rather than guessing.
+      // src/profile's thermal readers (sysfs zones, Pi get_throttled, Intel/Jetson throttle counters): small
+      // modules, loaded on the first heartbeat.
+      const { readThermalSnapshot, hottestZone, PI_NOW_MASK } = await import('../profile/thermal.js');
+      const { execCommand, readTextFile } = await import('../profile/energy/energy-source.js');
+      const snap = await readThermalSnapshot({ sysroot: '/', clock: () => process.hrtime.bigint(), run: execCommand, readText: readTextFile });
+      const counters = (snap.intelThrottleCount ?? 0) + (snap.jetsonOcEvents ?? 0);
+      const hasCounters = snap.intelThrottleCount !== null || snap.jetsonOcEvents !== null;
+      let throttled: boolean | null = null;
+      if (snap.piThrottledBits !== null) throttled = (snap.piThrottledBits & PI_NOW_MASK) !== 0;
+      else if (hasCounters && lastThrottleCount !== null) throttled = counters > lastThrottleCount;
+      if (hasCounters) lastThrottleCount = counters;
       const load1 = loadavg()[0];
-      return { load1: load1 ?? null, temperatureC: null, throttled: null };
+      return { load1: load1 ?? null, temperatureC: hottestZone(snap)?.tempC ?? null, throttled };
     },
   };
 }

@@ -495,6 +495,7 @@ export class Agent {
   private enqueueReprofile(): void {
     const live = this.store.variantWithRole('live');
     if (!live) return;
+    if (this.store.jobsInStates(['queued', 'running']).some((j) => j.jobId.startsWith('reprofile-'))) return; // one at a time
     const jobId = `reprofile-${newTimeOrderedId()}`;
     const job: JobMessage = {
       jobId,
