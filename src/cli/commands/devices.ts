@@ -2,7 +2,7 @@ import type { Argv } from 'yargs';
 import type { CommandModule } from '../main.js';
 import { listDevices } from '../../agent/operator/list-devices.js';
 import { createLogger } from '../../agent/logger.js';
-import { brokerOptionsFrom, operatorOptions } from './operator-options.js';
+import { operatorOptions, operatorSettingsFrom } from './operator-options.js';
 
 /** `edgetune devices`: devices from their retained status / hello / heartbeat. */
 export const commandModule: CommandModule = {
@@ -14,9 +14,10 @@ export const commandModule: CommandModule = {
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object' }),
   handler: async (args) => {
     const log = createLogger(args.verbose === true ? 'debug' : 'warn');
+    const settings = operatorSettingsFrom(args);
     const devices = await listDevices({
-      broker: brokerOptionsFrom(args),
-      topicPrefix: String(args.prefix),
+      broker: settings.broker,
+      topicPrefix: settings.topicPrefix,
       operatorDataDir: String(args.dataDir),
       settleMs: Number(args.settleMs),
       log,

@@ -1,36 +1,73 @@
 import type { Argv } from 'yargs';
 import type { OperatorBrokerOptions } from '../../agent/operator/operator-link.js';
+import { DEFAULT_CHUNK_SIZE_BYTES } from '../../config/agent-config-defaults.js';
+import { loadAgentConfig } from '../../config/load-agent-config.js';
 import { EdgetuneError } from '../../util/errors.js';
 
-/** The broker / store / topic options shared by push, devices and results. */
+/** The broker / store / topic options shared by push and devices. */
 export function operatorOptions(y: Argv): Argv {
   return y
-    .option('broker', { type: 'string', default: 'mqtt://127.0.0.1:1883', describe: 'broker URL (mqtt:// or mqtts://)' })
-    .option('mqtt-version', { type: 'string', choices: ['4', '5', 'auto'], default: 'auto', describe: 'MQTT protocol level (auto: 5, falling back to 3.1.1)' })
+    .option('config', { type: 'string', describe: 'take broker URL, credentials, TLS files, topic prefix and chunk size from this agent.config.json' })
+    .option('broker', { type: 'string', describe: 'broker URL, mqtt:// or mqtts:// (default mqtt://127.0.0.1:1883)' })
+    .option('mqtt-version', { type: 'string', choices: ['4', '5', 'auto'], describe: 'MQTT protocol level (default auto: 5, falling back to 3.1.1)' })
     .option('username', { type: 'string', describe: 'broker username' })
     .option('password', { type: 'string', describe: 'broker password (or EDGETUNE_BROKER_PASSWORD)' })
     .option('ca', { type: 'string', describe: 'CA certificate (PEM) for mqtts://' })
     .option('cert', { type: 'string', describe: 'client certificate (PEM)' })
     .option('client-key', { type: 'string', describe: 'client certificate key (PEM)' })
     .option('session', { type: 'string', describe: 'persistent session name: the broker keeps reports for this operator while it is away' })
-    .option('prefix', { type: 'string', default: 'edgetune/v1', describe: 'topic prefix' })
+    .option('prefix', { type: 'string', describe: 'topic prefix (default edgetune/v1)' })
     .option('data-dir', { type: 'string', default: './.edgetune-operator', describe: "the operator's store directory" })
     .option('verbose', { type: 'boolean', default: false, describe: 'debug logs on stderr' });
 }
 
-/** Broker options from parsed flags (password also from EDGETUNE_BROKER_PASSWORD). */
-export function brokerOptionsFrom(args: Record<string, unknown>): OperatorBrokerOptions {
-  const v = String(args.mqttVersion ?? 'auto');
-  const password = (args.password as string | undefined) ?? process.env.EDGETUNE_BROKER_PASSWORD;
-  if (!/^[A-Za-z0-9_./-]+(\/[A-Za-z0-9_./-]+)*$/.test(String(args.prefix ?? 'edgetune/v1'))) throw new EdgetuneError('USAGE', `--prefix '${String(args.prefix)}' is not a topic prefix`);
+/** Broker, topic prefix and chunk size for an operator command: flags > --config file (+ EDGETUNE_* env) > defaults. */
+export interface OperatorSettings {
+  broker: OperatorBrokerOptions;
+  topicPrefix: string;
+  chunkSizeBytes: number;
+}
+
+/** Resolve the operator settings from parsed flags. */
+export function operatorSettingsFrom(args: Record<string, unknown>): OperatorSettings {
+  let fromConfig: Partial<OperatorBrokerOptions> & { topicPrefix?: string; chunkSizeBytes?: number } = {};
+  if (args.config !== undefined) {
+    // An agent config: its own signing policy does not concern the operator, so it is not checked here.
+    const { resolved: c } = loadAgentConfig({ configPath: String(args.config), env: process.env, flags: { allowUnsigned: true }, checkFiles: false });
+    const host = c.broker.host === '0.0.0.0' ? '127.0.0.1' : c.broker.host;
+    fromConfig = {
+      url: c.broker.url === 'embedded' ? `mqtt://${host}:${c.broker.port}` : c.broker.url,
+      ...(c.broker.protocolVersion !== undefined ? { protocolVersion: c.broker.protocolVersion } : {}),
+      ...(c.broker.username !== undefined ? { username: c.broker.username } : {}),
+      ...(c.broker.password !== undefined ? { password: c.broker.password } : {}),
+      ...(c.broker.ca !== undefined ? { ca: c.broker.ca } : {}),
+      ...(c.broker.cert !== undefined ? { cert: c.broker.cert } : {}),
+      ...(c.broker.key !== undefined ? { key: c.broker.key } : {}),
+      topicPrefix: c.topicPrefix,
+      chunkSizeBytes: c.chunkSizeBytes,
+    };
+  }
+  const v = args.mqttVersion === undefined ? undefined : String(args.mqttVersion);
+  const password = (args.password as string | undefined) ?? process.env.EDGETUNE_BROKER_PASSWORD ?? fromConfig.password;
+  const topicPrefix = (args.prefix as string | undefined) ?? fromConfig.topicPrefix ?? 'edgetune/v1';
+  if (!/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(topicPrefix)) throw new EdgetuneError('USAGE', `--prefix '${topicPrefix}' is not a topic prefix`);
+  const pick = (flag: unknown, cfg: string | undefined): string | undefined => (flag !== undefined ? String(flag) : cfg);
+  const username = pick(args.username, fromConfig.username);
+  const ca = pick(args.ca, fromConfig.ca);
+  const cert = pick(args.cert, fromConfig.cert);
+  const key = pick(args.clientKey, fromConfig.key);
   return {
-    url: String(args.broker),
-    protocolVersion: v === '4' ? 4 : v === '5' ? 5 : 'auto',
-    ...(args.username !== undefined ? { username: String(args.username) } : {}),
-    ...(password !== undefined ? { password } : {}),
-    ...(args.ca !== undefined ? { ca: String(args.ca) } : {}),
-    ...(args.cert !== undefined ? { cert: String(args.cert) } : {}),
-    ...(args.clientKey !== undefined ? { key: String(args.clientKey) } : {}),
-    ...(args.session !== undefined ? { sessionName: String(args.session) } : {}),
+    broker: {
+      url: (args.broker as string | undefined) ?? fromConfig.url ?? 'mqtt://127.0.0.1:1883',
+      protocolVersion: v === '4' ? 4 : v === '5' ? 5 : v === 'auto' ? 'auto' : (fromConfig.protocolVersion ?? 'auto'),
+      ...(username !== undefined ? { username } : {}),
+      ...(password !== undefined ? { password } : {}),
+      ...(ca !== undefined ? { ca } : {}),
+      ...(cert !== undefined ? { cert } : {}),
+      ...(key !== undefined ? { key } : {}),
+      ...(args.session !== undefined ? { sessionName: String(args.session) } : {}),
+    },
+    topicPrefix,
+    chunkSizeBytes: (args.chunkSize as number | undefined) ?? fromConfig.chunkSizeBytes ?? DEFAULT_CHUNK_SIZE_BYTES,
   };
 }

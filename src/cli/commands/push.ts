@@ -5,11 +5,10 @@ import { pushJob, type PushProgress, type PushTarget } from '../../agent/operato
 import { compareAcrossDevices, formatComparisonTable } from '../../agent/operator/compare-results.js';
 import { reportModelSha } from '../../agent/operator/fleet-inbox.js';
 import { createLogger } from '../../agent/logger.js';
-import { DEFAULT_CHUNK_SIZE_BYTES } from '../../config/agent-config-defaults.js';
 import { DEVICE_ID_PATTERN } from '../../config/agent-config-schema.js';
 import { JOB_ACTIONS, type JobAction } from '../../transport/messages.js';
 import { EdgetuneError, exitCodeFor, type ErrorCode } from '../../util/errors.js';
-import { brokerOptionsFrom, operatorOptions } from './operator-options.js';
+import { operatorOptions, operatorSettingsFrom } from './operator-options.js';
 
 /** Parse `--option key=value` pairs; values are JSON when they parse as JSON, else strings. */
 export function parseJobOptions(pairs: readonly string[]): Record<string, unknown> {
@@ -45,7 +44,7 @@ export const commandModule: CommandModule = {
         .option('option', { type: 'string', array: true, describe: 'job option KEY=VALUE (repeatable), e.g. method=int8, iterations=50' })
         .option('wait', { type: 'boolean', default: false, describe: "wait for each device's report and print it" })
         .option('timeout', { type: 'number', default: 600, describe: 'seconds to wait for transfers / reports' })
-        .option('chunk-size', { type: 'number', default: DEFAULT_CHUNK_SIZE_BYTES, describe: 'artifact chunk bytes (64 KiB for brokers with 128 KB limits)' })
+        .option('chunk-size', { type: 'number', describe: 'artifact chunk bytes (default 262144; 65536 for brokers with 128 KB limits)' })
         .option('json', { type: 'boolean', default: false, describe: 'print one JSON object' }),
     ),
   handler: async (args) => {
@@ -59,8 +58,9 @@ export const commandModule: CommandModule = {
     const action = String(args.action) as JobAction;
     const timeout = Number(args.timeout);
     if (!(timeout > 0)) throw new EdgetuneError('USAGE', `--timeout ${String(args.timeout)} must be a positive number of seconds`);
-    const chunkSize = Number(args.chunkSize);
-    if (!Number.isInteger(chunkSize) || chunkSize < 1024 || chunkSize > 64 * 1024 * 1024) throw new EdgetuneError('USAGE', `--chunk-size ${String(args.chunkSize)} must be an integer in 1024..67108864`);
+    const settings = operatorSettingsFrom(args);
+    const chunkSize = settings.chunkSizeBytes;
+    if (!Number.isInteger(chunkSize) || chunkSize < 1024 || chunkSize > 64 * 1024 * 1024) throw new EdgetuneError('USAGE', `chunk size ${String(chunkSize)} must be an integer in 1024..67108864`);
     const log = createLogger(args.verbose === true ? 'debug' : 'warn');
     const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ stream: process.stderr, format: 'push {bar} {value}/{total} chunks | {devices}', hideCursor: true }, cliProgress.Presets.shades_classic) : null;
     let barStarted = false;
@@ -83,8 +83,8 @@ export const commandModule: CommandModule = {
         target,
         action,
         ...(args.data !== undefined ? { dataDir: String(args.data) } : {}),
-        broker: brokerOptionsFrom(args),
-        topicPrefix: String(args.prefix),
+        broker: settings.broker,
+        topicPrefix: settings.topicPrefix,
         ...(args.key !== undefined ? { keyPath: String(args.key) } : {}),
         wait: args.wait === true,
         timeoutMs: timeout * 1000,

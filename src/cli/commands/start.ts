@@ -36,6 +36,9 @@ export const commandModule: CommandModule = {
     if (configPath === undefined && existsSync('agent.config.json')) configPath = 'agent.config.json';
     const { resolved } = loadAgentConfig({ ...(configPath !== undefined ? { configPath } : {}), env: process.env, flags, flagLabels: labels });
     const agent = new Agent(resolved);
+    // The daemon never dies of one bad callback: an unexpected rejection is logged (jobs and messages already turn
+    // their own failures into reports).
+    process.on('unhandledRejection', (reason) => process.stderr.write(`edgetune: unhandled rejection: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}\n`));
     const controller = new AbortController();
     const onSignal = (): void => controller.abort();
     process.once('SIGINT', onSignal);

@@ -79,6 +79,11 @@ describe('edgetune CLI: keygen → start → push --wait → devices → results
     expect(dev?.activeModel?.method).toBe(report.variant.method);
     expect(typeof dev?.profile).toBe('string');
 
+    // the operator can take broker and topic settings from the agent's own config file
+    const viaConfig = await runCli(['devices', '--config', config, '--data-dir', join(dir, 'op-config'), '--settle-ms', '300', '--json']);
+    expect(viaConfig.code, viaConfig.stderr).toBe(0);
+    expect((JSON.parse(viaConfig.stdout) as { devices: Array<{ deviceId: string }> }).devices.map((d) => d.deviceId)).toEqual(['cli-dev']);
+
     const results = await runCli(['results', '--data-dir', opDir, '--json']);
     expect(results.code, results.stderr).toBe(0);
     const parsed = JSON.parse(results.stdout) as { reports: Array<{ reportId: string }>; comparison: Array<{ rows: Array<{ deviceId: string; latencyMs: { p50: number } }> }> };
