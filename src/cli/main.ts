@@ -22,6 +22,7 @@ const COMMANDS: CommandEntry[] = [
   { name: 'distill', describe: 'teacher–student KL, agreement and accuracy; least-squares head distillation of the student', load: () => import('./commands/distill.js') },
   { name: 'eval', describe: 'accuracy and fidelity of a model on a dataset in the ONNX test-data layout', load: () => import('./commands/eval.js') },
   { name: 'profile', describe: 'latency, memory, energy, thermal state, op profile and FLOPs of a model on this device', load: () => import('./commands/profile.js') },
+  { name: 'tune', describe: 'measure compressed variants on this device and choose one (Pareto front, report)', load: () => import('./commands/tune.js') },
   { name: 'dataset', describe: 'convert .npy / raw float32 arrays into the ONNX test-data layout', load: () => import('./commands/dataset.js') },
   { name: 'hw', describe: 'detected hardware and the matched device profile', load: () => import('./commands/hw.js') },
   { name: 'plan', describe: 'choose precision, pruning and execution provider for a model on this device (or --profile NAME)', load: () => import('./commands/plan.js') },
