@@ -22,3 +22,39 @@ export async function measureLatency(modelBytes: Uint8Array, feeds: Record<strin
     await runner.release();
   }
 }
+
+/**
+ * p50 latency of two models measured run by run in alternation (A, B, A, B...) in this process, so drifting load
+ * on a shared machine hits both equally. Returns both p50s in ms.
+ */
+export async function compareLatency(aBytes: Uint8Array, bBytes: Uint8Array, feeds: Record<string, Tensor>, options: { warmup?: number; iterations?: number; threads?: number } = {}): Promise<{ aP50Ms: number; bP50Ms: number; runs: number }> {
+  const a = await createInferenceRunner(aBytes, { intraOpNumThreads: options.threads ?? 2 });
+  const b = await createInferenceRunner(bBytes, { intraOpNumThreads: options.threads ?? 2 });
+  try {
+    for (let i = 0; i < (options.warmup ?? 3); i++) {
+      await a.run(feeds);
+      await b.run(feeds);
+    }
+    const ta: number[] = [];
+    const tb: number[] = [];
+    const n = options.iterations ?? 20;
+    for (let i = 0; i < n; i++) {
+      let t = performance.now();
+      await a.run(feeds);
+      ta.push(performance.now() - t);
+      t = performance.now();
+      await b.run(feeds);
+      tb.push(performance.now() - t);
+    }
+    return { aP50Ms: median(ta), bP50Ms: median(tb), runs: n };
+  } finally {
+    await a.release();
+    await b.release();
+  }
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((x, y) => x - y);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
