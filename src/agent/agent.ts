@@ -172,6 +172,8 @@ export class Agent {
       },
       reconnectInitialMs: c.broker.reconnectInitialMs,
       reconnectMaxMs: c.broker.reconnectMaxMs,
+      // A chunk plus topic and header room; control messages are far smaller. Caps what an MQTT 5 broker sends us.
+      maximumPacketSizeBytes: Math.max(c.limits.maxChunkBytes, c.limits.maxControlMessageBytes) + 64 * 1024,
       onMessage: (m) => this.onMessage(m),
       log: this.log.child('mqtt'),
       random: this.random,

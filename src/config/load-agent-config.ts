@@ -23,7 +23,8 @@ export interface ResolvedAgentConfig extends AgentConfigShape {
 
 /** Raw inputs kept apart from the resolved configuration (for `--json` dumps and error messages). */
 export interface LoadedAgentConfig {
-  raw: { file: unknown; environment: Record<string, unknown>; flags: Record<string, unknown> };
+  /** The file's JSON, the EDGETUNE_* variables that were set (passwords masked), and the flags. */
+  raw: { file: unknown; environment: Record<string, string>; flags: Record<string, unknown> };
   resolved: ResolvedAgentConfig;
 }
 
@@ -155,16 +156,18 @@ function parseEnvValue(raw: string, parse: EnvParser): unknown {
 }
 
 /** The EDGETUNE_* overrides found in `env`, as a config layer. */
-export function environmentLayer(env: Record<string, string | undefined>, cwd: string): ConfigLayer {
+export function environmentLayer(env: Record<string, string | undefined>, cwd: string): ConfigLayer & { raw: Record<string, string> } {
   const values: Record<string, unknown> = {};
   const labels = new Map<string, string>();
+  const raw: Record<string, string> = {};
   for (const o of ENV_OVERRIDES) {
-    const raw = env[o.name];
-    if (raw === undefined || raw === '') continue;
-    setPath(values, o.path, parseEnvValue(raw, o.parse));
+    const text = env[o.name];
+    if (text === undefined || text === '') continue;
+    setPath(values, o.path, parseEnvValue(text, o.parse));
     labels.set(o.path, o.name);
+    raw[o.name] = o.name.endsWith('PASSWORD') ? '(set)' : text;
   }
-  return { name: 'environment', values: absolutizePaths(values, cwd), labels };
+  return { name: 'environment', values: absolutizePaths(values, cwd), labels, raw };
 }
 
 /** A config layer from already-parsed file content (must be a JSON object). */
@@ -300,5 +303,5 @@ export function loadAgentConfig(options: LoadAgentConfigOptions = {}): LoadedAge
   const flags = options.flags ?? {};
   layers.push(flagLayer(flags, options.flagLabels ?? {}, cwd));
   const resolved = resolveAgentConfig(layers, { configPath, cwd, checkFiles: options.checkFiles ?? true });
-  return { raw: { file: fileContent, environment: envLayer.values, flags }, resolved };
+  return { raw: { file: fileContent, environment: envLayer.raw, flags }, resolved };
 }

@@ -49,6 +49,8 @@ export interface MqttConnectionOptions {
   reconnectInitialMs: number;
   reconnectMaxMs: number;
   connectTimeoutMs?: number;
+  /** MQTT 5: the largest packet we accept; the broker drops bigger ones instead of sending them (3.1.1 has no such cap). */
+  maximumPacketSizeBytes?: number;
   /**
    * Called for every incoming PUBLISH, one at a time. For QoS 1 the PUBACK is sent only after the returned promise
    * settles (ack after persist); throwing is logged and still acknowledged, so a bad message cannot wedge the link.
@@ -226,7 +228,10 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
       resubscribe: false,
       rejectUnauthorized: true,
     };
-    if (v5) opts.properties = { sessionExpiryInterval: o.clean ? 0 : o.sessionExpirySeconds };
+    if (v5) {
+      opts.properties = { sessionExpiryInterval: o.clean ? 0 : o.sessionExpirySeconds };
+      if (o.maximumPacketSizeBytes !== undefined) opts.properties.maximumPacketSize = o.maximumPacketSizeBytes;
+    }
     if (o.username !== undefined) opts.username = o.username;
     if (o.password !== undefined) opts.password = o.password;
     if (o.ca) opts.ca = o.ca;

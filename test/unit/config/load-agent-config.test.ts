@@ -64,6 +64,12 @@ describe('loadAgentConfig', () => {
     expect(resolved.allowUnsigned).toBe(true);
   });
 
+  it('keeps the raw inputs apart from the resolved config, passwords masked', () => {
+    const { raw, resolved } = loadAgentConfig({ env: { EDGETUNE_BROKER_PASSWORD: 's3cret', EDGETUNE_TRUSTED_KEYS: pub, HOME: '/x' }, flags: { deviceId: 'f' } });
+    expect(raw).toEqual({ file: null, environment: { EDGETUNE_BROKER_PASSWORD: '(set)', EDGETUNE_TRUSTED_KEYS: pub }, flags: { deviceId: 'f' } });
+    expect(resolved.broker.password).toBe('s3cret');
+  });
+
   it('resolves relative paths from the environment against the working directory', () => {
     const { resolved } = loadAgentConfig({ env: { EDGETUNE_DATA_DIR: 'store', EDGETUNE_TRUSTED_KEYS: 'operator.pub' }, cwd: dir });
     expect(resolved.dataDir).toBe(join(dir, 'store'));
