@@ -38,7 +38,7 @@ export interface AvailableMethod {
 /** Input of the candidate space. */
 export interface CandidateSpaceInput {
   plan: Pick<CompressionPlan, 'method' | 'precision' | 'reduceRange' | 'perChannel' | 'pruning' | 'lowRank' | 'candidates' | 'int4'>;
-  facts: Pick<ModelFacts, 'dominantKind' | 'layers' | 'fp16' | 'quantizationNodes' | 'weightElementType'>;
+  facts: Pick<ModelFacts, 'dominantKind' | 'layers' | 'fp16' | 'quantizationNodes' | 'weightElementType' | 'matmulWeightShare'>;
   methods: readonly AvailableMethod[];
   /** Calibration / reconstruction data is available. */
   hasData: boolean;
@@ -56,6 +56,8 @@ export interface CandidateSpace {
 export const DEFAULT_PRUNE_RATIOS = [0.25, 0.5] as const;
 /** One pruning step either side of the plan's ratio. */
 export const PRUNE_RATIO_STEP = 0.1;
+/** int8 dynamic is only worth a candidate when MatMul/Gemm hold at least this share of the weights. */
+export const MIN_DYNAMIC_MATMUL_SHARE = 0.1;
 /** Low rank keeps this share of a factorised layer's parameters. */
 export const LOWRANK_RATIO = 0.5;
 
@@ -114,6 +116,10 @@ export function candidateSpace(input: CandidateSpaceInput): CandidateSpace {
   const quantUsable = (q: Quant): boolean => {
     if (q.id === 'int8-dyn' && !hasMatMul) {
       skip(q.id, 'int8 dynamic quantizes MatMul/Gemm only and the model has none');
+      return false;
+    }
+    if (q.id === 'int8-dyn' && facts.matmulWeightShare < MIN_DYNAMIC_MATMUL_SHARE && plan.method !== 'int8-dynamic') {
+      skip(q.id, `int8 dynamic quantizes MatMul/Gemm only, and they hold ${Math.round(facts.matmulWeightShare * 100)}% of the weights`);
       return false;
     }
     if (q.id === 'int4' && facts.dominantKind !== 'matmul') {

@@ -27,6 +27,7 @@ import { EdgetuneError, errorCodeOf, messageOf, type ErrorCode } from '../util/e
 import { candidateSpace, type AvailableMethod, type CandidateSpec, type CandidateStep } from './candidate-space.js';
 import { fmtMs, fmtPp, fmtSize } from './pareto.js';
 import { selectCandidate, validateConstraints, type SelectablePoint, type TuneConstraints } from './select-candidate.js';
+import { ReferenceOutputs } from './reference-outputs.js';
 import { renderTuneReport, reportFormatOf } from './tune-report.js';
 import type { CandidateAccuracy, CandidateMeasurement, CandidateResult, CandidateState, TuneCandidateJson, TuneOptions, TuneResult } from './tune-types.js';
 
@@ -189,7 +190,6 @@ export async function tuneModel(options: TuneOptions): Promise<TuneResult> {
 
     // Baseline accuracy (with labels: its top-1; without: 1 for agreement and cosine).
     let baselineTop1: number | null = null;
-    let baselineSamples = 0;
     const results: CandidateResult[] = [];
     const builtBySha = new Map<string, string>([[loaded.sha256, 'fp32']]);
 
@@ -209,16 +209,24 @@ export async function tuneModel(options: TuneOptions): Promise<TuneResult> {
       profiler,
       builtBySha,
       baselineTop1: () => baselineTop1,
+      reference: null,
     };
     const optionsKeyOf = (spec: CandidateSpec): string =>
       sha256Hex(canonicalJson({ v: TUNE_FORMAT_VERSION, steps: spec.steps, eval: evalFingerprint, calib: spec.steps.length > 0 ? calibFingerprint : null, profile: profileKey }));
 
     if (dataDir) {
-      const base = await evaluateModelFiles({ modelPath, dataDir, ...(signal ? { signal } : {}) }).catch((error: unknown) => {
-        throw signal?.aborted ? abortedError(0, specs.length, store.path) : error;
-      });
-      baselineTop1 = base.top1;
-      baselineSamples = base.samples;
+      // The original runs over the data once; candidates are scored against its kept outputs.
+      try {
+        ctx.reference = await ReferenceOutputs.compute(modelPath, dataDir, signal ? { signal } : {});
+        const base = ctx.reference?.baseline ?? (await evaluateModelFiles({ modelPath, dataDir, ...(signal ? { signal } : {}) }));
+        baselineTop1 = base.top1;
+      } catch (error) {
+        if (signal?.aborted) {
+          store.finishRun(runId, 'interrupted', null);
+          throw abortedError(0, specs.length, store.path);
+        }
+        throw error;
+      }
     }
 
     const budgetMs = options.budgetSeconds !== undefined ? options.budgetSeconds * 1000 : Infinity;
@@ -286,7 +294,6 @@ export async function tuneModel(options: TuneOptions): Promise<TuneResult> {
       dataDir,
       calibDir,
       baselineTop1,
-      baselineSamples,
       results,
       constraints,
       objective,
@@ -348,6 +355,8 @@ interface CandidateContext {
   profiler: NonNullable<TuneOptions['profiler']>;
   builtBySha: Map<string, string>;
   baselineTop1: () => number | null;
+  /** The original's outputs on the data (null: evaluate pairwise). */
+  reference: ReferenceOutputs | null;
 }
 
 function baseResult(spec: CandidateSpec, state: CandidateState, reason: string | null, errorCode: ErrorCode | null): CandidateResult {
@@ -410,7 +419,13 @@ async function runCandidate(spec: CandidateSpec, ctx: CandidateContext, previous
   else if (ctx.dataDir) {
     ctx.onEvent?.({ type: 'stage', id: spec.id, stage: 'fidelity' });
     try {
-      result.accuracy = spec.steps.length === 0 ? baselineAccuracy(ctx) : accuracyOf(await evaluateModelFiles({ modelPath: result.model.path, dataDir: ctx.dataDir, referencePath: ctx.modelPath, ...(ctx.signal ? { signal: ctx.signal } : {}) }), ctx.baselineTop1());
+      if (spec.steps.length === 0) result.accuracy = baselineAccuracy(ctx);
+      else {
+        const metrics = ctx.reference
+          ? await ctx.reference.evaluate(result.model.path, ctx.signal)
+          : await evaluateModelFiles({ modelPath: result.model.path, dataDir: ctx.dataDir, referencePath: ctx.modelPath, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+        result.accuracy = accuracyOf(metrics, ctx.baselineTop1());
+      }
     } catch (error) {
       return fail(error, 'fidelity');
     }
@@ -539,7 +554,6 @@ interface AssembleInput {
   dataDir: string | null;
   calibDir: string | null;
   baselineTop1: number | null;
-  baselineSamples: number;
   results: CandidateResult[];
   constraints: TuneConstraints;
   objective: NonNullable<TuneOptions['objective']>;

@@ -36,7 +36,7 @@ const layer = (kind: LayerFacts['kind'], k: number, n: number): LayerFacts => ({
 function input(over: { plan?: Partial<CandidateSpaceInput['plan']>; facts?: Partial<CandidateSpaceInput['facts']>; methods?: AvailableMethod[]; hasData?: boolean; bound?: number | null } = {}): CandidateSpaceInput {
   return {
     plan: { method: 'int8', precision: 'int8', reduceRange: false, perChannel: true, pruning: null, lowRank: null, candidates: [], int4: null, ...over.plan },
-    facts: { dominantKind: 'conv', layers: [layer('conv', 64, 64), layer('gemm', 256, 10)], fp16: { maxAbsWeight: 1, underflowShare: 0, friendly: true, reason: null }, quantizationNodes: 0, weightElementType: 'float', ...over.facts },
+    facts: { dominantKind: 'conv', layers: [layer('conv', 64, 64), layer('gemm', 256, 10)], fp16: { maxAbsWeight: 1, underflowShare: 0, friendly: true, reason: null }, quantizationNodes: 0, weightElementType: 'float', matmulWeightShare: 0.05, ...over.facts },
     methods: over.methods ?? ALL,
     hasData: over.hasData ?? true,
     maxAccuracyDropPp: over.bound === undefined ? 1 : over.bound,
@@ -50,12 +50,13 @@ describe('candidateSpace', () => {
     const space = candidateSpace(input());
     expect(space.candidates[0]).toMatchObject({ id: 'fp32', steps: [], origin: 'baseline' });
     expect(space.candidates[1]).toMatchObject({ id: 'int8', origin: 'plan', steps: [{ method: 'int8', options: { perChannel: true, reduceRange: false } }] });
-    expect(ids(input())).toEqual(['fp32', 'int8', 'int8-keep', 'int8-pt', 'int8-dyn', 'fp16', 'prune-0.25', 'prune-0.25+int8', 'prune-0.5', 'prune-0.5+int8']);
+    expect(ids(input())).toEqual(['fp32', 'int8', 'int8-keep', 'int8-pt', 'fp16', 'prune-0.25', 'prune-0.25+int8', 'prune-0.5', 'prune-0.5+int8']);
     // No 2-D weight with both sides ≥ 32 (256×10): no low rank; conv-dominated: no int4.
     expect(space.skipped).toEqual(
       expect.arrayContaining([
         { id: 'lowrank', reason: 'no 2-D MatMul/Gemm weight with both sides ≥ 32: factorisation cannot save FLOPs' },
         { id: 'int4', reason: 'int4 weight-only covers MatMul only; this model is not MatMul-heavy' },
+        { id: 'int8-dyn', reason: 'int8 dynamic quantizes MatMul/Gemm only, and they hold 5% of the weights' },
       ]),
     );
   });
@@ -70,7 +71,7 @@ describe('candidateSpace', () => {
   });
 
   it('MatMul-heavy models get int4 and low rank, and the chain prune → low rank → quantize in that order', () => {
-    const facts = { dominantKind: 'matmul' as const, layers: [layer('gemm', 784, 512), layer('gemm', 512, 10)] };
+    const facts = { dominantKind: 'matmul' as const, matmulWeightShare: 1, layers: [layer('gemm', 784, 512), layer('gemm', 512, 10)] };
     const space = candidateSpace(input({ plan: { method: 'int8-dynamic' }, facts }));
     const list = space.candidates.map((c) => c.id);
     expect(list.slice(0, 2)).toEqual(['fp32', 'int8-dyn']);
@@ -82,7 +83,7 @@ describe('candidateSpace', () => {
   });
 
   it('without data: int8 static and mixed precision are left out with the reason, int8 dynamic stands in', () => {
-    const facts = { layers: [layer('conv', 64, 64), layer('gemm', 256, 64)] };
+    const facts = { layers: [layer('conv', 64, 64), layer('gemm', 256, 64)], matmulWeightShare: 0.3 };
     const space = candidateSpace(input({ facts, hasData: false, bound: null }));
     const list = space.candidates.map((c) => c.id);
     expect(list).not.toContain('int8');
@@ -139,8 +140,8 @@ describe('candidateSpace', () => {
   });
 
   it('is deterministic and has unique ids', () => {
-    const a = candidateSpace(input({ facts: { dominantKind: 'matmul', layers: [layer('matmul', 512, 512)] } }));
-    const b = candidateSpace(input({ facts: { dominantKind: 'matmul', layers: [layer('matmul', 512, 512)] } }));
+    const a = candidateSpace(input({ facts: { dominantKind: 'matmul', matmulWeightShare: 1, layers: [layer('matmul', 512, 512)] } }));
+    const b = candidateSpace(input({ facts: { dominantKind: 'matmul', matmulWeightShare: 1, layers: [layer('matmul', 512, 512)] } }));
     expect(a).toEqual(b);
     expect(new Set(a.candidates.map((c) => c.id)).size).toBe(a.candidates.length);
   });
