@@ -229,10 +229,11 @@ export class Agent {
   }
 
   private async stopInner(): Promise<void> {
+    this.connection?.holdIncoming();
     for (const t of this.timers.splice(0)) clearInterval(t);
     await this.schedules?.stop();
     await this.runner?.stop();
-    this.receiver?.stop();
+    await this.receiver?.stop();
     if (this.connection) {
       const offline = encodeMessage('status', { state: 'offline', version: edgetuneVersion(), since: new Date().toISOString(), deviceId: this.config.deviceId });
       await this.connection.stop([{ topic: this.topics.device(this.config.deviceId, 'status'), payload: offline, qos: 1, retain: true }]);
@@ -266,7 +267,10 @@ export class Agent {
           break;
       }
     } catch (error) {
+      // Only unexpected failures get here (bad input already became a report): typically the store could not
+      // write. Not acknowledging lets the broker deliver the message again to the next session.
       this.log.error(`message on ${m.topic} not handled: ${messageOf(error)}`);
+      throw error;
     }
   }
 

@@ -73,6 +73,7 @@ export async function sha256OfFile(path: string): Promise<string> {
 export class ArtifactReceiver {
   private readonly o: ArtifactReceiverOptions;
   private readonly transfers = new Map<string, Transfer>();
+  private readonly finalizing = new Set<Promise<void>>();
 
   constructor(options: ArtifactReceiverOptions) {
     this.o = options;
@@ -226,8 +227,9 @@ export class ArtifactReceiver {
     this.discard(t);
   }
 
-  /** Close open staging files (the bitmap on disk lets the next start resume). */
-  stop(): void {
+  /** Let running verifications finish, then close open staging files (the bitmap on disk lets the next start resume). */
+  async stop(): Promise<void> {
+    while (this.finalizing.size > 0) await Promise.allSettled([...this.finalizing]);
     for (const t of this.transfers.values()) {
       if (t.fd !== null) closeSync(t.fd);
       t.fd = null;
@@ -281,7 +283,13 @@ export class ArtifactReceiver {
     return this.o.link.publish(topic, encodeMessage('requests', { sha256, missing, complete, received, chunks }), { qos: 1 });
   }
 
-  private async finalize(t: Transfer): Promise<void> {
+  private finalize(t: Transfer): Promise<void> {
+    const p = this.finalizeInner(t);
+    this.finalizing.add(p);
+    return p.finally(() => this.finalizing.delete(p));
+  }
+
+  private async finalizeInner(t: Transfer): Promise<void> {
     t.finalizing = true;
     const sha = t.ref.sha256;
     const staging = this.o.paths.staging(sha);

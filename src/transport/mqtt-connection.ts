@@ -53,7 +53,8 @@ export interface MqttConnectionOptions {
   maximumPacketSizeBytes?: number;
   /**
    * Called for every incoming PUBLISH, one at a time. For QoS 1 the PUBACK is sent only after the returned promise
-   * settles (ack after persist); throwing is logged and still acknowledged, so a bad message cannot wedge the link.
+   * resolves (ack after persist). If it rejects, the message is not acknowledged and the broker delivers it again to
+   * the next session; handlers turn bad input into data themselves and reject only when they could not persist.
    */
   onMessage: (message: IncomingMessage) => void | Promise<void>;
   log: TransportLogger;
@@ -84,6 +85,7 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
   private reconnectTimer: NodeJS.Timeout | null = null;
   private attempt = 0;
   private stopped = true;
+  private holding = false;
   private isConnected = false;
   private negotiatedVersion: 4 | 5;
 
@@ -108,6 +110,7 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
+    this.holding = false;
     this.openClient();
   }
 
@@ -181,6 +184,14 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
   }
 
   /**
+   * From now on incoming PUBLISHes are neither handled nor acknowledged: the broker keeps them for the next session.
+   * The first step of a shutdown, so that nothing is acknowledged that will not be processed.
+   */
+  holdIncoming(): void {
+    this.holding = true;
+  }
+
+  /**
    * Stop: publish `finalMessages` (e.g. a retained `offline` status, since a clean DISCONNECT discards the Will)
    * if connected, then disconnect cleanly and stop reconnecting.
    */
@@ -250,12 +261,23 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
     this.client = client;
     let refusedProtocol = false;
     client.handleMessage = (packet: IPublishPacket, callback: (error?: Error) => void): void => {
+      // MQTT.js: calling back with an error skips the PUBACK and goes on with the next packet; the broker
+      // redelivers the message to the next session.
+      if (this.holding || this.stopped) {
+        callback(new Error('not accepting messages (shutting down)'));
+        return;
+      }
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
       const message: IncomingMessage = { topic: packet.topic, payload, qos: packet.qos, retain: packet.retain };
       Promise.resolve()
         .then(() => this.options.onMessage(message))
-        .catch((error: unknown) => this.options.log.error(`mqtt: handler for ${packet.topic} failed: ${messageOf(error)}`))
-        .finally(() => callback());
+        .then(
+          () => callback(),
+          (error: unknown) => {
+            this.options.log.error(`mqtt: handler for ${packet.topic} failed, message not acknowledged: ${messageOf(error)}`);
+            callback(error instanceof Error ? error : new Error(String(error)));
+          },
+        );
     };
     client.on('connect', (connack) => {
       if (this.client !== client) return;

@@ -100,7 +100,7 @@ describe('ArtifactReceiver', () => {
     await r.handleManifest(a.sha256, encodeMessage('manifest', a.manifest));
     await r.handleChunk(a.sha256, 0, chunkOf(a.data, 0, 1000));
     await r.handleChunk(a.sha256, 2, chunkOf(a.data, 2, 1000));
-    r.stop();
+    await r.stop();
     link.requests = [];
     r = receiver();
     await r.want({ sha256: a.sha256, bytes: 5000, name: 'm' }, 'model');
