@@ -298,6 +298,8 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
       const text = messageOf(error);
       if (this.options.protocolVersion === 'auto' && this.negotiatedVersion === 5 && /unacceptable protocol|unsupported protocol/i.test(text)) {
         refusedProtocol = true;
+        this.options.log.debug(`mqtt: ${text} (falling back to MQTT 3.1.1)`);
+        return;
       }
       this.options.log.warn(`mqtt: ${text}`);
     });
