@@ -16,16 +16,15 @@ import { normalizeModel } from '../src/onnx/normalize.js';
 import { cloneModel, type OnnxModel } from '../src/onnx/ir.js';
 import { encodeModel } from '../src/onnx/model-codec.js';
 import { inferTensorTypes, staticShape } from '../src/onnx/shape-inference.js';
-import { floatTensor, int64Tensor } from '../src/onnx/tensor.js';
+import { floatTensor } from '../src/onnx/tensor.js';
 import { openDataset } from '../src/compress/dataset.js';
-import { writeDataset } from '../src/compress/dataset-writer.js';
 import { evaluateModel } from '../src/compress/evaluate.js';
 import { pruneAndRecover } from '../src/compress/methods/prune-method.js';
 import { factorizeLowRank } from '../src/compress/low-rank.js';
 import { distillHead } from '../src/compress/distill.js';
 import { modelFlops } from '../src/profile/model-flops.js';
 import { createInferenceRunner } from '../src/profile/ort-inference.js';
-import { mnistDigitArrays, seededRandom } from './lib/mnist-pages.js';
+import { writeMnistDigitDataset } from './lib/mnist-pages.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number): number => {
@@ -42,22 +41,7 @@ const temp = mkdtempSync(join(tmpdir(), 'bench-prune-'));
 let dataNote = 'fixture datasets (test/fixtures/data)';
 
 function digits(path: string, flat: boolean, sets: number, batch: number, seed: number): string {
-  const all = mnistDigitArrays();
-  const rand = seededRandom(seed);
-  const out = [];
-  for (let s = 0; s < sets; s++) {
-    const x = new Float32Array(batch * 784);
-    const y: number[] = [];
-    for (let b = 0; b < batch; b++) {
-      const d = Math.floor(rand() * 10);
-      const idx = Math.floor(rand() * (all[d]!.length / 784));
-      for (let i = 0; i < 784; i++) x[b * 784 + i] = (all[d]![idx * 784 + i]! - 0.1307) / 0.3081;
-      y.push(d);
-    }
-    out.push({ inputs: [floatTensor('input', flat ? [batch, 784] : [batch, 1, 28, 28], x)], labels: int64Tensor('label', [batch], y) });
-  }
-  writeDataset(path, out);
-  return path;
+  return writeMnistDigitDataset(path, { flat, sets, batch, seed });
 }
 
 function dataDir(name: string, flat: boolean, sets: number, batch: number, seed: number): string {

@@ -1,18 +1,11 @@
 import { createRequire } from 'node:module';
-import { floatTensor } from '../../src/onnx/tensor.js';
+import { floatTensor, int64Tensor } from '../../src/onnx/tensor.js';
+import { writeDataset } from '../../src/compress/dataset-writer.js';
+import { mulberry32 } from '../../src/util/random.js';
 import type { Tensor } from '../../src/onnx/ir.js';
 
-/** Deterministic PRNG (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (mulberry32), re-exported for scripts and tests. */
+export const seededRandom = mulberry32;
 
 let digitsCache: number[][] | undefined;
 
@@ -65,4 +58,29 @@ export function mnistPage(seed: number, size = 640, name = 'x'): Tensor {
   const out = new Float32Array(3 * size * size);
   for (let c = 0; c < 3; c++) for (let i = 0; i < size * size; i++) out[c * size * size + i] = (grey[i]! - mean[c]!) / std[c]!;
   return floatTensor(name, [1, 3, size, size], out);
+}
+
+/**
+ * Write `sets` batches of `batch` labelled digits drawn from the mnist package (seeded), normalised like the fixture
+ * models' training data ((x − 0.1307) / 0.3081), as [batch,784] (`flat`) or [batch,1,28,28]. Draws may overlap the
+ * fixtures' training split: use test/fixtures/data for held-out accuracy.
+ */
+export function writeMnistDigitDataset(path: string, options: { flat: boolean; sets: number; batch: number; seed: number }): string {
+  const all = mnistDigitArrays();
+  const rand = seededRandom(options.seed);
+  const out = [];
+  for (let s = 0; s < options.sets; s++) {
+    const x = new Float32Array(options.batch * 784);
+    const y: number[] = [];
+    for (let b = 0; b < options.batch; b++) {
+      const d = Math.floor(rand() * 10);
+      const idx = Math.floor(rand() * (all[d]!.length / 784));
+      for (let i = 0; i < 784; i++) x[b * 784 + i] = (all[d]![idx * 784 + i]! - 0.1307) / 0.3081;
+      y.push(d);
+    }
+    const dims = options.flat ? [options.batch, 784] : [options.batch, 1, 28, 28];
+    out.push({ inputs: [floatTensor('input', dims, x)], labels: int64Tensor('label', [options.batch], y) });
+  }
+  writeDataset(path, out);
+  return path;
 }

@@ -7,6 +7,9 @@ import { allocateValues } from '../onnx/tensor.js';
 import { DataType, dataTypeName } from '../onnx/dtype.js';
 import { elementCount, type Dim, type Tensor } from '../onnx/ir.js';
 import { EdgetuneError } from '../util/errors.js';
+import { mulberry32 } from '../util/random.js';
+
+export { mulberry32 };
 
 /** A model input as the runtime declares it. */
 export interface InputSpec {
@@ -74,18 +77,6 @@ export function resolveInputShapes(inputs: readonly InputSpec[], overrides: Read
     out.set(input.name, dims);
   }
   return out;
-}
-
-/** A small deterministic PRNG (mulberry32) so that synthesized inputs are the same on every run. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

@@ -8,12 +8,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { distillHead, findHead } from '../../../src/compress/distill.js';
 import { openDataset } from '../../../src/compress/dataset.js';
 import { evaluateModel } from '../../../src/compress/evaluate.js';
-import { writeDataset } from '../../../src/compress/dataset-writer.js';
 import { factorizeLowRank } from '../../../src/compress/low-rank.js';
 import { cloneModel } from '../../../src/onnx/ir.js';
 import { loadModelFile, saveModelFile } from '../../../src/onnx/model-file.js';
-import { floatTensor, int64Tensor } from '../../../src/onnx/tensor.js';
-import { mnistDigitArrays, seededRandom } from '../../../scripts/lib/mnist-pages.js';
+import { writeMnistDigitDataset } from '../../../scripts/lib/mnist-pages.js';
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'edgetune-distill-'));
@@ -21,22 +19,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const MLP = 'test/fixtures/models/mnist-mlp.onnx';
 
 function digits(path: string, sets: number, batch: number, seed: number): string {
-  const all = mnistDigitArrays();
-  const rand = seededRandom(seed);
-  const out = [];
-  for (let s = 0; s < sets; s++) {
-    const x = new Float32Array(batch * 784);
-    const y: number[] = [];
-    for (let b = 0; b < batch; b++) {
-      const d = Math.floor(rand() * 10);
-      const idx = Math.floor(rand() * (all[d]!.length / 784));
-      for (let i = 0; i < 784; i++) x[b * 784 + i] = (all[d]![idx * 784 + i]! - 0.1307) / 0.3081;
-      y.push(d);
-    }
-    out.push({ inputs: [floatTensor('input', [batch, 784], x)], labels: int64Tensor('label', [batch], y) });
-  }
-  writeDataset(path, out);
-  return path;
+  return writeMnistDigitDataset(path, { flat: true, sets, batch, seed });
 }
 
 describe('head distillation', () => {

