@@ -74,6 +74,8 @@ export class Agent {
   private bytesSinceGc = 0;
   private running = false;
   private stopping: Promise<void> | null = null;
+  /** Aborted by stop(): cancels the start-up hardware probe and heartbeat reads. */
+  private readonly lifetime = new AbortController();
 
   constructor(config: ResolvedAgentConfig, options: AgentOptions = {}) {
     this.config = config;
@@ -230,6 +232,7 @@ export class Agent {
 
   private async stopInner(): Promise<void> {
     this.connection?.holdIncoming();
+    this.lifetime.abort();
     for (const t of this.timers.splice(0)) clearInterval(t);
     await this.schedules?.stop();
     await this.runner?.stop();
@@ -458,7 +461,7 @@ export class Agent {
     if (!this.connection?.connected || !this.storeRef) return;
     let telemetry = { load1: null as number | null, temperatureC: null as number | null, throttled: null as boolean | null };
     try {
-      telemetry = await this.services.telemetry({ signal: AbortSignal.timeout(10_000), timeoutMs: 10_000, workDir: this.paths.workDir });
+      telemetry = await this.services.telemetry({ signal: AbortSignal.any([this.lifetime.signal, AbortSignal.timeout(10_000)]), timeoutMs: 10_000, workDir: this.paths.workDir });
     } catch (error) {
       this.log.debug(`heartbeat telemetry: ${messageOf(error)}`);
     }
@@ -487,7 +490,7 @@ export class Agent {
 
   private async probeHardware(): Promise<HardwareJson | null> {
     try {
-      const hw = await this.services.probeHardware({ signal: AbortSignal.timeout(60_000), timeoutMs: 60_000, workDir: this.paths.workDir });
+      const hw = await this.services.probeHardware({ signal: this.lifetime.signal, timeoutMs: 60_000, workDir: this.paths.workDir });
       this.hardwareJson = hw;
       this.publishHello();
       return hw;
