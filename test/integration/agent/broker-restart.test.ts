@@ -8,7 +8,7 @@ import { connectOperator } from '../../../src/agent/operator/operator-link.js';
 import { OperatorStore } from '../../../src/store/operator-store.js';
 import type { MqttConnection } from '../../../src/transport/mqtt-connection.js';
 import { Topics } from '../../../src/transport/topics.js';
-import { agentConfig, BROKER_KINDS, fleetDir, startAgent, startTestBroker, testLogger, waitFor, type TestBroker } from './fleet-harness.js';
+import { agentConfig, BROKER_KINDS, fleetDir, gatedProxy, startAgent, startTestBroker, testLogger, waitFor, type TestBroker } from './fleet-harness.js';
 
 const HOLD_MS = 1500;
 
@@ -19,6 +19,7 @@ describe.each(BROKER_KINDS)('broker (%s) restarted while reports are pending', (
   let agent: Agent;
   let store: OperatorStore;
   let collector: MqttConnection | null = null;
+  let proxy: Awaited<ReturnType<typeof gatedProxy>>;
 
   /** The operator's report collector: every report into the operator store (de-duplicated by reportId). */
   async function connectCollector(): Promise<void> {
@@ -37,15 +38,16 @@ describe.each(BROKER_KINDS)('broker (%s) restarted while reports are pending', (
   beforeAll(async () => {
     broker = await startTestBroker(kind, fleet.dir);
     store = new OperatorStore(join(fleet.dir, 'operator', 'operator.db'));
-    // The agent's first reconnect comes 1-2 s after the broker is back, so the operator is subscribed by then.
-    agent = await startAgent(
-      agentConfig({ dir: fleet.dir, deviceId: 'dev', brokerUrl: broker.url, publicKey: fleet.publicKey, extra: { broker: { reconnectInitialMs: 2000, reconnectMaxMs: 4000 } } }),
-    );
+    // The agent reaches the broker through a gated proxy, so that the test can let it back only once the operator
+    // has subscribed again (a broker without persistence forgets every subscription when it restarts).
+    proxy = await gatedProxy(broker.port);
+    agent = await startAgent(agentConfig({ dir: fleet.dir, deviceId: 'dev', brokerUrl: proxy.url, publicKey: fleet.publicKey, extra: { broker: { reconnectInitialMs: 200, reconnectMaxMs: 1000 } } }));
     await connectCollector();
   });
   afterAll(async () => {
     await collector?.stop();
     await agent?.stop();
+    await proxy?.stop();
     await broker?.stop();
     store?.close();
     rmSync(fleet.dir, { recursive: true, force: true });
@@ -74,6 +76,7 @@ describe.each(BROKER_KINDS)('broker (%s) restarted while reports are pending', (
 
     await collector?.stop();
     collector = null;
+    proxy.close();
     await broker.stop();
     await waitFor('three reports committed while the broker is down', () => agent.store.listReports().filter((r) => jobIds.includes(r.jobId)).length === 3, 20_000);
     expect(agent.connected).toBe(false);
@@ -82,6 +85,7 @@ describe.each(BROKER_KINDS)('broker (%s) restarted while reports are pending', (
 
     await broker.start();
     await connectCollector();
+    proxy.open();
     await waitFor('all reports at the operator', () => store.listReports().filter((r) => jobIds.includes(r.jobId)).length === 3, 30_000);
     await waitFor('the outbox drained', () => agent.store.pendingOutboxCount() === 0, 10_000);
 

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes, type KeyObject } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, connect as netConnect } from 'node:net';
+import { createServer, connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from '../../../src/agent/agent.js';
@@ -294,4 +294,51 @@ export function signedJobFor(o: {
 export function pingJob(deviceId: string, key: KeyObject | null, options: Record<string, unknown> = {}): JobMessage {
   const job: JobMessage = { jobId: `ping-${randomBytes(6).toString('hex')}`, action: 'ping', target: { device: deviceId }, options, issuedAt: new Date().toISOString(), signature: null };
   return key ? signJob(job, key) : job;
+}
+
+/**
+ * A TCP proxy in front of a broker whose gate the test opens and closes: closed, it drops existing connections and
+ * refuses new ones. Lets a test decide when an agent may reach the broker again (e.g. only after the operator has
+ * subscribed), without timing assumptions.
+ */
+export async function gatedProxy(targetPort: number): Promise<{ port: number; url: string; open(): void; close(): void; stop(): Promise<void> }> {
+  let gateOpen = true;
+  const pairs = new Set<Socket>();
+  const server = createServer((client) => {
+    if (!gateOpen) {
+      client.destroy();
+      return;
+    }
+    const upstream = netConnect(targetPort, '127.0.0.1');
+    pairs.add(client);
+    pairs.add(upstream);
+    const drop = (): void => {
+      client.destroy();
+      upstream.destroy();
+      pairs.delete(client);
+      pairs.delete(upstream);
+    };
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
+  return {
+    port,
+    url: `mqtt://127.0.0.1:${port}`,
+    open: () => {
+      gateOpen = true;
+    },
+    close: () => {
+      gateOpen = false;
+      for (const s of pairs) s.destroy();
+      pairs.clear();
+    },
+    stop: async () => {
+      gateOpen = false;
+      for (const s of pairs) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }
