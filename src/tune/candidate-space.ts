@@ -148,8 +148,10 @@ export function candidateSpace(input: CandidateSpaceInput): CandidateSpace {
   }
   const planPrune = plan.pruning && plan.pruning.ratio > 0 ? round2(plan.pruning.ratio) : null;
   const pruneOk = has.has('prune') ? usable('prune', 'prune') : (skip('prune', "method 'prune' is not in this build"), false);
-  const lowRankApplicable = facts.layers.some((l) => (l.kind === 'gemm' || l.kind === 'matmul') && l.weightDims.length === 2 && Math.min(l.inChannels, l.outChannels) >= 32);
-  const lowRankOk = lowRankApplicable ? usable('lowrank', 'lowrank') : (skip('lowrank', 'no 2-D MatMul/Gemm weight with both sides ≥ 32: factorisation cannot save FLOPs'), false);
+  // The lowrank pass factorises 2-D MatMul/Gemm weights and 1×1 Convs (only where r·(K+N) < K·N).
+  const pointwise = (l: (typeof facts.layers)[number]): boolean => l.kind === 'conv' && l.weightDims.length === 4 && l.weightDims[2] === 1 && l.weightDims[3] === 1;
+  const lowRankApplicable = facts.layers.some((l) => (((l.kind === 'gemm' || l.kind === 'matmul') && l.weightDims.length === 2) || pointwise(l)) && Math.min(l.inChannels, l.outChannels) >= 32);
+  const lowRankOk = lowRankApplicable ? usable('lowrank', 'lowrank') : (skip('lowrank', 'no 2-D MatMul/Gemm weight or 1×1 Conv with both sides ≥ 32: factorisation cannot save FLOPs'), false);
   const lowRankStep: CandidateStep = { method: 'lowrank', options: { ratio: LOWRANK_RATIO } };
   const lowRankId = `lowrank-${LOWRANK_RATIO}`;
   const pruneStep = (r: number): CandidateStep => ({ method: 'prune', options: { ratio: r } });
@@ -214,7 +216,7 @@ export function candidateSpace(input: CandidateSpaceInput): CandidateSpace {
 
   // 5. Low rank, alone and chained.
   if (lowRankOk) {
-    const planned = plan.lowRank ? `the plan lists ${plan.lowRank.layers.length} layer(s) that still exceed the cache` : 'MatMul/Gemm weights large enough to factorise';
+    const planned = plan.lowRank ? `the plan lists ${plan.lowRank.layers.length} layer(s) that still exceed the cache` : 'MatMul/Gemm or 1×1 Conv weights large enough to factorise';
     add({ id: lowRankId, steps: [lowRankStep], origin: plan.lowRank ? 'plan' : 'neighbour', note: `low-rank factorisation keeping ${LOWRANK_RATIO} of the parameters: ${planned}` });
     if (chainQuant) add({ id: `${lowRankId}+${chainQuant.id}`, steps: [lowRankStep, chainQuant.step], origin: 'neighbour', note: `low rank then ${chainQuant.note}` });
     const r = planPrune ?? DEFAULT_PRUNE_RATIOS[0];

@@ -54,7 +54,7 @@ describe('candidateSpace', () => {
     // No 2-D weight with both sides ≥ 32 (256×10): no low rank; conv-dominated: no int4.
     expect(space.skipped).toEqual(
       expect.arrayContaining([
-        { id: 'lowrank', reason: 'no 2-D MatMul/Gemm weight with both sides ≥ 32: factorisation cannot save FLOPs' },
+        { id: 'lowrank', reason: 'no 2-D MatMul/Gemm weight or 1×1 Conv with both sides ≥ 32: factorisation cannot save FLOPs' },
         { id: 'int4', reason: 'int4 weight-only covers MatMul only; this model is not MatMul-heavy' },
         { id: 'int8-dyn', reason: 'int8 dynamic quantizes MatMul/Gemm only, and they hold 5% of the weights' },
       ]),
@@ -80,6 +80,12 @@ describe('candidateSpace', () => {
     expect(list).toContain('lowrank-0.5+int8-dyn');
     const chain = space.candidates.find((c) => c.id === 'prune-0.25+lowrank-0.5+int8-dyn')!;
     expect(chain.steps.map((s) => s.method)).toEqual(['prune', 'lowrank', 'int8-dynamic']);
+  });
+
+  it('1×1 Convs (pointwise) make a model a low-rank candidate; 3×3 ones do not', () => {
+    const pw: LayerFacts = { ...layer('conv', 96, 192), weightDims: [192, 96, 1, 1] };
+    expect(ids(input({ facts: { layers: [pw] } }))).toContain('lowrank-0.5');
+    expect(ids(input({ facts: { layers: [layer('conv', 96, 192)] } }))).not.toContain('lowrank-0.5');
   });
 
   it('without data: int8 static and mixed precision are left out with the reason, int8 dynamic stands in', () => {
