@@ -42,6 +42,11 @@ export class AgentPaths {
     return join(this.dataDir, 'work');
   }
 
+  /** The tune store (kept across runs so that a re-tune of the same model continues). */
+  get tuneDir(): string {
+    return join(this.dataDir, 'tune');
+  }
+
   /** staging/<sha256>.partial */
   staging(sha256: string): string {
     return join(this.stagingDir, `${checked(sha256)}.partial`);

@@ -57,6 +57,24 @@ export interface CompressRequest {
   options?: Record<string, string | number | boolean>;
 }
 
+/** SPEC.md `tune` JSON (fields the agent reads). */
+export interface TuneJson {
+  chosen?: string | null;
+  output?: { path?: string; sha256?: string; bytes?: number } | null;
+  [key: string]: unknown;
+}
+
+/** Input of a tuning run (`edgetune tune`). */
+export interface TuneRequest {
+  modelPath: string;
+  outPath: string;
+  /** The tune store; a later run on the same model continues from it. */
+  workDir: string;
+  dataDir?: string;
+  /** Extra `edgetune tune` options (maxAccuracyDrop, maxLatencyMs, objective, budgetS, iterations, ...). */
+  options?: Record<string, string | number | boolean>;
+}
+
 /** Input of an evaluation run. */
 export interface EvalRequest {
   modelPath: string;
@@ -95,6 +113,7 @@ export interface AgentServices {
   compress(req: CompressRequest, o: ServiceCallOptions): Promise<CompressJson>;
   profile(req: ProfileRequest, o: ServiceCallOptions): Promise<ProfileJson>;
   evaluate(req: EvalRequest, o: ServiceCallOptions): Promise<EvalJson>;
+  tune(req: TuneRequest, o: ServiceCallOptions): Promise<TuneJson>;
   telemetry(o: ServiceCallOptions): Promise<TelemetrySample>;
 }
 
@@ -158,6 +177,16 @@ export function createCliServices(): AgentServices {
       const args = ['eval', req.modelPath, '--data', req.dataDir];
       if (req.referencePath) args.push('--reference', req.referencePath);
       return (await call(args, o)) as EvalJson;
+    },
+    tune: async (req, o) => {
+      const args = ['tune', req.modelPath, '-o', req.outPath, '--work-dir', req.workDir, '--time-limit-seconds', String(Math.round(o.timeoutMs / 1000))];
+      if (o.memoryLimitBytes) args.push('--memory-limit-mb', String(Math.floor(o.memoryLimitBytes / (1024 * 1024))));
+      if (req.dataDir) args.push('--data', req.dataDir);
+      if (req.options) args.push(...optionsToFlags(req.options));
+      const budgetS = typeof req.options?.budgetS === 'number' ? req.options.budgetS : null;
+      // The whole search may run many profiles: its wall limit is the budget (or ten profiles) plus one profile.
+      const wallMs = (budgetS !== null ? budgetS * 1000 : o.timeoutMs * 10) + o.timeoutMs;
+      return (await runCliChild(args, { timeoutMs: wallMs, signal: o.signal, cwd: o.workDir, resultOnExitOne: true, ...(o.onLog ? { onStderrLine: o.onLog } : {}) })) as TuneJson;
     },
     telemetry: async () => {
       // src/profile's thermal readers (sysfs zones, Pi get_throttled, Intel/Jetson throttle counters): small

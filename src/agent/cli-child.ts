@@ -18,6 +18,9 @@ export interface CliChildOptions {
   env?: Record<string, string>;
   /** Called with each complete stderr line (progress and logs of the child). */
   onStderrLine?: (line: string) => void;
+  /** Take a JSON result without an `error` member as the result even when the exit code is 1 (e.g. `tune` finding no
+   * candidate within the constraints still prints the whole search). */
+  resultOnExitOne?: boolean;
 }
 
 const KNOWN_CODES: ReadonlySet<string> = new Set<ErrorCode>([
@@ -110,7 +113,8 @@ export function runCliChild(args: readonly string[], options: CliChildOptions): 
         reject(new EdgetuneError(oom ? 'CHILD_OOM' : 'CHILD_CRASHED', `${command}: child process died of ${signal}${oom ? ' (out of memory)' : ''}: ${lastLine(stderrTail)}`));
         return;
       }
-      if (code === 0 && parsed !== undefined && typeof parsed === 'object' && parsed !== null) {
+      const isResult = parsed !== undefined && typeof parsed === 'object' && parsed !== null && !('error' in parsed);
+      if ((code === 0 || (code === 1 && options.resultOnExitOne === true)) && isResult) {
         resolve(parsed);
         return;
       }

@@ -85,3 +85,29 @@ export function profileSettings(ctx: JobContext): { iterations?: number; warmup?
   if (opProfile !== undefined) out.opProfile = opProfile;
   return out;
 }
+
+/** `edgetune tune` options a job may pass, validated by type. */
+export function tunePassThrough(ctx: JobContext): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  const nums: Array<[string, number, number]> = [
+    ['maxAccuracyDrop', 0, 100],
+    ['maxLatencyMs', 0, 1e7],
+    ['maxMemoryMb', 0, 1e7],
+    ['maxSizeMb', 0, 1e7],
+    ['budgetS', 1, 7 * 24 * 3600],
+  ];
+  for (const [name, min, max] of nums) {
+    const v = numberOption(ctx, name, min, max);
+    if (v !== undefined) out[name] = v;
+  }
+  const objective = enumOption(ctx, 'objective', ['latency', 'energy', 'size'] as const);
+  if (objective) out.objective = objective;
+  const candidates = patternOption(ctx, 'candidates', /^[A-Za-z0-9_.+-]{1,64}(,[A-Za-z0-9_.+-]{1,64}){0,63}$/, 'a comma list of candidate ids');
+  if (candidates) out.candidates = candidates;
+  const settings = profileSettings(ctx);
+  if (settings.iterations !== undefined) out.iterations = settings.iterations;
+  if (settings.warmup !== undefined) out.warmup = settings.warmup;
+  if (settings.threads !== undefined) out.threads = settings.threads;
+  if (settings.energy !== undefined) out.energy = settings.energy;
+  return out;
+}
