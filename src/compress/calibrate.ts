@@ -8,6 +8,7 @@ import { createInferenceRunner } from '../profile/ort-inference.js';
 import { feedsForBatch, type Dataset } from './dataset.js';
 import { Histogram, MinMaxAccumulator, entropyThreshold, percentileRange, type CalibrationMethod, type TensorRange } from './calibration-stats.js';
 import { EdgetuneError } from '../util/errors.js';
+import { refuseModelRunFailure } from './evaluate.js';
 
 /** Options for activation calibration. */
 export interface CalibrationOptions {
@@ -105,7 +106,7 @@ async function minMaxPass(
       if (signal?.aborted) throw new EdgetuneError('ABORTED', 'calibration aborted');
       const batch = dataset.load(s);
       for (const piece of feedsForBatch(model, batch)) {
-        const result = await runner.run(piece.feeds, fetch);
+        const result = await runner.run(piece.feeds, fetch).catch(refuseModelRunFailure('the model', batch.set));
         for (const o of outputs) {
           const lo = result.get(o.min)!.values as Float32Array;
           const hi = result.get(o.max)!.values as Float32Array;
@@ -146,7 +147,7 @@ async function histogramPass(
       if (signal?.aborted) throw new EdgetuneError('ABORTED', 'calibration aborted');
       const batch = dataset.load(s);
       for (const piece of feedsForBatch(model, batch)) {
-        const result = await runner.run(piece.feeds, tensorNames);
+        const result = await runner.run(piece.feeds, tensorNames).catch(refuseModelRunFailure('the model', batch.set));
         for (const name of tensorNames) {
           const values = result.get(name)!.values as Float32Array;
           if (absolute) {

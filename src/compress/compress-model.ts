@@ -8,6 +8,7 @@ import { loadCompressMethod } from './methods/registry.js';
 import type { MethodOptions } from './methods/method-types.js';
 import type { KeptNode, PassReport } from './pass.js';
 import { EdgetuneError } from '../util/errors.js';
+import { createOrtSession } from '../profile/ort-session.js';
 
 /** Caller input for compressing a model file. */
 export interface CompressFileOptions extends MethodOptions {
@@ -55,6 +56,7 @@ export async function compressModelFile(options: CompressFileOptions): Promise<C
   const loaded = loadModelFile(options.inputPath);
   const model = loaded.model;
   validateGraph(model);
+  await checkOnnxruntimeLoads(options.inputPath);
   const from = defaultOpset(model);
   const normalized = normalizeModel(model, runner.minOpset > 0 ? { minOpset: runner.minOpset } : {});
   // After Constant lifting, so weights kept in Constant nodes (paddle2onnx) are counted.
@@ -89,4 +91,15 @@ export async function compressModelFile(options: CompressFileOptions): Promise<C
     details: outcome.report.details ?? null,
     steps: outcome.steps ?? null,
   };
+}
+
+/**
+ * Refuse (MODEL_INVALID / MODEL_UNSUPPORTED) an input onnxruntime will not load: its checker, type inference and
+ * kernel lookup see what edgetune's graph validation does not (attribute types, arity, opset, IR version), and a
+ * pass would only turn such a model into an output onnxruntime refuses too.
+ */
+async function checkOnnxruntimeLoads(path: string): Promise<void> {
+  // Default optimisation level: its graph transformers re-run shape inference, which finds more than 'disabled'.
+  const session = await createOrtSession(path, { threads: 1 });
+  await session.release();
 }

@@ -53,12 +53,26 @@ export async function evaluateRunners(
     if (options.signal?.aborted) throw new EdgetuneError('ABORTED', 'evaluation aborted');
     const batch = dataset.load(s);
     for (const piece of feedsForBatch(model, batch)) {
-      const out = (await runner.run(piece.feeds, [outputName])).get(outputName)!;
-      const ref = reference && referenceName ? (await reference.run(piece.feeds, [referenceName])).get(referenceName)! : undefined;
+      const out = (await runner.run(piece.feeds, [outputName]).catch(refuseModelRunFailure('the model', batch.set))).get(outputName)!;
+      const ref = reference && referenceName ? (await reference.run(piece.feeds, [referenceName]).catch(refuseModelRunFailure('the reference model', batch.set))).get(referenceName)! : undefined;
       const labels = batch.labels ? (batch.labels.values as BigInt64Array | Int32Array).slice(piece.start, piece.end) : undefined;
       acc.add(tensorToFloat32(out), out.dims, ref ? tensorToFloat32(ref) : undefined, labels as ArrayLike<number | bigint> | undefined);
     }
     options.onProgress?.(s + 1, sets);
   }
   return acc.result();
+}
+
+/**
+ * A rejection handler for running a model that onnxruntime loaded on inputs checked against its declared types and
+ * shapes: a node that fails then (bias of the wrong rank, mismatched dims) means a malformed model, so the error
+ * becomes MODEL_INVALID naming the model and the set. Allocation failures stay run-time failures.
+ */
+export function refuseModelRunFailure(what: string, set: string): (error: unknown) => never {
+  return (error: unknown) => {
+    if (error instanceof EdgetuneError && error.code === 'RUNTIME_FAILED' && !/allocat|out of memory/i.test(error.message)) {
+      throw new EdgetuneError('MODEL_INVALID', `${what} fails on ${set}: ${error.message}`, { cause: error });
+    }
+    throw error;
+  };
 }

@@ -171,11 +171,12 @@ export function topologicalSort(graph: OnnxGraph, outerScope: ReadonlySet<string
 }
 
 /**
- * Check that the main graph is well formed: every node input exists, no tensor is produced twice, every graph
- * output is produced. Throws MODEL_INVALID naming the first problem.
+ * Check that the main graph is well formed: it has outputs, every node input exists, no tensor is produced twice,
+ * every graph output is produced. Throws MODEL_INVALID naming the first problem.
  */
 export function validateGraph(model: OnnxModel): void {
   const { graph } = model;
+  if (graph.outputs.length === 0) throw new EdgetuneError('MODEL_INVALID', 'the graph has no outputs: the model computes nothing');
   const seen = new Set<string>([...graph.inputs.map((i) => i.name), ...graph.initializers.keys()]);
   for (const node of graph.nodes) {
     if (!node.opType) throw new EdgetuneError('MODEL_INVALID', `node '${node.name}' has no op_type`);

@@ -55,9 +55,11 @@ export function decodeModel(bytes: Uint8Array, options: DecodeOptions = {}): Onn
   }
   const passthrough: Record<string, unknown> = {};
   for (const key of ['functions', 'trainingInfo', 'configuration']) if (obj[key]) passthrough[key] = obj[key];
+  const opsetImports = (obj.opsetImport as any[]).map((o) => ({ domain: o.domain ?? '', version: Number(o.version ?? 0) }));
+  checkOpsetImports(opsetImports);
   return {
     irVersion: Number(obj.irVersion ?? 0),
-    opsetImports: (obj.opsetImport as any[]).map((o) => ({ domain: o.domain ?? '', version: Number(o.version ?? 0) })),
+    opsetImports,
     producerName: obj.producerName ?? '',
     producerVersion: obj.producerVersion ?? '',
     domain: obj.domain ?? '',
@@ -67,6 +69,22 @@ export function decodeModel(bytes: Uint8Array, options: DecodeOptions = {}): Onn
     graph: graphFromProto(obj.graph, options, 'main graph'),
     ...(Object.keys(passthrough).length ? { passthrough } : {}),
   };
+}
+
+/**
+ * Refuse a model that imports one domain at two versions ('' and 'ai.onnx' are the same domain): which version
+ * applies would be up to the reader, and edgetune and onnxruntime would disagree.
+ */
+function checkOpsetImports(imports: ReadonlyArray<{ domain: string; version: number }>): void {
+  const seen = new Map<string, number>();
+  for (const { domain, version } of imports) {
+    const key = domain === 'ai.onnx' ? '' : domain;
+    const before = seen.get(key);
+    if (before !== undefined && before !== version) {
+      throw new EdgetuneError('MODEL_INVALID', `not a valid ONNX model: opset_import lists domain '${key || 'ai.onnx'}' twice, at versions ${before} and ${version}`);
+    }
+    seen.set(key, version);
+  }
 }
 
 /** Encode the IR to ModelProto bytes. */
@@ -308,12 +326,13 @@ function tensorFromProto(t: Record<string, any>, options: DecodeOptions): Tensor
     return tensor(decodeRawData(name, dataType, dims, raw), 'raw');
   }
   if (t.rawData !== undefined && dataType !== DataType.STRING) return tensor(decodeRawData(name, dataType, dims, t.rawData), 'raw');
-  const values = allocateValues(dataType, count);
   const typedField = typedFieldOf(dataType);
   const source: any[] = t[typedField] ?? [];
+  // Compare with the values actually present before allocating: declared dims alone must not size an allocation.
   if (source.length !== count) {
     throw new EdgetuneError('MODEL_INVALID', `tensor '${name}': ${source.length} values in ${typedField} for shape [${dims.join(',')}] (${count} elements)`);
   }
+  const values = allocateValues(dataType, count);
   if (dataType === DataType.STRING) {
     for (let i = 0; i < count; i++) (values as string[])[i] = textDecoder.decode(source[i]);
   } else if (values instanceof BigInt64Array || values instanceof BigUint64Array) {

@@ -128,7 +128,7 @@ function inferNode(node: OnnxNode, types: TensorTypeMap, constants: Map<string, 
     case 'LpPool': {
       const x = inShape(0);
       const k = attrInts(node, 'kernel_shape', []);
-      const shape = x && k.length ? poolShape(node, x, k) : null;
+      const shape = x && x.length >= 3 && k.length ? poolShape(node, x, k) : null;
       set(0, firstType, shape);
       if (op === 'MaxPool') set(1, DataType.INT64, shape);
       return;
@@ -166,7 +166,7 @@ function inferNode(node: OnnxNode, types: TensorTypeMap, constants: Map<string, 
       if (target) return set(0, firstType, reshapeShape(x, target, attrInt(node, 'allowzero', 0) === 1));
       // Shape computed at run time: the rank is still the length of the shape vector.
       const rank = opset >= 5 ? inShape(1)?.[0] : undefined;
-      return set(0, firstType, typeof rank === 'number' ? new Array<Dim>(rank).fill(null) : null);
+      return set(0, firstType, isPlausibleRank(rank) ? new Array<Dim>(rank).fill(null) : null);
     }
     case 'Transpose': {
       const x = inShape(0);
@@ -341,8 +341,16 @@ export function broadcastShapes(shapes: Array<Dim[] | null>): Dim[] | null {
   return out;
 }
 
+/** A declared rank small enough to build a shape from (a malformed model can declare any number). */
+function isPlausibleRank(rank: unknown): rank is number {
+  return typeof rank === 'number' && Number.isSafeInteger(rank) && rank >= 0 && rank <= MAX_RANK;
+}
+
+const MAX_RANK = 64;
+
 function convShape(node: OnnxNode, x: Dim[] | null, w: Dim[] | null): Dim[] | null {
-  if (!x || !w) return null;
+  // Conv needs [N, C, spatial...]; a lower rank is a malformed model, and its shape is unknown.
+  if (!x || !w || x.length < 3) return null;
   const spatial = x.length - 2;
   const kernel = attrInts(node, 'kernel_shape', w.slice(2).map((d) => (typeof d === 'number' ? d : 0)));
   const strides = attrInts(node, 'strides', new Array(spatial).fill(1));
@@ -365,7 +373,7 @@ function convShape(node: OnnxNode, x: Dim[] | null, w: Dim[] | null): Dim[] | nu
 }
 
 function convTransposeShape(node: OnnxNode, x: Dim[] | null, w: Dim[] | null): Dim[] | null {
-  if (!x || !w) return null;
+  if (!x || !w || x.length < 3) return null;
   const spatial = x.length - 2;
   const group = attrInt(node, 'group', 1);
   const explicit = attrInts(node, 'output_shape', []);
