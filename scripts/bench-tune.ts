@@ -7,6 +7,7 @@
  *
  *     npx tsx scripts/bench-tune.ts            # both models
  *     npx tsx scripts/bench-tune.ts cnn        # one of them (cnn | ocr)
+ *     npx tsx scripts/bench-tune.ts ocr 120    # a smoke run: stop starting candidates after 120 s (not for the record)
  *
  * Each case starts from an empty work directory (nothing resumed); profiling uses the CLI defaults (30 measured
  * runs after 5 warm-up, energy auto with 1 s windows) apart from the batch and the input shape.
@@ -34,6 +35,7 @@ interface Case {
 }
 
 const only = process.argv[2];
+const budgetSeconds = process.argv[3] !== undefined ? Number(process.argv[3]) : undefined;
 
 function cases(): Case[] {
   const list: Case[] = [
@@ -85,6 +87,7 @@ async function run(c: Case): Promise<{ result: TuneResult; row: string; detail: 
     workDir,
     constraints: { maxAccuracyDropPp: 1 },
     objective: 'latency',
+    ...(budgetSeconds !== undefined ? { budgetSeconds } : {}),
     profile: { batchSize: c.batch, shapes: c.shapes },
     reportPath: join(workDir, 'report.html'),
     onEvent: (e) => {

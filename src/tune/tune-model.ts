@@ -264,7 +264,7 @@ export async function tuneModel(options: TuneOptions): Promise<TuneResult> {
         try {
           result = await runCandidate(spec, ctx, reopen ? finished : null);
         } catch (error) {
-          if (signal?.aborted) {
+          if (signal?.aborted || errorCodeOf(error) === 'ABORTED') {
             store.clearRunning(loaded.sha256, spec.id, key);
             store.finishRun(runId, 'interrupted', null);
             throw abortedError(results.length, specs.length, store.path);
@@ -443,6 +443,10 @@ async function runCandidate(spec: CandidateSpec, ctx: CandidateContext, previous
   const outcome = await ctx.profiler(ctx.profileFor(result.model.path), spec.id, ctx.signal);
   if (outcome.state === 'failed') {
     if (outcome.error.code === 'ABORTED' && ctx.signal?.aborted) throw new EdgetuneError('ABORTED', outcome.error.message);
+    // Ctrl-C reaches the whole process group: a child killed by SIGINT/SIGTERM is an interruption, not a failure.
+    if (outcome.error.code === 'CHILD_CRASHED' && /killed by SIG(INT|TERM|HUP)\b/.test(outcome.error.message)) {
+      throw new EdgetuneError('ABORTED', `profile of ${spec.id} interrupted: ${outcome.error.message}`);
+    }
     result.state = 'failed';
     result.errorCode = outcome.error.code;
     result.reason = `profile: ${outcome.error.message}`;
