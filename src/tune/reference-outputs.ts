@@ -31,6 +31,8 @@ export class ReferenceOutputs {
     private readonly pieces: KeptPiece[],
     /** The original's own metrics (top-1 where labels exist). */
     readonly baseline: FidelityMetrics,
+    /** Every output batch was [batch, classes]: agreement applies (else only cosine-type metrics). */
+    readonly classifier: boolean,
   ) {}
 
   /**
@@ -49,12 +51,14 @@ export class ReferenceOutputs {
       const pieces: KeptPiece[] = [];
       const acc = new FidelityAccumulator();
       let bytes = 0;
+      let classifier = true;
       for (let s = 0; s < dataset.setNames.length; s++) {
         if (options.signal?.aborted) throw new EdgetuneError('ABORTED', 'evaluation aborted');
         const batch = dataset.load(s);
         for (const piece of feedsForBatch(model, batch)) {
           const out = (await runner.run(piece.feeds, [name])).get(name)!;
           const values = tensorToFloat32(out);
+          if (out.dims.length !== 2) classifier = false;
           const labels = batch.labels ? (batch.labels.values as BigInt64Array | Int32Array).slice(piece.start, piece.end) : undefined;
           acc.add(values, out.dims, undefined, labels as ArrayLike<number | bigint> | undefined);
           bytes += values.byteLength;
@@ -62,7 +66,7 @@ export class ReferenceOutputs {
           pieces.push({ set: s, start: piece.start, end: piece.end, output: values, labels: labels as ArrayLike<number | bigint> | undefined });
         }
       }
-      return new ReferenceOutputs(dataDir, pieces, acc.result());
+      return new ReferenceOutputs(dataDir, pieces, acc.result(), classifier);
     } finally {
       await runner.release();
     }

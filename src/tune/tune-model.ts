@@ -190,6 +190,7 @@ export async function tuneModel(options: TuneOptions): Promise<TuneResult> {
 
     // Baseline accuracy (with labels: its top-1; without: 1 for agreement and cosine).
     let baselineTop1: number | null = null;
+    let baselineMetric: CandidateAccuracy['metric'] = 'cosine';
     const results: CandidateResult[] = [];
     const builtBySha = new Map<string, string>([[loaded.sha256, 'fp32']]);
 
@@ -209,6 +210,7 @@ export async function tuneModel(options: TuneOptions): Promise<TuneResult> {
       profiler,
       builtBySha,
       baselineTop1: () => baselineTop1,
+      baselineMetric: () => baselineMetric,
       reference: null,
     };
     const optionsKeyOf = (spec: CandidateSpec): string =>
@@ -218,8 +220,14 @@ export async function tuneModel(options: TuneOptions): Promise<TuneResult> {
       // The original runs over the data once; candidates are scored against its kept outputs.
       try {
         ctx.reference = await ReferenceOutputs.compute(modelPath, dataDir, signal ? { signal } : {});
-        const base = ctx.reference?.baseline ?? (await evaluateModelFiles({ modelPath, dataDir, ...(signal ? { signal } : {}) }));
-        baselineTop1 = base.top1;
+        if (ctx.reference) {
+          baselineTop1 = ctx.reference.baseline.top1;
+          baselineMetric = baselineTop1 !== null ? 'top1' : ctx.reference.classifier ? 'agreement' : 'cosine';
+        } else {
+          const self = await evaluateModelFiles({ modelPath, dataDir, referencePath: modelPath, ...(signal ? { signal } : {}) });
+          baselineTop1 = self.referenceTop1 ?? self.top1;
+          baselineMetric = baselineTop1 !== null ? 'top1' : self.agreement !== null ? 'agreement' : 'cosine';
+        }
       } catch (error) {
         if (signal?.aborted) {
           store.finishRun(runId, 'interrupted', null);
@@ -355,6 +363,8 @@ interface CandidateContext {
   profiler: NonNullable<TuneOptions['profiler']>;
   builtBySha: Map<string, string>;
   baselineTop1: () => number | null;
+  /** The accuracy metric of this tune (the original's: top1 with labels, agreement for classifiers, else cosine). */
+  baselineMetric: () => CandidateAccuracy['metric'];
   /** The original's outputs on the data (null: evaluate pairwise). */
   reference: ReferenceOutputs | null;
 }
@@ -474,9 +484,9 @@ async function runCandidate(spec: CandidateSpec, ctx: CandidateContext, previous
 
 function baselineAccuracy(ctx: CandidateContext): CandidateAccuracy {
   const top1 = ctx.baselineTop1();
-  return top1 !== null
-    ? { metric: 'top1', value: top1, baseline: top1, dropPp: 0, agreement: 1, cosine: 1, samples: 0 }
-    : { metric: 'agreement', value: 1, baseline: 1, dropPp: 0, agreement: 1, cosine: 1, samples: 0 };
+  const metric = ctx.baselineMetric();
+  const value = metric === 'top1' && top1 !== null ? top1 : 1;
+  return { metric, value, baseline: value, dropPp: 0, agreement: metric === 'cosine' ? null : 1, cosine: 1, samples: 0 };
 }
 
 /** Accuracy of a candidate from its eval against the original: top-1 with labels, else agreement, else cosine. */

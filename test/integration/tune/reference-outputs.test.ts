@@ -27,6 +27,7 @@ describe('ReferenceOutputs: the original runs once, candidates are scored agains
     expect(cached.agreement).toBeCloseTo(pairwise.agreement!, 12);
     expect(cached.cosine).toBeCloseTo(pairwise.cosine!, 9);
     expect(cached.kl).toBeCloseTo(pairwise.kl!, 9);
+    expect(ref!.classifier).toBe(true); // [batch, 10] logits: agreement applies
     // The original's own top-1, from the same pass.
     expect(ref!.baseline.top1).toBeCloseTo(pairwise.referenceTop1!, 12);
     // The original against itself is perfect.
