@@ -76,6 +76,9 @@ function feedsOf(dir: string, modelPath: string, batch: number): Record<string, 
   return { [model.graph.inputs[0]!.name]: floatTensor(input.name, [batch, ...input.dims.slice(1)], values) };
 }
 
+/** Candidates the budget cut (left-out ones, such as a method that does not apply, are not counted). */
+const notTried = (r: TuneResult): string => r.notTried.filter((n) => n.reason.startsWith('time budget')).map((n) => n.id).join(', ') || 'none';
+
 const fmt = (v: number | null, digits = 2): string => (v === null ? '–' : v.toFixed(digits));
 
 async function run(c: Case): Promise<{ result: TuneResult; row: string; detail: string[] }> {
@@ -109,7 +112,7 @@ async function run(c: Case): Promise<{ result: TuneResult; row: string; detail: 
   const metric = result.settings.accuracyMetric === 'cosine' ? ' (1−cos ×100)' : '';
   const row =
     `| ${c.label} | ${result.candidates.length} (${tried}) | ${result.elapsedSeconds.toFixed(0)} s | ${chosen ? chosen.id : 'none'} | ` +
-    `${chosen?.speedup != null ? `${chosen.speedup.toFixed(2)}×` : '–'} | ${check} | ${fmt(chosen?.accuracyDrop ?? null)} pp${metric} | ${chosen?.sizeRatio != null ? `${chosen.sizeRatio.toFixed(2)}×` : '–'} | ${result.front.join(', ')} |`;
+    `${chosen?.speedup != null ? `${chosen.speedup.toFixed(2)}×` : '–'} | ${check} | ${fmt(chosen?.accuracyDrop ?? null)} pp${metric} | ${chosen?.sizeRatio != null ? `${chosen.sizeRatio.toFixed(2)}×` : '–'} | ${result.front.join(', ')} | ${notTried(result)} |`;
   const detail = result.candidates.map(
     (x) => `| ${c.key} | ${x.id} | ${x.state} | ${fmt(x.latencyMs)} | ${x.speedup !== null ? `${x.speedup.toFixed(2)}×` : '–'} | ${fmt(x.accuracyDrop)} | ${x.sizeBytes !== null ? (x.sizeBytes / 1024).toFixed(0) : '–'} KiB | ${x.pareto ? 'yes' : ''} | ${x.seconds.toFixed(1)} s | ${(x.reason ?? x.whyLost ?? '').replace(/\|/g, '/')} |`,
   );
@@ -130,8 +133,8 @@ const ortVersion = (JSON.parse(readFileSync('node_modules/onnxruntime-node/packa
 console.log(`Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} CPUs, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, ${platform()} ${release()}, Node ${process.version}, onnxruntime-node ${ortVersion}; ${started}.`);
 console.log('`--max-accuracy-drop 1`, objective latency, CLI profiling defaults (30 runs after 5 warm-up, energy auto); empty work directory.');
 console.log('');
-console.log('| model | candidates | tune time | chosen | speed-up (tune) | speed-up (ABBA re-check) | accuracy drop | smaller | front |');
-console.log('|---|---|---:|---|---:|---:|---:|---:|---|');
+console.log('| model | candidates | tune time | chosen | speed-up (tune) | speed-up (ABBA re-check) | accuracy drop | smaller | front | not tried (budget) |');
+console.log('|---|---|---:|---|---:|---:|---:|---:|---|---|');
 for (const r of rows) console.log(r);
 console.log('');
 console.log('| case | candidate | state | p50 ms | speed-up | drop pp | size | front | time | why / reason |');
