@@ -1,4 +1,4 @@
-import type { OnnxModel } from '../onnx/ir.js';
+import { elementCount, type OnnxModel } from '../onnx/ir.js';
 import { encodeModel } from '../onnx/model-codec.js';
 import { createInferenceRunner, type InferenceRunner } from '../profile/ort-inference.js';
 import { feedsForBatch, openDataset, type Dataset } from './dataset.js';
@@ -55,6 +55,9 @@ export async function evaluateRunners(
     for (const piece of feedsForBatch(model, batch)) {
       const out = (await runner.run(piece.feeds, [outputName]).catch(refuseModelRunFailure('the model', batch.set))).get(outputName)!;
       const ref = reference && referenceName ? (await reference.run(piece.feeds, [referenceName]).catch(refuseModelRunFailure('the reference model', batch.set))).get(referenceName)! : undefined;
+      if (ref && elementCount(ref.dims) !== elementCount(out.dims)) {
+        throw new EdgetuneError('USAGE', `${batch.set}: the reference model's output [${ref.dims.join(',')}] and the model's output [${out.dims.join(',')}] differ in shape; they cannot be compared`);
+      }
       const labels = batch.labels ? (batch.labels.values as BigInt64Array | Int32Array).slice(piece.start, piece.end) : undefined;
       acc.add(tensorToFloat32(out), out.dims, ref ? tensorToFloat32(ref) : undefined, labels as ArrayLike<number | bigint> | undefined);
     }
