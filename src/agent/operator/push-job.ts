@@ -237,8 +237,12 @@ export async function pushJob(o: PushOptions): Promise<PushResult> {
       return shas.every((sha) => t?.get(sha)?.complete === true);
     };
     const finished = (): boolean => {
-      for (const id of server?.transfers().keys() ?? []) if (isGroup) expected.add(id);
-      for (const id of reports.keys()) if (isGroup) expected.add(id);
+      if (isGroup) {
+        // Members whose retained hello/status arrived late, and any device that asked for chunks or reported.
+        for (const [id, h] of hellos) if (h.online && h.groups.includes((o.target as { group: string }).group)) expected.add(id);
+        for (const id of server?.transfers().keys() ?? []) expected.add(id);
+        for (const id of reports.keys()) expected.add(id);
+      }
       if (expected.size === 0) return !o.wait;
       for (const id of expected) {
         const done = o.wait ? reports.has(id) : reports.has(id) || transferDone(id);

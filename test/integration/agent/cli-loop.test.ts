@@ -56,7 +56,7 @@ describe('edgetune CLI: keygen → start → push --wait → devices → results
       JSON.stringify({ deviceId: 'cli-dev', groups: ['lab'], broker: { url: 'embedded', port }, dataDir: './agent-data', trustedKeys: ['./keys/operator.pub'], schedules: { heartbeat: '* * * * *' } }),
     );
     agent = spawnAgentProcess(config);
-    await waitFor('device online', async () => (await devices()).find((d) => d.deviceId === 'cli-dev' && d.state === 'online'), 30_000, 300);
+    await waitFor('device online', async () => (await devices()).find((d) => d.deviceId === 'cli-dev' && d.state === 'online'), 60_000, 300);
 
     const r = await runCli([
       'push', MNIST_MLP, '--device', 'cli-dev', '--action', 'deploy', '--key', join(dir, 'keys/operator.key'), '--wait', '--json',

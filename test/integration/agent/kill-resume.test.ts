@@ -55,11 +55,11 @@ describe.each(BROKER_KINDS)('agent process SIGKILLed mid-transfer (%s)', (kind) 
     op.allow = (i) => i < SERVED_BEFORE_KILL;
 
     let agent = spawnAgentProcess(configPath);
-    await waitFor('agent online', () => op.statuses.get('dev') === 'online', 30_000);
+    await waitFor('agent online', () => op.statuses.get('dev') === 'online', 60_000);
     await op.publish(op.topics.manifest(sha), encodeMessage('manifest', manifest), true);
     await op.publish(op.topics.device('dev', 'jobs'), encodeMessage('jobs', job));
     // The operator answers only the first 40 chunks, so the transfer stops there: a deterministic mid-transfer point.
-    await waitFor('40 chunks on the agent', () => bitmap(paths.database, sha).length >= SERVED_BEFORE_KILL, 30_000);
+    await waitFor('40 chunks on the agent', () => bitmap(paths.database, sha).length >= SERVED_BEFORE_KILL, 60_000);
     agent.child.kill('SIGKILL');
     await new Promise((r) => agent.child.once('exit', r));
     const before = bitmap(paths.database, sha);
@@ -69,7 +69,7 @@ describe.each(BROKER_KINDS)('agent process SIGKILLed mid-transfer (%s)', (kind) 
     const requestsBeforeRestart = op.requests.length;
     op.allow = () => true;
     agent = spawnAgentProcess(configPath);
-    const report = await op.report(job.jobId, 60_000);
+    const report = await op.report(job.jobId, 120_000);
     const after = op.requests.slice(requestsBeforeRestart).filter((r) => r.req.sha256 === sha);
     const asked = new Set(after.flatMap((r) => r.req.missing));
     expect([...asked].filter((i) => before.includes(i))).toEqual([]);
