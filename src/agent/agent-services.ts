@@ -44,6 +44,8 @@ export interface ProfileRequest {
   threads?: number;
   energy?: string;
   opProfile?: boolean;
+  /** The device's `hw` JSON (its `figures` and `profile` give the power model and peak figures), when known. */
+  hardware?: HardwareJson | null;
 }
 
 /** Input of a compression run. */
@@ -155,6 +157,11 @@ export function createCliServices(): AgentServices {
       // loads it; onnxruntime itself only ever loads in the profiling child.
       const { profileInChild } = await import('../profile/profile-child.js');
       const { parseEnergyMode } = await import('../profile/energy/energy-sampler.js');
+      const { peaksFromFigures, powerModelFromFigures } = await import('../profile/device-figures.js');
+      const hw = req.hardware ?? null;
+      const figures = hw && typeof hw.figures === 'object' && hw.figures !== null ? (hw.figures as Parameters<typeof powerModelFromFigures>[0] & Parameters<typeof peaksFromFigures>[0]) : null;
+      const profileName = typeof hw?.profile === 'string' ? hw.profile : null;
+      const device = figures && profileName ? { powerModel: powerModelFromFigures(figures, profileName), peak: peaksFromFigures(figures, profileName) } : null;
       const outcome = await profileInChild(
         {
           modelPath: req.modelPath,
@@ -164,6 +171,8 @@ export function createCliServices(): AgentServices {
           ...(req.dataDir ? { dataDir: req.dataDir } : {}),
           ...(req.energy ? { energy: parseEnergyMode(req.energy) } : {}),
           ...(req.opProfile ? { opProfile: true } : {}),
+          ...(device ? { powerModel: device.powerModel, peak: device.peak } : {}),
+          ...(hw ? { device: { profile: profileName, board: hw.board ?? null } } : {}),
           timeLimitMs: o.timeoutMs,
           ...(o.memoryLimitBytes ? { memoryLimitBytes: o.memoryLimitBytes } : {}),
           onProgress: (p) => o.onProgress?.(p.phase, p.total > 0 ? p.done / p.total : null),

@@ -32,7 +32,10 @@ export const deploy: ActionHandler = async (ctx) => {
   }
   ctx.progress('profile', 0.6);
   const dataDir = ctx.job.data ? ctx.paths.dataset(ctx.job.data.sha256) : undefined;
-  const profile = await ctx.services.profile({ modelPath: ctx.paths.model(variant.variantId), ...(dataDir ? { dataDir } : {}), ...settings }, ctx.callOptions());
+  const profile = await ctx.services.profile(
+    { modelPath: ctx.paths.model(variant.variantId), ...(dataDir ? { dataDir } : {}), ...settings, hardware: await ctx.hardware() },
+    ctx.callOptions(),
+  );
   ctx.store.addProfile(variant.variantId, ctx.job.jobId, profile);
   let evaluation: unknown = null;
   if (dataDir) {

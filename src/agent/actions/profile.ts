@@ -8,7 +8,7 @@ export const profile: ActionHandler = async (ctx) => {
   const { variant, path } = resolveJobModel(ctx);
   ctx.progress('profile', null, `profiling ${variant.variantId.slice(0, 12)}`);
   const result = await ctx.services.profile(
-    { modelPath: path, ...(ctx.job.data ? { dataDir: ctx.paths.dataset(ctx.job.data.sha256) } : {}), ...settings },
+    { modelPath: path, ...(ctx.job.data ? { dataDir: ctx.paths.dataset(ctx.job.data.sha256) } : {}), ...settings, hardware: await ctx.hardware() },
     ctx.callOptions(),
   );
   ctx.store.addProfile(variant.variantId, ctx.job.jobId, result);

@@ -56,6 +56,10 @@ describe.each(BROKER_KINDS)('round trip through %s', (kind) => {
     expect(profile.model.sha256).toBe(modelSha);
     expect(profile.iterations).toBe(5);
     expect(profile.latencyMs.p50).toBeGreaterThan(0);
+    // the device's hw probe (a child at start-up) supplies the profile name and peak figures to the profiler
+    const detail = report.profile as { device: { profile: unknown }; flopsDetail: { peakGopsPerSec: unknown } | null };
+    expect(typeof detail.device.profile).toBe('string');
+    expect(detail.flopsDetail?.peakGopsPerSec).toBeGreaterThan(0);
     expect(result.chunksSent).toBeGreaterThanOrEqual(Math.ceil(readFileSync(MNIST_MLP).length / (16 * 1024)));
 
     const solo = agents[0] as Agent;
