@@ -8,7 +8,7 @@ import { createInferenceRunner } from '../profile/ort-inference.js';
 import { feedsForBatch, type Dataset } from './dataset.js';
 import { Histogram, MinMaxAccumulator, entropyThreshold, percentileRange, type CalibrationMethod, type TensorRange } from './calibration-stats.js';
 import { EdgetuneError } from '../util/errors.js';
-import { refuseModelRunFailure } from './evaluate.js';
+import { refuseModelRunFailure } from '../profile/ort-session.js';
 
 /** Options for activation calibration. */
 export interface CalibrationOptions {

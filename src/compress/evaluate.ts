@@ -1,6 +1,7 @@
 import { elementCount, type OnnxModel } from '../onnx/ir.js';
 import { encodeModel } from '../onnx/model-codec.js';
 import { createInferenceRunner, type InferenceRunner } from '../profile/ort-inference.js';
+import { refuseModelRunFailure } from '../profile/ort-session.js';
 import { feedsForBatch, openDataset, type Dataset } from './dataset.js';
 import { FidelityAccumulator, type FidelityMetrics } from './fidelity.js';
 import { tensorToFloat32 } from '../onnx/tensor.js';
@@ -64,18 +65,4 @@ export async function evaluateRunners(
     options.onProgress?.(s + 1, sets);
   }
   return acc.result();
-}
-
-/**
- * A rejection handler for running a model that onnxruntime loaded on inputs checked against its declared types and
- * shapes: a node that fails then (bias of the wrong rank, mismatched dims) means a malformed model, so the error
- * becomes MODEL_INVALID naming the model and the set. Allocation failures stay run-time failures.
- */
-export function refuseModelRunFailure(what: string, set: string): (error: unknown) => never {
-  return (error: unknown) => {
-    if (error instanceof EdgetuneError && error.code === 'RUNTIME_FAILED' && !/allocat|out of memory/i.test(error.message)) {
-      throw new EdgetuneError('MODEL_INVALID', `${what} fails on ${set}: ${error.message}`, { cause: error });
-    }
-    throw error;
-  };
 }

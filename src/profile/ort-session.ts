@@ -158,6 +158,20 @@ export async function createOrtSession(model: string | Uint8Array, options: OrtS
   return wrapSession(session);
 }
 
+/**
+ * A rejection handler for running a model that onnxruntime loaded, on inputs of its declared types and shapes (or
+ * checked against them): a node that fails then (bias of the wrong rank, mismatched dims) means a malformed model,
+ * so the run failure becomes MODEL_INVALID naming `what` and `where`. Allocation failures stay run-time failures.
+ */
+export function refuseModelRunFailure(what: string, where: string): (error: unknown) => never {
+  return (error: unknown) => {
+    if (error instanceof EdgetuneError && error.code === 'RUNTIME_FAILED' && !/allocat|out of memory/i.test(error.message)) {
+      throw new EdgetuneError('MODEL_INVALID', `${what} fails on ${where}: ${error.message}`, { cause: error });
+    }
+    throw error;
+  };
+}
+
 const ignore = (): void => undefined;
 
 function wrapSession(session: ort.InferenceSession): OrtSession {

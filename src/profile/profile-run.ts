@@ -14,7 +14,7 @@ import { inferTensorTypes, staticShape } from '../onnx/shape-inference.js';
 import { EdgetuneError, messageOf } from '../util/errors.js';
 import { missingShapes, modelFlops } from './model-flops.js';
 import { summarizeOpProfile, type OpProfileSummary } from './op-profile.js';
-import { createOrtSession, type OrtSession, type PreparedFeeds } from './ort-session.js';
+import { createOrtSession, refuseModelRunFailure, type OrtSession, type PreparedFeeds } from './ort-session.js';
 import { readProcMemory } from './proc-memory.js';
 import { batchSizeOf, datasetFeeds, resolveInputShapes, synthesizeFeeds, type InputSpec } from './profile-inputs.js';
 import type { ChildExtras, ChildMeasurement, ChildProfileRequest, ProfileProgress } from './profile-types.js';
@@ -108,7 +108,7 @@ export async function measureModel(request: ChildProfileRequest, io: ChildIo): P
   report('load', 1, 1, true);
 
   const tFirst = now();
-  await session.runPrepared(prepared[0]!);
+  await session.runPrepared(prepared[0]!).catch(refuseModelRunFailure('the model', request.dataDir ? 'the first sample of the dataset' : 'inputs of its declared types and shapes'));
   const firstRunMs = msSince(tFirst);
 
   report('warmup', 0, request.warmup, true);

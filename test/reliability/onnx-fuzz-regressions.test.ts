@@ -13,6 +13,7 @@ import { attr, makeNode, validateGraph } from '../../src/onnx/graph.js';
 import { cloneModel, type OnnxModel } from '../../src/onnx/ir.js';
 import { decodeModel, encodeModel } from '../../src/onnx/model-codec.js';
 import { inferTensorTypes } from '../../src/onnx/shape-inference.js';
+import { profileInChild } from '../../src/profile/profile-child.js';
 import { EdgetuneError } from '../../src/util/errors.js';
 import { buildSmallModel, prepareBases, type BaseId, type FuzzBase } from './fuzz/fuzz-bases.js';
 
@@ -118,6 +119,19 @@ describe('ONNX fuzz findings stay fixed', () => {
     const out = freshOutDir('out-bias-int8');
     expectRefused(await caught(() => compressModelFile({ inputPath: input, outputPath: join(out, 'out.onnx'), method: 'int8', dataDir: small.dataDir })), 'MODEL_INVALID', /fails on test_data_set_0/);
     expect(readdirSync(out)).toEqual([]);
+  });
+
+  it('profile of a model whose node fails on inputs of its declared shapes is a MODEL_INVALID failed result (was RUNTIME_FAILED)', async () => {
+    const model = buildSmallModel();
+    const bias = model.graph.initializers.get('bn.bias')!;
+    model.graph.initializers.set('bn.bias', { ...bias, dims: [1, 4] });
+    const input = writeModel('bn-bias-rank.onnx', model);
+    const outcome = await profileInChild({ modelPath: input, iterations: 2, warmup: 0, energy: 'off', baselineMs: 0, energyMinDurationMs: 0, timeLimitMs: 60_000 });
+    expect(outcome.state).toBe('failed');
+    if (outcome.state === 'failed') {
+      expect(outcome.error.code).toBe('MODEL_INVALID');
+      expect(outcome.error.message).toMatch(/the model fails on inputs of its declared types and shapes: .*BatchNormalization/);
+    }
   });
 
   it('eval against a reference whose output has another shape is a USAGE error (was RangeError)', async () => {
