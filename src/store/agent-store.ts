@@ -435,6 +435,24 @@ export class AgentStore {
       .immediate();
   }
 
+  /**
+   * Put the live and previous roles back to the given variants (null: none), every other variant stored, in one
+   * transaction: how a failed activation is undone exactly. JOB_INVALID when a named variant is unknown.
+   */
+  restoreVariantRoles(roles: { live: string | null; previous: string | null }): { live: VariantRow | undefined; previous: VariantRow | undefined } {
+    return this.db
+      .transaction(() => {
+        for (const id of [roles.live, roles.previous]) {
+          if (id !== null && !this.getVariant(id)) throw new EdgetuneError('JOB_INVALID', `restore: no stored variant ${id}`);
+        }
+        this.db.prepare(`UPDATE variants SET role = 'stored' WHERE role IN ('live', 'previous')`).run();
+        if (roles.previous !== null) this.db.prepare(`UPDATE variants SET role = 'previous' WHERE variant_id = ?`).run(roles.previous);
+        if (roles.live !== null) this.db.prepare(`UPDATE variants SET role = 'live' WHERE variant_id = ?`).run(roles.live);
+        return { live: this.variantWithRole('live'), previous: this.variantWithRole('previous') };
+      })
+      .immediate();
+  }
+
   /** Remove a variant row; JOB_INVALID if it is the live one. */
   deleteVariant(variantId: string): VariantRow {
     return this.db

@@ -5,6 +5,7 @@ import { createServer, connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from '../../../src/agent/agent.js';
+import type { AgentServices } from '../../../src/agent/agent-services.js';
 import { silentLogger, createLogger, type Logger } from '../../../src/agent/logger.js';
 import { fileLayer, resolveAgentConfig, type ResolvedAgentConfig } from '../../../src/config/load-agent-config.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../../src/transport/embedded-broker.js';
@@ -154,9 +155,9 @@ export function agentConfig(o: Parameters<typeof agentConfigObject>[0]): Resolve
   return resolveAgentConfig([fileLayer(agentConfigObject(o), join(o.dir, `${o.deviceId}.json`))], { configPath: null, cwd: o.dir, checkFiles: true });
 }
 
-/** Start an in-process agent. */
-export async function startAgent(config: ResolvedAgentConfig): Promise<Agent> {
-  const agent = new Agent(config, { log: testLogger(config.deviceId) });
+/** Start an in-process agent (services: the CLI-child defaults unless a test injects its own). */
+export async function startAgent(config: ResolvedAgentConfig, options: { services?: AgentServices } = {}): Promise<Agent> {
+  const agent = new Agent(config, { log: testLogger(config.deviceId), ...options });
   await agent.start();
   await waitFor(`agent ${config.deviceId} connected`, () => agent.connected, 15_000);
   return agent;

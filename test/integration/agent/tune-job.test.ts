@@ -34,7 +34,7 @@ describe('a tune job: the device searches compressions under constraints and mak
     });
 
   it('stores and activates the chosen candidate, and reports the whole search', async () => {
-    const result = await push({ candidates: 'fp32,int8-dyn', iterations: 3, warmup: 0, energy: 'off', objective: 'size' });
+    const result = await push({ candidates: 'fp32,int8-dyn', iterations: 3, warmup: 0, energy: 'off', objective: 'size', healthMaxLatencyMs: 60_000 });
     const report = result.reports[0] as Record<string, any>;
     expect(report.error).toBeNull();
     expect(report.tune.candidates.map((c: { id: string }) => c.id).sort()).toEqual(['fp32', 'int8-dyn']);

@@ -148,6 +148,20 @@ describe('variants', () => {
     store.addProfile(sha('b'), 'j', { latencyMs: { p50: 1 } });
     expect(store.profilesOf(sha('b'))).toHaveLength(1);
   });
+
+  it('restores live and previous exactly after a failed activation (and none live when none was)', () => {
+    for (const c of ['a', 'b', 'c']) store.addVariant({ variantId: sha(c), sourceSha256: sha('a'), method: 'int8', bytes: 10 });
+    store.activateVariant(sha('a'));
+    store.activateVariant(sha('b'));
+    const before = { live: sha('b'), previous: sha('a') };
+    store.activateVariant(sha('c')); // a becomes stored, b previous, c live
+    const restored = store.restoreVariantRoles(before);
+    expect([restored.live?.variantId, restored.previous?.variantId]).toEqual([sha('b'), sha('a')]);
+    expect(store.getVariant(sha('c'))?.role).toBe('stored');
+    expect(store.restoreVariantRoles({ live: null, previous: null })).toEqual({ live: undefined, previous: undefined });
+    expect(store.listVariants().every((v) => v.role === 'stored')).toBe(true);
+    expect(() => store.restoreVariantRoles({ live: sha('z'), previous: null })).toThrow(/no stored variant/);
+  });
 });
 
 describe('OperatorStore', () => {
