@@ -19,6 +19,32 @@ export interface ResultSummary {
   joulesPerInference: number | null;
   fidelity: { top1: number | null; agreement: number | null; cosine: number | null; sqnrDb: number | null } | null;
   error: { code: string; message: string } | null;
+  /** The tune section of a `tune` report (null for other actions or a report without one). */
+  tune: TuneSummary | null;
+}
+
+/** A tune candidate as the fleet comparison shows it (SPEC `tune` JSON fields). */
+export interface TuneCandidateSummary {
+  id: string;
+  /** p50 measured on the device (ms). */
+  latencyMs: number | null;
+  sizeBytes: number | null;
+  /** Percentage points against the original (null without data). */
+  accuracyDrop: number | null;
+}
+
+/** What one device's tune chose and the Pareto front it chose from. */
+export interface TuneSummary {
+  /** The device profile the tune ran under (e.g. pi4, x86-avx2) and the board, when reported. */
+  deviceProfile: string | null;
+  board: string | null;
+  objective: string | null;
+  chosen: TuneCandidateSummary | null;
+  chosenReason: string | null;
+  front: TuneCandidateSummary[];
+  /** The chosen variant went live (and passed the health check); false when not activated or rolled back. */
+  activated: boolean | null;
+  rolledBack: boolean | null;
 }
 
 /** Reports of one model, latest per device and action. */
@@ -26,6 +52,8 @@ export interface ModelComparison {
   modelSha256: string | null;
   modelName: string | null;
   rows: ResultSummary[];
+  /** The latest tune of this model on each device, side by side (device order): chosen candidate and front. */
+  tuneFronts: Array<{ deviceId: string; reportId: string; createdAt: string } & TuneSummary>;
 }
 
 function num(v: unknown): number | null {
@@ -34,6 +62,39 @@ function num(v: unknown): number | null {
 
 function obj(v: unknown): Record<string, unknown> | null {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+}
+
+function str(v: unknown): string | null {
+  return typeof v === 'string' ? v : null;
+}
+
+function bool(v: unknown): boolean | null {
+  return typeof v === 'boolean' ? v : null;
+}
+
+/** The chosen candidate and the front out of a report's `tune` section (null when it has none). */
+export function summarizeTune(report: Record<string, unknown>): TuneSummary | null {
+  const t = obj(report.tune);
+  if (!t) return null;
+  const candidates = Array.isArray(t.candidates) ? t.candidates.map(obj).filter((c): c is Record<string, unknown> => c !== null && typeof c.id === 'string') : [];
+  const byId = new Map(candidates.map((c) => [c.id as string, c]));
+  const summary = (c: Record<string, unknown>): TuneCandidateSummary => ({ id: c.id as string, latencyMs: num(c.latencyMs), sizeBytes: num(c.sizeBytes), accuracyDrop: num(c.accuracyDrop) });
+  const frontIds = Array.isArray(t.front) ? t.front.filter((id): id is string => typeof id === 'string') : candidates.filter((c) => c.pareto === true).map((c) => c.id as string);
+  const front = frontIds.map((id) => byId.get(id)).filter((c): c is Record<string, unknown> => c !== undefined).map(summary);
+  front.sort((a, b) => (a.latencyMs ?? Infinity) - (b.latencyMs ?? Infinity) || a.id.localeCompare(b.id));
+  const chosenId = str(t.chosen);
+  const chosen = chosenId !== null ? byId.get(chosenId) : undefined;
+  const device = obj(t.device);
+  return {
+    deviceProfile: str(device?.profile),
+    board: str(device?.board),
+    objective: str(t.objectiveUsed) ?? str(t.objective),
+    chosen: chosen ? summary(chosen) : null,
+    chosenReason: str(t.chosenReason),
+    front,
+    activated: bool(report.activated),
+    rolledBack: bool(report.rolledBack),
+  };
 }
 
 /** Pull the comparable numbers out of a stored report (profile, variant, eval sections; SPEC JSON field names). */
@@ -71,6 +132,7 @@ export function summarizeReport(row: OperatorReportRow, names: ReadonlyMap<strin
     joulesPerInference: num(energy?.joulesPerInference),
     fidelity: evaluation ? { top1: num(evaluation.top1), agreement: num(evaluation.agreement), cosine: num(evaluation.cosine), sqnrDb: num(evaluation.sqnrDb) } : null,
     error: error && typeof error.code === 'string' && typeof error.message === 'string' ? { code: error.code, message: error.message } : null,
+    tune: summarizeTune(r),
   };
 }
 
@@ -91,7 +153,8 @@ export function compareAcrossDevices(rows: readonly OperatorReportRow[], names: 
   }
   return [...byModel.entries()].map(([sha, m]) => {
     const list = [...m.values()].sort((a, b) => a.deviceId.localeCompare(b.deviceId) || a.action.localeCompare(b.action));
-    return { modelSha256: sha || null, modelName: list.find((x) => x.modelName)?.modelName ?? null, rows: list };
+    const tuneFronts = list.filter((x) => x.tune !== null).map((x) => ({ deviceId: x.deviceId, reportId: x.reportId, createdAt: x.createdAt, ...(x.tune as TuneSummary) }));
+    return { modelSha256: sha || null, modelName: list.find((x) => x.modelName)?.modelName ?? null, rows: list, tuneFronts };
   });
 }
 
@@ -130,7 +193,35 @@ export function formatComparisonTable(models: readonly ModelComparison[]): strin
     const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd();
     out.push(`  ${line(header)}`);
     for (const row of rows) out.push(`  ${line(row)}`);
+    const tuned = m.rows.filter((r) => r.tune !== null);
+    if (tuned.length > 0) {
+      out.push('', '  tune fronts by device (* chosen; every Pareto-front candidate listed)');
+      out.push(...formatTuneFronts(tuned).map((l) => `  ${l}`));
+    }
     out.push('');
   }
   return out.join('\n');
+}
+
+function fmtDrop(v: number | null): string {
+  return v === null ? '-' : `${v.toFixed(2)} pp`;
+}
+
+/** One block per device: its profile, the chosen candidate (marked *) and the rest of its front, aligned. */
+export function formatTuneFronts(rows: readonly ResultSummary[]): string[] {
+  const header = ['device', 'profile', 'candidate', 'p50 ms', 'size', 'acc drop', 'live'];
+  const body: string[][] = [];
+  for (const r of rows) {
+    const t = r.tune as TuneSummary;
+    const live = t.rolledBack === true ? 'rolled back' : t.activated === true ? 'yes' : 'no';
+    const cells = (c: TuneCandidateSummary, mark: string): string[] => [`${mark}${c.id}`, fmt(c.latencyMs, 3), fmtBytes(c.sizeBytes), fmtDrop(c.accuracyDrop)];
+    const first = [r.deviceId, t.deviceProfile ?? t.board ?? '-'];
+    if (t.chosen) body.push([...first, ...cells(t.chosen, '* '), live]);
+    else body.push([...first, `(none: ${t.chosenReason ?? 'no candidate chosen'})`, '', '', '', live]);
+    for (const c of t.front) if (c.id !== t.chosen?.id) body.push(['', '', ...cells(c, '  '), '']);
+  }
+  // A '(none: why)' cell runs on past its column instead of widening it.
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => (i === 2 && (row[2] as string).startsWith('(none') ? 0 : (row[i] as string).length))));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd();
+  return [line(header), ...body.map(line)];
 }

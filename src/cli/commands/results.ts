@@ -9,7 +9,7 @@ import { EdgetuneError } from '../../util/errors.js';
 /** `edgetune results`: stored reports, comparing the same model across devices. */
 export const commandModule: CommandModule = {
   command: 'results',
-  describe: "reports in the operator's store, the same model compared across devices (latency, size, energy, fidelity)",
+  describe: "reports in the operator's store, the same model compared across devices (latency, size, energy, fidelity; each device's tune choice and front)",
   builder: (y: Argv) =>
     y
       .option('device', { type: 'string', describe: 'only this device' })
