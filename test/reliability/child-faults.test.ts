@@ -36,7 +36,7 @@ describe.skipIf(!HAVE_MOSQUITTO)('profiling child that segfaults, hangs or exhau
     await op.connect();
   });
   afterAll(async () => {
-    if (agent && agent.child.exitCode === null) {
+    if (agent && agent.child.exitCode === null && agent.child.signalCode === null) {
       agent.child.kill('SIGKILL');
       await new Promise((r) => agent?.child.once('exit', r));
     }

@@ -48,7 +48,7 @@ describe.skipIf(!HAVE_MOSQUITTO)(`agent process SIGKILLed ${ROUNDS} times at ran
     await op.connect();
   });
   afterAll(async () => {
-    if (agent && agent.child.exitCode === null) {
+    if (agent && agent.child.exitCode === null && agent.child.signalCode === null) {
       agent.child.kill('SIGKILL');
       await new Promise((r) => agent?.child.once('exit', r));
     }
