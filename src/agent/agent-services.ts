@@ -135,16 +135,25 @@ export function optionsToFlags(options: Record<string, string | number | boolean
   return out;
 }
 
+/** The `edgetune hw` arguments of the agent's probe: the config's `deviceProfile` as `--profile`/`--profile-override`. */
+export function hwProbeArgs(deviceProfile: { name?: string | undefined; override?: Record<string, unknown> | undefined } | undefined): string[] {
+  const args = ['hw'];
+  if (deviceProfile?.name !== undefined) args.push('--profile', deviceProfile.name);
+  if (deviceProfile?.override !== undefined) args.push('--profile-override', JSON.stringify(deviceProfile.override));
+  return args;
+}
+
 /**
  * The default services: each capability is the matching `edgetune` command (SPEC.md command line and JSON) run as
  * a child. A command missing from this build fails with "not available", honestly, instead of a made-up result.
  */
-export function createCliServices(): AgentServices {
+export function createCliServices(options: { deviceProfile?: { name?: string | undefined; override?: Record<string, unknown> | undefined } | undefined } = {}): AgentServices {
   let lastThrottleCount: number | null = null;
+  const hwArgs = hwProbeArgs(options.deviceProfile);
   const call = (args: string[], o: ServiceCallOptions): Promise<unknown> =>
     runCliChild(args, { timeoutMs: o.timeoutMs, signal: o.signal, cwd: o.workDir, ...(o.onLog ? { onStderrLine: o.onLog } : {}) });
   return {
-    probeHardware: async (o) => (await call(['hw'], o)) as HardwareJson,
+    probeHardware: async (o) => (await call(hwArgs, o)) as HardwareJson,
     plan: async (modelPath, o) => (await call(['plan', modelPath], o)) as PlanJson,
     compress: async (req, o) => {
       const args = ['compress', req.modelPath, '-o', req.outPath, '--method', req.method];

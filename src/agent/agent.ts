@@ -81,7 +81,7 @@ export class Agent {
     this.config = config;
     this.paths = new AgentPaths(config.dataDir);
     this.topics = new Topics(config.topicPrefix);
-    this.services = options.services ?? createCliServices();
+    this.services = options.services ?? createCliServices({ deviceProfile: config.deviceProfile });
     this.log = options.log ?? createLogger(config.logLevel);
     this.random = options.random ?? Math.random;
   }

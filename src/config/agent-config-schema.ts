@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { deviceProfileConfigSchema } from '../hardware/device-profile.js';
 
 /** A device id or group name: SPEC.md `[A-Za-z0-9_-]{1,64}`. */
 export const DEVICE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -64,6 +65,8 @@ export const agentConfigSchema = z.strictObject({
   limits: limitsConfigSchema,
   schedules: schedulesConfigSchema,
   logLevel: z.enum(['error', 'warn', 'info', 'debug']),
+  /** Optional: `name` forces a device profile, `override` deep-merges over the matched one (passed to the hw probe). */
+  deviceProfile: deviceProfileConfigSchema.optional(),
 });
 
 /** The merged, validated agent configuration before paths are made absolute. */

@@ -2,7 +2,8 @@ import type { Argv } from 'yargs';
 import type { CommandModule } from '../main.js';
 import { detectHardware, hardwareReport, type DetectedHardware } from '../../hardware/detect-hardware.js';
 import { fmtBytes } from '../../hardware/planner.js';
-import type { SourcedNumber } from '../../hardware/device-profile.js';
+import { deviceProfileConfigSchema, type DeviceProfileOverride, type SourcedNumber } from '../../hardware/device-profile.js';
+import { EdgetuneError, messageOf } from '../../util/errors.js';
 
 /** `edgetune hw`: detected hardware and the matched device profile (SPEC.md `hw` JSON). */
 export const commandModule: CommandModule = {
@@ -11,13 +12,35 @@ export const commandModule: CommandModule = {
   builder: (y: Argv) =>
     y
       .option('sysroot', { type: 'string', default: '/', describe: 'read /proc, /sys and /etc under this root (a captured tree)' })
+      .option('profile', { type: 'string', describe: 'use this device profile instead of matching one (agent.config.json deviceProfile.name)' })
+      .option('profile-override', { type: 'string', describe: 'JSON object deep-merged over the profile (agent.config.json deviceProfile.override)' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object' }),
   handler: async (args) => {
-    const detected = await detectHardware({ sysroot: String(args.sysroot) });
+    const deviceProfileConfig = hwDeviceProfileArgs(args.profile as string | undefined, args.profileOverride as string | undefined);
+    const detected = await detectHardware({ sysroot: String(args.sysroot), ...(deviceProfileConfig ? { deviceProfileConfig } : {}) });
     if (args.json === true) process.stdout.write(`${JSON.stringify(hardwareReport(detected))}\n`);
     else process.stdout.write(formatHw(detected));
   },
 };
+
+/** `--profile` / `--profile-override` as the `deviceProfile` config section (USAGE naming the flag when bad). */
+export function hwDeviceProfileArgs(name: string | undefined, overrideJson: string | undefined): { name?: string; override?: DeviceProfileOverride } | undefined {
+  if (name === undefined && overrideJson === undefined) return undefined;
+  let override: unknown;
+  if (overrideJson !== undefined) {
+    try {
+      override = JSON.parse(overrideJson) as unknown;
+    } catch (error) {
+      throw new EdgetuneError('USAGE', `--profile-override is not JSON: ${messageOf(error)}`);
+    }
+  }
+  const parsed = deviceProfileConfigSchema.safeParse({ ...(name !== undefined ? { name } : {}), ...(overrideJson !== undefined ? { override } : {}) });
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`);
+    throw new EdgetuneError('USAGE', `--profile/--profile-override: ${problems.join('; ')}`);
+  }
+  return parsed.data as { name?: string; override?: DeviceProfileOverride };
+}
 
 function formatHw({ hw, profile, figures }: DetectedHardware): string {
   const lines: string[] = [];
