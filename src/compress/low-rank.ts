@@ -13,7 +13,7 @@ import { attr, attrFloat, attrInt, attrInts, makeNode, nameFactory } from '../on
 import { DataType } from '../onnx/dtype.js';
 import { tensorToFloat32 } from '../onnx/tensor.js';
 import { floatInitializer } from './prune-channels.js';
-import { inferTensorTypes, staticShape } from '../onnx/shape-inference.js';
+import { inferTensorTypes } from '../onnx/shape-inference.js';
 import type { KeptNode, PassResult } from './pass.js';
 import { EdgetuneError } from '../util/errors.js';
 
@@ -243,11 +243,17 @@ function tuckerLayer(
   const [m, c, kh, kw] = w.dims as [number, number, number, number];
   const p = kh * kw;
   const values = tensorToFloat32(w);
-  const outShape = staticShape(types, node.outputs[0]!);
-  const inShape = staticShape(types, node.inputs[0]!);
-  const outPixels = outShape && outShape.length === 4 ? outShape[2]! * outShape[3]! : null;
+  // Spatial sizes only: the batch dimension may be symbolic.
+  const pixels = (name: string): number | null => {
+    const shape = types.get(name)?.shape;
+    const h = shape?.[2];
+    const wd = shape?.[3];
+    return shape && shape.length === 4 && typeof h === 'number' && typeof wd === 'number' ? h * wd : null;
+  };
+  const outPixels = pixels(node.outputs[0]!);
+  const inShapePixels = pixels(node.inputs[0]!);
   const strides = attrInts(node, 'strides', [1, 1]);
-  const inPixels = inShape && inShape.length === 4 ? inShape[2]! * inShape[3]! : outPixels !== null ? outPixels * strides[0]! * (strides[1] ?? 1) : null;
+  const inPixels = inShapePixels !== null ? inShapePixels : outPixels !== null ? outPixels * strides[0]! * (strides[1] ?? 1) : null;
   // Without static shapes, compare per-output-pixel costs with the input projection weighted by the stride.
   const outPx = outPixels ?? 1;
   const inPx = inPixels ?? strides[0]! * (strides[1] ?? 1);
