@@ -2,6 +2,9 @@ import { elementCount, type OnnxModel } from '../onnx/ir.js';
 import { encodeModel } from '../onnx/model-codec.js';
 import { createInferenceRunner, type InferenceRunner } from '../profile/ort-inference.js';
 import { refuseModelRunFailure } from '../profile/ort-session.js';
+
+/** Re-exported for compression passes that run models on calibration data (it lives in the ORT adapter). */
+export { refuseModelRunFailure };
 import { feedsForBatch, openDataset, type Dataset } from './dataset.js';
 import { FidelityAccumulator, type FidelityMetrics } from './fidelity.js';
 import { tensorToFloat32 } from '../onnx/tensor.js';
