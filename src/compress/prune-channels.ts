@@ -19,8 +19,8 @@ import { DataType } from '../onnx/dtype.js';
 import type { PassReport } from './pass.js';
 import { EdgetuneError } from '../util/errors.js';
 
-/** Channel importance criterion. */
-export type ChannelImportance = 'l1' | 'l2';
+/** Channel importance criterion: filter norms, or the mean |activation| measured on data. */
+export type ChannelImportance = 'l1' | 'l2' | 'activation';
 
 /** Options for one pruning pass. */
 export interface PruneChannelsOptions {
@@ -29,6 +29,8 @@ export interface PruneChannelsOptions {
   /** Per-group ratio overrides by group id. */
   groupRatios?: ReadonlyMap<number, number>;
   importance?: ChannelImportance;
+  /** Measured per-channel scores by producer output name (importance 'activation'; see activation-importance.ts). */
+  channelScores?: ReadonlyMap<string, Float64Array>;
   /** Keep counts multiples of this where the group has at least this many channels to keep (default 8). */
   channelMultiple?: number;
 }
@@ -458,7 +460,7 @@ export function keepCount(channels: number, ratio: number, multiple = 8): number
 }
 
 /** Importance of each producer output channel: filter norm, folded with the BN scale that follows when there is one. */
-function channelScores(graph: OnnxGraph, p: ProducerRecord, importance: ChannelImportance, consumers: Map<string, OnnxNode[]>): Float64Array {
+function channelScores(graph: OnnxGraph, p: ProducerRecord, importance: 'l1' | 'l2', consumers: Map<string, OnnxNode[]>): Float64Array {
   const w = graph.initializers.get(p.node.inputs[1]!)!;
   const values = tensorToFloat32(w);
   const transB = p.kind === 'Gemm' ? attrInt(p.node, 'transB', 0) : 0;
@@ -536,7 +538,9 @@ export function pruneChannels(model: OnnxModel, options: PruneChannelsOptions): 
     const keep = keepCount(channels, Math.min(r, 0.99), multiple);
     const atomScore = new Map<number, number>();
     for (const p of g.producers) {
-      const s = channelScores(graph, p, importance, consumers);
+      const measured = options.channelScores?.get(p.node.outputs[0]!);
+      if (importance === 'activation' && !measured) throw new EdgetuneError('USAGE', `activation importance has no measurement for '${p.node.name || p.node.outputs[0]}'`);
+      const s = measured && measured.length === p.layout.atoms.length ? Float64Array.from(measured) : channelScores(graph, p, importance === 'l1' ? 'l1' : 'l2', consumers);
       // Normalise per producer so layers of different scale weigh the same in a coupled group.
       let total = 0;
       for (const v of s) total += v;

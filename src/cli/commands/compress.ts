@@ -22,6 +22,7 @@ export const commandModule: CommandModule = {
       .option('ratio', { type: 'number', describe: 'prune: channel share; sparsity: zero share; lowrank: parameter budget' })
       .option('target-cache', { type: 'string', describe: 'prune: l1 | l2 | l3 | BYTES' })
       .option('steps', { type: 'number', describe: 'prune: iterative steps' })
+      .option('importance', { type: 'string', choices: ['l1', 'l2', 'activation'], describe: 'prune: channel importance (filter norm, or mean |activation| on --data)' })
       .option('energy', { type: 'number', describe: 'lowrank: retained singular-value energy (e.g. 0.95)' })
       .option('block-size', { type: 'number', choices: [32, 64, 128], describe: 'int4 block size' })
       .option('keep-float', { type: 'string', describe: 'auto (with --max-accuracy-drop) or NODE,NODE,...' })
@@ -51,6 +52,7 @@ export const commandModule: CommandModule = {
         ...(ratio !== undefined ? { ratio } : {}),
         ...(args['target-cache'] ? { targetCache: String(args['target-cache']) } : {}),
         ...(args.steps !== undefined ? { steps: args.steps as number } : {}),
+        ...(args.importance ? { importance: args.importance as 'l1' | 'l2' | 'activation' } : {}),
         ...(args.energy !== undefined ? { energy: args.energy as number } : {}),
         ...(args['block-size'] !== undefined ? { blockSize: args['block-size'] as 32 | 64 | 128 } : {}),
         ...(keepFloatArg ? { keepFloat: keepFloatArg === 'auto' ? 'auto' : keepFloatArg.split(',').filter(Boolean) } : {}),

@@ -20,6 +20,8 @@ export interface MethodOptions {
   ratio?: number;
   /** prune: l1 | l2 | l3 | bytes. */
   targetCache?: string;
+  /** prune: channel importance, filter norms (l1, l2) or mean |activation| on --data. */
+  importance?: 'l1' | 'l2' | 'activation';
   /** prune: iterative steps. */
   steps?: number;
   /** lowrank: retained singular-value energy. */

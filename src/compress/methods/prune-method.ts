@@ -1,4 +1,5 @@
-import { pruneChannels, type ChannelGroupReport } from '../prune-channels.js';
+import { pruneChannels, type ChannelGroupReport, type ChannelImportance } from '../prune-channels.js';
+import { measureActivationImportance } from '../activation-importance.js';
 import { recoverPrunedModel, type RecoveryReport } from '../prune-recovery.js';
 import { planForModel } from '../../hardware/plan-for-model.js';
 import { parseTargetCache } from '../../hardware/planner.js';
@@ -11,6 +12,8 @@ import { EdgetuneError } from '../../util/errors.js';
 export interface PruneDriverOptions {
   ratio: number;
   steps?: number;
+  /** Channel importance (default l2); 'activation' measures on the data before each step. */
+  importance?: ChannelImportance;
   /** Refit + BN matching on the data (default: when data is given). */
   recover?: boolean;
   maxSamples?: number;
@@ -37,6 +40,7 @@ export async function pruneAndRecover(model: OnnxModel, original: OnnxModel, dat
   const steps = options.steps ?? 1;
   if (!Number.isInteger(steps) || steps < 1 || steps > 20) throw new EdgetuneError('USAGE', `--steps must be an integer from 1 to 20; got ${options.steps}`);
   const recover = options.recover ?? dataset !== undefined;
+  if (options.importance === 'activation' && !dataset) throw new EdgetuneError('USAGE', '--importance activation needs --data DIR');
   if (recover && !dataset) throw new EdgetuneError('USAGE', 'pruning recovery needs --data DIR');
   const stepRatio = 1 - Math.pow(1 - ratio, 1 / steps);
   const channelMap = new Map<string, number[]>();
@@ -49,7 +53,9 @@ export async function pruneAndRecover(model: OnnxModel, original: OnnxModel, dat
   for (let s = 0; s < steps; s++) {
     let result;
     try {
-      result = pruneChannels(model, { ratio: stepRatio });
+      const importance = options.importance ?? 'l2';
+      const channelScores = importance === 'activation' && dataset ? await measureActivationImportance(model, dataset, options.signal ? { signal: options.signal } : {}) : undefined;
+      result = pruneChannels(model, { ratio: stepRatio, importance, ...(channelScores ? { channelScores } : {}) });
     } catch (error) {
       if (s > 0 && error instanceof EdgetuneError && error.code === 'MODEL_UNSUPPORTED') break;
       throw error;
@@ -110,6 +116,7 @@ export const pruneMethod: CompressMethodRunner = {
     const original = cloneModel(context.model);
     const result = await pruneAndRecover(context.model, original, context.dataset, {
       ratio,
+      ...(context.options.importance ? { importance: context.options.importance } : {}),
       ...(context.options.steps !== undefined ? { steps: context.options.steps } : {}),
       ...(context.onProgress ? { onProgress: context.onProgress } : {}),
       ...(context.signal ? { signal: context.signal } : {}),
@@ -125,6 +132,7 @@ export const pruneMethod: CompressMethodRunner = {
         notes: [...(note ? [note] : []), `${pruned.length} channel group(s) pruned by ${ratio}${context.options.steps && context.options.steps > 1 ? ` in ${context.options.steps} steps` : ''}`, ...result.notes],
         details: {
           ratio,
+          importance: context.options.importance ?? 'l2',
           steps: context.options.steps ?? 1,
           groups: result.groups,
           recovery: result.recovery.length ? result.recovery[result.recovery.length - 1] : null,
