@@ -139,7 +139,14 @@ export class ArtifactReceiver {
     t.manifest = manifest;
     t.outstanding.clear();
     const staging = this.o.paths.staging(sha256);
-    if (reset) rmSync(staging, { force: true });
+    if (reset) {
+      // A new layout restarts the transfer: close the old staging file before removing it, then open a fresh one.
+      if (t.fd !== null) {
+        closeSync(t.fd);
+        t.fd = null;
+      }
+      rmSync(staging, { force: true });
+    }
     if (t.fd === null) {
       try {
         this.checkFreeSpace(manifest.bytes);

@@ -10,6 +10,7 @@ import type { Dataset } from './dataset.js';
 import { evaluateRunners } from './evaluate.js';
 import { foldBatchNorm } from './fold-batchnorm.js';
 import { fuseHardSwish } from './fuse-activations.js';
+import { foldConvAffine } from './fold-affine.js';
 import { quantizeInt8, type Int8Options } from './quantize-int8.js';
 import type { PassResult } from './pass.js';
 import { EdgetuneError } from '../util/errors.js';
@@ -31,6 +32,8 @@ export interface Int8PipelineResult extends PassResult {
   calibration: { method: CalibrationMethod; samples: number };
   foldedBatchNorms: string[];
   fusedHardSwish: number;
+  /** Constant Mul/Add steps after a Conv folded into its weights. */
+  foldedAffine: number;
   accuracy?: { baseline: number; quantized: number; dropPp: number; metric: 'top1' | 'agreement' | 'cosine' };
 }
 
@@ -39,6 +42,7 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
   const original = cloneModel(model);
   const fusedHardSwish = fuseHardSwish(model);
   const foldedBatchNorms = foldBatchNorm(model.graph);
+  const foldedAffine = foldConvAffine(model.graph);
   const types = inferTensorTypes(model);
   const activations = new Set<string>();
   for (const input of model.graph.inputs) if (!model.graph.initializers.has(input.name) && types.get(input.name)?.elemType === DataType.FLOAT) activations.add(input.name);
@@ -51,7 +55,7 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
   });
   const quantize = (keepFloat: ReadonlySet<string>): PassResult => quantizeInt8(cloneModel(model), types, calibration.ranges, { ...options, keepFloat });
   const mode = options.keepFloatMode ?? 'none';
-  const base = { calibration: { method: calibration.method, samples: calibration.samples }, foldedBatchNorms, fusedHardSwish };
+  const base = { calibration: { method: calibration.method, samples: calibration.samples }, foldedBatchNorms, fusedHardSwish, foldedAffine };
   if (mode === 'none') return { ...quantize(new Set()), ...base };
   if (Array.isArray(mode)) return { ...quantize(new Set(mode)), ...base };
   const bound = options.maxAccuracyDropPp;

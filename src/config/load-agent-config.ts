@@ -296,6 +296,9 @@ export function loadAgentConfig(options: LoadAgentConfigOptions = {}): LoadedAge
     if (!isPlainObject(fileContent)) {
       throw new EdgetuneError('CONFIG_INVALID', `config: ${configPath} must hold a JSON object`);
     }
+    if (nestingDepth(fileContent, MAX_CONFIG_DEPTH) > MAX_CONFIG_DEPTH) {
+      throw new EdgetuneError('CONFIG_INVALID', `config: ${configPath} nests deeper than ${MAX_CONFIG_DEPTH} levels`);
+    }
     layers.push(fileLayer(fileContent, configPath));
   }
   const envLayer = environmentLayer(options.env ?? {}, cwd);
@@ -304,4 +307,21 @@ export function loadAgentConfig(options: LoadAgentConfigOptions = {}): LoadedAge
   layers.push(flagLayer(flags, options.flagLabels ?? {}, cwd));
   const resolved = resolveAgentConfig(layers, { configPath, cwd, checkFiles: options.checkFiles ?? true });
   return { raw: { file: fileContent, environment: envLayer.raw, flags }, resolved };
+}
+
+/** No agent config needs more than a handful of levels; deeper input is refused before anything recurses over it. */
+const MAX_CONFIG_DEPTH = 32;
+
+/** Nesting depth of a JSON value, counted iteratively and cut off once it passes `limit`. */
+function nestingDepth(value: unknown, limit: number): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > limit) return deepest;
+    for (const child of Array.isArray(v) ? v : Object.values(v as Record<string, unknown>)) stack.push([child, depth + 1]);
+  }
+  return deepest;
 }

@@ -234,7 +234,7 @@ describe('topics: Topics.parse on arbitrary topic strings', () => {
  * to change here: the dedicated `it.fails` below reproduces it, and the random scenarios leave that event out
  * until it is fixed (then flip this flag and the `it.fails`).
  */
-const RELAYOUT_BUG_FIXED = false;
+const RELAYOUT_BUG_FIXED = true;
 
 /** Records what the receiver publishes (the real MQTT link is exercised by the integration tests). */
 class SilentLink implements PublishLink {
@@ -370,8 +370,8 @@ describe('chunk payloads: the ArtifactReceiver under wrong sizes, bad indices, d
     expect(installed).toBeGreaterThan(0);
   });
 
-  // Known bug (see RELAYOUT_BUG_FIXED): expected to fail until the receiver reopens its staging file on a new layout.
-  it.fails('a signed manifest re-published with another chunk size mid-transfer still ends in the verified artifact', async () => {
+  // Was a bug (the staging file was removed while still open): the receiver now closes and reopens it.
+  it('a signed manifest re-published with another chunk size mid-transfer still ends in the verified artifact', async () => {
     const pair = generateSigningKeyPair();
     const priv = parsePrivateKey(pair.privateKeyPem, 'k');
     const pub = parsePublicKey(pair.publicKeyPem, 'p');
@@ -417,7 +417,7 @@ describe('chunk payloads: the ArtifactReceiver under wrong sizes, bad indices, d
  * src/config is not ours to change here: the `it.fails` below reproduces it, and the random files stay at most
  * 1,000 levels deep until it is fixed (then flip this flag and the `it.fails`).
  */
-const DEEP_CONFIG_BUG_FIXED = false;
+const DEEP_CONFIG_BUG_FIXED = true;
 
 describe('config files: loadAgentConfig on mutated agent.config.json and EDGETUNE_* variables', () => {
   let dir: string;
@@ -479,8 +479,8 @@ describe('config files: loadAgentConfig on mutated agent.config.json and EDGETUN
     expectUnpolluted();
   });
 
-  // Known bug (see DEEP_CONFIG_BUG_FIXED): expected to fail until src/config refuses deep nesting with CONFIG_INVALID.
-  it.fails('a config file nested 20,000 levels deep is refused with CONFIG_INVALID', () => {
+  // Was a bug (RangeError from recursion over the parsed file): deep nesting is now refused with CONFIG_INVALID.
+  it('a config file nested 20,000 levels deep is refused with CONFIG_INVALID', () => {
     const path = join(dir, 'deep.config.json');
     const deep = `${'['.repeat(20_000)}1${']'.repeat(20_000)}`;
     writeFileSync(path, `{"deviceId":"pi-1","allowUnsigned":true,"groups":${deep}}`);

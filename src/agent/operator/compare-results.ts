@@ -17,6 +17,8 @@ export interface ResultSummary {
   throughputPerSec: number | null;
   peakRssBytes: number | null;
   joulesPerInference: number | null;
+  /** How the energy figure was obtained ('measured' | 'estimated'), so a table never shows an estimate bare. */
+  energyMethod: string | null;
   fidelity: { top1: number | null; agreement: number | null; cosine: number | null; sqnrDb: number | null } | null;
   error: { code: string; message: string } | null;
   /** The tune section of a `tune` report (null for other actions or a report without one). */
@@ -130,6 +132,7 @@ export function summarizeReport(row: OperatorReportRow, names: ReadonlyMap<strin
     throughputPerSec: num(profile?.throughputPerSec),
     peakRssBytes: num(memory?.peakRssBytes),
     joulesPerInference: num(energy?.joulesPerInference),
+    energyMethod: typeof energy?.method === 'string' ? energy.method : null,
     fidelity: evaluation ? { top1: num(evaluation.top1), agreement: num(evaluation.agreement), cosine: num(evaluation.cosine), sqnrDb: num(evaluation.sqnrDb) } : null,
     error: error && typeof error.code === 'string' && typeof error.message === 'string' ? { code: error.code, message: error.message } : null,
     tune: summarizeTune(r),
@@ -184,7 +187,7 @@ export function formatComparisonTable(models: readonly ModelComparison[]): strin
       fmt(r.latencyMs?.mean ?? null, 3),
       fmt(r.latencyMs?.p99 ?? null, 3),
       fmtBytes(r.peakRssBytes),
-      r.joulesPerInference === null ? '-' : r.joulesPerInference.toExponential(2),
+      r.joulesPerInference === null ? '-' : `${r.joulesPerInference.toExponential(2)}${r.energyMethod === 'measured' ? '' : ' (est.)'}`,
       fmt(r.fidelity?.top1 ?? null, 4),
       fmt(r.fidelity?.agreement ?? null, 4),
       r.state === 'ok' ? 'ok' : `failed: ${r.error?.code ?? '?'}`,

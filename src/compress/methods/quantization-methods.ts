@@ -23,6 +23,7 @@ export const int8Method: CompressMethodRunner = {
       ...(signal ? { signal } : {}),
     });
     if (result.fusedHardSwish > 0) result.report.notes.push(`${result.fusedHardSwish} hard-swish pattern(s) fused into HardSwish before quantizing`);
+    if (result.foldedAffine > 0) result.report.notes.push(`${result.foldedAffine} constant Mul/Add step(s) after a Conv folded into its weights`);
     if (result.foldedBatchNorms.length > 0) result.report.notes.push(`${result.foldedBatchNorms.length} BatchNormalization node(s) folded into the Conv before them`);
     if (result.accuracy) result.report.details = { ...result.report.details, accuracy: result.accuracy };
     return { model: result.model, report: result.report, calibration: result.calibration };

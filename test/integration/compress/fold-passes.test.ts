@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { foldConvAffine } from '../../../src/compress/fold-affine.js';
+import { fuseHardSwish } from '../../../src/compress/fuse-activations.js';
+import { foldBatchNorm } from '../../../src/compress/fold-batchnorm.js';
+import { encodeModel } from '../../../src/onnx/model-codec.js';
+import { DataType } from '../../../src/onnx/dtype.js';
+import { attr, makeNode } from '../../../src/onnx/graph.js';
+import { cloneModel, type OnnxModel } from '../../../src/onnx/ir.js';
+import { floatTensor } from '../../../src/onnx/tensor.js';
+import { createInferenceRunner } from '../../../src/profile/ort-inference.js';
+
+/** Conv → BN → Mul(scalar) → Add([C,1,1]) → hard-swish written out as x·Clip(x+3,0,6)/6. */
+function model(): OnnxModel {
+  const c = 4;
+  const w = new Float32Array(c * 3 * 9).map((_, i) => Math.sin(i) * 0.3);
+  return {
+    irVersion: 8,
+    opsetImports: [{ domain: '', version: 13 }],
+    producerName: 'test',
+    producerVersion: '',
+    domain: '',
+    modelVersion: 0,
+    docString: '',
+    metadataProps: [],
+    graph: {
+      name: 'g',
+      inputs: [{ name: 'x', type: { elemType: DataType.FLOAT, shape: [1, 3, 8, 8] } }],
+      outputs: [{ name: 'y', type: { elemType: DataType.FLOAT, shape: null } }],
+      valueInfo: [],
+      initializers: new Map([
+        ['w', floatTensor('w', [c, 3, 3, 3], w)],
+        ['gamma', floatTensor('gamma', [c], [1.5, 0.5, 2, 1])],
+        ['beta', floatTensor('beta', [c], [0.1, -0.2, 0.3, 0])],
+        ['mean', floatTensor('mean', [c], [0.05, -0.1, 0, 0.2])],
+        ['var', floatTensor('var', [c], [1, 2, 0.5, 1.5])],
+        ['a', floatTensor('a', [1], [0.7])],
+        ['b', floatTensor('b', [c, 1, 1], [0.5, -0.5, 1, 0])],
+        ['three', floatTensor('three', [], [3])],
+        ['zero', floatTensor('zero', [], [0])],
+        ['six', floatTensor('six', [], [6])],
+      ]),
+      nodes: [
+        makeNode('Conv', ['x', 'w'], ['c'], 'conv', { pads: attr.ints([1, 1, 1, 1]) }),
+        makeNode('BatchNormalization', ['c', 'gamma', 'beta', 'mean', 'var'], ['bn'], 'bn'),
+        makeNode('Mul', ['a', 'bn'], ['m'], 'lab_mul'),
+        makeNode('Add', ['m', 'b'], ['s'], 'lab_add'),
+        makeNode('Add', ['s', 'three'], ['s3'], 'hs_add'),
+        makeNode('Clip', ['s3', 'zero', 'six'], ['clip'], 'hs_clip'),
+        makeNode('Mul', ['s', 'clip'], ['prod'], 'hs_mul'),
+        makeNode('Div', ['prod', 'six'], ['y'], 'hs_div'),
+      ],
+    },
+  };
+}
+
+async function run(m: OnnxModel): Promise<Float32Array> {
+  const runner = await createInferenceRunner(encodeModel(m));
+  try {
+    const x = floatTensor('x', [1, 3, 8, 8], new Float32Array(192).map((_, i) => Math.cos(i * 0.7) * 2));
+    return (await runner.run({ x })).get('y')!.values as Float32Array;
+  } finally {
+    await runner.release();
+  }
+}
+
+describe('graph folds before int8 quantization', () => {
+  it('BatchNorm, the affine Mul/Add and hard-swish fold into Conv + HardSwish with the same outputs', async () => {
+    const original = model();
+    const folded = cloneModel(original);
+    expect(fuseHardSwish(folded)).toBe(1);
+    expect(foldBatchNorm(folded.graph)).toEqual(['bn']);
+    expect(foldConvAffine(folded.graph)).toBe(2);
+    expect(folded.graph.nodes.map((n) => n.opType)).toEqual(['Conv', 'HardSwish']);
+    const a = await run(original);
+    const b = await run(folded);
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThan(1e-5);
+  });
+
+  it('leaves an affine step alone when the Conv output has another reader', () => {
+    const m = model();
+    m.graph.outputs.push({ name: 'c', type: { elemType: DataType.FLOAT, shape: null } });
+    m.graph.nodes.splice(1, 1); // drop BN: Mul reads the conv output directly...
+    m.graph.nodes[1]!.inputs = ['a', 'c'];
+    expect(foldConvAffine(m.graph)).toBe(0); // ...which is also a graph output
+  });
+});
