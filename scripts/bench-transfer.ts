@@ -34,7 +34,7 @@ const CHUNK_KIB = Number(arg('chunk-kib', '256'));
 const IDLE_SECONDS = Number(arg('idle-seconds', '60'));
 const BROKERS = arg('brokers', 'aedes,mosquitto').split(',').filter((b) => b === 'aedes' || b === 'mosquitto');
 const JSON_OUT = process.argv.includes('--json');
-const AGENT_NODE_FLAGS = arg('agent-node-flags', '--max-semi-space-size=1').split(' ').filter(Boolean);
+const AGENT_NODE_FLAGS = arg('agent-node-flags', '--max-semi-space-size=1 --lite-mode').split(' ').filter(Boolean);
 const AGENT_ENV: Record<string, string> = Object.fromEntries(
   arg('agent-env', 'MALLOC_MMAP_THRESHOLD_=131072')
     .split(' ')
