@@ -17,7 +17,8 @@ import { availableCompressMethods, loadCompressMethod } from '../compress/method
 import { detectHardware } from '../hardware/detect-hardware.js';
 import { planForModel, type PlanForModelResult } from '../hardware/plan-for-model.js';
 import { validateGraph } from '../onnx/graph.js';
-import { loadModelFile } from '../onnx/model-file.js';
+import { loadModelFile, saveModelFile } from '../onnx/model-file.js';
+import { distillHead } from '../compress/distill.js';
 import { peaksFromFigures, powerModelFromFigures } from '../profile/device-figures.js';
 import { profileInChild } from '../profile/profile-child.js';
 import type { ProfileOptions } from '../profile/profile-types.js';
@@ -441,9 +442,21 @@ async function runCandidate(spec: CandidateSpec, ctx: CandidateContext, previous
     }
   }
   const bound = ctx.constraints.maxAccuracyDropPp;
+  let distillNote = '';
+  if (bound !== undefined && result.accuracy && result.accuracy.dropPp > bound && spec.steps.length > 0 && ctx.calibDir && ctx.dataDir) {
+    // Self-distillation as recovery: the compressed model is the student, the original the teacher.
+    ctx.onEvent?.({ type: 'stage', id: spec.id, stage: 'self-distill' });
+    const recovered = await selfDistill(result, ctx).catch((error: unknown) => ({ note: `self-distillation failed: ${messageOf(error)}` }));
+    distillNote = ` (${recovered.note})`;
+    if ('model' in recovered && recovered.accuracy.dropPp <= bound) {
+      result.model = recovered.model;
+      result.accuracy = recovered.accuracy;
+      result.build = { ...(result.build ?? { seconds: 0, nodesKeptFloat: 0, cachedSteps: 0, notes: [] }), notes: [...(result.build?.notes ?? []), recovered.note] };
+    }
+  }
   if (bound !== undefined && result.accuracy && result.accuracy.dropPp > bound) {
     result.state = 'rejected';
-    result.reason = `${result.accuracy.metric} drop ${fmtPp(result.accuracy.dropPp)} pp > --max-accuracy-drop ${bound} pp: dropped before profiling`;
+    result.reason = `${result.accuracy.metric} drop ${fmtPp(result.accuracy.dropPp)} pp > --max-accuracy-drop ${bound} pp: dropped before profiling${distillNote}`;
     result.seconds = (performance.now() - t0) / 1000;
     return result;
   }
@@ -688,3 +701,29 @@ function assemble(a: AssembleInput): TuneResult {
 
 /** Report file extension check, re-exported for the CLI. */
 export { reportFormatOf } from './tune-report.js';
+
+/**
+ * Refit the compressed candidate's classifier head to the original's temperature-softened logits on the calibration
+ * data (src/compress/distill.ts), then re-score it on the evaluation data. Returns the distilled model and its
+ * accuracy, or only a note when there is no head to refit.
+ */
+async function selfDistill(
+  result: CandidateResult,
+  ctx: CandidateContext,
+): Promise<{ model: NonNullable<CandidateResult['model']>; accuracy: CandidateAccuracy; note: string } | { note: string }> {
+  const student = loadModelFile(result.model!.path).model;
+  const teacher = loadModelFile(ctx.modelPath).model;
+  const distilled = await distillHead(teacher, student, openDataset(ctx.calibDir!, teacher));
+  if (!distilled.head.applied) return { note: `self-distillation not applied: ${distilled.head.reason ?? 'no gain'}` };
+  const path = `${result.model!.path.replace(/\.onnx$/, '')}.distilled.onnx`;
+  const saved = saveModelFile(path, distilled.student);
+  const metrics = ctx.reference
+    ? await ctx.reference.evaluate(path, ctx.signal)
+    : await evaluateModelFiles({ modelPath: path, dataDir: ctx.dataDir!, referencePath: ctx.modelPath, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+  const accuracy = accuracyOf(metrics, ctx.baselineTop1());
+  return {
+    model: { path, sha256: saved.sha256, bytes: saved.bytes },
+    accuracy,
+    note: `self-distilled head '${distilled.head.node}' against the original: drop ${fmtPp(result.accuracy!.dropPp)} → ${fmtPp(accuracy.dropPp)} pp`,
+  };
+}

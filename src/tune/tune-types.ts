@@ -35,7 +35,7 @@ export interface TuneProfileSettings {
 export type TuneEvent =
   | { type: 'plan'; candidates: number; skipped: number }
   | { type: 'candidate-start'; id: string; index: number; total: number; resumed: boolean }
-  | { type: 'stage'; id: string; stage: 'build' | 'fidelity' | 'profile'; step?: string }
+  | { type: 'stage'; id: string; stage: 'build' | 'fidelity' | 'self-distill' | 'profile'; step?: string }
   | { type: 'candidate-done'; id: string; index: number; total: number; state: CandidateState; resumed: boolean; summary: string }
   | { type: 'budget'; notTried: string[] };
 
