@@ -35,6 +35,16 @@ describe('data-driven channel importance (mean |activation| on --data)', () => {
     expect(ev.referenceTop1! - ev.top1!).toBeLessThanOrEqual(0.015);
   });
 
+  it('prunes iteratively (--steps 2) to 50% with recovery after each step, top-1 within 4 points', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'edgetune-steps-')), 'pruned.onnx');
+    const report = await compressModelFile({ inputPath: CNN, outputPath: out, method: 'prune', ratio: 0.5, steps: 2, dataDir: CALIB });
+    expect((report.details as { steps: number; recovery: unknown }).steps).toBe(2);
+    expect((report.details as { recovery: unknown }).recovery).not.toBeNull();
+    expect(report.params.after).toBeLessThan(report.params.before * 0.4);
+    const ev = await evaluateModelFiles({ modelPath: out, dataDir: 'test/fixtures/data/mnist-test', referencePath: CNN });
+    expect(ev.referenceTop1! - ev.top1!).toBeLessThanOrEqual(0.04);
+  });
+
   it('refuses activation importance without data', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'edgetune-act-')), 'x.onnx');
     const error = await compressModelFile({ inputPath: CNN, outputPath: out, method: 'prune', ratio: 0.25, importance: 'activation' }).catch((e: unknown) => e);
