@@ -107,10 +107,13 @@ describe.skipIf(!HAVE_MOSQUITTO)(`network between agent and Mosquitto cut ${ROUN
         await op.publish(op.topics.device('dev', 'jobs'), encodeMessage('jobs', job));
       }
       jobIds.push(...ids);
-      await waitFor('the first job of the round running', () => {
+      // Cut only once the agent holds every job of the round (received and queued) and runs the first: otherwise a
+      // job still in flight from the broker at the cut is (correctly) delivered after it heals, not reported during it.
+      await waitFor('every job of the round queued, the first running', () => {
         const db = openDatabase(paths.database, AGENT_MIGRATIONS, { readonly: true });
         try {
-          return (db.prepare("SELECT state FROM jobs WHERE job_id = ?").get(ids[0]) as { state: string } | undefined)?.state === 'running';
+          const states = ids.map((id) => (db.prepare('SELECT state FROM jobs WHERE job_id = ?').get(id) as { state: string } | undefined)?.state);
+          return states.every((st) => st !== undefined) && states[0] === 'running';
         } finally {
           db.close();
         }
