@@ -88,13 +88,8 @@ export function upgradeOpset(model: OnnxModel, target: number): string[] {
         break;
       case 'Squeeze':
       case 'Unsqueeze':
-        if (from < 13 && target >= 13 && node.attributes.has('axes')) {
-          const axes = attrInts(node, 'axes', []);
-          node.attributes.delete('axes');
-          node.inputs = [node.inputs[0]!, constant(`${node.name}_axes`, int64Tensor('', [axes.length], axes))];
-        } else changed = false;
-        break;
       case 'ReduceSum':
+        // Opset 13 moved `axes` from an attribute to an input for these three.
         if (from < 13 && target >= 13 && node.attributes.has('axes')) {
           const axes = attrInts(node, 'axes', []);
           node.attributes.delete('axes');
