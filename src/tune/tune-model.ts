@@ -452,6 +452,7 @@ async function runCandidate(spec: CandidateSpec, ctx: CandidateContext, previous
       result.model = recovered.model;
       result.accuracy = recovered.accuracy;
       result.build = { ...(result.build ?? { seconds: 0, nodesKeptFloat: 0, cachedSteps: 0, notes: [] }), notes: [...(result.build?.notes ?? []), recovered.note] };
+      result.note = `${result.note}; ${recovered.note}`;
     }
   }
   if (bound !== undefined && result.accuracy && result.accuracy.dropPp > bound) {
