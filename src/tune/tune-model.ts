@@ -446,7 +446,9 @@ async function runCandidate(spec: CandidateSpec, ctx: CandidateContext, previous
   if (bound !== undefined && result.accuracy && result.accuracy.dropPp > bound && spec.steps.length > 0 && ctx.calibDir && ctx.dataDir) {
     // Self-distillation as recovery: the compressed model is the student, the original the teacher.
     ctx.onEvent?.({ type: 'stage', id: spec.id, stage: 'self-distill' });
-    const recovered = await selfDistill(result, ctx).catch((error: unknown) => ({ note: `self-distillation failed: ${messageOf(error)}` }));
+    const recovered = await selfDistill(result, ctx).catch((error: unknown) => ({
+      note: `self-distillation ${error instanceof EdgetuneError && error.isBadInput ? 'not applicable' : 'failed'}: ${messageOf(error)}`,
+    }));
     distillNote = ` (${recovered.note})`;
     if ('model' in recovered && recovered.accuracy.dropPp <= bound) {
       result.model = recovered.model;
