@@ -2,9 +2,10 @@
  * Helpers shared by the weight-rewriting passes (int4, int8-dynamic, fp16): find constant tensors whether they
  * are initializers or still sit in `Constant` nodes (paddle2onnx exports), and drop the ones a rewrite orphaned.
  */
-import { DataType } from '../onnx/dtype.js';
+import { DataType, dataTypeName } from '../onnx/dtype.js';
 import { consumerMap, graphOutputNames } from '../onnx/graph.js';
 import type { OnnxGraph, OnnxNode, Tensor } from '../onnx/ir.js';
+import type { TensorTypeMap } from '../onnx/shape-inference.js';
 import { makeTensor, tensorToFloat32 } from '../onnx/tensor.js';
 
 /** A constant value and where it lives. */
@@ -73,4 +74,28 @@ export function weightAsKN(w: Tensor, transposed: boolean, alpha: number): Float
   }
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = alpha === 1 ? src[r * cols + c]! : src[r * cols + c]! * alpha;
   return out;
+}
+
+/**
+ * The constant 2-D float32 weight (input B) of a MatMul/Gemm that a weight-rewriting pass can quantize, or the
+ * reason it cannot (for the pass report). `rankReason` says why the pass needs a 2-D weight.
+ */
+export function quantizableWeight(
+  graph: OnnxGraph,
+  node: OnnxNode,
+  constants: ReadonlyMap<string, ConstantSource>,
+  types: TensorTypeMap,
+  rankReason: string,
+): { weight: Tensor; source: ConstantSource } | { reason: string } {
+  const weightName = node.inputs[1] ?? '';
+  const source = constants.get(weightName);
+  if (!source) {
+    return { reason: graph.initializers.has(weightName) ? 'B is an initializer also listed as a graph input (overridable), not a constant' : 'B is not a constant (activation × activation product)' };
+  }
+  const w = source.tensor;
+  if (w.dataType !== DataType.FLOAT) return { reason: `B is ${dataTypeName(w.dataType)}; only float32 weights are quantized` };
+  if (w.dims.length !== 2) return { reason: `B has rank ${w.dims.length}; ${rankReason}` };
+  const aType = types.get(node.inputs[0] ?? '');
+  if (aType?.elemType && aType.elemType !== DataType.FLOAT) return { reason: `A is ${dataTypeName(aType.elemType)}; only float32 activations are quantized` };
+  return { weight: w, source };
 }

@@ -11,7 +11,7 @@ import { defaultOpset, setOpset, type OnnxModel, type OnnxNode } from '../onnx/i
 import { inferTensorTypes } from '../onnx/shape-inference.js';
 import { floatTensor, makeTensor, tensorByteLength, tensorToFloat32 } from '../onnx/tensor.js';
 import { EdgetuneError } from '../util/errors.js';
-import { constantSources, removeUnusedConstants, weightAsKN } from './constant-inputs.js';
+import { constantSources, quantizableWeight, removeUnusedConstants, weightAsKN } from './constant-inputs.js';
 import type { KeptNode, PassResult } from './pass.js';
 
 /** Caller options of the int8-dynamic pass. */
@@ -149,26 +149,14 @@ export function quantizeDynamic(model: OnnxModel, options: DynamicQuantOptions =
       skip('kept float on request');
       continue;
     }
-    const weightName = node.inputs[1] ?? '';
-    const source = constants.get(weightName);
-    if (!source) {
-      skip(graph.initializers.has(weightName) ? 'B is an initializer also listed as a graph input (overridable), not a constant' : 'B is not a constant (activation × activation product)');
+    const eligible = quantizableWeight(graph, node, constants, types, 'only 2-D weights are quantized');
+    if ('reason' in eligible) {
+      skip(eligible.reason);
       continue;
     }
-    const w = source.tensor;
-    if (w.dataType !== DataType.FLOAT) {
-      skip(`B is ${dataTypeName(w.dataType)}; only float32 weights are quantized`);
-      continue;
-    }
-    if (w.dims.length !== 2) {
-      skip(`B has rank ${w.dims.length}; only 2-D weights are quantized`);
-      continue;
-    }
+    const w = eligible.weight;
+    const weightName = node.inputs[1]!;
     const aType = types.get(node.inputs[0] ?? '');
-    if (aType?.elemType && aType.elemType !== DataType.FLOAT) {
-      skip(`A is ${dataTypeName(aType.elemType)}; only float32 activations are quantized`);
-      continue;
-    }
     const isGemm = node.opType === 'Gemm';
     const transA = isGemm ? attrInt(node, 'transA', 0) : 0;
     const transB = isGemm ? attrInt(node, 'transB', 0) : 0;

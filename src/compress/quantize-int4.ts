@@ -9,7 +9,7 @@ import { defaultOpset, setOpset, type AttributeValue, type OnnxModel, type OnnxN
 import { inferTensorTypes } from '../onnx/shape-inference.js';
 import { floatTensor, makeTensor, tensorByteLength, tensorToFloat32 } from '../onnx/tensor.js';
 import { EdgetuneError } from '../util/errors.js';
-import { constantSources, removeUnusedConstants, weightAsKN, type ConstantSource } from './constant-inputs.js';
+import { constantSources, quantizableWeight, removeUnusedConstants, weightAsKN, type ConstantSource } from './constant-inputs.js';
 import type { KeptNode, PassResult } from './pass.js';
 
 /** Caller options of the int4 pass. */
@@ -187,26 +187,14 @@ export function quantizeInt4(model: OnnxModel, options: Int4Options = {}): PassR
       skip('kept float on request');
       continue;
     }
-    const weightName = node.inputs[1] ?? '';
-    const source = constants.get(weightName);
-    if (!source) {
-      skip(graph.initializers.has(weightName) ? 'B is an initializer also listed as a graph input (overridable), not a constant' : 'B is not a constant (activation × activation product)');
+    const eligible = quantizableWeight(graph, node, constants, types, 'MatMulNBits needs a 2-D weight');
+    if ('reason' in eligible) {
+      skip(eligible.reason);
       continue;
     }
-    const w = source.tensor;
-    if (w.dataType !== DataType.FLOAT) {
-      skip(`B is ${dataTypeName(w.dataType)}; only float32 weights are quantized`);
-      continue;
-    }
-    if (w.dims.length !== 2) {
-      skip(`B has rank ${w.dims.length}; MatMulNBits needs a 2-D weight`);
-      continue;
-    }
+    const w = eligible.weight;
+    const weightName = node.inputs[1]!;
     const aType = types.get(node.inputs[0] ?? '');
-    if (aType?.elemType && aType.elemType !== DataType.FLOAT) {
-      skip(`A is ${dataTypeName(aType.elemType)}; only float32 activations are supported`);
-      continue;
-    }
     const isGemm = node.opType === 'Gemm';
     const transA = isGemm ? attrInt(node, 'transA', 0) : 0;
     const transB = isGemm ? attrInt(node, 'transB', 0) : 0;
