@@ -1,33 +1,37 @@
 /**
- * Fleet benchmark (issue 8): N real Agent instances in this process (each with its own SQLite store and data dir)
- * against Mosquitto on loopback; one signed group push of a 5 MB artifact (action ping: every agent fetches the
- * chunks, verifies sha256 and signature, stores it and reports). Prints time to all reports, chunks sent vs.
- * needed (re-sends answer chunk re-requests), broker VmRSS and this process's RSS, as one JSON object.
+ * Fleet benchmark (issue 8): N real Agent instances spread over P worker processes (`scripts/lib/fleet-worker.ts`;
+ * each agent with its own config, SQLite store and data dir) against Mosquitto on loopback; one signed group push
+ * of a 5 MB artifact (action ping: every agent fetches the chunks, verifies sha256 and signature, stores it and
+ * reports). Prints time to all reports, chunks broadcast and re-sent, broker VmRSS and the workers' RSS, as one
+ * JSON object.
  *
- *   npx tsx scripts/bench-fleet.ts [N=10] [MB=5]
+ *   npx tsx scripts/bench-fleet.ts [N=10] [MB=5] [P=ceil(N/64), at most 8]
  */
-import { spawn } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent } from '../src/agent/agent.js';
 import { silentLogger } from '../src/agent/logger.js';
 import { pushJob } from '../src/agent/operator/push-job.js';
-import { fileLayer, resolveAgentConfig } from '../src/config/load-agent-config.js';
 import { generateSigningKeyPair } from '../src/transport/signature.js';
-import { createServer, connect as netConnect } from 'node:net';
 
 const N = Number(process.argv[2] ?? 10);
 const MB = Number(process.argv[3] ?? 5);
-if (!Number.isInteger(N) || N < 1 || !(MB > 0)) {
-  process.stderr.write('usage: bench-fleet.ts [N devices] [MB artifact]\n');
+const P = Number(process.argv[4] ?? Math.min(8, Math.ceil(N / 64)));
+if (!Number.isInteger(N) || N < 1 || !(MB > 0) || !Number.isInteger(P) || P < 1) {
+  process.stderr.write('usage: bench-fleet.ts [N devices] [MB artifact] [P worker processes]\n');
   process.exit(2);
 }
 
 function vmRssMb(pid: number): number {
-  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
+  try {
+    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0; // exited
+  }
 }
 
 async function freePort(): Promise<number> {
@@ -47,12 +51,27 @@ async function until(check: () => boolean | Promise<boolean>, what: string, time
   }
 }
 
+/** Next message of `type` from a worker. */
+function nextMessage<T>(worker: ChildProcess, type: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: { type: string }): void => {
+      if (m.type !== type) return;
+      worker.off('message', onMessage);
+      worker.off('exit', onExit);
+      resolve(m as T);
+    };
+    const onExit = (code: number | null): void => reject(new Error(`fleet worker ${worker.pid} exited (${code}) before '${type}'`));
+    worker.on('message', onMessage);
+    worker.once('exit', onExit);
+  });
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'edgetune-bench-fleet-'));
 const port = await freePort();
 const conf = join(dir, 'mosquitto.conf');
 writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\nmax_queued_messages 100000\n`);
 const broker = spawn('/usr/sbin/mosquitto', ['-c', conf], { stdio: 'ignore' });
-const agents: Agent[] = [];
+const workers: ChildProcess[] = [];
 try {
   await until(() => new Promise<boolean>((resolve) => {
     const s = netConnect(port, '127.0.0.1');
@@ -64,35 +83,42 @@ try {
   writeFileSync(join(dir, 'operator.pub'), pair.publicKeyPem);
   writeFileSync(join(dir, 'operator.key'), pair.privateKeyPem, { mode: 0o600 });
   const brokerIdleMb = vmRssMb(broker.pid as number);
-  const processIdleMb = process.memoryUsage().rss / 2 ** 20;
 
+  const deviceIds = Array.from({ length: N }, (_, i) => `dev-${String(i).padStart(4, '0')}`);
   const startT = performance.now();
-  for (let i = 0; i < N; i++) {
-    const deviceId = `dev-${String(i).padStart(4, '0')}`;
-    const raw = {
-      deviceId, groups: ['fleet'], broker: { url, reconnectInitialMs: 500, reconnectMaxMs: 10_000 }, dataDir: join(dir, deviceId),
-      trustedKeys: [join(dir, 'operator.pub')], schedules: { heartbeat: null, reprofile: null, cleanup: null }, logLevel: 'error',
-    };
-    const config = resolveAgentConfig([fileLayer(raw, join(dir, `${deviceId}.json`))], { configPath: null, cwd: dir, checkFiles: true });
-    const agent = new Agent(config, { log: silentLogger() });
-    await agent.start();
-    agents.push(agent);
+  for (let p = 0; p < P; p++) {
+    workers.push(fork(join(import.meta.dirname, 'lib/fleet-worker.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   }
-  await until(() => agents.every((a) => a.connected), 'every agent connected', 120_000);
+  const ready = await Promise.all(
+    workers.map((w, p) => {
+      const slice = deviceIds.filter((_, i) => i % P === p);
+      const r = nextMessage<{ rssMb: number }>(w, 'ready');
+      w.send({ type: 'start', deviceIds: slice, url, dir, publicKeyPath: join(dir, 'operator.pub') });
+      return r;
+    }),
+  );
   const startupSeconds = (performance.now() - startT) / 1000;
-  const processAgentsMb = process.memoryUsage().rss / 2 ** 20;
+  const workersUpMb = ready.reduce((s, r) => s + r.rssMb, 0);
 
   const model = join(dir, 'model.bin');
   writeFileSync(model, randomBytes(Math.round(MB * 1024 * 1024)));
   const chunkSizeBytes = 256 * 1024;
   let brokerPeakMb = vmRssMb(broker.pid as number);
-  let processPeakMb = processAgentsMb;
+  let workersPeakMb = workersUpMb;
   const sampler = setInterval(() => {
     brokerPeakMb = Math.max(brokerPeakMb, vmRssMb(broker.pid as number));
-    processPeakMb = Math.max(processPeakMb, process.memoryUsage().rss / 2 ** 20);
+    workersPeakMb = Math.max(workersPeakMb, workers.reduce((s, w) => s + vmRssMb(w.pid as number), 0));
   }, 200);
   const pushT = performance.now();
+  const marks: { firstRequestS?: number; firstChunkS?: number; allVerifiedS?: number; firstReportS?: number } = {};
+  const since = (): number => Number(((performance.now() - pushT) / 1000).toFixed(2));
   const result = await pushJob({
+    onProgress: (p) => {
+      if (marks.firstRequestS === undefined && p.devices.length > 0) marks.firstRequestS = since();
+      if (marks.firstChunkS === undefined && p.chunksSent > 0) marks.firstChunkS = since();
+      if (marks.allVerifiedS === undefined && p.devices.length === N && p.devices.every((d) => d.complete)) marks.allVerifiedS = since();
+      if (marks.firstReportS === undefined && p.devices.some((d) => d.reported)) marks.firstReportS = since();
+    },
     modelPath: model, target: { group: 'fleet' }, action: 'ping', broker: { url }, topicPrefix: 'edgetune/v1', keyPath: join(dir, 'operator.key'),
     wait: true, timeoutMs: 30 * 60_000, chunkSizeBytes, operatorDataDir: join(dir, 'operator'), log: silentLogger(),
   });
@@ -102,25 +128,33 @@ try {
   const ok = result.reports.filter((r) => r.state === 'ok').length;
   const out = {
     devices: N,
+    processes: P,
     artifactMb: MB,
     chunkSizeBytes,
     chunks,
     agentsStartupSeconds: Number(startupSeconds.toFixed(2)),
     secondsToAllReports: Number(pushSeconds.toFixed(2)),
+    timeline: marks,
     transferSeconds: result.transferSeconds,
     expectedDevices: result.devices.length,
     reports: result.reports.length,
     reportsOk: ok,
     lostReports: N - result.reports.length,
     chunksSent: result.chunksSent,
-    chunkResends: result.chunksSent - chunks,
+    chunksResent: result.chunksResent,
     brokerRssMb: { idle: Number(brokerIdleMb.toFixed(1)), peak: Number(brokerPeakMb.toFixed(1)) },
-    agentsProcessRssMb: { before: Number(processIdleMb.toFixed(1)), agentsUp: Number(processAgentsMb.toFixed(1)), peak: Number(processPeakMb.toFixed(1)), perAgent: Number(((processPeakMb - processIdleMb) / N).toFixed(2)) },
+    workersRssMb: { agentsUp: Number(workersUpMb.toFixed(1)), peak: Number(workersPeakMb.toFixed(1)), perAgent: Number((workersPeakMb / N).toFixed(2)) },
   };
   process.stdout.write(`${JSON.stringify(out)}\n`);
   if (out.lostReports !== 0 || ok !== N) process.exitCode = 1;
 } finally {
-  await Promise.all(agents.map((a) => a.stop().catch(() => undefined)));
+  await Promise.all(workers.map(async (w) => {
+    if (w.exitCode !== null) return;
+    const stopped = nextMessage(w, 'stopped').catch(() => undefined);
+    w.send({ type: 'stop' });
+    await Promise.race([stopped, new Promise((r) => setTimeout(r, 30_000))]);
+    w.kill('SIGKILL');
+  }));
   broker.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 }

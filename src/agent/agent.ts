@@ -176,6 +176,7 @@ export class Agent {
       reconnectMaxMs: c.broker.reconnectMaxMs,
       // A chunk plus topic and header room; control messages are far smaller. Caps what an MQTT 5 broker sends us.
       maximumPacketSizeBytes: Math.max(c.limits.maxChunkBytes, c.limits.maxControlMessageBytes) + 64 * 1024,
+      receiveMaximum: c.broker.receiveMaximum,
       onMessage: (m) => this.onMessage(m),
       log: this.log.child('mqtt'),
       random: this.random,
@@ -265,6 +266,9 @@ export class Agent {
           break;
         case 'chunk':
           await this.receiver?.handleChunk(parsed.sha256, parsed.index, m.payload);
+          break;
+        case 'device-chunk':
+          if (parsed.deviceId === this.config.deviceId) await this.receiver?.handleChunk(parsed.sha256, parsed.index, m.payload);
           break;
         default:
           break;

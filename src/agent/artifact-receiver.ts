@@ -3,7 +3,7 @@ import { createReadStream, closeSync, existsSync, fdatasyncSync, fsyncSync, ftru
 import { dirname } from 'node:path';
 import type { AgentStore, ArtifactKind } from '../store/agent-store.js';
 import { chunkCount, chunkLength, missingChunks, nextRequestBatch } from '../transport/chunk-layout.js';
-import { decodeMessage, encodeMessage, type ArtifactRef, type ManifestMessage } from '../transport/messages.js';
+import { decodeMessage, encodeMessage, type ArtifactRef, type ManifestMessage, type RequestMessage } from '../transport/messages.js';
 import type { Topics } from '../transport/topics.js';
 import { fsyncDirectory } from '../util/atomic-file.js';
 import { EdgetuneError, messageOf } from '../util/errors.js';
@@ -116,7 +116,7 @@ export class ArtifactReceiver {
       finalizing: false,
     };
     this.transfers.set(ref.sha256, t);
-    await this.o.link.subscribe([this.o.topics.manifest(ref.sha256), this.o.topics.chunkFilter(ref.sha256)], 1);
+    await this.o.link.subscribe(this.subscriptions(ref.sha256), 1);
     return 'receiving';
   }
 
@@ -205,7 +205,7 @@ export class ArtifactReceiver {
       if (!t.manifest || t.finalizing) continue;
       t.outstanding.clear();
       t.lastProgressMs = Date.now();
-      this.requestMore(t);
+      this.requestMore(t, true);
     }
   }
 
@@ -222,7 +222,7 @@ export class ArtifactReceiver {
         this.o.log.info(`artifact ${t.ref.sha256.slice(0, 12)}: no chunk for ${this.o.limits.transferStallSeconds} s; asking again`);
         t.outstanding.clear();
         t.lastProgressMs = nowMs;
-        this.requestMore(t);
+        this.requestMore(t, true);
       }
     }
   }
@@ -242,6 +242,11 @@ export class ArtifactReceiver {
       t.fd = null;
     }
     this.transfers.clear();
+  }
+
+  /** The artifact's manifest, its broadcast chunks and the chunks re-sent to this device alone. */
+  private subscriptions(sha256: string): string[] {
+    return [this.o.topics.manifest(sha256), this.o.topics.chunkFilter(sha256), this.o.topics.deviceChunkFilter(this.o.deviceId, sha256)];
   }
 
   private finalPath(sha256: string, kind: ArtifactKind): string {
@@ -272,22 +277,28 @@ export class ArtifactReceiver {
     }
   }
 
-  private requestMore(t: Transfer): void {
+  /**
+   * Ask for the next window of missing chunks. `retry` marks a request for chunks that may already have been sent
+   * to us and were lost (after a reconnect or a stall): the operator then re-sends them to this device alone.
+   */
+  private requestMore(t: Transfer, retry = false): void {
     const m = t.manifest;
     if (!m || !this.o.link.connected) return;
     const missing = missingChunks(t.received, m.chunks);
     const batch = nextRequestBatch(missing, t.outstanding, this.o.limits.transferWindowChunks);
     if (batch.length === 0) return;
     for (const i of batch) t.outstanding.add(i);
-    this.publishRequest(t.ref.sha256, batch, false, t.received.size, m.chunks).catch((error: unknown) => {
+    this.publishRequest(t.ref.sha256, batch, false, t.received.size, m.chunks, retry).catch((error: unknown) => {
       for (const i of batch) t.outstanding.delete(i);
       this.o.log.debug(`artifact ${t.ref.sha256.slice(0, 12)}: request not sent: ${messageOf(error)}`);
     });
   }
 
-  private publishRequest(sha256: string, missing: number[], complete: boolean, received: number, chunks: number): Promise<void> {
+  private publishRequest(sha256: string, missing: number[], complete: boolean, received: number, chunks: number, retry = false): Promise<void> {
     const topic = this.o.topics.device(this.o.deviceId, 'requests');
-    return this.o.link.publish(topic, encodeMessage('requests', { sha256, missing, complete, received, chunks }), { qos: 1 });
+    const request: RequestMessage = { sha256, missing, complete, received, chunks };
+    if (retry) request.retry = true;
+    return this.o.link.publish(topic, encodeMessage('requests', request), { qos: 1 });
   }
 
   private finalize(t: Transfer): Promise<void> {
@@ -330,7 +341,7 @@ export class ArtifactReceiver {
     }
     this.transfers.delete(sha);
     this.o.log.info(`artifact ${sha.slice(0, 12)}: complete and verified (${t.ref.bytes} bytes)`);
-    this.o.link.unsubscribe([this.o.topics.manifest(sha), this.o.topics.chunkFilter(sha)]).catch(() => undefined);
+    this.o.link.unsubscribe(this.subscriptions(sha)).catch(() => undefined);
     const chunks = t.manifest?.chunks ?? 0;
     this.publishRequest(sha, [], true, chunks, chunks).catch((error: unknown) => this.o.log.debug(`artifact ${sha.slice(0, 12)}: completion notice not sent: ${messageOf(error)}`));
     this.o.onComplete(sha);
@@ -349,7 +360,7 @@ export class ArtifactReceiver {
     rmSync(this.o.paths.staging(sha), { force: true });
     this.o.store.deleteArtifact(sha);
     this.transfers.delete(sha);
-    this.o.link.unsubscribe([this.o.topics.manifest(sha), this.o.topics.chunkFilter(sha)]).catch(() => undefined);
+    this.o.link.unsubscribe(this.subscriptions(sha)).catch(() => undefined);
   }
 
   private fail(t: Transfer, error: EdgetuneError): void {

@@ -14,6 +14,7 @@ export const AGENT_CONFIG_DEFAULTS: AgentConfigShape = {
     keepaliveSeconds: 30,
     sessionExpirySeconds: 7 * 24 * 3600,
     willDelaySeconds: 15,
+    receiveMaximum: 4,
     reconnectInitialMs: 1000,
     reconnectMaxMs: 60_000,
   },

@@ -28,6 +28,8 @@ export const brokerConfigSchema = z.strictObject({
   keepaliveSeconds: positiveInt.max(65535),
   sessionExpirySeconds: z.number().int().min(0).max(0xffffffff),
   willDelaySeconds: z.number().int().min(0).max(0xffffffff),
+  /** MQTT 5 Receive Maximum: QoS 1 messages the broker may have in flight to us; bounds its memory per device. */
+  receiveMaximum: positiveInt.max(65535),
   reconnectInitialMs: positiveInt,
   reconnectMaxMs: positiveInt,
 });

@@ -57,13 +57,17 @@ export const manifestMessageSchema = z.strictObject({
 /** A manifest. */
 export type ManifestMessage = z.infer<typeof manifestMessageSchema>;
 
-/** `devices/{id}/requests`: chunks the device still needs; an empty `missing` says the artifact is complete. */
+/**
+ * `devices/{id}/requests`: chunks the device still needs; an empty `missing` says the artifact is complete.
+ * `retry` says the device may have been sent these already and lost them (reconnect, stall): re-send to it alone.
+ */
 export const requestMessageSchema = z.strictObject({
   sha256,
   missing: z.array(z.number().int().nonnegative()).max(100_000),
   complete: z.boolean(),
   received: z.number().int().nonnegative(),
   chunks: z.number().int().nonnegative(),
+  retry: z.boolean().optional(),
 });
 /** A chunk request. */
 export type RequestMessage = z.infer<typeof requestMessageSchema>;

@@ -52,6 +52,11 @@ export interface MqttConnectionOptions {
   /** MQTT 5: the largest packet we accept; the broker drops bigger ones instead of sending them (3.1.1 has no such cap). */
   maximumPacketSizeBytes?: number;
   /**
+   * MQTT 5 Receive Maximum: at most this many QoS 1 messages unacknowledged from the broker to us. Brokers hold a
+   * copy of each in-flight packet per client, so this caps what a slow device costs the broker (3.1.1 has none).
+   */
+  receiveMaximum?: number;
+  /**
    * Called for every incoming PUBLISH, one at a time. For QoS 1 the PUBACK is sent only after the returned promise
    * resolves (ack after persist). If it rejects, the message is not acknowledged and the broker delivers it again to
    * the next session; handlers turn bad input into data themselves and reject only when they could not persist.
@@ -242,6 +247,7 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
     if (v5) {
       opts.properties = { sessionExpiryInterval: o.clean ? 0 : o.sessionExpirySeconds };
       if (o.maximumPacketSizeBytes !== undefined) opts.properties.maximumPacketSize = o.maximumPacketSizeBytes;
+      if (o.receiveMaximum !== undefined) opts.properties.receiveMaximum = o.receiveMaximum;
     }
     if (o.username !== undefined) opts.username = o.username;
     if (o.password !== undefined) opts.password = o.password;

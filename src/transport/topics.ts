@@ -14,7 +14,8 @@ export type ParsedTopic =
   | { kind: DeviceTopicKind; deviceId: string }
   | { kind: 'group-jobs'; group: string }
   | { kind: 'manifest'; sha256: string }
-  | { kind: 'chunk'; sha256: string; index: number };
+  | { kind: 'chunk'; sha256: string; index: number }
+  | { kind: 'device-chunk'; deviceId: string; sha256: string; index: number };
 
 const DEVICE_KINDS: ReadonlySet<string> = new Set<DeviceTopicKind>(['status', 'hello', 'heartbeat', 'jobs', 'requests', 'events', 'reports']);
 
@@ -65,6 +66,20 @@ export class Topics {
     return `${this.prefix}/artifacts/${checkSha(sha256)}/chunks/+`;
   }
 
+  /**
+   * `{prefix}/devices/{id}/chunks/{sha256}/{n}`: a chunk re-sent to one device only (a late joiner, a lost
+   * delivery), so that one device's retry does not go to every device still receiving the artifact.
+   */
+  deviceChunk(deviceId: string, sha256: string, index: number): string {
+    if (!Number.isInteger(index) || index < 0 || index > MAX_CHUNK_INDEX) throw new RangeError(`chunk index ${index} must be a non-negative integer`);
+    return `${this.prefix}/devices/${checkId(deviceId, 'device id')}/chunks/${checkSha(sha256)}/${index}`;
+  }
+
+  /** Subscription filter for every chunk of one artifact re-sent to one device. */
+  deviceChunkFilter(deviceId: string, sha256: string): string {
+    return `${this.prefix}/devices/${checkId(deviceId, 'device id')}/chunks/${checkSha(sha256)}/+`;
+  }
+
   /** Subscription filter for one kind of topic from every device, e.g. all `reports`. */
   allDevices(kind: DeviceTopicKind): string {
     return `${this.prefix}/devices/+/${kind}`;
@@ -79,6 +94,12 @@ export class Topics {
       if (!DEVICE_ID_PATTERN.test(id) || !DEVICE_KINDS.has(kind)) return null;
       return { kind: kind as DeviceTopicKind, deviceId: id };
     }
+    if (parts[0] === 'devices' && parts.length === 5 && parts[2] === 'chunks') {
+      const [, id, , sha256, n] = parts as [string, string, string, string, string];
+      const index = parseChunkIndex(n);
+      if (!DEVICE_ID_PATTERN.test(id) || !SHA256_PATTERN.test(sha256) || index === null) return null;
+      return { kind: 'device-chunk', deviceId: id, sha256, index };
+    }
     if (parts[0] === 'groups' && parts.length === 3 && parts[2] === 'jobs') {
       const group = parts[1] as string;
       return DEVICE_ID_PATTERN.test(group) ? { kind: 'group-jobs', group } : null;
@@ -87,11 +108,18 @@ export class Topics {
       const sha256 = parts[1] as string;
       if (!SHA256_PATTERN.test(sha256)) return null;
       if (parts.length === 3 && parts[2] === 'manifest') return { kind: 'manifest', sha256 };
-      if (parts.length === 4 && parts[2] === 'chunks' && /^(0|[1-9]\d{0,9})$/.test(parts[3] as string)) {
-        const index = Number(parts[3]);
-        return index <= MAX_CHUNK_INDEX ? { kind: 'chunk', sha256, index } : null;
+      if (parts.length === 4 && parts[2] === 'chunks') {
+        const index = parseChunkIndex(parts[3] as string);
+        return index === null ? null : { kind: 'chunk', sha256, index };
       }
     }
     return null;
   }
+}
+
+/** A chunk index as written in a topic (canonical decimal, 0..2^31-1), or null. */
+function parseChunkIndex(text: string): number | null {
+  if (!/^(0|[1-9]\d{0,9})$/.test(text)) return null;
+  const index = Number(text);
+  return index <= MAX_CHUNK_INDEX ? index : null;
 }

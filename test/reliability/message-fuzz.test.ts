@@ -200,6 +200,7 @@ describe('topics: Topics.parse on arbitrary topic strings', () => {
     for (let i = 0; i < N * 10; i++) {
       const topic = rng.pick<() => string>([
         () => `edgetune/v1/artifacts/${rng.pick(shas)}/chunks/${rng.pick(indices)}`,
+        () => `edgetune/v1/devices/${rng.pick(ids)}/chunks/${rng.pick(shas)}/${rng.pick(indices)}`,
         () => `edgetune/v1/artifacts/${rng.pick(shas)}/${rng.pick(['manifest', 'chunks', 'manifest/x', ''])}`,
         () => `edgetune/v1/devices/${rng.pick(ids)}/${rng.pick(['jobs', 'status', 'reports', 'requests', 'nope', ''])}`,
         () => `edgetune/v1/groups/${rng.pick(ids)}/${rng.pick(['jobs', 'status', ''])}`,
@@ -218,6 +219,9 @@ describe('topics: Topics.parse on arbitrary topic strings', () => {
       if (parsed.kind === 'chunk') {
         if (!Number.isSafeInteger(parsed.index) || parsed.index < 0 || parsed.index > 0x7fffffff) findings.push(`${topic}: index ${parsed.index}`);
         again = topics.chunk(parsed.sha256, parsed.index);
+      } else if (parsed.kind === 'device-chunk') {
+        if (!Number.isSafeInteger(parsed.index) || parsed.index < 0 || parsed.index > 0x7fffffff) findings.push(`${topic}: index ${parsed.index}`);
+        again = topics.deviceChunk(parsed.deviceId, parsed.sha256, parsed.index);
       } else if (parsed.kind === 'manifest') again = topics.manifest(parsed.sha256);
       else if (parsed.kind === 'group-jobs') again = topics.groupJobs(parsed.group);
       else again = topics.device(parsed.deviceId, parsed.kind);

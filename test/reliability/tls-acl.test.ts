@@ -59,6 +59,7 @@ topic readwrite ${PREFIX}/#
 
 # every device: only its own subtree (the certificate CN is the username)
 pattern read ${PREFIX}/devices/%u/jobs
+pattern read ${PREFIX}/devices/%u/chunks/#
 pattern write ${PREFIX}/devices/%u/status
 pattern write ${PREFIX}/devices/%u/hello
 pattern write ${PREFIX}/devices/%u/heartbeat

@@ -22,36 +22,80 @@ export interface DeviceTransferState {
   complete: boolean;
 }
 
+interface ServedEntry {
+  a: ServedArtifact;
+  file: Promise<FileHandle> | null;
+  /** Chunks no device has been sent yet: published once on the artifact's topic, to every subscriber. */
+  broadcastQueue: Set<number>;
+  /** Chunk index → event sequence number at which it was broadcast. */
+  broadcastSeq: Map<number, number>;
+  /** Devices expected to ask that have not yet: broadcasting waits for them (or for the gather timeout). */
+  awaited: Set<string>;
+  /** When the gather ends whoever has asked (ms since epoch); null until the first request. */
+  gatherUntilMs: number | null;
+}
+
+/** One chunk to re-send to one device on its own topic. */
+interface DirectSend {
+  deviceId: string;
+  entry: ServedEntry;
+  index: number;
+}
+
 /**
- * Answers `devices/{id}/requests` by publishing the asked-for chunks (QoS 1) straight from the file. Requests from
- * several devices for the same chunk are coalesced while it waits to be sent; at most `inFlight` chunks await
- * PUBACK, so memory stays at a few chunks whatever the artifact size.
+ * Answers `devices/{id}/requests` by publishing the asked-for chunks (QoS 1) straight from the file.
+ *
+ * Each chunk is broadcast once on `artifacts/{sha256}/chunks/{n}`, reaching every device subscribed at that
+ * moment; requests from several devices for a chunk not yet sent are coalesced. A device that asks for a chunk
+ * broadcast before it subscribed (it joined late), or marks its request as a retry (it reconnected or stalled),
+ * gets that chunk re-sent on its own `devices/{id}/chunks/{sha256}/{n}`: one device's loss costs one copy, not
+ * one copy per device still receiving. A plain request for a chunk broadcast after the device's first request
+ * is already on its way and is not answered again. For a group push the first broadcast waits until every
+ * expected device has asked (or `gatherMs` after the first request), so that devices which receive the job a
+ * little later are not sent everything twice. At most `inFlight` chunks await PUBACK, so memory stays at a few
+ * chunks whatever the artifact size and the fleet size.
  */
 export class ArtifactServer {
   private readonly link: PublishLink;
   private readonly topics: Topics;
   private readonly log: Logger;
   private readonly inFlightLimit: number;
-  private readonly artifacts = new Map<string, { a: ServedArtifact; file: Promise<FileHandle> | null; queue: Set<number> }>();
+  private readonly artifacts = new Map<string, ServedEntry>();
   private readonly state = new Map<string, Map<string, DeviceTransferState>>();
+  /** `${deviceId}/${sha256}` → sequence number of that device's first request for the artifact. */
+  private readonly firstRequestSeq = new Map<string, number>();
+  /** Pending re-sends, keyed `${deviceId}/${sha256}/${index}` (a device asking twice gets one copy). */
+  private readonly directQueue = new Map<string, DirectSend>();
+  /** Orders requests and broadcasts: a broadcast with a higher number than a device's first request reached it. */
+  private seq = 0;
   private inFlight = 0;
   private pumping = false;
-  /** Chunks published (for progress and benchmarks). */
+  private gatherTimer: NodeJS.Timeout | null = null;
+  /** Chunks published, broadcast and re-sent together (for progress and benchmarks). */
   chunksSent = 0;
+  /** Of those, chunks re-sent to a single device. */
+  chunksResent = 0;
   bytesSent = 0;
   /** When the first chunk was handed to the broker (ms since epoch), null before. */
   firstChunkAtMs: number | null = null;
 
-  constructor(link: PublishLink, topics: Topics, log: Logger, inFlight = 8) {
+  constructor(link: PublishLink, topics: Topics, log: Logger, options: { inFlight?: number; gatherMs?: number } = {}) {
     this.link = link;
     this.topics = topics;
     this.log = log;
-    this.inFlightLimit = inFlight;
+    this.inFlightLimit = options.inFlight ?? 8;
+    this.gatherMs = options.gatherMs ?? 5000;
   }
 
-  /** Offer an artifact. */
-  add(a: ServedArtifact): void {
-    if (!this.artifacts.has(a.sha256)) this.artifacts.set(a.sha256, { a, file: null, queue: new Set() });
+  private readonly gatherMs: number;
+
+  /**
+   * Offer an artifact. `expectedDevices`: the devices the job went to; the first broadcast waits until each has
+   * asked for a chunk or said it is complete, at most `gatherMs` after the first request.
+   */
+  add(a: ServedArtifact, expectedDevices: Iterable<string> = []): void {
+    if (this.artifacts.has(a.sha256)) return;
+    this.artifacts.set(a.sha256, { a, file: null, broadcastQueue: new Set(), broadcastSeq: new Map(), awaited: new Set(expectedDevices), gatherUntilMs: null });
   }
 
   /** Transfer state of every device that asked for anything. */
@@ -69,12 +113,30 @@ export class ArtifactServer {
       this.state.set(deviceId, perDevice);
     }
     perDevice.set(req.sha256, { received: req.received, chunks: req.chunks, complete: req.complete });
-    for (const i of req.missing) if (Number.isInteger(i) && i >= 0 && i < entry.a.chunks) entry.queue.add(i);
+    entry.awaited.delete(deviceId);
+    if (entry.gatherUntilMs === null) {
+      entry.gatherUntilMs = Date.now() + this.gatherMs;
+      if (entry.awaited.size > 0) this.armGatherTimer();
+    }
+    const seq = ++this.seq;
+    const deviceKey = `${deviceId}/${req.sha256}`;
+    const firstSeq = this.firstRequestSeq.get(deviceKey) ?? seq;
+    this.firstRequestSeq.set(deviceKey, firstSeq);
+    for (const i of req.missing) {
+      if (!Number.isInteger(i) || i < 0 || i >= entry.a.chunks) continue;
+      const sentSeq = entry.broadcastSeq.get(i);
+      if (sentSeq === undefined) entry.broadcastQueue.add(i);
+      else if (sentSeq > firstSeq && req.retry !== true) continue; // broadcast while the device was subscribed
+      else this.directQueue.set(`${deviceKey}/${i}`, { deviceId, entry, index: i });
+    }
+    if (req.complete) for (const [key, d] of this.directQueue) if (d.deviceId === deviceId && d.entry === entry) this.directQueue.delete(key);
     this.pump();
   }
 
   /** Close the files. */
   async close(): Promise<void> {
+    if (this.gatherTimer) clearTimeout(this.gatherTimer);
+    this.gatherTimer = null;
     for (const e of this.artifacts.values()) {
       const f = e.file;
       e.file = null;
@@ -82,15 +144,40 @@ export class ArtifactServer {
     }
   }
 
-  private nextChunk(): { entry: { a: ServedArtifact; file: Promise<FileHandle> | null; queue: Set<number> }; index: number } | null {
+  /** Wake the pump when the earliest running gather ends. */
+  private armGatherTimer(): void {
+    if (this.gatherTimer) clearTimeout(this.gatherTimer);
+    this.gatherTimer = null;
+    const ends = [...this.artifacts.values()].filter((e) => e.gatherUntilMs !== null && this.gathering(e)).map((e) => e.gatherUntilMs as number);
+    if (ends.length === 0) return;
+    this.gatherTimer = setTimeout(() => {
+      this.gatherTimer = null;
+      this.pump();
+      this.armGatherTimer();
+    }, Math.max(0, Math.min(...ends) - Date.now()) + 1);
+  }
+
+  /** Still waiting for expected devices before the first broadcast. */
+  private gathering(entry: ServedEntry): boolean {
+    if (entry.awaited.size === 0 || entry.broadcastSeq.size > 0) return false;
+    return entry.gatherUntilMs === null || Date.now() < entry.gatherUntilMs;
+  }
+
+  /** Broadcasts first (they serve every device), then re-sends in the order they were asked for. */
+  private nextSend(): { entry: ServedEntry; index: number; deviceId: string | null } | null {
     for (const entry of this.artifacts.values()) {
-      const first = entry.queue.values().next();
+      if (this.gathering(entry)) continue;
+      const first = entry.broadcastQueue.values().next();
       if (!first.done) {
-        entry.queue.delete(first.value);
-        return { entry, index: first.value };
+        entry.broadcastQueue.delete(first.value);
+        entry.broadcastSeq.set(first.value, ++this.seq);
+        return { entry, index: first.value, deviceId: null };
       }
     }
-    return null;
+    const direct = this.directQueue.entries().next();
+    if (direct.done) return null;
+    this.directQueue.delete(direct.value[0]);
+    return direct.value[1];
   }
 
   private pump(): void {
@@ -98,12 +185,20 @@ export class ArtifactServer {
     this.pumping = true;
     try {
       while (this.inFlight < this.inFlightLimit && this.link.connected) {
-        const next = this.nextChunk();
+        const next = this.nextSend();
         if (!next) break;
         this.inFlight += 1;
         this.firstChunkAtMs ??= Date.now();
-        this.sendChunk(next.entry, next.index)
-          .catch((error: unknown) => this.log.debug(`chunk ${next.index} of ${next.entry.a.sha256.slice(0, 12)} not sent: ${messageOf(error)}`))
+        const topic = next.deviceId === null ? this.topics.chunk(next.entry.a.sha256, next.index) : this.topics.deviceChunk(next.deviceId, next.entry.a.sha256, next.index);
+        this.sendChunk(next.entry, next.index, topic)
+          .then(() => {
+            if (next.deviceId !== null) this.chunksResent += 1;
+          })
+          .catch((error: unknown) => {
+            this.log.debug(`chunk ${next.index} of ${next.entry.a.sha256.slice(0, 12)} not sent: ${messageOf(error)}`);
+            // Not handed to the broker: the device asks again after its stall timeout or reconnect (as a retry).
+            if (next.deviceId === null) next.entry.broadcastSeq.delete(next.index);
+          })
           .finally(() => {
             this.inFlight -= 1;
             this.pump();
@@ -114,7 +209,7 @@ export class ArtifactServer {
     }
   }
 
-  private async sendChunk(entry: { a: ServedArtifact; file: Promise<FileHandle> | null }, index: number): Promise<void> {
+  private async sendChunk(entry: ServedEntry, index: number, topic: string): Promise<void> {
     const a = entry.a;
     entry.file ??= open(a.path, 'r');
     const file = await entry.file;
@@ -126,7 +221,7 @@ export class ArtifactServer {
       if (bytesRead === 0) throw new Error(`${a.path} is shorter than its manifest says`);
       off += bytesRead;
     }
-    await this.link.publish(this.topics.chunk(a.sha256, index), buf, { qos: 1 });
+    await this.link.publish(topic, buf, { qos: 1 });
     this.chunksSent += 1;
     this.bytesSent += length;
   }

@@ -33,7 +33,7 @@ export class FleetInbox {
 
   /** Handle one device message; returns the report if it was one (new or not) from the topic's device. */
   handle(parsed: ParsedTopic, payload: Buffer): { report: ReportMessage; isNew: boolean } | null {
-    if (!('deviceId' in parsed)) return null;
+    if (!('deviceId' in parsed) || parsed.kind === 'device-chunk') return null;
     const deviceId = parsed.deviceId;
     try {
       switch (parsed.kind) {

@@ -66,7 +66,10 @@ export interface PushResult {
   devices: string[];
   /** Reports received for this job (all of them with --wait). */
   reports: ReportMessage[];
+  /** Chunks published: each chunk broadcast once to the devices subscribed then, plus `chunksResent`. */
   chunksSent: number;
+  /** Chunks re-sent to a single device (it joined after the broadcast, or lost a delivery). */
+  chunksResent: number;
   bytesSent: number;
   /** First chunk sent → last expected device said it has every artifact verified (null when nothing was sent). */
   transferSeconds: number | null;
@@ -223,7 +226,7 @@ export async function pushJob(o: PushOptions): Promise<PushResult> {
       const chunkSize = o.chunkSizeBytes;
       let manifest: ManifestMessage = { sha256: s.ref.sha256, bytes: s.ref.bytes, chunkSize, chunks: chunkCount(s.ref.bytes, chunkSize), name: s.ref.name, kind: s.kind, signature: null };
       if (privateKey) manifest = signManifest(manifest, privateKey);
-      server.add({ sha256: s.ref.sha256, path: s.path, bytes: s.ref.bytes, chunkSize, chunks: manifest.chunks });
+      server.add({ sha256: s.ref.sha256, path: s.path, bytes: s.ref.bytes, chunkSize, chunks: manifest.chunks }, expected);
       await connection.publish(topics.manifest(s.ref.sha256), encodeMessage('manifest', manifest), { qos: 1, retain: true });
     }
     const jobTopic = 'device' in o.target ? topics.device(o.target.device, 'jobs') : topics.groupJobs(o.target.group);
@@ -280,6 +283,7 @@ export async function pushJob(o: PushOptions): Promise<PushResult> {
       devices: [...expected].sort(),
       reports: [...reports.values()].sort((a, b) => a.deviceId.localeCompare(b.deviceId)),
       chunksSent: server.chunksSent,
+      chunksResent: server.chunksResent,
       bytesSent: server.bytesSent,
       transferSeconds: server.firstChunkAtMs !== null && lastCompleteAtMs !== null ? (lastCompleteAtMs - server.firstChunkAtMs) / 1000 : null,
       seconds: (Date.now() - started) / 1000,

@@ -102,7 +102,7 @@ export const commandModule: CommandModule = {
       const single = args.wait === true && 'device' in target ? result.reports[0] : undefined;
       process.stdout.write(`${JSON.stringify(single ?? result)}\n`);
     } else {
-      process.stdout.write(`job ${result.jobId} (${result.action}) → ${'device' in target ? `device ${target.device}` : `group ${target.group}`}: ${result.devices.length} device(s), ${result.chunksSent} chunk(s) sent in ${result.seconds.toFixed(1)} s\n`);
+      process.stdout.write(`job ${result.jobId} (${result.action}) → ${'device' in target ? `device ${target.device}` : `group ${target.group}`}: ${result.devices.length} device(s), ${result.chunksSent} chunk(s) sent (${result.chunksResent} re-sent to one device) in ${result.seconds.toFixed(1)} s\n`);
       if (result.reports.length > 0) {
         const rows = result.reports.map((r) => ({
           reportId: r.reportId,

@@ -21,10 +21,15 @@ describe.each(BROKER_KINDS)('round trip through %s', (kind) => {
     for (const id of ['cam-1', 'cam-2', 'cam-3']) {
       agents.push(await startAgent(agentConfig({ dir: fleet.dir, deviceId: id, groups: ['cams'], brokerUrl: broker.url, publicKey: fleet.publicKey })));
     }
+    // 'late' group: late-1 stays up; late-2 registers its persistent session, then goes offline before the push
+    lateAgents.push(await startAgent(lateConfig('late-1')));
+    await (await startAgent(lateConfig('late-2'))).stop();
   });
+  const lateAgents: Agent[] = [];
+  const lateConfig = (id: string) => agentConfig({ dir: fleet.dir, deviceId: id, groups: ['late'], brokerUrl: broker.url, publicKey: fleet.publicKey });
 
   afterAll(async () => {
-    for (const a of agents) await a.stop();
+    for (const a of [...agents, ...lateAgents]) await a.stop();
     await broker?.stop();
     rmSync(fleet.dir, { recursive: true, force: true });
   });
@@ -97,5 +102,41 @@ describe.each(BROKER_KINDS)('round trip through %s', (kind) => {
     }
     // the solo device is not in the group and saw nothing of this job
     expect((agents[0] as Agent).store.getJob(result.jobId)).toBeUndefined();
+  });
+
+  it('broadcasts each chunk once; a member that was offline during the broadcast gets the chunks on its own topic', async () => {
+    const chunks = Math.ceil(readFileSync(MNIST_MLP).length / (16 * 1024));
+    let restarted: Promise<Agent> | null = null;
+    const result = await pushJob({
+      modelPath: MNIST_MLP,
+      target: { group: 'late' },
+      action: 'ping',
+      broker: { url: broker.url },
+      topicPrefix: 'edgetune/v1',
+      keyPath: fleet.privateKey,
+      wait: true,
+      timeoutMs: 60_000,
+      chunkSizeBytes: 16 * 1024,
+      operatorDataDir: join(fleet.dir, 'operator'),
+      // late-1 holds its report long enough for late-2 to come back, fetch the artifact and report too
+      jobOptions: { holdMs: 6000 },
+      onProgress: (p) => {
+        if (restarted === null && p.devices.some((d) => d.deviceId === 'late-1' && d.complete)) {
+          restarted = startAgent(lateConfig('late-2'));
+          restarted.then((a) => lateAgents.push(a)).catch(() => undefined);
+        }
+      },
+      log: testLogger('operator'),
+    });
+    expect(restarted).not.toBeNull();
+    expect(result.reports.map((r) => [r.deviceId, r.state])).toEqual([
+      ['late-1', 'ok'],
+      ['late-2', 'ok'],
+    ]);
+    // every chunk went out once on the artifact's topic; late-2 subscribed after that and got each on its own topic
+    expect(result.chunksSent - result.chunksResent).toBe(chunks);
+    expect(result.chunksResent).toBeGreaterThanOrEqual(chunks);
+    const late2 = await (restarted as unknown as Promise<Agent>);
+    expect(late2.store.getArtifact(modelSha)?.state).toBe('complete');
   });
 });

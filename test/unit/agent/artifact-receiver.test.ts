@@ -75,7 +75,7 @@ describe('ArtifactReceiver', () => {
     const a = artifact(10_000, 1000);
     const r = receiver();
     expect(await r.want({ sha256: a.sha256, bytes: 10_000, name: 'm.onnx' }, 'model')).toBe('receiving');
-    expect(link.subscribed).toEqual(new Set([topics.manifest(a.sha256), topics.chunkFilter(a.sha256)]));
+    expect(link.subscribed).toEqual(new Set([topics.manifest(a.sha256), topics.chunkFilter(a.sha256), topics.deviceChunkFilter('dev', a.sha256)]));
     await r.handleManifest(a.sha256, encodeMessage('manifest', a.manifest));
     expect(link.requests[0]).toMatchObject({ missing: [0, 1, 2, 3], complete: false, received: 0, chunks: 10 });
     for (const i of [3, 1, 0]) await r.handleChunk(a.sha256, i, chunkOf(a.data, i, 1000));
@@ -116,9 +116,13 @@ describe('ArtifactReceiver', () => {
     await r.want({ sha256: a.sha256, bytes: 3000, name: 'm' }, 'model');
     await r.handleManifest(a.sha256, encodeMessage('manifest', a.manifest));
     expect(link.requests).toHaveLength(1);
+    expect(link.requests[0]?.retry).toBeUndefined();
     r.tick(Date.now() + 6000);
     expect(link.requests).toHaveLength(2);
-    expect(link.requests[1]?.missing).toEqual([0, 1, 2]);
+    // a re-ask may be for chunks already sent and lost: marked, so the operator re-sends them to this device alone
+    expect(link.requests[1]).toMatchObject({ missing: [0, 1, 2], retry: true });
+    r.onConnect();
+    expect(link.requests[2]).toMatchObject({ missing: [0, 1, 2], retry: true });
     r.tick(Date.now() + 61_000);
     expect(failed.map((f) => f.error.code)).toEqual(['BROKER_FAILED']);
     expect(existsSync(join(dir, 'staging', `${a.sha256}.partial`))).toBe(false);

@@ -1,0 +1,66 @@
+/**
+ * One worker process of `scripts/bench-fleet.ts`: runs a slice of the fleet as real `Agent` instances (each with
+ * its own config, SQLite store and data dir) and talks to the coordinator over the fork IPC channel:
+ *   ← { type: 'start', deviceIds, url, dir, publicKeyPath }   → { type: 'ready', rssMb, startupSeconds }
+ *   ← { type: 'stop' }                                        → { type: 'stopped' } and exit
+ */
+import { join } from 'node:path';
+import { Agent } from '../../src/agent/agent.js';
+import { silentLogger } from '../../src/agent/logger.js';
+import { fileLayer, resolveAgentConfig } from '../../src/config/load-agent-config.js';
+
+interface StartMessage {
+  type: 'start';
+  deviceIds: string[];
+  url: string;
+  dir: string;
+  publicKeyPath: string;
+}
+
+/** Agents started in parallel at a time (each start opens a store and a connection). */
+const START_BATCH = 16;
+
+const agents: Agent[] = [];
+
+function send(message: object): void {
+  process.send?.(message);
+}
+
+async function startAgents(m: StartMessage): Promise<void> {
+  const t0 = performance.now();
+  for (let i = 0; i < m.deviceIds.length; i += START_BATCH) {
+    await Promise.all(
+      m.deviceIds.slice(i, i + START_BATCH).map(async (deviceId) => {
+        const raw = {
+          deviceId,
+          groups: ['fleet'],
+          broker: { url: m.url, reconnectInitialMs: 500, reconnectMaxMs: 10_000 },
+          dataDir: join(m.dir, deviceId),
+          trustedKeys: [m.publicKeyPath],
+          schedules: { heartbeat: null, reprofile: null, cleanup: null },
+          logLevel: 'error',
+        };
+        const config = resolveAgentConfig([fileLayer(raw, join(m.dir, `${deviceId}.json`))], { configPath: null, cwd: m.dir, checkFiles: true });
+        const agent = new Agent(config, { log: silentLogger() });
+        await agent.start();
+        agents.push(agent);
+      }),
+    );
+  }
+  while (!agents.every((a) => a.connected)) await new Promise((r) => setTimeout(r, 50));
+  send({ type: 'ready', rssMb: process.memoryUsage().rss / 2 ** 20, startupSeconds: (performance.now() - t0) / 1000 });
+}
+
+process.on('message', (m: { type: string }) => {
+  if (m.type === 'start') {
+    startAgents(m as StartMessage).catch((error: unknown) => {
+      process.stderr.write(`fleet worker: ${String(error)}\n`);
+      process.exit(1);
+    });
+  } else if (m.type === 'stop') {
+    Promise.all(agents.map((a) => a.stop().catch(() => undefined))).then(() => {
+      send({ type: 'stopped' });
+      process.exit(0);
+    });
+  }
+});
