@@ -36,7 +36,7 @@ export function salvageJobIdentity(payload: Buffer, maxBytes: number): { jobId: 
 
 /**
  * Validates a job message before anything else happens: size, JSON, schema, target vs. the topic it came on,
- * expiry, signature against the trusted keys, artifact size limits, queue limit. Pure apart from the clock and
+ * expiry, replay window and clock skew on the signed `issuedAt`, signature against the trusted keys, artifact size limits, queue limit. Pure apart from the clock and
  * the store's queue count; persistence is the caller's (inside the MQTT ack-after-persist window).
  */
 export class JobValidator {
@@ -81,6 +81,19 @@ export class JobValidator {
     }
     if (job.expiresAt !== undefined && Date.parse(job.expiresAt) < nowMs) {
       return refuse('JOB_INVALID', `job ${job.jobId} expired at ${job.expiresAt}`);
+    }
+    const ageSeconds = (nowMs - Date.parse(job.issuedAt)) / 1000;
+    if (ageSeconds > limits.jobReplayWindowSeconds) {
+      return refuse(
+        'JOB_INVALID',
+        `job ${job.jobId} was issued at ${job.issuedAt}, ${Math.round(ageSeconds)} s ago, outside the replay window of ${limits.jobReplayWindowSeconds} s (limits.jobReplayWindowSeconds)`,
+      );
+    }
+    if (-ageSeconds > limits.maxClockSkewSeconds) {
+      return refuse(
+        'JOB_INVALID',
+        `job ${job.jobId} was issued at ${job.issuedAt}, ${Math.round(-ageSeconds)} s in this device's future (limits.maxClockSkewSeconds ${limits.maxClockSkewSeconds}); check the device clock (NTP)`,
+      );
     }
     const mustVerify = !this.config.allowUnsigned || (job.signature !== null && this.trustedKeys.length > 0);
     if (mustVerify) {

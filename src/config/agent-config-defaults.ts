@@ -33,6 +33,9 @@ export const AGENT_CONFIG_DEFAULTS: AgentConfigShape = {
     transferWindowChunks: 16,
     transferStallSeconds: 10,
     transferTimeoutSeconds: 3600,
+    // as long as `push` lets a job wait for an offline device by default (expiresAt = issuedAt + 7 days)
+    jobReplayWindowSeconds: 7 * 24 * 3600,
+    maxClockSkewSeconds: 600,
   },
   schedules: {
     heartbeat: '*/1 * * * *',

@@ -45,6 +45,10 @@ export const limitsConfigSchema = z.strictObject({
   transferWindowChunks: positiveInt.max(1024),
   transferStallSeconds: positiveInt,
   transferTimeoutSeconds: positiveInt,
+  /** Jobs issued longer ago than this are refused as replays (the signed `issuedAt`); also bounds queued-job age. */
+  jobReplayWindowSeconds: positiveInt,
+  /** How far in the future a job's `issuedAt` may be (operator and device clocks differ). */
+  maxClockSkewSeconds: z.number().int().min(0),
 });
 
 /** Cron schedules (node-cron syntax, optional seconds field); null disables a schedule. */

@@ -135,7 +135,7 @@ describe('jobs: JobValidator on mutated signed and unsigned jobs', () => {
   afterAll(() => store.close());
 
   const config = (allowUnsigned: boolean): ResolvedAgentConfig => ({ ...AGENT_CONFIG_DEFAULTS, deviceId: 'dev', groups: ['cams'], allowUnsigned, configPath: null });
-  const nowMs = Date.parse('2026-06-01T00:00:00Z');
+  const nowMs = Date.parse(ISO) + 3600_000; // an hour after the jobs were issued: inside the replay window
   const sources: JobSource[] = [{ kind: 'device', deviceId: 'dev' }, { kind: 'group', group: 'cams' }, { kind: 'group', group: 'lights' }];
 
   for (const allowUnsigned of [false, true]) {

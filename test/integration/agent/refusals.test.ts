@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../../src/agent/agent.js';
 import { pushJob } from '../../../src/agent/operator/push-job.js';
 import { encodeMessage } from '../../../src/transport/messages.js';
-import { generateSigningKeyPair, parsePrivateKey } from '../../../src/transport/signature.js';
+import { generateSigningKeyPair, parsePrivateKey, signJob } from '../../../src/transport/signature.js';
 import { agentConfig, fleetDir, ManualOperator, pingJob, sha256Of, signedJobFor, startAgent, testLogger } from './fleet-harness.js';
 
 const LIMIT = 1024 * 1024;
@@ -120,6 +120,19 @@ describe('the agent refuses bad input with a report, leaves nothing behind, and 
     await op.publish(op.topics.device('dev', 'jobs'), encodeMessage('jobs', signed));
     await pingStillServes();
     expect(agent.store.listReports(signed.jobId)).toHaveLength(1);
+  });
+
+  it('a correctly signed job issued before the replay window (a captured job re-sent under a fresh jobId store)', async () => {
+    // Signed 8 days ago with a far expiry: only the replay window (default 7 days, limits.jobReplayWindowSeconds) stops it.
+    const issuedAt = new Date(Date.now() - 8 * 24 * 3600_000).toISOString();
+    const old = signJob({ ...pingJob('dev', null), issuedAt, expiresAt: new Date(Date.now() + 24 * 3600_000).toISOString() }, key());
+    await op.publish(op.topics.device('dev', 'jobs'), encodeMessage('jobs', old));
+    const report = await op.report(old.jobId);
+    expect(report.state).toBe('failed');
+    expect(report.error?.code).toBe('JOB_INVALID');
+    expect(report.error?.message).toMatch(/outside the replay window of 604800 s/);
+    expect(agent.store.getJob(old.jobId)?.state).toBe('refused');
+    await pingStillServes();
   });
 
   it('a model that breaks the profiling child yields a failed report and the agent keeps serving', async () => {

@@ -23,7 +23,7 @@ const job = (over: Partial<JobMessage> = {}): JobMessage => ({
   target: { device: 'dev' },
   artifact: { sha256: 'f'.repeat(64), bytes: 100, name: 'm' },
   options: {},
-  issuedAt: '2026-01-01T00:00:00Z',
+  issuedAt: new Date().toISOString(),
   signature: null,
   ...over,
 });
@@ -68,6 +68,23 @@ describe('JobValidator', () => {
       expect(out.error.code).toBe(code);
       expect(out.error.message).toMatch(text);
     }
+  });
+
+  it('refuses a signed job issued before the replay window or too far in the future, at the window edges exactly', () => {
+    const v = new JobValidator(config({ limits: { ...AGENT_CONFIG_DEFAULTS.limits, jobReplayWindowSeconds: 3600, maxClockSkewSeconds: 60 } }), [pub], store, silentLogger());
+    const nowMs = Date.parse('2026-11-22T12:00:00Z');
+    const issued = (offsetS: number): Buffer => bytes(signJob(job({ issuedAt: new Date(nowMs + offsetS * 1000).toISOString(), expiresAt: '2027-01-01T00:00:00Z' }), priv));
+    const device = { kind: 'device', deviceId: 'dev' } as const;
+    expect(v.validate(issued(-3600), device, nowMs).outcome).toBe('accepted');
+    expect(v.validate(issued(60), device, nowMs).outcome).toBe('accepted');
+    const old = v.validate(issued(-3601), device, nowMs);
+    expect(old.outcome === 'refused' && [old.error.code, old.error.message]).toEqual(['JOB_INVALID', expect.stringMatching(/3601 s ago, outside the replay window of 3600 s \(limits\.jobReplayWindowSeconds\)/)]);
+    const future = v.validate(issued(61), device, nowMs);
+    expect(future.outcome === 'refused' && future.error.message).toMatch(/61 s in this device's future .*check the device clock/);
+    // the window is on the signed field: moving issuedAt forward breaks the signature
+    const replayed = { ...signJob(job({ issuedAt: new Date(nowMs - 7200_000).toISOString() }), priv), issuedAt: new Date(nowMs).toISOString() };
+    const forged = v.validate(bytes(replayed), device, nowMs);
+    expect(forged.outcome === 'refused' && forged.error.code).toBe('SIGNATURE_INVALID');
   });
 
   it('accepts unsigned jobs only when the config allows it', () => {
