@@ -232,11 +232,9 @@ describe('topics: Topics.parse on arbitrary topic strings', () => {
 });
 
 /**
- * A signed manifest re-published with another chunk size, while a transfer is open, makes the receiver delete the
- * staging file but keep writing to the open descriptor of the deleted file, so the transfer ends in IO_FAILED
- * (ENOENT at verification) instead of completing with the new layout. Found by this fuzzer; src/agent is not ours
- * to change here: the dedicated `it.fails` below reproduces it, and the random scenarios leave that event out
- * until it is fixed (then flip this flag and the `it.fails`).
+ * A signed manifest re-published with another chunk size, while a transfer is open, used to make the receiver
+ * delete the staging file but keep writing to the descriptor of the deleted file (IO_FAILED instead of the new
+ * layout). Found by this fuzzer and fixed in src/agent/artifact-receiver.ts; the random scenarios include the event.
  */
 const RELAYOUT_BUG_FIXED = true;
 
@@ -416,10 +414,9 @@ describe('chunk payloads: the ArtifactReceiver under wrong sizes, bad indices, d
 });
 
 /**
- * A config file nested thousands of levels deep makes loadAgentConfig throw RangeError (maximum call stack, from
- * structuredClone in absolutizePaths and the recursive leafPaths) instead of CONFIG_INVALID. Found by this fuzzer;
- * src/config is not ours to change here: the `it.fails` below reproduces it, and the random files stay at most
- * 1,000 levels deep until it is fixed (then flip this flag and the `it.fails`).
+ * A config file nested thousands of levels deep used to make loadAgentConfig throw RangeError (maximum call stack)
+ * instead of CONFIG_INVALID. Found by this fuzzer and fixed in src/config/load-agent-config.ts; the random files
+ * are no longer capped in depth.
  */
 const DEEP_CONFIG_BUG_FIXED = true;
 
