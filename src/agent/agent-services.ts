@@ -1,4 +1,5 @@
 import { loadavg } from 'node:os';
+import { DEVICE_PROFILE_ENV } from '../hardware/device-profile.js';
 import { EdgetuneError } from '../util/errors.js';
 import { runCliChild } from './cli-child.js';
 
@@ -150,8 +151,10 @@ export function hwProbeArgs(deviceProfile: { name?: string | undefined; override
 export function createCliServices(options: { deviceProfile?: { name?: string | undefined; override?: Record<string, unknown> | undefined } | undefined } = {}): AgentServices {
   let lastThrottleCount: number | null = null;
   const hwArgs = hwProbeArgs(options.deviceProfile);
+  // plan, compress and tune probe the hardware themselves: they get the configured profile through the environment
+  const env: Record<string, string> = options.deviceProfile ? { [DEVICE_PROFILE_ENV]: JSON.stringify(options.deviceProfile) } : {};
   const call = (args: string[], o: ServiceCallOptions): Promise<unknown> =>
-    runCliChild(args, { timeoutMs: o.timeoutMs, signal: o.signal, cwd: o.workDir, ...(o.onLog ? { onStderrLine: o.onLog } : {}) });
+    runCliChild(args, { timeoutMs: o.timeoutMs, signal: o.signal, cwd: o.workDir, env, ...(o.onLog ? { onStderrLine: o.onLog } : {}) });
   return {
     probeHardware: async (o) => (await call(hwArgs, o)) as HardwareJson,
     plan: async (modelPath, o) => (await call(['plan', modelPath], o)) as PlanJson,
@@ -204,7 +207,7 @@ export function createCliServices(options: { deviceProfile?: { name?: string | u
       const budgetS = typeof req.options?.budgetS === 'number' ? req.options.budgetS : null;
       // The whole search may run many profiles: its wall limit is the budget (or ten profiles) plus one profile.
       const wallMs = (budgetS !== null ? budgetS * 1000 : o.timeoutMs * 10) + o.timeoutMs;
-      return (await runCliChild(args, { timeoutMs: wallMs, signal: o.signal, cwd: o.workDir, resultOnExitOne: true, ...(o.onLog ? { onStderrLine: o.onLog } : {}) })) as TuneJson;
+      return (await runCliChild(args, { timeoutMs: wallMs, signal: o.signal, cwd: o.workDir, env, resultOnExitOne: true, ...(o.onLog ? { onStderrLine: o.onLog } : {}) })) as TuneJson;
     },
     telemetry: async () => {
       // src/profile's thermal readers (sysfs zones, Pi get_throttled, Intel/Jetson throttle counters): small

@@ -5,9 +5,29 @@
 import { probeHardware, type ProbeOptions } from './probe.js';
 import { loadDeviceProfiles } from './load-device-profiles.js';
 import { findDeviceProfile, matchDeviceProfile } from './match-profile.js';
-import { mergeDeviceProfileOverride, resolveProfileFigures, type DeviceProfile, type DeviceProfileOverride, type ProfileFigures } from './device-profile.js';
+import { DEVICE_PROFILE_ENV, deviceProfileConfigSchema, mergeDeviceProfileOverride, resolveProfileFigures, type DeviceProfile, type DeviceProfileOverride, type ProfileFigures } from './device-profile.js';
 import type { ExecutionProviderInfo, HardwareInfo } from './hardware-info.js';
-import { messageOf } from '../util/errors.js';
+import { EdgetuneError, messageOf } from '../util/errors.js';
+
+/** The `deviceProfile` section from {@link DEVICE_PROFILE_ENV}, undefined when unset; CONFIG_INVALID when malformed. */
+export function deviceProfileFromEnv(env: NodeJS.ProcessEnv = process.env): { name?: string; override?: DeviceProfileOverride } | undefined {
+  const text = env[DEVICE_PROFILE_ENV];
+  if (text === undefined || text === '') return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new EdgetuneError('CONFIG_INVALID', `${DEVICE_PROFILE_ENV} is not JSON: ${messageOf(error)}`);
+  }
+  const parsed = deviceProfileConfigSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new EdgetuneError('CONFIG_INVALID', `${DEVICE_PROFILE_ENV}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  }
+  const out: { name?: string; override?: DeviceProfileOverride } = {};
+  if (parsed.data.name !== undefined) out.name = parsed.data.name;
+  if (parsed.data.override !== undefined) out.override = parsed.data.override;
+  return out;
+}
 
 /** Caller input for detectHardware. */
 export interface DetectHardwareOptions extends ProbeOptions {
@@ -15,7 +35,10 @@ export interface DetectHardwareOptions extends ProbeOptions {
   profilesDir?: string;
   /** Already-loaded profiles (skips profilesDir). */
   profiles?: DeviceProfile[];
-  /** agent.config.json `deviceProfile`: `name` forces a profile, `override` deep-merges over the chosen one. */
+  /**
+   * agent.config.json `deviceProfile`: `name` forces a profile, `override` deep-merges over the chosen one.
+   * Default: {@link DEVICE_PROFILE_ENV} when set (on the live system only, not for a sysroot).
+   */
   deviceProfileConfig?: { name?: string; override?: DeviceProfileOverride };
 }
 
@@ -48,12 +71,13 @@ export async function detectHardware(options: DetectHardwareOptions = {}): Promi
   if (executionProviders == null && sysroot !== '/') hw.warnings.push('execution providers are not probed for a sysroot: only the CPU provider is assumed');
 
   const profiles = options.profiles ?? loadDeviceProfiles(options.profilesDir);
-  const requested = options.deviceProfileConfig?.name;
+  const profileConfig = options.deviceProfileConfig ?? (sysroot === '/' ? deviceProfileFromEnv() : undefined);
+  const requested = profileConfig?.name;
   const matched = requested
     ? { profile: findDeviceProfile(profiles, requested), match: { name: requested, by: 'requested' as const, generic: false, reason: `profile '${requested}' set in the configuration` } }
     : matchDeviceProfile(hw, profiles);
   matched.match.generic = matched.profile.generic;
-  const profile = mergeDeviceProfileOverride(matched.profile, options.deviceProfileConfig?.override);
+  const profile = mergeDeviceProfileOverride(matched.profile, profileConfig?.override);
   hw.profile = profile.name;
   hw.profileMatch = matched.match;
   if (matched.profile.generic) hw.warnings.push(matched.match.reason);

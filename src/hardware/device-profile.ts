@@ -142,6 +142,12 @@ export const deviceProfileConfigSchema = z.strictObject({
   override: z.record(z.string(), z.unknown()).optional(),
 });
 
+/**
+ * Environment variable carrying agent.config.json's `deviceProfile` (JSON) to the agent's `plan`, `compress` and
+ * `tune` children, so they plan for the profile the agent announces; usable by hand as well.
+ */
+export const DEVICE_PROFILE_ENV = 'EDGETUNE_DEVICE_PROFILE';
+
 /** Validate one profile object; throws CONFIG_INVALID listing every problem with its path. */
 export function parseDeviceProfile(value: unknown, origin: string): DeviceProfile {
   const result = deviceProfileSchema.safeParse(value);

@@ -1,9 +1,10 @@
 import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../../src/agent/agent.js';
+import { createCliServices } from '../../../src/agent/agent-services.js';
 import { connectOperator } from '../../../src/agent/operator/operator-link.js';
 import { Topics } from '../../../src/transport/topics.js';
-import { agentConfig, fleetDir, runCli, startAgent, testLogger, waitFor } from './fleet-harness.js';
+import { agentConfig, fleetDir, MNIST_MLP, runCli, startAgent, testLogger, waitFor } from './fleet-harness.js';
 
 const OVERRIDE = { memory: { bandwidthGBps: { value: 3.2, estimated: false, source: 'measured with stream on this board' } } };
 
@@ -50,5 +51,17 @@ describe('deviceProfile in the agent config', () => {
     } finally {
       await link.stop();
     }
+  });
+
+  it("the agent's plan child plans for the configured profile (EDGETUNE_DEVICE_PROFILE); a malformed value is exit 2", async () => {
+    // the agent's own service wiring, with the real `edgetune plan` child process
+    const services = createCliServices({ deviceProfile: { name: 'pi4', override: OVERRIDE } });
+    const plan = (await services.plan(MNIST_MLP, { signal: new AbortController().signal, timeoutMs: 60_000, workDir: fleet.dir })) as { profile: string };
+    expect(plan.profile).toBe('pi4');
+    const unset = (await createCliServices().plan(MNIST_MLP, { signal: new AbortController().signal, timeoutMs: 60_000, workDir: fleet.dir })) as { profile: string };
+    expect(unset.profile).not.toBe('pi4'); // this x86 machine matches another profile by itself
+    const bad = await runCli(['plan', MNIST_MLP, '--json'], { env: { EDGETUNE_DEVICE_PROFILE: '{"name": 3}' } });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/EDGETUNE_DEVICE_PROFILE: name/);
   });
 });
