@@ -23,6 +23,7 @@ export interface PublishLink {
 export interface TransferLimits {
   maxArtifactBytes: number;
   maxChunkBytes: number;
+  maxChunks: number;
   maxControlMessageBytes: number;
   transferWindowChunks: number;
   transferStallSeconds: number;
@@ -261,6 +262,7 @@ export class ArtifactReceiver {
     if (m.bytes > this.o.limits.maxArtifactBytes) throw new EdgetuneError('LIMIT_EXCEEDED', `artifact ${sha} is ${m.bytes} bytes, over limits.maxArtifactBytes ${this.o.limits.maxArtifactBytes}`);
     if (m.chunkSize > this.o.limits.maxChunkBytes) throw new EdgetuneError('LIMIT_EXCEEDED', `manifest of ${sha} uses ${m.chunkSize}-byte chunks, over limits.maxChunkBytes ${this.o.limits.maxChunkBytes}`);
     const n = chunkCount(m.bytes, m.chunkSize);
+    if (n > this.o.limits.maxChunks) throw new EdgetuneError('LIMIT_EXCEEDED', `manifest of ${sha} cuts ${m.bytes} bytes into ${n} chunks of ${m.chunkSize} bytes, over limits.maxChunks ${this.o.limits.maxChunks}`);
     if (m.chunks !== n) throw new EdgetuneError('ARTIFACT_INVALID', `manifest of ${sha} says ${m.chunks} chunks; ${m.bytes} bytes in ${m.chunkSize}-byte chunks make ${n}`);
   }
 

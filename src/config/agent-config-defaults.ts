@@ -26,6 +26,7 @@ export const AGENT_CONFIG_DEFAULTS: AgentConfigShape = {
   limits: {
     maxArtifactBytes: 1024 * 1024 * 1024,
     maxChunkBytes: 4 * 1024 * 1024,
+    maxChunks: 16_384,
     maxProfileSeconds: 300,
     maxChildMemoryMb: 2048,
     maxQueuedJobs: 64,

@@ -38,6 +38,8 @@ export const brokerConfigSchema = z.strictObject({
 export const limitsConfigSchema = z.strictObject({
   maxArtifactBytes: positiveInt,
   maxChunkBytes: positiveInt.max(256 * 1024 * 1024),
+  /** Most chunks one artifact may be cut into (the chunk bitmap and request bookkeeping grow with it). */
+  maxChunks: positiveInt.max(1 << 24),
   maxProfileSeconds: positiveInt,
   maxChildMemoryMb: positiveInt,
   maxQueuedJobs: positiveInt,

@@ -155,7 +155,7 @@ describe('ArtifactReceiver', () => {
   });
 
   it('refuses oversize artifacts before writing and manifests that contradict the job', async () => {
-    const r = receiver({ maxArtifactBytes: 1000, maxChunkBytes: 512 });
+    const r = receiver({ maxArtifactBytes: 1000, maxChunkBytes: 512, maxChunks: 100 });
     await expect(r.want({ sha256: 'e'.repeat(64), bytes: 1001, name: 'big' }, 'model')).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED' });
     expect(existsSync(join(dir, 'staging'))).toBe(false);
     const cases: Array<[Partial<ManifestMessage>, string]> = [
@@ -163,6 +163,7 @@ describe('ArtifactReceiver', () => {
       [{ chunkSize: 1000, chunks: 1 }, 'maxChunkBytes'],
       [{ chunks: 3 }, 'make 2'],
       [{ kind: 'dataset' }, 'kind'],
+      [{ chunkSize: 5, chunks: 200 }, 'into 200 chunks of 5 bytes, over limits.maxChunks 100'],
     ];
     for (const [change, text] of cases) {
       const a = artifact(1000, 500);
