@@ -482,6 +482,7 @@ export class Agent {
       throttled: telemetry.throttled,
       queuedJobs: this.storeRef.openJobCount(),
       pendingReports: this.storeRef.pendingOutboxCount(),
+      lastReportSeq: this.storeRef.lastReportSeq(),
     };
     await this.connection.publish(this.topics.device(this.config.deviceId, 'heartbeat'), encodeMessage('heartbeat', beat), { qos: 0, retain: true });
   }

@@ -32,6 +32,7 @@ const COMMANDS: CommandEntry[] = [
   { name: 'push', describe: 'push a model and a job to a device or group; --wait prints the report', load: () => import('./commands/push.js') },
   { name: 'devices', describe: 'list devices from their retained status and hello', load: () => import('./commands/devices.js') },
   { name: 'results', describe: 'stored reports, the same model compared across devices', load: () => import('./commands/results.js') },
+  { name: 'resync', describe: 'ask devices to re-send reports missing from the operator store', load: () => import('./commands/resync.js') },
 ];
 
 /** Run the CLI; sets process.exitCode (0 ok, 1 run-time failure, 2 bad input) instead of exiting. */

@@ -373,6 +373,33 @@ export class AgentStore {
     }));
   }
 
+  /** The highest report seq committed (0 before the first report). */
+  lastReportSeq(): number {
+    const row = this.db.prepare(`SELECT value FROM meta WHERE key = 'report_seq'`).get() as { value: string } | undefined;
+    return row ? Number(row.value) : 0;
+  }
+
+  /**
+   * Put the stored reports with seq in [fromSeq, toSeq] back into the outbox as pending, byte-identical (same id,
+   * same payload); a row pruned from the outbox is inserted again on `topic`. One transaction; payloads stay in
+   * SQLite. Returns the seqs re-queued (ascending) and the highest seq committed.
+   */
+  requeueReports(fromSeq: number, toSeq: number, topic: string): { seqs: number[]; lastReportSeq: number } {
+    return this.db
+      .transaction(() => {
+        this.db
+          .prepare(
+            `INSERT INTO outbox (id, topic, payload, state, created_at)
+             SELECT report_id, ?, payload, 'pending', created_at FROM reports WHERE seq BETWEEN ? AND ?
+             ON CONFLICT(id) DO UPDATE SET state = 'pending', sent_at = NULL`,
+          )
+          .run(topic, fromSeq, toSeq);
+        const seqs = (this.db.prepare('SELECT seq FROM reports WHERE seq BETWEEN ? AND ? ORDER BY seq').all(fromSeq, toSeq) as Array<{ seq: number }>).map((r) => r.seq);
+        return { seqs, lastReportSeq: this.lastReportSeq() };
+      })
+      .immediate();
+  }
+
   /** Delete sent outbox rows older than `beforeIso` (reports themselves are kept). Returns rows removed. */
   pruneSentOutbox(beforeIso: string): number {
     return this.db.prepare(`DELETE FROM outbox WHERE state = 'sent' AND sent_at < ?`).run(beforeIso).changes;

@@ -97,6 +97,16 @@ export class OperatorStore {
     return (this.db.prepare(sql).all(...args) as Record<string, unknown>[]).map(reportFromRow);
   }
 
+  /** The distinct report seqs stored for a device, ascending. */
+  reportSeqs(deviceId: string): number[] {
+    return (this.db.prepare('SELECT DISTINCT seq FROM reports WHERE device_id = ? ORDER BY seq').all(deviceId) as Array<{ seq: number }>).map((r) => r.seq);
+  }
+
+  /** Ids of the devices that have reports stored, sorted. */
+  reportDeviceIds(): string[] {
+    return (this.db.prepare('SELECT DISTINCT device_id FROM reports ORDER BY device_id').all() as Array<{ device_id: string }>).map((r) => r.device_id);
+  }
+
   /** Record what a device's retained topics say. */
   upsertDevice(deviceId: string, update: { state?: string; status?: string; hello?: string; heartbeat?: string }): void {
     const t = new Date().toISOString();

@@ -3,8 +3,11 @@ import { EdgetuneError } from '../util/errors.js';
 import { DEVICE_ID_PATTERN } from '../config/agent-config-schema.js';
 import { SHA256_PATTERN } from './topics.js';
 
-/** Job actions an agent understands (SPEC.md jobs; `tune` arrives with the tuning issue). */
-export const JOB_ACTIONS = ['deploy', 'profile', 'compress', 'eval', 'activate', 'rollback', 'delete', 'ping', 'tune'] as const;
+/**
+ * Job actions an agent understands (SPEC.md jobs; `tune` arrives with the tuning issue; `resend-reports` re-publishes
+ * stored reports a broker acknowledged and then lost).
+ */
+export const JOB_ACTIONS = ['deploy', 'profile', 'compress', 'eval', 'activate', 'rollback', 'delete', 'ping', 'tune', 'resend-reports'] as const;
 /** One job action. */
 export type JobAction = (typeof JOB_ACTIONS)[number];
 
@@ -106,7 +109,10 @@ export const helloMessageSchema = z.looseObject({
 /** A hello message. */
 export type HelloMessage = z.infer<typeof helloMessageSchema>;
 
-/** `devices/{id}/heartbeat` (retained, QoS 0): load, memory, temperature, throttle state. */
+/**
+ * `devices/{id}/heartbeat` (retained, QoS 0): load, memory, temperature, throttle state. `lastReportSeq` (optional:
+ * older agents omit it) is the highest report seq the agent has committed, so the operator sees a lost newest report.
+ */
 export const heartbeatMessageSchema = z.looseObject({
   deviceId: id,
   at: isoTime,
@@ -118,6 +124,7 @@ export const heartbeatMessageSchema = z.looseObject({
   temperatureC: z.number().nullable(),
   throttled: z.boolean().nullable(),
   queuedJobs: z.number().int(),
+  lastReportSeq: z.number().int().nonnegative().optional(),
 });
 /** A heartbeat. */
 export type HeartbeatMessage = z.infer<typeof heartbeatMessageSchema>;

@@ -7,6 +7,7 @@ import { deploy } from './deploy.js';
 import { evaluate } from './eval.js';
 import { ping } from './ping.js';
 import { profile } from './profile.js';
+import { resendReports } from './resend-reports.js';
 import { rollback } from './rollback.js';
 import { tune } from './tune.js';
 
@@ -21,4 +22,5 @@ export const ACTION_HANDLERS: Readonly<Record<JobAction, ActionHandler>> = {
   rollback,
   delete: deleteVariant,
   tune,
+  'resend-reports': resendReports,
 };

@@ -5,6 +5,7 @@ import type { MqttConnection } from '../../transport/mqtt-connection.js';
 import type { Logger } from '../logger.js';
 import { FleetInbox } from './fleet-inbox.js';
 import { connectOperator, type OperatorBrokerOptions } from './operator-link.js';
+import { lastReportSeqOf, reportGaps, type SeqRange } from './report-gaps.js';
 
 /** A device as `edgetune devices` shows it. */
 export interface DeviceSummary {
@@ -18,6 +19,12 @@ export interface DeviceSummary {
   activeModel: unknown;
   lastSeen: string;
   heartbeat: unknown;
+  /** The highest report seq the device's last heartbeat says it committed (null: not said). */
+  lastReportSeq: number | null;
+  /** Reports of this device the operator store lacks (holes in its seq, up to lastReportSeq); `edgetune resync` asks for them. */
+  missingReports: number;
+  /** The missing seqs as inclusive ranges. */
+  missingReportSeqs: SeqRange[];
 }
 
 function parse(text: string | null): Record<string, unknown> | null {
@@ -30,9 +37,11 @@ function parse(text: string | null): Record<string, unknown> | null {
   }
 }
 
-/** The summary of a stored device row. */
-export function summarizeDevice(row: DeviceRow): DeviceSummary {
+/** The summary of a stored device row, with the report seqs the operator store holds for it. */
+export function summarizeDevice(row: DeviceRow, storedSeqs: readonly number[]): DeviceSummary {
   const status = parse(row.status);
+  const heartbeat = parse(row.heartbeat);
+  const gaps = reportGaps(storedSeqs, lastReportSeqOf(heartbeat));
   const hello = parse(row.hello);
   const hw = hello && typeof hello.hw === 'object' && hello.hw !== null ? (hello.hw as Record<string, unknown>) : null;
   return {
@@ -45,7 +54,10 @@ export function summarizeDevice(row: DeviceRow): DeviceSummary {
     groups: Array.isArray(hello?.groups) ? (hello.groups as unknown[]).filter((g): g is string => typeof g === 'string') : [],
     activeModel: hello?.activeModel ?? null,
     lastSeen: row.lastSeen,
-    heartbeat: parse(row.heartbeat),
+    heartbeat,
+    lastReportSeq: gaps.lastReportSeq,
+    missingReports: gaps.missingCount,
+    missingReportSeqs: gaps.missing,
   };
 }
 
@@ -76,7 +88,7 @@ export async function listDevices(o: ListDevicesOptions): Promise<DeviceSummary[
     );
     await connection.subscribe([topics.allDevices('status'), topics.allDevices('hello'), topics.allDevices('heartbeat')], 1);
     await new Promise((r) => setTimeout(r, o.settleMs ?? 1500));
-    return store.listDevices().map(summarizeDevice);
+    return store.listDevices().map((row) => summarizeDevice(row, store.reportSeqs(row.deviceId)));
   } finally {
     await connection?.stop();
     store.close();

@@ -7,7 +7,7 @@ import { operatorOptions, operatorSettingsFrom } from './operator-options.js';
 /** `edgetune devices`: devices from their retained status / hello / heartbeat. */
 export const commandModule: CommandModule = {
   command: 'devices',
-  describe: 'list devices from their retained status and hello (online/offline, board, profile, last seen)',
+  describe: 'list devices from their retained status and hello (online/offline, board, profile, last seen, missing reports)',
   builder: (y: Argv) =>
     operatorOptions(y)
       .option('settle-ms', { type: 'number', default: 1500, describe: 'how long to gather retained messages' })
@@ -30,13 +30,15 @@ export const commandModule: CommandModule = {
       process.stdout.write('no devices seen (none has connected to this broker since it started, or the prefix differs)\n');
       return;
     }
-    const header = ['device', 'state', 'since', 'board', 'profile', 'groups', 'version', 'live model'];
+    const header = ['device', 'state', 'since', 'board', 'profile', 'groups', 'version', 'live model', 'missing reports'];
     const rows = devices.map((d) => {
       const live = d.activeModel as { sha256?: string; method?: string } | null;
-      return [d.deviceId, d.state, d.since ?? '-', d.board ?? '-', d.profile ?? '-', d.groups.join(',') || '-', d.version ?? '-', live?.sha256 ? `${live.sha256.slice(0, 12)} ${live.method ?? ''}`.trim() : '-'];
+      return [d.deviceId, d.state, d.since ?? '-', d.board ?? '-', d.profile ?? '-', d.groups.join(',') || '-', d.version ?? '-', live?.sha256 ? `${live.sha256.slice(0, 12)} ${live.method ?? ''}`.trim() : '-', String(d.missingReports)];
     });
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
     const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd();
     process.stdout.write(`${[line(header), ...rows.map(line)].join('\n')}\n`);
+    const missing = devices.reduce((n, d) => n + d.missingReports, 0);
+    if (missing > 0) process.stdout.write(`${missing} report(s) missing from this operator store; \`edgetune resync\` asks the devices to re-send them\n`);
   },
 };
