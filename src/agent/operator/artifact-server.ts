@@ -53,7 +53,8 @@ interface DirectSend {
  * is already on its way and is not answered again. For a group push the first broadcast waits until every
  * expected device has asked (or `gatherMs` after the first request), so that devices which receive the job a
  * little later are not sent everything twice. At most `inFlight` chunks await PUBACK, so memory stays at a few
- * chunks whatever the artifact size and the fleet size.
+ * chunks whatever the artifact size and the fleet size. Sending pauses while the link is down; a chunk whose
+ * publish was lost with the connection is queued again, and `resume()` (called on reconnect) sends what waited.
  */
 export class ArtifactServer {
   private readonly link: PublishLink;
@@ -133,6 +134,11 @@ export class ArtifactServer {
     this.pump();
   }
 
+  /** The link is connected again: send what waited for it (queued chunks and those lost with the connection). */
+  resume(): void {
+    this.pump();
+  }
+
   /** Close the files. */
   async close(): Promise<void> {
     if (this.gatherTimer) clearTimeout(this.gatherTimer);
@@ -196,8 +202,11 @@ export class ArtifactServer {
           })
           .catch((error: unknown) => {
             this.log.debug(`chunk ${next.index} of ${next.entry.a.sha256.slice(0, 12)} not sent: ${messageOf(error)}`);
-            // Not handed to the broker: the device asks again after its stall timeout or reconnect (as a retry).
             if (next.deviceId === null) next.entry.broadcastSeq.delete(next.index);
+            // Lost with the connection: the device still counts it as outstanding and would wait for its stall
+            // timer, so send it again once the link is back (resume). Other failures (the file) are not retried;
+            // the device asks again after its stall timeout or reconnect.
+            if (!this.link.connected) this.requeue(next);
           })
           .finally(() => {
             this.inFlight -= 1;
@@ -207,6 +216,16 @@ export class ArtifactServer {
     } finally {
       this.pumping = false;
     }
+  }
+
+  /** Queue a send again (a broadcast goes back to the broadcast queue; a re-send only while its device still needs it). */
+  private requeue(send: { entry: ServedEntry; index: number; deviceId: string | null }): void {
+    if (send.deviceId === null) {
+      send.entry.broadcastQueue.add(send.index);
+      return;
+    }
+    if (this.state.get(send.deviceId)?.get(send.entry.a.sha256)?.complete === true) return;
+    this.directQueue.set(`${send.deviceId}/${send.entry.a.sha256}/${send.index}`, { deviceId: send.deviceId, entry: send.entry, index: send.index });
   }
 
   private async sendChunk(entry: ServedEntry, index: number, topic: string): Promise<void> {

@@ -17,6 +17,8 @@ export interface OperatorBrokerOptions {
   key?: string;
   /** A persistent session name: reports published while this operator is away are kept by the broker for it. */
   sessionName?: string;
+  /** How long the broker keeps that session after a disconnect (MQTT 5; default 7 days). */
+  sessionExpirySeconds?: number;
   connectTimeoutMs?: number;
 }
 
@@ -50,7 +52,7 @@ export async function connectOperator(
     clientId,
     protocolVersion: broker.protocolVersion ?? 'auto',
     clean: !persistent,
-    sessionExpirySeconds: persistent ? 7 * 24 * 3600 : 0,
+    sessionExpirySeconds: persistent ? (broker.sessionExpirySeconds ?? 7 * 24 * 3600) : 0,
     keepaliveSeconds: 30,
     ...(broker.username !== undefined ? { username: broker.username } : {}),
     ...(broker.password !== undefined ? { password: broker.password } : {}),

@@ -202,14 +202,26 @@ export async function pushJob(o: PushOptions): Promise<PushResult> {
     }
   };
 
+  // A session of its own that outlives a lost connection (unless the caller named one): reports and chunk requests
+  // that devices publish while this push reconnects (after a broker restart the devices are often back first) wait
+  // for it at the broker instead of being dropped. It is emptied (unsubscribed) at the end and expires by itself.
+  const ownSession = o.broker.sessionName === undefined;
+  const brokerOptions: OperatorBrokerOptions = ownSession
+    ? { ...o.broker, sessionName: `push-${job.jobId}`, sessionExpirySeconds: Math.max(60, Math.ceil(o.timeoutMs / 1000)) }
+    : o.broker;
+  const filters: string[] = [];
   try {
-    connection = await connectOperator(o.broker, (m) => onMessage(m.topic, m.payload), o.log.child('mqtt'));
-    server = new ArtifactServer(connection, topics, o.log.child('serve'));
+    connection = await connectOperator(brokerOptions, (m) => onMessage(m.topic, m.payload), o.log.child('mqtt'));
+    const link = connection;
+    server = new ArtifactServer(link, topics, o.log.child('serve'));
+    link.on('connect', () => server?.resume());
     const isGroup = 'group' in o.target;
     const deviceFilter = (kind: 'requests' | 'reports' | 'hello' | 'status'): string => ('device' in o.target ? topics.device(o.target.device, kind) : topics.allDevices(kind));
-    await connection.subscribe([deviceFilter('requests'), deviceFilter('reports')], 1);
+    filters.push(deviceFilter('requests'), deviceFilter('reports'));
+    await link.subscribe(filters, 1);
     if (isGroup) {
-      await connection.subscribe([deviceFilter('hello'), deviceFilter('status')], 1);
+      filters.push(deviceFilter('hello'), deviceFilter('status'));
+      await link.subscribe(filters.slice(2), 1);
       await sleep(o.discoveryMs ?? 1500, o.signal);
     }
     const expected = new Set<string>();
@@ -290,6 +302,11 @@ export async function pushJob(o: PushOptions): Promise<PushResult> {
     };
   } finally {
     await server?.close();
+    if (ownSession && connection?.connected) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([connection.unsubscribe(filters).catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 5000)))]);
+      clearTimeout(timer);
+    }
     await connection?.stop();
     store.close();
   }
