@@ -48,6 +48,8 @@ async function startAgents(m: StartMessage): Promise<void> {
     );
   }
   while (!agents.every((a) => a.connected)) await new Promise((r) => setTimeout(r, 50));
+  // each agent probes its hardware in an `edgetune hw` child at start; the push is timed on a machine at rest
+  await Promise.all(agents.map((a) => a.hardwareProbed()));
   send({ type: 'ready', rssMb: process.memoryUsage().rss / 2 ** 20, startupSeconds: (performance.now() - t0) / 1000 });
 }
 

@@ -102,6 +102,11 @@ export class Agent {
     return this.connection?.connected ?? false;
   }
 
+  /** Resolves once the start-up hardware probe (an `edgetune hw` child) has finished; null when it was unavailable. */
+  hardwareProbed(): Promise<HardwareJson | null> {
+    return this.hardware();
+  }
+
   /** Start everything; `signal` aborting stops the agent. Throws (CONFIG_INVALID, BROKER_FAILED, STORE_FAILED) if it cannot. */
   async start(signal?: AbortSignal): Promise<void> {
     if (this.running) return;

@@ -28,9 +28,7 @@
  * agent scheduled and on the attempt that followed the broker's return.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect as netConnect } from 'node:net';
-import { userInfo } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -49,6 +47,7 @@ import {
   agentConfigObject, BIN, fleetDir, freePort, gatedProxy, HAVE_MOSQUITTO, MOSQUITTO, pingJob, REPO, testLogger, waitFor,
 } from '../integration/agent/fleet-harness.js';
 import { faultRounds, faultSeed } from './faults/fault-settings.js';
+import { persistentMosquitto, type PersistentMosquitto, type StopSignal } from './faults/persistent-mosquitto.js';
 
 const ROUNDS = faultRounds(8);
 const JOBS_PER_ROUND = 3;
@@ -71,66 +70,8 @@ function autosaveSeconds(): number | null {
 }
 const MODES = ['broker', 'running', 'outbox'] as const;
 type Mode = (typeof MODES)[number];
-type StopSignal = 'SIGTERM' | 'SIGKILL';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Mosquitto with persistence on a fixed loopback port, stopped with the signal a round chooses. */
-function persistentMosquitto(port: number, dir: string): { url: string; start(): Promise<{ spawnAtMs: number; upAtMs: number }>; stop(signal: StopSignal): Promise<void> } {
-  const dataDir = join(dir, 'mosquitto-data');
-  mkdirSync(dataDir, { recursive: true });
-  const conf = join(dir, 'mosquitto-persistent.conf');
-  writeFileSync(
-    conf,
-    [
-      `listener ${port} 127.0.0.1`,
-      'allow_anonymous true',
-      'persistence true',
-      `persistence_location ${dataDir}/`,
-      ...(AUTOSAVE_S === null ? ['autosave_on_changes true', 'autosave_interval 1'] : ['autosave_on_changes false', `autosave_interval ${AUTOSAVE_S}`]),
-      // started as root, Mosquitto would drop to user `mosquitto`, which cannot write into our private temp dir
-      `user ${userInfo().username}`,
-      `log_dest file ${join(dir, 'mosquitto.log')}`,
-      'log_type error',
-      'log_type warning',
-      'log_type notice',
-      'log_type information',
-    ].join('\n') + '\n',
-  );
-  let child: ChildProcess | null = null;
-  const accepts = (): Promise<boolean> =>
-    new Promise((resolve) => {
-      const s = netConnect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-  return {
-    url: `mqtt://127.0.0.1:${port}`,
-    /** Start; resolves with when it was spawned and when it was first seen accepting connections (polled every 5 ms). */
-    async start() {
-      const spawnAtMs = Date.now();
-      const c = spawn(MOSQUITTO, ['-c', conf], { stdio: 'ignore' });
-      child = c;
-      await waitFor(`mosquitto on port ${port}`, async () => {
-        if (c.exitCode !== null) throw new Error(`mosquitto exited with ${c.exitCode} (see ${join(dir, 'mosquitto.log')})`);
-        return accepts();
-      }, 10_000, 5);
-      return { spawnAtMs, upAtMs: Date.now() };
-    },
-    async stop(signal) {
-      const c = child;
-      child = null;
-      if (!c || c.exitCode !== null || c.signalCode !== null) return;
-      await new Promise<void>((resolve) => {
-        c.once('exit', () => resolve());
-        c.kill(signal);
-      });
-    },
-  };
-}
 
 /** One line of the agent's log that the test reads. */
 type AgentLogEvent =
@@ -180,7 +121,7 @@ interface Snapshot {
 describe.skipIf(!HAVE_MOSQUITTO)(`Mosquitto (persistence on) restarted ${ROUNDS} times while jobs and reports are in flight`, () => {
   const fleet = fleetDir();
   const topics = new Topics('edgetune/v1');
-  let broker: ReturnType<typeof persistentMosquitto>;
+  let broker: PersistentMosquitto;
   let proxy: Awaited<ReturnType<typeof gatedProxy>>;
   let store: OperatorStore;
   let collector: MqttConnection | null = null;
@@ -193,7 +134,7 @@ describe.skipIf(!HAVE_MOSQUITTO)(`Mosquitto (persistence on) restarted ${ROUNDS}
   const statuses: Array<{ state: string; sinceMs: number }> = [];
 
   beforeAll(async () => {
-    broker = persistentMosquitto(await freePort(), fleet.dir);
+    broker = persistentMosquitto(await freePort(), fleet.dir, AUTOSAVE_S);
     await broker.start();
     proxy = await gatedProxy(Number(new URL(broker.url).port));
     store = new OperatorStore(join(fleet.dir, 'operator', 'operator.db'));
