@@ -5,7 +5,7 @@
 import { openDataset, sliceBatch } from '../compress/dataset.js';
 import { allocateValues } from '../onnx/tensor.js';
 import { DataType, dataTypeName } from '../onnx/dtype.js';
-import { elementCount, type Dim, type Tensor } from '../onnx/ir.js';
+import type { Dim, Tensor } from '../onnx/ir.js';
 import { EdgetuneError } from '../util/errors.js';
 import { mulberry32 } from '../util/random.js';
 
@@ -79,12 +79,21 @@ export function resolveInputShapes(inputs: readonly InputSpec[], overrides: Read
   return out;
 }
 
+/** Largest synthetic input, in elements (2^28: 1 GiB of float32); beyond it the shape, not the data, is the problem. */
+export const MAX_SYNTHETIC_ELEMENTS = 2 ** 28;
+
 /**
  * A synthetic input: floats uniform in [0, 1), integers uniform in [0, 10) (small enough to be valid indices or
  * token ids for most models), booleans 0/1. Strings are refused.
  */
 export function synthesizeInput(name: string, dataType: number, dims: readonly number[], seed = 1): Tensor {
-  const count = elementCount(dims);
+  const count = dims.reduce((n, d) => n * d, 1);
+  if (!Number.isSafeInteger(count) || count > MAX_SYNTHETIC_ELEMENTS) {
+    throw new EdgetuneError(
+      'MODEL_UNSUPPORTED',
+      `input '${name}' has shape [${dims.join(', ')}] (${count.toExponential(2)} elements), too large to synthesize (at most 2^28); give a smaller --shape ${name}=... or real samples with --data`,
+    );
+  }
   if (dataType === DataType.STRING) throw new EdgetuneError('MODEL_UNSUPPORTED', `input '${name}' is a string tensor: pass real samples with --data`);
   if (dataType === DataType.BFLOAT16 || dataType === 0) throw new EdgetuneError('MODEL_UNSUPPORTED', `input '${name}' has type ${dataTypeName(dataType)}, which cannot be synthesized`);
   const values = allocateValues(dataType, count);

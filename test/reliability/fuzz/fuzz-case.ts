@@ -6,7 +6,8 @@ import { Prng } from './prng.js';
 /** The library entry point a case goes through. */
 export type FuzzTarget =
   | { kind: 'compress'; method: 'fp16' | 'int4' | 'int8-dynamic' | 'int8' }
-  | { kind: 'eval'; reference: 'none' | 'original' | 'mutated-is-reference' };
+  | { kind: 'eval'; reference: 'none' | 'original' | 'mutated-is-reference' }
+  | { kind: 'profile'; data: boolean };
 
 /** A fully built case. */
 export interface FuzzCase {
@@ -19,10 +20,11 @@ export interface FuzzCase {
 /** How often each base is chosen: the hand-built model is fast, so it takes most cases. */
 const BASE_WEIGHTS: Record<BaseId, number> = { small: 55, mlp: 25, rescnn: 20 };
 
-const TARGET_WEIGHTS = { fp16: 2, int4: 2, 'int8-dynamic': 2, int8: 2, eval: 2, 'eval-reference': 1, 'eval-as-reference': 1 } as const;
+const TARGET_WEIGHTS = { fp16: 2, int4: 2, 'int8-dynamic': 2, int8: 2, eval: 2, 'eval-reference': 1, 'eval-as-reference': 1, profile: 1, 'profile-data': 1 } as const;
 
 /** Short label of a target, e.g. `compress int8` or `eval (reference: original)`. */
 export function describeTarget(t: FuzzTarget): string {
+  if (t.kind === 'profile') return t.data ? 'profile (dataset)' : 'profile (synthetic inputs)';
   return t.kind === 'compress' ? `compress ${t.method}` : `eval (reference: ${t.reference})`;
 }
 
@@ -32,7 +34,9 @@ export function makeCase(seed: number, index: number, bases: Record<BaseId, Fuzz
   const baseId = rng.weighted(BASE_WEIGHTS);
   const t = rng.weighted(TARGET_WEIGHTS);
   const target: FuzzTarget =
-    t === 'eval'
+    t === 'profile' || t === 'profile-data'
+      ? { kind: 'profile', data: t === 'profile-data' }
+      : t === 'eval'
       ? { kind: 'eval', reference: 'none' }
       : t === 'eval-reference'
         ? { kind: 'eval', reference: 'original' }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { compressModelFile } from '../../../src/compress/compress-model.js';
 import { evaluateModelFiles } from '../../../src/compress/evaluate-files.js';
 import { createOrtSession } from '../../../src/profile/ort-session.js';
+import { computeExtras, measureModel, type ChildIo } from '../../../src/profile/profile-run.js';
 import { EdgetuneError, exitCodeFor } from '../../../src/util/errors.js';
 import { prepareBases, type BaseId, type FuzzBase } from './fuzz-bases.js';
 import { describeTarget, makeCase, type FuzzCase } from './fuzz-case.js';
@@ -43,8 +44,30 @@ function classifyError(error: unknown): CaseOutcome {
   return { kind: 'bug', bug: 'not-an-edgetune-error', code: name, message: error instanceof Error ? error.message : String(error), detail: stackHead(error) };
 }
 
+/** The profiling child's IPC, answered in-process (energy is off, so only progress arrives). */
+const QUIET_IO: ChildIo = {
+  progress: () => undefined,
+  energyReady: async () => ({ minDurationMs: 0 }),
+  energyDone: () => undefined,
+};
+
 async function runTarget(c: FuzzCase, base: FuzzBase, modelPath: string, outDir: string): Promise<CaseOutcome> {
   const t = c.target;
+  if (t.kind === 'profile') {
+    // What the profiling child of `edgetune profile` runs (src/profile/profile-worker.ts), with few iterations;
+    // this fuzz worker is itself a child the harness kills on a hang or runaway memory.
+    const request = {
+      modelPath, iterations: 3, warmup: 1, minDurationMs: 0, threads: 1, executionProvider: 'cpu', shapes: {}, batchSize: 1,
+      dataDir: t.data ? base.dataDir : null, energy: false, opProfileRuns: null, flops: true, referencePath: null,
+    };
+    const { measurement, state } = await measureModel(request, QUIET_IO);
+    await computeExtras(request, state, QUIET_IO);
+    const bad = measurement.latencySamplesMs.filter((ms) => !(ms >= 0 && Number.isFinite(ms)));
+    if (measurement.latencySamplesMs.length !== 3 || bad.length > 0) {
+      return { kind: 'bug', bug: 'invalid-result', code: 'OK', message: `profile returned latency samples ${JSON.stringify(measurement.latencySamplesMs)}` };
+    }
+    return { kind: 'ok', message: `profile: batch ${measurement.batchSize}, ${measurement.inputSource} inputs` };
+  }
   if (t.kind === 'compress') {
     const outputPath = join(outDir, 'out.onnx');
     const report = await compressModelFile({

@@ -50,6 +50,13 @@ describe('synthesized inputs', () => {
     const mask = synthesizeInput('m', DataType.BOOL, [16], 1).values as Uint8Array;
     for (const v of mask) expect(v === 0 || v === 1).toBe(true);
   });
+  it('refuses a declared shape too large to synthesize instead of failing to allocate (fuzz finding)', () => {
+    expect(() => synthesizeInput('input', DataType.FLOAT, [1, 2 ** 40, 2 ** 31, 2 ** 40])).toThrow(
+      expect.objectContaining({ code: 'MODEL_UNSUPPORTED', message: expect.stringMatching(/input 'input' has shape .* too large to synthesize/) }),
+    );
+    expect(() => synthesizeInput('x', DataType.FLOAT, [1, 2 ** 29])).toThrow(/too large to synthesize/);
+    expect(synthesizeInput('x', DataType.FLOAT, [1, 3, 64, 64]).values).toHaveLength(3 * 64 * 64);
+  });
   it('float16 values are valid halves in [0, 1)', () => {
     const h = synthesizeInput('h', DataType.FLOAT16, [64], 3).values as Uint16Array;
     for (const bits of h) {
