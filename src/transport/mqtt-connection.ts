@@ -167,12 +167,43 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
     });
   }
 
-  /** Subscribe (remembered and re-sent on every connect); resolves on SUBACK, or at once while offline. */
+  /**
+   * Publish through a broker restart or network cut: wait for the connection (at most `timeoutMs` in all) and
+   * publish again if the connection dropped before the PUBACK. QoS 1 is at-least-once anyway, so the receiver may
+   * see the message twice (retained messages and jobIds make that harmless for our topics).
+   */
+  async publishWhenConnected(topic: string, payload: Buffer | string, opts: { qos: 0 | 1; retain?: boolean }, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.isConnected) {
+        try {
+          await this.publish(topic, payload, opts);
+          return;
+        } catch (error) {
+          if (this.isConnected || this.stopped) throw error; // refused by a live broker, or we are shutting down
+        }
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) throw new EdgetuneError('BROKER_FAILED', `no connection to ${this.options.url} for ${timeoutMs} ms; ${topic} not published`);
+      await this.waitForConnection(left, signal);
+    }
+  }
+
+  /**
+   * Subscribe (remembered and re-sent on every connect); resolves on SUBACK, or at once while offline, or when the
+   * connection drops before the SUBACK (the next connect sends it again). A live broker's refusal rejects.
+   */
   async subscribe(filters: readonly string[], qos: 0 | 1): Promise<void> {
     const fresh = filters.filter((f) => this.subscriptions.get(f) !== qos);
     for (const f of fresh) this.subscriptions.set(f, qos);
-    if (fresh.length === 0 || !this.client || !this.isConnected) return;
-    await this.sendSubscribe(this.client, fresh.map((f) => [f, qos]));
+    const client = this.client;
+    if (fresh.length === 0 || !client || !this.isConnected) return;
+    try {
+      await this.sendSubscribe(client, fresh.map((f) => [f, qos]));
+    } catch (error) {
+      if (this.isConnected && this.client === client) throw error;
+      this.options.log.debug(`mqtt: connection lost before the SUBACK for ${fresh.join(', ')}; re-sent on reconnect`);
+    }
   }
 
   /** Unsubscribe and forget the filters. */

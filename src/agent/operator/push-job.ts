@@ -239,10 +239,11 @@ export async function pushJob(o: PushOptions): Promise<PushResult> {
       let manifest: ManifestMessage = { sha256: s.ref.sha256, bytes: s.ref.bytes, chunkSize, chunks: chunkCount(s.ref.bytes, chunkSize), name: s.ref.name, kind: s.kind, signature: null };
       if (privateKey) manifest = signManifest(manifest, privateKey);
       server.add({ sha256: s.ref.sha256, path: s.path, bytes: s.ref.bytes, chunkSize, chunks: manifest.chunks }, expected);
-      await connection.publish(topics.manifest(s.ref.sha256), encodeMessage('manifest', manifest), { qos: 1, retain: true });
+      // Through a broker restart or cut during the first seconds: wait for the link (within the push's timeout).
+      await connection.publishWhenConnected(topics.manifest(s.ref.sha256), encodeMessage('manifest', manifest), { qos: 1, retain: true }, Math.max(1, started + o.timeoutMs - Date.now()), o.signal);
     }
     const jobTopic = 'device' in o.target ? topics.device(o.target.device, 'jobs') : topics.groupJobs(o.target.group);
-    await connection.publish(jobTopic, jobBytes, { qos: 1 });
+    await connection.publishWhenConnected(jobTopic, jobBytes, { qos: 1 }, Math.max(1, started + o.timeoutMs - Date.now()), o.signal);
     store.recordPush({ jobId: job.jobId, target: 'device' in o.target ? `device:${o.target.device}` : `group:${o.target.group}`, action: o.action, artifactSha256: artifact?.sha256 ?? null, artifactName: artifact?.name ?? null });
     o.log.info(`push: job ${job.jobId} (${o.action}) published to ${jobTopic}${privateKey ? ' (signed)' : ' (unsigned)'}`);
 

@@ -302,7 +302,7 @@ export function pingJob(deviceId: string, key: KeyObject | null, options: Record
  * refuses new ones. Lets a test decide when an agent may reach the broker again (e.g. only after the operator has
  * subscribed), without timing assumptions.
  */
-export async function gatedProxy(targetPort: number): Promise<{ port: number; url: string; open(): void; close(): void; stop(): Promise<void> }> {
+export async function gatedProxy(targetPort: number): Promise<{ port: number; url: string; open(): void; close(): void; stop(): Promise<void>; connections(): number }> {
   let gateOpen = true;
   const pairs = new Set<Socket>();
   const server = createServer((client) => {
@@ -331,6 +331,8 @@ export async function gatedProxy(targetPort: number): Promise<{ port: number; ur
     open: () => {
       gateOpen = true;
     },
+    /** Client connections currently piped through. */
+    connections: () => pairs.size / 2,
     close: () => {
       gateOpen = false;
       for (const s of pairs) s.destroy();

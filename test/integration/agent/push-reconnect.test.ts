@@ -127,4 +127,41 @@ describe.each(BROKER_KINDS)('pushJob whose own connection drops (%s)', (kind) =>
     expect(r.chunksSent).toBeGreaterThanOrEqual(chunks);
     if (process.env.EDGETUNE_TEST_LOG) console.log(`${kind}: gate opened with the device ${askedWhileAway}; sent ${r.chunksSent}, re-sent ${r.chunksResent}`);
   });
+
+  it('publishes the manifest and the job once its connection is back, when it dropped before them (group discovery)', async () => {
+    const member = await startAgent(agentConfig({ dir: fleet.dir, deviceId: 'member', groups: ['late-link'], brokerUrl: broker.url, publicKey: fleet.publicKey }));
+    try {
+      const modelPath = join(fleet.dir, 'small.bin');
+      writeFileSync(modelPath, randomBytes(100_000));
+      const result = pushJob({
+        modelPath,
+        target: { group: 'late-link' },
+        action: 'ping',
+        broker: { url: proxy.url },
+        topicPrefix: 'edgetune/v1',
+        keyPath: fleet.privateKey,
+        wait: true,
+        timeoutMs: PUSH_TIMEOUT_MS,
+        chunkSizeBytes: 16 * 1024,
+        operatorDataDir: join(fleet.dir, 'operator'),
+        discoveryMs: 3000,
+        log: testLogger('push'),
+      });
+      // Cut the push's link while it listens for the group's members (3 s from its subscriptions, which take a few
+      // ms after it connects) and keep it cut past the end of that wait, so that the manifest and the job fall due
+      // while it has no connection.
+      await waitFor('the push connected', () => proxy.connections() > 0, 20_000, 5);
+      await new Promise((r) => setTimeout(r, 1000));
+      proxy.close();
+      await new Promise((r) => setTimeout(r, 3500));
+      expect(member.store.listReports()).toEqual([]);
+      proxy.open();
+      const r = await result;
+      expect(r.devices).toEqual(['member']);
+      expect(r.reports.map((x) => [x.deviceId, x.state])).toEqual([['member', 'ok']]);
+      expect(member.store.listReports().map((x) => x.jobId)).toEqual([r.jobId]);
+    } finally {
+      await member.stop();
+    }
+  });
 });
