@@ -1,6 +1,6 @@
 import { Topics } from '../../transport/topics.js';
 import { EdgetuneError } from '../../util/errors.js';
-import { seqRanges, subtractRanges, countSeqs, type SeqRange } from '../operator/report-gaps.js';
+import { seqRanges, subtractRanges, countSeqs, type SeqRange } from '../../util/seq-ranges.js';
 import type { ActionHandler } from '../job-context.js';
 
 /** Most seqs one `resend-reports` job may cover. */

@@ -5,7 +5,8 @@ import type { MqttConnection } from '../../transport/mqtt-connection.js';
 import type { Logger } from '../logger.js';
 import { FleetInbox } from './fleet-inbox.js';
 import { connectOperator, type OperatorBrokerOptions } from './operator-link.js';
-import { lastReportSeqOf, reportGaps, type SeqRange } from './report-gaps.js';
+import { lastReportSeqOf, reportGaps } from './report-gaps.js';
+import type { SeqRange } from '../../util/seq-ranges.js';
 
 /** A device as `edgetune devices` shows it. */
 export interface DeviceSummary {

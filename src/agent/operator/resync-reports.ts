@@ -9,19 +9,8 @@ import type { Logger } from '../logger.js';
 import { FleetInbox } from './fleet-inbox.js';
 import { connectOperator, type OperatorBrokerOptions } from './operator-link.js';
 import { pushJob } from './push-job.js';
-import {
-  countSeqs,
-  intersectRanges,
-  lastReportSeqOf,
-  reportGaps,
-  resendWindows,
-  seqRanges,
-  subtractRanges,
-  unionRanges,
-  DEFAULT_RESEND_LIMITS,
-  type ResendWindowLimits,
-  type SeqRange,
-} from './report-gaps.js';
+import { lastReportSeqOf, reportGaps, resendWindows, DEFAULT_RESEND_LIMITS, type ResendWindowLimits } from './report-gaps.js';
+import { countSeqs, intersectRanges, seqRanges, subtractRanges, unionRanges, type SeqRange } from '../../util/seq-ranges.js';
 
 /** Caller input for {@link resyncReports}. */
 export interface ResyncOptions {

@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import type { CommandModule } from '../main.js';
 import { createLogger } from '../../agent/logger.js';
-import { formatRanges } from '../../agent/operator/report-gaps.js';
+import { formatRanges } from '../../util/seq-ranges.js';
 import { resyncReports, type DeviceResync } from '../../agent/operator/resync-reports.js';
 import { DEVICE_ID_PATTERN } from '../../config/agent-config-schema.js';
 import { EdgetuneError } from '../../util/errors.js';

@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  countSeqs,
-  formatRanges,
-  intersectRanges,
-  lastReportSeqOf,
-  reportGaps,
-  resendWindows,
-  seqRanges,
-  subtractRanges,
-  unionRanges,
-} from '../../../src/agent/operator/report-gaps.js';
+import { lastReportSeqOf, reportGaps, resendWindows } from '../../../src/agent/operator/report-gaps.js';
+import { countSeqs, formatRanges, intersectRanges, seqRanges, subtractRanges, unionRanges } from '../../../src/util/seq-ranges.js';
 
 describe('reportGaps', () => {
   it('finds holes between stored seqs', () => {
