@@ -5,12 +5,12 @@
 import { probeHardware, type ProbeOptions } from './probe.js';
 import { loadDeviceProfiles } from './load-device-profiles.js';
 import { findDeviceProfile, matchDeviceProfile } from './match-profile.js';
-import { DEVICE_PROFILE_ENV, deviceProfileConfigSchema, mergeDeviceProfileOverride, resolveProfileFigures, type DeviceProfile, type DeviceProfileOverride, type ProfileFigures } from './device-profile.js';
+import { DEVICE_PROFILE_ENV, mergeDeviceProfileOverride, parseDeviceProfileConfig, resolveProfileFigures, type DeviceProfile, type DeviceProfileConfig, type ProfileFigures } from './device-profile.js';
 import type { ExecutionProviderInfo, HardwareInfo } from './hardware-info.js';
 import { EdgetuneError, messageOf } from '../util/errors.js';
 
 /** The `deviceProfile` section from {@link DEVICE_PROFILE_ENV}, undefined when unset; CONFIG_INVALID when malformed. */
-export function deviceProfileFromEnv(env: NodeJS.ProcessEnv = process.env): { name?: string; override?: DeviceProfileOverride } | undefined {
+export function deviceProfileFromEnv(env: NodeJS.ProcessEnv = process.env): DeviceProfileConfig | undefined {
   const text = env[DEVICE_PROFILE_ENV];
   if (text === undefined || text === '') return undefined;
   let value: unknown;
@@ -19,14 +19,7 @@ export function deviceProfileFromEnv(env: NodeJS.ProcessEnv = process.env): { na
   } catch (error) {
     throw new EdgetuneError('CONFIG_INVALID', `${DEVICE_PROFILE_ENV} is not JSON: ${messageOf(error)}`);
   }
-  const parsed = deviceProfileConfigSchema.safeParse(value);
-  if (!parsed.success) {
-    throw new EdgetuneError('CONFIG_INVALID', `${DEVICE_PROFILE_ENV}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
-  }
-  const out: { name?: string; override?: DeviceProfileOverride } = {};
-  if (parsed.data.name !== undefined) out.name = parsed.data.name;
-  if (parsed.data.override !== undefined) out.override = parsed.data.override;
-  return out;
+  return parseDeviceProfileConfig(value, 'CONFIG_INVALID', DEVICE_PROFILE_ENV);
 }
 
 /** Caller input for detectHardware. */
@@ -39,7 +32,7 @@ export interface DetectHardwareOptions extends ProbeOptions {
    * agent.config.json `deviceProfile`: `name` forces a profile, `override` deep-merges over the chosen one.
    * Default: {@link DEVICE_PROFILE_ENV} when set (on the live system only, not for a sysroot).
    */
-  deviceProfileConfig?: { name?: string; override?: DeviceProfileOverride };
+  deviceProfileConfig?: DeviceProfileConfig;
 }
 
 /** Probed hardware with its matched (and possibly overridden) device profile. */

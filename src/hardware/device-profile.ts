@@ -142,6 +142,22 @@ export const deviceProfileConfigSchema = z.strictObject({
   override: z.record(z.string(), z.unknown()).optional(),
 });
 
+/** A validated `deviceProfile` section. */
+export type DeviceProfileConfig = { name?: string; override?: DeviceProfileOverride };
+
+/** Validate a `deviceProfile` section; throws `code` (USAGE for flags, CONFIG_INVALID for config) listing every problem after `origin`. */
+export function parseDeviceProfileConfig(value: unknown, code: 'USAGE' | 'CONFIG_INVALID', origin: string): DeviceProfileConfig {
+  const parsed = deviceProfileConfigSchema.safeParse(value);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`);
+    throw new EdgetuneError(code, `${origin}: ${problems.join('; ')}`);
+  }
+  const out: DeviceProfileConfig = {};
+  if (parsed.data.name !== undefined) out.name = parsed.data.name;
+  if (parsed.data.override !== undefined) out.override = parsed.data.override;
+  return out;
+}
+
 /**
  * Environment variable carrying agent.config.json's `deviceProfile` (JSON) to the agent's `plan`, `compress` and
  * `tune` children, so they plan for the profile the agent announces; usable by hand as well.

@@ -2,7 +2,7 @@ import type { Argv } from 'yargs';
 import type { CommandModule } from '../main.js';
 import { detectHardware, hardwareReport, type DetectedHardware } from '../../hardware/detect-hardware.js';
 import { fmtBytes } from '../../hardware/planner.js';
-import { deviceProfileConfigSchema, type DeviceProfileOverride, type SourcedNumber } from '../../hardware/device-profile.js';
+import { parseDeviceProfileConfig, type DeviceProfileConfig, type SourcedNumber } from '../../hardware/device-profile.js';
 import { EdgetuneError, messageOf } from '../../util/errors.js';
 
 /** `edgetune hw`: detected hardware and the matched device profile (SPEC.md `hw` JSON). */
@@ -24,7 +24,7 @@ export const commandModule: CommandModule = {
 };
 
 /** `--profile` / `--profile-override` as the `deviceProfile` config section (USAGE naming the flag when bad). */
-export function hwDeviceProfileArgs(name: string | undefined, overrideJson: string | undefined): { name?: string; override?: DeviceProfileOverride } | undefined {
+export function hwDeviceProfileArgs(name: string | undefined, overrideJson: string | undefined): DeviceProfileConfig | undefined {
   if (name === undefined && overrideJson === undefined) return undefined;
   let override: unknown;
   if (overrideJson !== undefined) {
@@ -34,12 +34,7 @@ export function hwDeviceProfileArgs(name: string | undefined, overrideJson: stri
       throw new EdgetuneError('USAGE', `--profile-override is not JSON: ${messageOf(error)}`);
     }
   }
-  const parsed = deviceProfileConfigSchema.safeParse({ ...(name !== undefined ? { name } : {}), ...(overrideJson !== undefined ? { override } : {}) });
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`);
-    throw new EdgetuneError('USAGE', `--profile/--profile-override: ${problems.join('; ')}`);
-  }
-  return parsed.data as { name?: string; override?: DeviceProfileOverride };
+  return parseDeviceProfileConfig({ ...(name !== undefined ? { name } : {}), ...(overrideJson !== undefined ? { override } : {}) }, 'USAGE', '--profile/--profile-override');
 }
 
 function formatHw({ hw, profile, figures }: DetectedHardware): string {
