@@ -61,6 +61,7 @@ export class ArtifactServer {
   private readonly topics: Topics;
   private readonly log: Logger;
   private readonly inFlightLimit: number;
+  private readonly gatherMs: number;
   private readonly artifacts = new Map<string, ServedEntry>();
   private readonly state = new Map<string, Map<string, DeviceTransferState>>();
   /** `${deviceId}/${sha256}` → sequence number of that device's first request for the artifact. */
@@ -87,8 +88,6 @@ export class ArtifactServer {
     this.inFlightLimit = options.inFlight ?? 8;
     this.gatherMs = options.gatherMs ?? 5000;
   }
-
-  private readonly gatherMs: number;
 
   /**
    * Offer an artifact. `expectedDevices`: the devices the job went to; the first broadcast waits until each has
@@ -128,7 +127,7 @@ export class ArtifactServer {
       const sentSeq = entry.broadcastSeq.get(i);
       if (sentSeq === undefined) entry.broadcastQueue.add(i);
       else if (sentSeq > firstSeq && req.retry !== true) continue; // broadcast while the device was subscribed
-      else this.directQueue.set(`${deviceKey}/${i}`, { deviceId, entry, index: i });
+      else this.queueDirect({ deviceId, entry, index: i });
     }
     if (req.complete) for (const [key, d] of this.directQueue) if (d.deviceId === deviceId && d.entry === entry) this.directQueue.delete(key);
     this.pump();
@@ -225,7 +224,12 @@ export class ArtifactServer {
       return;
     }
     if (this.state.get(send.deviceId)?.get(send.entry.a.sha256)?.complete === true) return;
-    this.directQueue.set(`${send.deviceId}/${send.entry.a.sha256}/${send.index}`, { deviceId: send.deviceId, entry: send.entry, index: send.index });
+    this.queueDirect({ deviceId: send.deviceId, entry: send.entry, index: send.index });
+  }
+
+  /** Queue a re-send to one device (asking twice still sends one copy). */
+  private queueDirect(send: DirectSend): void {
+    this.directQueue.set(`${send.deviceId}/${send.entry.a.sha256}/${send.index}`, send);
   }
 
   private async sendChunk(entry: ServedEntry, index: number, topic: string): Promise<void> {

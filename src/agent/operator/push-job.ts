@@ -210,6 +210,7 @@ export async function pushJob(o: PushOptions): Promise<PushResult> {
     ? { ...o.broker, sessionName: `push-${job.jobId}`, sessionExpirySeconds: Math.max(60, Math.ceil(o.timeoutMs / 1000)) }
     : o.broker;
   const filters: string[] = [];
+  const deadline = started + o.timeoutMs;
   try {
     connection = await connectOperator(brokerOptions, (m) => onMessage(m.topic, m.payload), o.log.child('mqtt'));
     const link = connection;
@@ -217,11 +218,9 @@ export async function pushJob(o: PushOptions): Promise<PushResult> {
     link.on('connect', () => server?.resume());
     const isGroup = 'group' in o.target;
     const deviceFilter = (kind: 'requests' | 'reports' | 'hello' | 'status'): string => ('device' in o.target ? topics.device(o.target.device, kind) : topics.allDevices(kind));
-    filters.push(deviceFilter('requests'), deviceFilter('reports'));
+    filters.push(deviceFilter('requests'), deviceFilter('reports'), ...(isGroup ? [deviceFilter('hello'), deviceFilter('status')] : []));
     await link.subscribe(filters, 1);
     if (isGroup) {
-      filters.push(deviceFilter('hello'), deviceFilter('status'));
-      await link.subscribe(filters.slice(2), 1);
       await sleep(o.discoveryMs ?? 1500, o.signal);
     }
     const expected = new Set<string>();
@@ -240,10 +239,10 @@ export async function pushJob(o: PushOptions): Promise<PushResult> {
       if (privateKey) manifest = signManifest(manifest, privateKey);
       server.add({ sha256: s.ref.sha256, path: s.path, bytes: s.ref.bytes, chunkSize, chunks: manifest.chunks }, expected);
       // Through a broker restart or cut during the first seconds: wait for the link (within the push's timeout).
-      await connection.publishWhenConnected(topics.manifest(s.ref.sha256), encodeMessage('manifest', manifest), { qos: 1, retain: true }, Math.max(1, started + o.timeoutMs - Date.now()), o.signal);
+      await connection.publishWhenConnected(topics.manifest(s.ref.sha256), encodeMessage('manifest', manifest), { qos: 1, retain: true }, Math.max(1, deadline - Date.now()), o.signal);
     }
     const jobTopic = 'device' in o.target ? topics.device(o.target.device, 'jobs') : topics.groupJobs(o.target.group);
-    await connection.publishWhenConnected(jobTopic, jobBytes, { qos: 1 }, Math.max(1, started + o.timeoutMs - Date.now()), o.signal);
+    await connection.publishWhenConnected(jobTopic, jobBytes, { qos: 1 }, Math.max(1, deadline - Date.now()), o.signal);
     store.recordPush({ jobId: job.jobId, target: 'device' in o.target ? `device:${o.target.device}` : `group:${o.target.group}`, action: o.action, artifactSha256: artifact?.sha256 ?? null, artifactName: artifact?.name ?? null });
     o.log.info(`push: job ${job.jobId} (${o.action}) published to ${jobTopic}${privateKey ? ' (signed)' : ' (unsigned)'}`);
 
@@ -266,7 +265,6 @@ export async function pushJob(o: PushOptions): Promise<PushResult> {
       }
       return true;
     };
-    const deadline = started + o.timeoutMs;
     for (;;) {
       o.onProgress?.(snapshot(job.jobId, expected, server.transfers(), reports, server.chunksSent, shas));
       if (finished()) break;
