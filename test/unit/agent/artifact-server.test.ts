@@ -1,5 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -7,7 +6,7 @@ import type { PublishLink } from '../../../src/agent/artifact-receiver.js';
 import { silentLogger } from '../../../src/agent/logger.js';
 import { ArtifactServer } from '../../../src/agent/operator/artifact-server.js';
 import type { RequestMessage } from '../../../src/transport/messages.js';
-import { Topics } from '../../../src/transport/topics.js';
+import { CHUNK, CHUNKS, chunkLabel, chunkRequest, topics, writeServedArtifact } from './artifact-server-fixture.js';
 
 /** Records every publish; the real broker path is covered by the agent integration tests and the fleet bench. */
 class RecordingLink implements PublishLink {
@@ -20,9 +19,6 @@ class RecordingLink implements PublishLink {
   async unsubscribe(): Promise<void> {}
 }
 
-const topics = new Topics('edgetune/v1');
-const CHUNK = 1024;
-const CHUNKS = 6;
 let dir: string;
 let sha256: string;
 let link: RecordingLink;
@@ -39,30 +35,22 @@ async function drain(): Promise<void> {
   }
 }
 
-function request(missing: number[], extra: Partial<RequestMessage> = {}): RequestMessage {
-  return { sha256, missing, complete: false, received: 0, chunks: CHUNKS, ...extra };
-}
+const request = (missing: number[], extra: Partial<RequestMessage> = {}): RequestMessage => chunkRequest(sha256, missing, extra);
 
 /** Topics published since the last call, as `~{n}` (broadcast) or `{device}/{n}` (re-sent to one device). */
 function sent(): string[] {
-  const out = link.published.map(({ topic }) => {
-    const p = topics.parse(topic);
-    if (p?.kind === 'chunk') return `~${p.index}`;
-    if (p?.kind === 'device-chunk') return `${p.deviceId}/${p.index}`;
-    return topic;
-  });
+  const out = link.published.map(({ topic }) => chunkLabel(topic));
   link.published = [];
   return out;
 }
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'edgetune-server-'));
-  const bytes = randomBytes(CHUNK * (CHUNKS - 1) + 100);
-  sha256 = createHash('sha256').update(bytes).digest('hex');
-  writeFileSync(join(dir, 'model.bin'), bytes);
+  const artifact = writeServedArtifact(dir);
+  sha256 = artifact.sha256;
   link = new RecordingLink();
   server = new ArtifactServer(link, topics, silentLogger(), { inFlight: 2 });
-  server.add({ sha256, path: join(dir, 'model.bin'), bytes: bytes.length, chunkSize: CHUNK, chunks: CHUNKS });
+  server.add(artifact);
 });
 afterEach(async () => {
   await server.close();
