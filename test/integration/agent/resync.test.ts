@@ -67,11 +67,11 @@ describe.each(BROKER_KINDS)('resync after a broker (%s) lost acknowledged report
     rmSync(fleet.dir, { recursive: true, force: true });
   });
 
-  it('loses 3 acknowledged reports in a broker restart without persistence', async () => {
-    // One report reaches the operator first: the store has seq 1.
-    const first = await pushJob({
+  /** A signed job to 'dev', waiting for its report. */
+  const pushAndWait = (action: 'ping' | 'resend-reports', jobOptions?: Record<string, unknown>) =>
+    pushJob({
       target: { device: 'dev' },
-      action: 'ping',
+      action,
       broker: { url: broker.url },
       topicPrefix: 'edgetune/v1',
       keyPath: fleet.privateKey,
@@ -79,8 +79,13 @@ describe.each(BROKER_KINDS)('resync after a broker (%s) lost acknowledged report
       timeoutMs: 30_000,
       chunkSizeBytes: 65536,
       operatorDataDir: opDir,
+      ...(jobOptions ? { jobOptions } : {}),
       log: testLogger('push'),
     });
+
+  it('loses 3 acknowledged reports in a broker restart without persistence', async () => {
+    // One report reaches the operator first: the store has seq 1.
+    const first = await pushAndWait('ping');
     expect(first.reports[0]?.seq).toBe(1);
     await waitFor('seq 1 at the collector too', () => operatorSeqs().length === 1, 10_000);
 
@@ -182,19 +187,7 @@ describe.each(BROKER_KINDS)('resync after a broker (%s) lost acknowledged report
   it('a range the device never had is stated as not stored, nothing invented', async () => {
     const last = agent.store.lastReportSeq();
     const before = operatorSeqs();
-    const pushed = await pushJob({
-      target: { device: 'dev' },
-      action: 'resend-reports',
-      broker: { url: broker.url },
-      topicPrefix: 'edgetune/v1',
-      keyPath: fleet.privateKey,
-      wait: true,
-      timeoutMs: 30_000,
-      chunkSizeBytes: 65536,
-      operatorDataDir: opDir,
-      jobOptions: { fromSeq: last + 10, toSeq: last + 12 },
-      log: testLogger('push'),
-    });
+    const pushed = await pushAndWait('resend-reports', { fromSeq: last + 10, toSeq: last + 12 });
     const report = pushed.reports[0] as unknown as { state: string; seq: number; resend: Record<string, unknown> };
     expect(report.state).toBe('ok');
     expect(report.resend).toEqual({ fromSeq: last + 10, toSeq: last + 12, lastReportSeq: last, resentCount: 0, resent: [], notStoredCount: 3, notStored: [[last + 10, last + 12]] });
