@@ -36,8 +36,9 @@ export function salvageJobIdentity(payload: Buffer, maxBytes: number): { jobId: 
 
 /**
  * Validates a job message before anything else happens: size, JSON, schema, target vs. the topic it came on,
- * expiry, replay window and clock skew on the signed `issuedAt`, signature against the trusted keys, artifact size limits, queue limit. Pure apart from the clock and
- * the store's queue count; persistence is the caller's (inside the MQTT ack-after-persist window).
+ * expiry, replay window and clock skew on the signed `issuedAt`, signature against the trusted keys, artifact size
+ * limits, queue limit. Pure apart from the clock and the store's queue count; persistence is the caller's (inside
+ * the MQTT ack-after-persist window).
  */
 export class JobValidator {
   private readonly config: ResolvedAgentConfig;

@@ -5,7 +5,7 @@
 import { openDataset, sliceBatch } from '../compress/dataset.js';
 import { allocateValues } from '../onnx/tensor.js';
 import { DataType, dataTypeName } from '../onnx/dtype.js';
-import type { Dim, Tensor } from '../onnx/ir.js';
+import { elementCount, type Dim, type Tensor } from '../onnx/ir.js';
 import { EdgetuneError } from '../util/errors.js';
 import { mulberry32 } from '../util/random.js';
 
@@ -87,7 +87,7 @@ export const MAX_SYNTHETIC_ELEMENTS = 2 ** 28;
  * token ids for most models), booleans 0/1. Strings are refused.
  */
 export function synthesizeInput(name: string, dataType: number, dims: readonly number[], seed = 1): Tensor {
-  const count = dims.reduce((n, d) => n * d, 1);
+  const count = elementCount(dims);
   if (!Number.isSafeInteger(count) || count > MAX_SYNTHETIC_ELEMENTS) {
     throw new EdgetuneError(
       'MODEL_UNSUPPORTED',
