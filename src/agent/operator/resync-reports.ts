@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
 import { OperatorStore } from '../../store/operator-store.js';
 import type { MqttConnection } from '../../transport/mqtt-connection.js';
 import { parsePrivateKey } from '../../transport/signature.js';
@@ -76,27 +78,13 @@ export interface ResyncResult {
   seconds: number;
 }
 
-/** The `resend` object of a resend-reports report, checked field by field (null when it is not one). */
-function resendOf(report: Record<string, unknown>): { resentCount: number; resent: SeqRange[]; notStored: SeqRange[]; lastReportSeq: number } | null {
-  const r = report.resend as Record<string, unknown> | undefined;
-  if (typeof r !== 'object' || r === null) return null;
-  const ranges = (v: unknown): SeqRange[] | null => {
-    if (!Array.isArray(v)) return null;
-    const out: SeqRange[] = [];
-    for (const x of v) {
-      if (!Array.isArray(x) || x.length !== 2 || !x.every((n) => Number.isSafeInteger(n) && (n as number) >= 1) || (x[0] as number) > (x[1] as number)) return null;
-      out.push([x[0] as number, x[1] as number]);
-    }
-    return out;
-  };
-  const resent = ranges(r.resent);
-  const notStored = ranges(r.notStored);
-  if (!resent || !notStored || typeof r.resentCount !== 'number' || typeof r.lastReportSeq !== 'number') return null;
-  return { resentCount: r.resentCount, resent, notStored, lastReportSeq: r.lastReportSeq };
-}
+const seqRangeListSchema = z.array(z.tuple([z.number().int().min(1), z.number().int().min(1)]).refine(([from, to]) => from <= to));
+const resendSchema = z.object({ resentCount: z.number(), resent: seqRangeListSchema, notStored: seqRangeListSchema, lastReportSeq: z.number() });
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** The `resend` object of a resend-reports report (null when it is not one). */
+function resendOf(report: Record<string, unknown>): { resentCount: number; resent: SeqRange[]; notStored: SeqRange[]; lastReportSeq: number } | null {
+  const parsed = resendSchema.safeParse(report.resend);
+  return parsed.success ? parsed.data : null;
 }
 
 /**
