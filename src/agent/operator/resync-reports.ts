@@ -138,6 +138,43 @@ export async function resyncReports(o: ResyncOptions): Promise<ResyncResult> {
       return { deviceId, state, gaps };
     });
 
+    /** One signed resend-reports job, then a wait for the reports the device says it re-sent. */
+    const runResendJob = async (deviceId: string, w: { fromSeq: number; toSeq: number }): Promise<ResyncJob> => {
+      const jobStarted = Date.now();
+      const job: ResyncJob = { jobId: null, fromSeq: w.fromSeq, toSeq: w.toSeq, outcome: 'no-answer', resentCount: 0, notStored: [], lastReportSeq: null, error: null };
+      let pushed;
+      try {
+        pushed = await pushJob({
+          target: { device: deviceId },
+          action: 'resend-reports',
+          broker: pushBroker,
+          topicPrefix: o.topicPrefix,
+          ...(o.keyPath !== undefined ? { keyPath: o.keyPath } : {}),
+          wait: true,
+          timeoutMs: o.timeoutMs,
+          chunkSizeBytes: o.chunkSizeBytes,
+          operatorDataDir: o.operatorDataDir,
+          jobOptions: { fromSeq: w.fromSeq, toSeq: w.toSeq },
+          log: o.log.child('push'),
+        });
+      } catch (error) {
+        if (error instanceof EdgetuneError && error.code === 'RUNTIME_FAILED' && /timed out/.test(error.message)) {
+          return { ...job, error: { code: error.code, message: error.message } };
+        }
+        throw error;
+      }
+      job.jobId = pushed.jobId;
+      const report = pushed.reports.find((r) => r.deviceId === deviceId);
+      if (!report) return { ...job, error: { code: 'RUNTIME_FAILED', message: `no report from ${deviceId}` } };
+      if (report.state !== 'ok') return { ...job, outcome: 'failed', error: report.error ?? { code: 'RUNTIME_FAILED', message: 'failed without an error' } };
+      const resend = resendOf(report as Record<string, unknown>);
+      if (!resend) return { ...job, outcome: 'failed', error: { code: 'RUNTIME_FAILED', message: `report ${report.reportId} has no valid 'resend' result` } };
+      // The re-sent reports were published before the job's own report; wait for any still on the way.
+      const deadline = jobStarted + o.timeoutMs;
+      while (subtractRanges(resend.resent, seqRanges(store.reportSeqs(deviceId))).length > 0 && Date.now() <= deadline) await sleep(100);
+      return { ...job, outcome: 'ok', resentCount: resend.resentCount, notStored: resend.notStored, lastReportSeq: resend.lastReportSeq };
+    };
+
     let jobsPushed = 0;
     const resyncOne = async (p: (typeof plans)[number]): Promise<DeviceResync> => {
       const jobs: ResyncJob[] = [];
@@ -151,52 +188,8 @@ export async function resyncReports(o: ResyncOptions): Promise<ResyncResult> {
         notAsked = rest;
         if (rest.length > 0) note = `more than ${limits.maxJobs} jobs' worth of holes; run resync again for the rest`;
         for (const w of windows) {
-          const jobStarted = Date.now();
-          let job: ResyncJob = { jobId: null, fromSeq: w.fromSeq, toSeq: w.toSeq, outcome: 'no-answer', resentCount: 0, notStored: [], lastReportSeq: null, error: null };
-          try {
-            jobsPushed++;
-            const pushed = await pushJob({
-              target: { device: p.deviceId },
-              action: 'resend-reports',
-              broker: pushBroker,
-              topicPrefix: o.topicPrefix,
-              ...(o.keyPath !== undefined ? { keyPath: o.keyPath } : {}),
-              wait: true,
-              timeoutMs: o.timeoutMs,
-              chunkSizeBytes: o.chunkSizeBytes,
-              operatorDataDir: o.operatorDataDir,
-              jobOptions: { fromSeq: w.fromSeq, toSeq: w.toSeq },
-              log: o.log.child('push'),
-            });
-            job.jobId = pushed.jobId;
-            const report = pushed.reports.find((r) => r.deviceId === p.deviceId);
-            if (!report) {
-              job.error = { code: 'RUNTIME_FAILED', message: `no report from ${p.deviceId}` };
-            } else if (report.state !== 'ok') {
-              job = { ...job, outcome: 'failed', error: report.error ?? { code: 'RUNTIME_FAILED', message: 'failed without an error' } };
-            } else {
-              const resend = resendOf(report as Record<string, unknown>);
-              if (!resend) {
-                job = { ...job, outcome: 'failed', error: { code: 'RUNTIME_FAILED', message: `report ${report.reportId} has no valid 'resend' result` } };
-              } else {
-                job = { ...job, outcome: 'ok', resentCount: resend.resentCount, notStored: resend.notStored, lastReportSeq: resend.lastReportSeq };
-                // The re-sent reports were published before the job's own report; wait for any still on the way.
-                const deadline = jobStarted + o.timeoutMs;
-                for (;;) {
-                  const have = seqRanges(store.reportSeqs(p.deviceId));
-                  if (subtractRanges(resend.resent, have).length === 0 || Date.now() > deadline) break;
-                  await sleep(100);
-                }
-              }
-            }
-          } catch (error) {
-            if (error instanceof EdgetuneError && error.code === 'RUNTIME_FAILED' && /timed out/.test(error.message)) {
-              job.error = { code: error.code, message: error.message };
-            } else {
-              throw error;
-            }
-          }
-          jobs.push(job);
+          jobsPushed++;
+          jobs.push(await runResendJob(p.deviceId, w));
         }
       }
       const have = seqRanges(store.reportSeqs(p.deviceId));
