@@ -5,7 +5,7 @@
  * reports). Prints time to all reports, chunks broadcast and re-sent, broker VmRSS and the workers' RSS, as one
  * JSON object.
  *
- *   npx tsx scripts/bench-fleet.ts [N=10] [MB=5] [P=ceil(N/64), at most 8]
+ *   npx tsx scripts/bench-fleet.ts [N=10] [MB=5] [P=ceil(N/64), at most 8] [receive maximum=4]
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -20,8 +20,10 @@ import { generateSigningKeyPair } from '../src/transport/signature.js';
 const N = Number(process.argv[2] ?? 10);
 const MB = Number(process.argv[3] ?? 5);
 const P = Number(process.argv[4] ?? Math.min(8, Math.ceil(N / 64)));
-if (!Number.isInteger(N) || N < 1 || !(MB > 0) || !Number.isInteger(P) || P < 1) {
-  process.stderr.write('usage: bench-fleet.ts [N devices] [MB artifact] [P worker processes]\n');
+/** The agents' MQTT 5 Receive Maximum (agent config `broker.receiveMaximum`; default 4, 65535 = MQTT's default). */
+const RECEIVE_MAXIMUM = Number(process.argv[5] ?? 4);
+if (!Number.isInteger(N) || N < 1 || !(MB > 0) || !Number.isInteger(P) || P < 1 || !Number.isInteger(RECEIVE_MAXIMUM) || RECEIVE_MAXIMUM < 1 || RECEIVE_MAXIMUM > 65535) {
+  process.stderr.write('usage: bench-fleet.ts [N devices] [MB artifact] [P worker processes] [receive maximum]\n');
   process.exit(2);
 }
 
@@ -93,7 +95,7 @@ try {
     workers.map((w, p) => {
       const slice = deviceIds.filter((_, i) => i % P === p);
       const r = nextMessage<{ rssMb: number }>(w, 'ready');
-      w.send({ type: 'start', deviceIds: slice, url, dir, publicKeyPath: join(dir, 'operator.pub') });
+      w.send({ type: 'start', deviceIds: slice, url, dir, publicKeyPath: join(dir, 'operator.pub'), receiveMaximum: RECEIVE_MAXIMUM });
       return r;
     }),
   );
@@ -129,6 +131,7 @@ try {
   const out = {
     devices: N,
     processes: P,
+    receiveMaximum: RECEIVE_MAXIMUM,
     artifactMb: MB,
     chunkSizeBytes,
     chunks,

@@ -15,6 +15,7 @@ interface StartMessage {
   url: string;
   dir: string;
   publicKeyPath: string;
+  receiveMaximum: number;
 }
 
 /** Agents started in parallel at a time (each start opens a store and a connection). */
@@ -34,7 +35,7 @@ async function startAgents(m: StartMessage): Promise<void> {
         const raw = {
           deviceId,
           groups: ['fleet'],
-          broker: { url: m.url, reconnectInitialMs: 500, reconnectMaxMs: 10_000 },
+          broker: { url: m.url, reconnectInitialMs: 500, reconnectMaxMs: 10_000, receiveMaximum: m.receiveMaximum },
           dataDir: join(m.dir, deviceId),
           trustedKeys: [m.publicKeyPath],
           schedules: { heartbeat: null, reprofile: null, cleanup: null },
