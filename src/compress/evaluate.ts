@@ -6,7 +6,7 @@ import { refuseModelRunFailure } from '../profile/ort-session.js';
 /** Re-exported for compression passes that run models on calibration data (it lives in the ORT adapter). */
 export { refuseModelRunFailure };
 import { feedsForBatch, openDataset, type Dataset } from './dataset.js';
-import { FidelityAccumulator, type FidelityMetrics } from './fidelity.js';
+import { FidelityAccumulator, type FidelityMetrics, type OutputBatch } from './fidelity.js';
 import { tensorToFloat32 } from '../onnx/tensor.js';
 import { EdgetuneError } from '../util/errors.js';
 
@@ -14,7 +14,7 @@ import { EdgetuneError } from '../util/errors.js';
 export interface EvaluateOptions {
   /** The reference (original) model, for agreement / cosine / SQNR / KL. */
   reference?: OnnxModel;
-  /** Which model output to compare (default 0). */
+  /** Which model output the classification metrics (top-1, agreement, KL) score (default 0); fidelity covers all. */
   outputIndex?: number;
   /** Softmax temperature for KL (default 1). */
   temperature?: number;
@@ -39,7 +39,11 @@ export async function evaluateModel(model: OnnxModel, data: string | Dataset, op
   }
 }
 
-/** Evaluate already-created runners (used by the mixed-precision search to avoid reloading the reference). */
+/**
+ * Evaluate already-created runners (used by the mixed-precision search to avoid reloading the reference). Every
+ * numeric output is compared with the reference's output of the same name (of the same position when the names
+ * differ); the top-level cosine and SQNR are the worst output's.
+ */
 export async function evaluateRunners(
   model: OnnxModel,
   runner: InferenceRunner,
@@ -48,24 +52,50 @@ export async function evaluateRunners(
   options: EvaluateOptions = {},
 ): Promise<FidelityMetrics> {
   const index = options.outputIndex ?? 0;
-  const outputName = runner.outputNames[index];
-  if (!outputName) throw new EdgetuneError('USAGE', `the model has ${runner.outputNames.length} output(s); output ${index} does not exist`);
-  const referenceName = reference?.outputNames[index];
+  const names = runner.outputNames;
+  if (!names[index]) throw new EdgetuneError('USAGE', `the model has ${names.length} output(s); output ${index} does not exist`);
+  const referenceNames = reference ? matchOutputs(names, reference.outputNames) : undefined;
   const acc = new FidelityAccumulator(options.temperature ?? 1);
   const sets = Math.min(dataset.setNames.length, options.maxSets ?? Infinity);
   for (let s = 0; s < sets; s++) {
     if (options.signal?.aborted) throw new EdgetuneError('ABORTED', 'evaluation aborted');
     const batch = dataset.load(s);
     for (const piece of feedsForBatch(model, batch)) {
-      const out = (await runner.run(piece.feeds, [outputName]).catch(refuseModelRunFailure('the model', batch.set))).get(outputName)!;
-      const ref = reference && referenceName ? (await reference.run(piece.feeds, [referenceName]).catch(refuseModelRunFailure('the reference model', batch.set))).get(referenceName)! : undefined;
-      if (ref && elementCount(ref.dims) !== elementCount(out.dims)) {
-        throw new EdgetuneError('USAGE', `${batch.set}: the reference model's output [${ref.dims.join(',')}] and the model's output [${out.dims.join(',')}] differ in shape; they cannot be compared`);
+      const outs = await runner.run(piece.feeds, names).catch(refuseModelRunFailure('the model', batch.set));
+      const refs = reference && referenceNames ? await reference.run(piece.feeds, referenceNames).catch(refuseModelRunFailure('the reference model', batch.set)) : undefined;
+      const outputs: OutputBatch[] = [];
+      let classIndex = -1;
+      for (let i = 0; i < names.length; i++) {
+        const out = outs.get(names[i]!)!;
+        // String outputs (labels of a classifier's ZipMap, say) have no fidelity; the scored output must be numeric.
+        if (Array.isArray(out.values) && i !== index) continue;
+        const ref = refs?.get(referenceNames![i]!);
+        if (ref && elementCount(ref.dims) !== elementCount(out.dims)) {
+          throw new EdgetuneError(
+            'USAGE',
+            `${batch.set}: the reference model's output '${referenceNames![i]}' [${ref.dims.join(',')}] and the model's output '${names[i]}' [${out.dims.join(',')}] differ in shape; they cannot be compared`,
+          );
+        }
+        if (i === index) classIndex = outputs.length;
+        outputs.push({ name: names[i]!, values: tensorToFloat32(out), dims: out.dims, ...(ref ? { reference: tensorToFloat32(ref) } : {}) });
       }
       const labels = batch.labels ? (batch.labels.values as BigInt64Array | Int32Array).slice(piece.start, piece.end) : undefined;
-      acc.add(tensorToFloat32(out), out.dims, ref ? tensorToFloat32(ref) : undefined, labels as ArrayLike<number | bigint> | undefined);
+      acc.addOutputs(outputs, labels as ArrayLike<number | bigint> | undefined, classIndex);
     }
     options.onProgress?.(s + 1, sets);
   }
   return acc.result();
+}
+
+/**
+ * The reference output compared with each model output: the same name when every model output name is one of the
+ * reference's, else the same position when both have as many outputs.
+ */
+function matchOutputs(names: readonly string[], referenceNames: readonly string[]): readonly string[] {
+  if (names.every((n) => referenceNames.includes(n))) return names;
+  if (names.length === referenceNames.length) return referenceNames;
+  throw new EdgetuneError(
+    'USAGE',
+    `the model's outputs (${names.join(', ')}) and the reference model's (${referenceNames.join(', ')}) match neither by name nor by position; they cannot be compared`,
+  );
 }

@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import { FidelityAccumulator, worstOutputOf, type OutputFidelity } from '../../../src/compress/fidelity.js';
+
+describe('fidelity of every output', () => {
+  it('scores each output, picks the one with the lowest cosine as worst and reports its cosine and SQNR on top', () => {
+    const acc = new FidelityAccumulator();
+    // Output 'scores' [2, 2]: a classifier output, identical to the reference.
+    const scores = new Float32Array([1, 0, 0, 1]);
+    // Output 'boxes' [2, 2]: row 0 identical (cos 1), row 1 orthogonal (cos 0) → mean cosine 0.5.
+    const boxesRef = new Float32Array([3, 4, 1, 0]);
+    const boxes = new Float32Array([3, 4, 0, 1]);
+    acc.addOutputs(
+      [
+        { name: 'scores', values: scores, dims: [2, 2], reference: scores },
+        { name: 'boxes', values: boxes, dims: [2, 2], reference: boxesRef },
+      ],
+      [0n, 1n],
+    );
+    const r = acc.result();
+    expect(r.samples).toBe(2);
+    expect(r.outputs).toHaveLength(2);
+    const [s, b] = r.outputs!;
+    expect(s!.name).toBe('scores');
+    expect(s!.cosine).toBeCloseTo(1, 12);
+    expect(s!.sqnrDb).toBe(Infinity);
+    expect(s!.maxAbsError).toBeCloseTo(0, 12);
+    expect(b!.name).toBe('boxes');
+    expect(b!.cosine).toBeCloseTo(0.5, 12);
+    // signal 9 + 16 + 1 = 26, noise 1 + 1 = 2.
+    expect(b!.sqnrDb).toBeCloseTo(10 * Math.log10(26 / 2), 9);
+    expect(b!.maxAbsError).toBeCloseTo(1, 12);
+    expect(r.worstOutput).toBe('boxes');
+    expect(r.cosine).toBeCloseTo(0.5, 12);
+    expect(r.sqnrDb).toBeCloseTo(10 * Math.log10(13), 9);
+    // Classification metrics stay on output 0.
+    expect(r.top1).toBeCloseTo(1, 12);
+    expect(r.agreement).toBeCloseTo(1, 12);
+    expect(r.kl).toBeCloseTo(0, 12);
+  });
+
+  it('scores classification on the chosen output and accumulates over batches', () => {
+    const acc = new FidelityAccumulator();
+    const a = new Float32Array([0, 1]);
+    const b = new Float32Array([2, 1]);
+    for (let k = 0; k < 3; k++) {
+      acc.addOutputs(
+        [
+          { name: 'feature', values: a, dims: [1, 2], reference: new Float32Array([0, 2]) },
+          { name: 'logits', values: b, dims: [1, 2], reference: new Float32Array([1, 2]) },
+        ],
+        [0n],
+        1,
+      );
+    }
+    const r = acc.result();
+    expect(r.samples).toBe(3);
+    expect(r.top1).toBeCloseTo(1, 12); // argmax of 'logits' is 0
+    expect(r.agreement).toBeCloseTo(0, 12); // the reference's argmax is 1
+    expect(r.referenceTop1).toBeCloseTo(0, 12);
+    const feature = r.outputs!.find((o) => o.name === 'feature')!;
+    const logits = r.outputs!.find((o) => o.name === 'logits')!;
+    expect(feature.cosine).toBeCloseTo(1, 12);
+    expect(logits.cosine).toBeCloseTo(4 / Math.sqrt(5 * 5), 9);
+    expect(r.worstOutput).toBe('logits');
+    expect(r.cosine).toBeCloseTo(0.8, 9);
+  });
+
+  it('breaks a cosine tie by the lower SQNR', () => {
+    const o = (name: string, cosine: number, sqnrDb: number): OutputFidelity => ({ name, cosine, sqnrDb, maxAbsError: 0, collapsed: false });
+    expect(worstOutputOf([o('a', 0.9, 30), o('b', 0.9, 20), o('c', 0.95, 5)])!.name).toBe('b');
+    expect(worstOutputOf([o('a', 0.99, 30), o('b', Number.NaN, 40)])!.name).toBe('b');
+    expect(worstOutputOf([])).toBeUndefined();
+    // Through the accumulator: two outputs, both of cosine 1 (scaled copies), different SQNR.
+    const acc = new FidelityAccumulator();
+    const ref = new Float32Array([1, 2, 3]);
+    acc.addOutputs(
+      [
+        { name: 'close', values: new Float32Array([1.01, 2.02, 3.03]), dims: [1, 3], reference: ref },
+        { name: 'far', values: new Float32Array([2, 4, 6]), dims: [1, 3], reference: ref },
+      ],
+      undefined,
+    );
+    const r = acc.result();
+    expect(r.outputs![0]!.cosine).toBeCloseTo(1, 6);
+    expect(r.outputs![1]!.cosine).toBeCloseTo(1, 6);
+    expect(r.worstOutput).toBe('far');
+    expect(r.sqnrDb).toBeCloseTo(0, 9); // noise = signal
+  });
+
+  it('flags an output that is constant across samples where the reference varies', () => {
+    const acc = new FidelityAccumulator();
+    // 4 samples of 3 values: 'stuck' repeats one vector; 'fine' follows the reference with a small error.
+    const ref = new Float32Array([1, 2, 3, 2, 1, 0, 5, 5, 1, -1, 0, 2]);
+    const stuck = new Float32Array([2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]);
+    const fine = ref.map((v) => v * 1.01);
+    acc.addOutputs(
+      [
+        { name: 'fine', values: fine, dims: [4, 3], reference: ref },
+        { name: 'stuck', values: stuck, dims: [4, 3], reference: ref },
+      ],
+      undefined,
+    );
+    const r = acc.result();
+    const byName = new Map(r.outputs!.map((o) => [o.name, o]));
+    expect(byName.get('fine')!.collapsed).toBe(false);
+    expect(byName.get('stuck')!.collapsed).toBe(true);
+    expect(byName.get('stuck')!.cosine).toBeGreaterThan(0);
+    expect(r.worstOutput).toBe('stuck');
+  });
+
+  it('does not flag an output whose reference is constant too, nor a single sample, nor softmax-like rows', () => {
+    const bothConstant = new FidelityAccumulator();
+    const c = new Float32Array([1, 1, 1, 1]);
+    bothConstant.addOutputs([{ name: 'y', values: c, dims: [2, 2], reference: c }]);
+    expect(bothConstant.result().outputs![0]!.collapsed).toBe(false);
+
+    const single = new FidelityAccumulator();
+    single.addOutputs([{ name: 'y', values: new Float32Array([1, 1]), dims: [1, 2], reference: new Float32Array([1, 2]) }]);
+    expect(single.result().outputs![0]!.collapsed).toBe(false);
+
+    // Per-sample means constant (rows sum to 1) but the values vary: not collapsed.
+    const softmax = new FidelityAccumulator();
+    const p = new Float32Array([0.9, 0.1, 0.2, 0.8, 0.5, 0.5]);
+    softmax.addOutputs([{ name: 'prob', values: p, dims: [3, 2], reference: p }]);
+    expect(softmax.result().outputs![0]!.collapsed).toBe(false);
+  });
+
+  it('keeps the single-output add without a per-output list, and has no outputs without a reference', () => {
+    const legacy = new FidelityAccumulator();
+    legacy.add(new Float32Array([1, 0, 1, 0]), [2, 2], new Float32Array([1, 0, 0, 1]));
+    const r = legacy.result();
+    expect(r.cosine).toBeCloseTo(0.5, 12);
+    expect(r.outputs).toBeNull();
+    expect(r.worstOutput).toBeNull();
+
+    const noRef = new FidelityAccumulator();
+    noRef.addOutputs([{ name: 'y', values: new Float32Array([1, 0]), dims: [1, 2] }], [0n]);
+    const n = noRef.result();
+    expect(n.top1).toBeCloseTo(1, 12);
+    expect(n.outputs).toBeNull();
+    expect(n.worstOutput).toBeNull();
+    expect(n.cosine).toBeNull();
+  });
+
+  it('rejects a reference of another size and a classification index out of range', () => {
+    const acc = new FidelityAccumulator();
+    expect(() => acc.addOutputs([{ name: 'y', values: new Float32Array(4), dims: [1, 4], reference: new Float32Array(3) }])).toThrow(RangeError);
+    expect(() => acc.addOutputs([{ name: 'y', values: new Float32Array(4), dims: [1, 4] }], undefined, 1)).toThrow(/classIndex 1/);
+    expect(acc.result().samples).toBe(0);
+  });
+});
