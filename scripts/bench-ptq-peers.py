@@ -35,8 +35,8 @@ def one_line(error):
     """An exception's type and message on one line; a long message keeps its head and its tail (where
     onnxruntime puts the reason, e.g. `Error Unrecognized attribute: axis for operator DequantizeLinear`)."""
     text = ' '.join(str(error).split())
-    if len(text) > 600:
-        text = f'{text[:200]} … {text[-350:]}'
+    if len(text) > 1500:
+        text = f'{text[:600]} … {text[-700:]}'
     return f'{type(error).__name__}: {text}'
 
 
