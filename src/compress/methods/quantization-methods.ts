@@ -1,8 +1,13 @@
+import { defaultOpset, type OnnxGraph, type OnnxModel } from '../../onnx/ir.js';
+import { decodeModel, encodeModel } from '../../onnx/model-codec.js';
+import { optimizedGraphBytes } from '../../profile/optimized-graph.js';
+import { realInputs, type Dataset } from '../dataset.js';
+import { analyzeFusion, describeFusion } from '../fusion-report.js';
 import { runInt8Pipeline } from '../int8-pipeline.js';
 import { quantizeDynamic } from '../quantize-dynamic.js';
 import { quantizeFp16 } from '../quantize-fp16.js';
 import { quantizeInt4 } from '../quantize-int4.js';
-import type { CompressMethodRunner } from './method-types.js';
+import type { CompressMethodRunner, MethodOutcome } from './method-types.js';
 import { EdgetuneError } from '../../util/errors.js';
 
 /** `int8`: static QDQ with calibration, optional mixed precision. */
@@ -10,6 +15,8 @@ export const int8Method: CompressMethodRunner = {
   minOpset: 13,
   needsData: true,
   async run({ model, dataset, options, onProgress, signal }) {
+    const already = leaveQuantized(model, 'int8');
+    if (already) return already;
     if (!dataset) throw new EdgetuneError('USAGE', 'int8 needs calibration data: --data DIR (ONNX test-data layout)');
     const result = await runInt8Pipeline(model, dataset, {
       calibration: options.calibration ?? 'minmax',
@@ -26,6 +33,11 @@ export const int8Method: CompressMethodRunner = {
     if (result.foldedAffine > 0) result.report.notes.push(`${result.foldedAffine} constant Mul/Add step(s) after a Conv folded into its weights`);
     if (result.foldedBatchNorms.length > 0) result.report.notes.push(`${result.foldedBatchNorms.length} BatchNormalization node(s) folded into the Conv before them`);
     if (result.accuracy) result.report.details = { ...result.report.details, accuracy: result.accuracy };
+    // What onnxruntime makes of the QDQ model: one session at 'extended' (before x86 layout rewrites).
+    const optimized = decodeModel(await optimizedGraphBytes(encodeModel(result.model), { level: 'extended' }));
+    const fusion = analyzeFusion(result.model, optimized, { inputShapes: firstBatchShapes(model, dataset) });
+    result.report.details = { ...result.report.details, fusion };
+    result.report.notes.push(describeFusion(fusion));
     return { model: result.model, report: result.report, calibration: result.calibration };
   },
 };
@@ -35,6 +47,8 @@ export const int8DynamicMethod: CompressMethodRunner = {
   minOpset: 11,
   needsData: false,
   async run({ model, options }) {
+    const already = leaveQuantized(model, 'int8-dynamic');
+    if (already) return already;
     const keepFloat = Array.isArray(options.keepFloat) ? options.keepFloat : [];
     return quantizeDynamic(model, { ...(options.reduceRange !== undefined ? { reduceRange: options.reduceRange } : {}), perChannel: options.perChannel ?? false, keepFloat });
   },
@@ -57,3 +71,61 @@ export const int4Method: CompressMethodRunner = {
     return quantizeInt4(model, { blockSize: options.blockSize ?? 32, keepFloat: Array.isArray(options.keepFloat) ? options.keepFloat : [] });
   },
 };
+
+/** Op types that mark a model as quantized already (QAT export, another tool's output, an edgetune int8 model). */
+const QUANTIZED_OPS = new Set([
+  'QuantizeLinear', 'DequantizeLinear', 'DynamicQuantizeLinear', 'ConvInteger', 'MatMulInteger', 'MatMulIntegerToFloat',
+  'DynamicQuantizeMatMul', 'QGemm', 'QAttention', 'MatMulNBits',
+]);
+
+/** Quantization ops of a graph and its subgraphs by op type (`QLinear*` included), in first-seen order. */
+export function quantizationOpCounts(model: OnnxModel): Record<string, number> {
+  const counts: Record<string, number> = {};
+  const visit = (graph: OnnxGraph): void => {
+    for (const node of graph.nodes) {
+      if (node.opType.startsWith('QLinear') || QUANTIZED_OPS.has(node.opType)) counts[node.opType] = (counts[node.opType] ?? 0) + 1;
+      for (const a of node.attributes.values()) {
+        if (a.type === 'graph') visit(a.value);
+        else if (a.type === 'graphs') for (const g of a.value) visit(g);
+      }
+    }
+  };
+  visit(model.graph);
+  return counts;
+}
+
+/**
+ * An already-quantized model is left as it is: quantizing its remaining float ops would add a second layer of Q/DQ
+ * (onnx-quantization.md §14.8). Returns the outcome for such a model, or null for a float model.
+ */
+function leaveQuantized(model: OnnxModel, pass: string): MethodOutcome | null {
+  const counts = quantizationOpCounts(model);
+  const found = Object.entries(counts);
+  if (found.length === 0) return null;
+  const opset = defaultOpset(model);
+  const listed = found.map(([op, n]) => `${n} ${op}`).join(', ');
+  return {
+    model,
+    report: {
+      pass,
+      nodesChanged: 0,
+      nodesKeptFloat: [],
+      opset: { from: opset, to: opset },
+      notes: [`the model is already quantized (${listed}); left as it is`],
+      details: { alreadyQuantized: counts },
+    },
+    calibration: null,
+  };
+}
+
+/** Input shapes of the first calibration batch, for the FLOP count of the fusion report. */
+function firstBatchShapes(model: OnnxModel, dataset: Dataset): Record<string, number[]> {
+  const inputs = realInputs(model);
+  const batch = dataset.load(0);
+  const shapes: Record<string, number[]> = {};
+  batch.inputs.forEach((t, i) => {
+    const name = inputs[i]?.name;
+    if (name) shapes[name] = [...t.dims];
+  });
+  return shapes;
+}
