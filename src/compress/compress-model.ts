@@ -106,7 +106,8 @@ export async function compressModelFile(options: CompressFileOptions): Promise<C
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  const measured = dataset && inputBytes ? await compressionFidelity(inputBytes, outcome.model, dataset, fidelitySets, options) : { fidelity: null, notes: fidelityNotes };
+  // Only what the method changed is measured (nodesChanged 0: an already-quantized model, nothing to factorise…).
+  const measured = dataset && inputBytes && outcome.report.nodesChanged > 0 ? await compressionFidelity(inputBytes, outcome.model, dataset, fidelitySets, options) : { fidelity: null, notes: fidelityNotes };
   const saved = saveModelFile(options.outputPath, outcome.model, { inputPath: options.inputPath });
   return {
     method: options.method,
@@ -129,7 +130,7 @@ export async function compressModelFile(options: CompressFileOptions): Promise<C
 
 /**
  * Per-output fidelity of the output model against the input model (both in memory) on the first `maxSets` sets of
- * the dataset. An unchanged model is not measured; a model that cannot be compared (outputs of another shape, a run
+ * the dataset. A model that cannot be compared (outputs of another shape, a run
  * failure) is reported in a note, not thrown: the compression itself succeeded.
  */
 async function compressionFidelity(
@@ -144,9 +145,6 @@ async function compressionFidelity(
     outputBytes = encodeModel(output);
   } catch (error) {
     return { fidelity: null, notes: [`fidelity not measured: ${messageOf(error)}`] };
-  }
-  if (Buffer.compare(Buffer.from(inputBytes.buffer, inputBytes.byteOffset, inputBytes.byteLength), Buffer.from(outputBytes.buffer, outputBytes.byteOffset, outputBytes.byteLength)) === 0) {
-    return { fidelity: null, notes: [] };
   }
   let reference: InferenceRunner | undefined;
   let runner: InferenceRunner | undefined;
