@@ -100,7 +100,9 @@ export function quantizationOpCounts(model: OnnxModel): Record<string, number> {
  */
 function leaveQuantized(model: OnnxModel, pass: string): MethodOutcome | null {
   const counts = quantizationOpCounts(model);
-  const found = Object.entries(counts);
+  // Q before DQ, then the rest as found: "12 QuantizeLinear, 30 DequantizeLinear, ...".
+  const rank = (op: string): number => (op === 'QuantizeLinear' ? 0 : op === 'DequantizeLinear' ? 1 : 2);
+  const found = Object.entries(counts).sort((a, b) => rank(a[0]) - rank(b[0]));
   if (found.length === 0) return null;
   const opset = defaultOpset(model);
   const listed = found.map(([op, n]) => `${n} ${op}`).join(', ');
