@@ -70,8 +70,11 @@ const INTEGER_KERNELS = new Set([
   'QGemm', 'QAttention', 'QEmbedLayerNormalization', 'ConvInteger', 'MatMulInteger', 'MatMulIntegerToFloat',
   'DynamicQuantizeMatMul', 'DynamicQuantizeLSTM', 'MatMulNBits',
 ]);
-/** Integer kernels whose output is float (everything else in INTEGER_KERNELS, and QLinear*, writes 8-bit). */
-const FLOAT_OUTPUT_KERNELS = new Set(['MatMulIntegerToFloat', 'DynamicQuantizeMatMul', 'MatMulNBits', 'ConvInteger', 'MatMulInteger', 'DynamicQuantizeLSTM', 'QAttention', 'QEmbedLayerNormalization']);
+/** Integer kernels whose output is not an 8-bit activation (float, or int32 for ConvInteger/MatMulInteger). */
+const WIDE_OUTPUT_KERNELS = new Set([
+  'MatMulIntegerToFloat', 'DynamicQuantizeMatMul', 'MatMulNBits', 'ConvInteger', 'MatMulInteger', 'DynamicQuantizeLSTM',
+  'QAttention', 'QEmbedLayerNormalization',
+]);
 /** Ops that read an 8-bit tensor without computing on it. */
 const NOT_EIGHT_BIT_COMPUTE = new Set(['DequantizeLinear', 'Cast', 'Shape', 'Size']);
 
@@ -93,8 +96,8 @@ function eightBitNodes(graph: OnnxGraph): Set<OnnxNode> {
     if (isIntegerKernel(node)) {
       nodes.add(node);
       // QGemm writes float without y_scale (input 7).
-      const floatOut = FLOAT_OUTPUT_KERNELS.has(node.opType) || (node.opType === 'QGemm' && !node.inputs[7]);
-      if (!floatOut && node.outputs[0]) eightBit.add(node.outputs[0]);
+      const wideOut = WIDE_OUTPUT_KERNELS.has(node.opType) || (node.opType === 'QGemm' && !node.inputs[7]);
+      if (!wideOut && node.outputs[0]) eightBit.add(node.outputs[0]);
       continue;
     }
     if (!NOT_EIGHT_BIT_COMPUTE.has(node.opType) && eightBit.has(first)) {
@@ -220,8 +223,8 @@ export function analyzeFusion(quantized: OnnxModel, optimized: OnnxModel, option
   const shapeOf = (name: string): number[] | null => staticShape(types, name);
 
   const fusedOps: Record<string, number> = {};
-  const view = eightBitNodes(optimized.graph);
-  for (const node of optimized.graph.nodes) if (view.has(node)) fusedOps[node.opType] = (fusedOps[node.opType] ?? 0) + 1;
+  const eightBit = eightBitNodes(optimized.graph);
+  for (const node of optimized.graph.nodes) if (eightBit.has(node)) fusedOps[node.opType] = (fusedOps[node.opType] ?? 0) + 1;
 
   const sourceOps: Record<string, SourceOpFate> = {};
   const floatIslands: FloatIsland[] = [];
