@@ -10,6 +10,9 @@ onnxruntime recommends for CPU (activations QUInt8, weights QInt8; --activation 
 model is loaded with an InferenceSession to check onnxruntime accepts it. When it does not and the model's
 opset is below 13 (per-channel QDQ needs DequantizeLinear's `axis`, opset 13), the next thing a user would try
 is also run: onnx.version_converter to opset 13, then the same pipeline, written to OUT with `.opset13.onnx`.
+When quantize_static quantized no weight because the model keeps them in Constant nodes (paddle2onnx), the
+Constants are lifted into initializers (and the opset raised to 13 if lower) and the pipeline re-run, written to
+OUT with `.lifted.onnx`.
 
 Prints one JSON line: {"ok": bool, "variants": [{name, path, preprocess, quantize, loads, ...}, ...]}.
 Dev-time only (not part of the test suite).
@@ -80,6 +83,30 @@ def default_opset(model):
     return 0
 
 
+def quantized_weights(path):
+    """DequantizeLinear nodes whose input is an int8/uint8 initializer: the weights the quantizer quantized."""
+    model = onnx.load(path, load_external_data=False)
+    inits = {i.name: i.data_type for i in model.graph.initializer}
+    int8_types = (onnx.TensorProto.INT8, onnx.TensorProto.UINT8)
+    return sum(1 for n in model.graph.node if n.op_type == 'DequantizeLinear' and inits.get(n.input[0]) in int8_types)
+
+
+def constant_tensor_nodes(model):
+    return [n for n in model.graph.node if n.op_type == 'Constant' and len(n.attribute) == 1 and n.attribute[0].name == 'value']
+
+
+def lift_constants(model):
+    """Move `Constant(value=tensor)` nodes into initializers (paddle2onnx keeps its weights in Constant nodes,
+    which quantize_static does not treat as weights)."""
+    for node in constant_tensor_nodes(model):
+        tensor = onnx.TensorProto()
+        tensor.CopyFrom(node.attribute[0].t)
+        tensor.name = node.output[0]
+        model.graph.initializer.append(tensor)
+        model.graph.node.remove(node)
+    return model
+
+
 def try_load(path):
     """(True, None) when onnxruntime builds a CPU session from `path`, else (False, message)."""
     try:
@@ -121,6 +148,7 @@ def quantize_variant(name, model_path, calib_dir, out, activation, workdir):
     if report['quantize'] == 'ok':
         report['loads'], report['loadError'] = try_load(out)
         report['bytes'] = os.path.getsize(out)
+        report['weightsQuantized'] = quantized_weights(out)
     return report
 
 
@@ -152,6 +180,25 @@ def main():
                 upgraded = {**quantize_variant('ort-opset13', model13_path, args.calib_dir, out13, args.activation, workdir),
                             'converted': 'ok'}
             result['variants'].append(upgraded)
+        # Weights kept in Constant nodes are not quantized at all (only activations get Q/DQ pairs): the next thing
+        # a user would try is lifting them into initializers (and, below opset 13, upgrading for per-channel).
+        raw = onnx.load(args.model)
+        if first.get('weightsQuantized') == 0 and constant_tensor_nodes(raw):
+            lifted = {'name': 'ort-lifted', 'path': None, 'converted': None, 'loads': False}
+            out_lifted = args.out[:-5] + '.lifted.onnx' if args.out.endswith('.onnx') else args.out + '.lifted.onnx'
+            lifted_path = os.path.join(workdir, 'lifted.onnx')
+            try:
+                model = lift_constants(raw)
+                if opset < 13:
+                    model = version_converter.convert_version(model, 13)
+                onnx.save(model, lifted_path)
+                lifted['converted'] = 'ok'
+            except Exception as error:  # noqa: BLE001
+                lifted['converted'] = one_line(error)
+            if lifted['converted'] == 'ok':
+                lifted = {**quantize_variant('ort-lifted', lifted_path, args.calib_dir, out_lifted, args.activation, workdir),
+                          'converted': 'ok'}
+            result['variants'].append(lifted)
     result['ok'] = any(v['loads'] for v in result['variants'])
     print(json.dumps(result), flush=True)
 

@@ -63,6 +63,13 @@ interface PeerRow {
   calibSamples: number;
 }
 
+/** Row labels of the peer's variants (scripts/bench-ptq-peers.py names them). */
+const PEER_VARIANTS: Record<string, string> = {
+  ort: '',
+  'ort-opset13': ' after opset-13 upgrade',
+  'ort-lifted': ' after lifting Constant weights to initializers (+ opset 13)',
+};
+
 /** The JSON line scripts/bench-ptq-peers.py prints. */
 interface PeerReport {
   ok: boolean;
@@ -76,6 +83,8 @@ interface PeerReport {
     loads: boolean;
     loadError?: string | null;
     seconds?: number;
+    /** DequantizeLinear nodes over int8/uint8 initializers in the written model. */
+    weightsQuantized?: number;
   }>;
 }
 
@@ -277,12 +286,13 @@ async function benchModel(model: ThirdPartyModel): Promise<PeerRow[]> {
     return rows;
   }
   for (const v of peer.report.variants) {
-    const row = emptyRow(model, opset, v.name === 'ort' ? `${ortSuffix} quantize_static` : `${ortSuffix} quantize_static after opset-13 upgrade`);
+    const row = emptyRow(model, opset, `${ortSuffix} quantize_static${PEER_VARIANTS[v.name] ?? ` (${v.name})`}`);
     row.compressSeconds = v.seconds ?? null;
     const notes: string[] = [];
     if (v.converted && v.converted !== 'ok') notes.push(`version_converter failed: ${v.converted}`);
     if (v.preprocess && v.preprocess !== 'ok') notes.push(`quant_pre_process ${v.preprocess}`);
     if (v.quantize && v.quantize !== 'ok') notes.push(`quantize_static failed: ${v.quantize}`);
+    if (v.weightsQuantized !== undefined) notes.push(`${v.weightsQuantized} weight tensors quantized`);
     if (v.quantize === 'ok' && !v.loads) {
       row.state = 'unloadable';
       row.sizeBytes = v.path && existsSync(v.path) ? statSync(v.path).size : null;
