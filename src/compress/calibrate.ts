@@ -165,3 +165,66 @@ async function histogramPass(
   }
   return samples;
 }
+
+/** Per-channel (axis 1) min and max of a rank-4 NCHW activation tensor over the calibration data. */
+export interface ChannelRange {
+  min: Float32Array;
+  max: Float32Array;
+}
+
+/**
+ * Measure per-channel (axis 1) ranges of rank-4 float tensors: ReduceMin/ReduceMax over axes 0, 2, 3 inside the
+ * model, so only C values per tensor leave onnxruntime. Used by channel equalization.
+ */
+export async function calibrateChannelRanges(
+  model: OnnxModel,
+  tensorNames: readonly string[],
+  dataset: Dataset,
+  options: { maxSets?: number; signal?: AbortSignal } = {},
+): Promise<Map<string, ChannelRange>> {
+  const ranges = new Map<string, ChannelRange>();
+  if (tensorNames.length === 0) return ranges;
+  const augmented: OnnxModel = { ...model, graph: { ...model.graph, nodes: [...model.graph.nodes], outputs: [...model.graph.outputs], initializers: new Map(model.graph.initializers) } };
+  const fresh = nameFactory(augmented.graph);
+  const opset = defaultOpset(model);
+  const fetch: Array<{ tensor: string; min: string; max: string }> = [];
+  for (const name of tensorNames) {
+    const min = fresh(`${name}__chan_min`);
+    const max = fresh(`${name}__chan_max`);
+    if (opset >= 18) {
+      const axes = fresh(`${name}__chan_axes`);
+      augmented.graph.initializers.set(axes, int64Tensor(axes, [3], [0, 2, 3]));
+      augmented.graph.nodes.push(makeNode('ReduceMin', [name, axes], [min], fresh(`${name}_chan_ReduceMin`), { keepdims: attr.int(0) }));
+      augmented.graph.nodes.push(makeNode('ReduceMax', [name, axes], [max], fresh(`${name}_chan_ReduceMax`), { keepdims: attr.int(0) }));
+    } else {
+      augmented.graph.nodes.push(makeNode('ReduceMin', [name], [min], fresh(`${name}_chan_ReduceMin`), { keepdims: attr.int(0), axes: attr.ints([0, 2, 3]) }));
+      augmented.graph.nodes.push(makeNode('ReduceMax', [name], [max], fresh(`${name}_chan_ReduceMax`), { keepdims: attr.int(0), axes: attr.ints([0, 2, 3]) }));
+    }
+    augmented.graph.outputs.push({ name: min, type: { elemType: DataType.FLOAT, shape: null } }, { name: max, type: { elemType: DataType.FLOAT, shape: null } });
+    fetch.push({ tensor: name, min, max });
+  }
+  const runner = await createInferenceRunner(encodeModel(augmented), { graphOptimizationLevel: 'disabled' });
+  const sets = Math.min(dataset.setNames.length, options.maxSets ?? Number.POSITIVE_INFINITY);
+  try {
+    for (let s = 0; s < sets; s++) {
+      if (options.signal?.aborted) throw new EdgetuneError('ABORTED', 'calibration aborted');
+      const batch = dataset.load(s);
+      for (const piece of feedsForBatch(model, batch)) {
+        const result = await runner.run(piece.feeds, fetch.flatMap((f) => [f.min, f.max])).catch(refuseModelRunFailure('the model', batch.set));
+        for (const f of fetch) {
+          const lo = result.get(f.min)!.values as Float32Array;
+          const hi = result.get(f.max)!.values as Float32Array;
+          const known = ranges.get(f.tensor);
+          if (!known) ranges.set(f.tensor, { min: Float32Array.from(lo), max: Float32Array.from(hi) });
+          else for (let c = 0; c < lo.length; c++) {
+            known.min[c] = Math.min(known.min[c]!, lo[c]!);
+            known.max[c] = Math.max(known.max[c]!, hi[c]!);
+          }
+        }
+      }
+    }
+  } finally {
+    await runner.release();
+  }
+  return ranges;
+}

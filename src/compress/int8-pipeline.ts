@@ -4,7 +4,8 @@ import { cloneModel } from '../onnx/ir.js';
 import { encodeModel } from '../onnx/model-codec.js';
 import { inferTensorTypes } from '../onnx/shape-inference.js';
 import { createInferenceRunner } from '../profile/ort-inference.js';
-import { calibrateRanges, type CalibrationResult } from './calibrate.js';
+import { calibrateChannelRanges, calibrateRanges, type CalibrationResult } from './calibrate.js';
+import { equalizeChannels, type EqualizeReport } from './equalize-channels.js';
 import type { CalibrationMethod } from './calibration-stats.js';
 import type { Dataset } from './dataset.js';
 import { evaluateRunners } from './evaluate.js';
@@ -23,6 +24,8 @@ export interface Int8PipelineOptions extends Int8Options {
   keepFloatMode?: 'none' | 'auto' | string[];
   /** Bound for `auto`, in percentage points of top-1 (or of agreement with the float model without labels). */
   maxAccuracyDropPp?: number;
+  /** Per-channel activation equalization before calibration (default true). */
+  equalize?: boolean;
   onProgress?: (stage: string, done: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -34,6 +37,7 @@ export interface Int8PipelineResult extends PassResult {
   fusedHardSwish: number;
   /** Constant Mul/Add steps after a Conv folded into its weights. */
   foldedAffine: number;
+  equalization: EqualizeReport | null;
   accuracy?: { baseline: number; quantized: number; dropPp: number; metric: 'top1' | 'agreement' | 'cosine' };
 }
 
@@ -43,6 +47,7 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
   const fusedHardSwish = fuseHardSwish(model);
   const foldedBatchNorms = foldBatchNorm(model.graph);
   const foldedAffine = foldConvAffine(model.graph);
+  const equalization = options.equalize === false ? null : await equalize(model, dataset, options);
   const types = inferTensorTypes(model);
   const activations = new Set<string>();
   for (const input of model.graph.inputs) if (!model.graph.initializers.has(input.name) && types.get(input.name)?.elemType === DataType.FLOAT) activations.add(input.name);
@@ -55,7 +60,7 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
   });
   const quantize = (keepFloat: ReadonlySet<string>): PassResult => quantizeInt8(cloneModel(model), types, calibration.ranges, { ...options, keepFloat });
   const mode = options.keepFloatMode ?? 'none';
-  const base = { calibration: { method: calibration.method, samples: calibration.samples }, foldedBatchNorms, fusedHardSwish, foldedAffine };
+  const base = { calibration: { method: calibration.method, samples: calibration.samples }, foldedBatchNorms, fusedHardSwish, foldedAffine, equalization };
   if (mode === 'none') return { ...quantize(new Set()), ...base };
   if (Array.isArray(mode)) return { ...quantize(new Set(mode)), ...base };
   const bound = options.maxAccuracyDropPp;
@@ -150,4 +155,21 @@ function quantizedComputeLayers(result: PassResult): string[] {
     if (node.inputs.some((i) => i.endsWith('_DequantizeLinear_Output'))) names.push(node.name || node.outputs[0]!);
   }
   return names;
+}
+
+/** Measure per-channel ranges of every rank-4 tensor a Conv or a float-only op writes, then equalize channels. */
+async function equalize(model: OnnxModel, dataset: Dataset, options: Int8PipelineOptions): Promise<EqualizeReport> {
+  const types = inferTensorTypes(model);
+  const candidates: string[] = [];
+  for (const node of model.graph.nodes) {
+    const out = node.outputs[0];
+    const type = out ? types.get(out) : undefined;
+    if (!out || node.outputs.length !== 1 || type?.elemType !== DataType.FLOAT || type.shape?.length !== 4) continue;
+    candidates.push(out);
+  }
+  const ranges = await calibrateChannelRanges(model, candidates, dataset, {
+    maxSets: 16,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  return equalizeChannels(model.graph, ranges);
 }

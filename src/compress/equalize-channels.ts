@@ -1,0 +1,334 @@
+import type { OnnxGraph, OnnxNode, Tensor } from '../onnx/ir.js';
+import { DataType } from '../onnx/dtype.js';
+import { attrInt, attrInts, attrString, consumerMap, graphOutputNames, makeNode, nameFactory, producerMap, topologicalSort } from '../onnx/graph.js';
+import { floatTensor, tensorToFloat32 } from '../onnx/tensor.js';
+import type { ChannelRange } from './calibrate.js';
+
+/** Name prefix of the channel-scale Mul nodes this pass inserts; the int8 quantizer folds them into per-axis Q/DQ scales. */
+export const EQUALIZATION_MUL_PREFIX = 'edgetune_equalize_';
+
+/**
+ * Ops that stay float between DequantizeLinear and QuantizeLinear in the int8 graph (no int8 kernel on onnxruntime's
+ * CPU EP) and act on each channel separately: a per-axis DQ in front of them or a per-axis Q behind them carries a
+ * channel scale at no cost.
+ */
+const ISLAND_OPS = new Set(['HardSwish', 'HardSigmoid', 'Tanh', 'Softplus', 'Elu', 'Selu', 'Softsign', 'Erf']);
+/** Ops that commute with a positive per-channel scale (f(x/s) = f(x)/s per channel). */
+const TRANSPARENT_OPS = new Set(['Relu', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'Resize', 'Upsample', 'Identity', 'Dropout']);
+
+/** Options of channel equalization. */
+export interface EqualizeOptions {
+  /** Candidate SmoothQuant exponents for sites with a dense (groups = 1) consumer; the analytic error model picks one. */
+  alphas?: readonly number[];
+  /** Smallest scale relative to the largest (dead channels are not blown up past this). */
+  minRelativeScale?: number;
+}
+
+/** One equalized tensor, for the report. */
+export interface EqualizedSite {
+  tensor: string;
+  producer: 'conv' | 'island';
+  absorbers: string[];
+  alpha: number;
+  /** Largest / smallest per-channel range before and after. */
+  spreadBefore: number;
+  spreadAfter: number;
+}
+
+/** What equalization did. */
+export interface EqualizeReport {
+  sites: EqualizedSite[];
+  /** Channel-scale Mul nodes inserted (each to be folded into a per-axis Q or DQ). */
+  scaleNodes: number;
+  skipped: Array<{ tensor: string; reason: string }>;
+}
+
+type Absorber =
+  | { kind: 'conv-dense'; node: OnnxNode }
+  | { kind: 'conv-depthwise'; node: OnnxNode }
+  | { kind: 'island-entry'; node: OnnxNode; input: string };
+
+/**
+ * Per-channel activation equalization (generalised cross-layer equalization, Nagel et al. 2019; SmoothQuant's α):
+ * a tensor X whose channels have very different ranges is replaced by X/s (s per channel) so one per-tensor int8
+ * scale fits every channel, and what reads X compensates exactly. X/s comes from its producer: a Conv (its output
+ * channels' weights and bias divided by s, free with per-channel weights) or a float-only op such as HardSwish
+ * (a Mul by 1/s after it, which the int8 pass folds into a per-axis QuantizeLinear). The compensation is taken up
+ * by the readers: a depthwise Conv (its channel weights × s, free), a dense Conv (its input columns × s: weight
+ * ranges grow, so s = r^α / w^(1−α) with α chosen by an error model), or a float-only op (a Mul by s before it,
+ * folded into a per-axis DequantizeLinear), through ops that commute with a positive channel scale (Relu, pools,
+ * Resize, Pad with zeros, a gate Mul, Clip(0, m) where the data never reaches m in an amplified channel).
+ * Exact in float; pure. `ranges` are per-channel calibration ranges of the candidate tensors.
+ */
+export function equalizeChannels(graph: OnnxGraph, ranges: ReadonlyMap<string, ChannelRange>, options: EqualizeOptions = {}): EqualizeReport {
+  const alphas = options.alphas ?? [0, 0.25, 0.5, 0.75, 1];
+  const minRelative = options.minRelativeScale ?? 1e-2;
+  const fresh = nameFactory(graph);
+  const report: EqualizeReport = { sites: [], scaleNodes: 0, skipped: [] };
+  const outputs = graphOutputNames(graph);
+  for (const [tensor, range] of ranges) {
+    const consumers = consumerMap(graph);
+    const producers = producerMap(graph);
+    const producer = producers.get(tensor);
+    if (!producer || outputs.has(tensor)) continue;
+    const channels = range.min.length;
+    const producerKind = producerKindOf(graph, producer, channels);
+    if (!producerKind) continue;
+    const walk = collectAbsorbers(graph, tensor, channels, consumers, outputs);
+    if ('reason' in walk) {
+      report.skipped.push({ tensor, reason: walk.reason });
+      continue;
+    }
+    // Between two float-only ops nothing is quantized: nothing to gain.
+    if (producerKind === 'island' && walk.absorbers.every((a) => a.kind === 'island-entry')) continue;
+    // What gets quantized is the Clip's output when the path goes through Clip(0, m).
+    const r = new Float64Array(channels);
+    for (let c = 0; c < channels; c++) r[c] = Math.min(Math.max(range.max[c]!, 0), walk.clipMax ?? Infinity) - Math.min(range.min[c]!, 0);
+    const rMax = Math.max(...r);
+    if (!(rMax > 0)) continue;
+    const dense = walk.absorbers.filter((a) => a.kind === 'conv-dense').map((a) => graph.initializers.get(a.node.inputs[1]!)!);
+    const choice = chooseScales(r, dense, dense.length > 0 ? alphas : [1], minRelative);
+    // Clip(0, m) on the path: a channel that reaches m must keep scale 1, the others must stay below m once divided.
+    if (walk.clipMax !== undefined) {
+      const m = walk.clipMax;
+      for (let c = 0; c < channels; c++) if (range.max[c]! >= m * (1 - 1e-6)) choice.s[c] = 1;
+      let worst = 0;
+      for (let c = 0; c < channels; c++) worst = Math.max(worst, r[c]! / choice.s[c]!);
+      if (worst > m * (1 + 1e-6)) {
+        report.skipped.push({ tensor, reason: `a channel would exceed the Clip maximum ${m} once equalized` });
+        continue;
+      }
+    }
+    if (choice.gain <= 1.05) {
+      report.skipped.push({ tensor, reason: 'equalization would not lower the estimated quantization error' });
+      continue;
+    }
+    const s = choice.s;
+    const inverse = Float32Array.from(s, (v) => 1 / v);
+    // Producer emits X/s.
+    let scaled = tensor;
+    if (producerKind === 'conv') scaleConvOutputChannels(graph, producer, inverse, fresh, true);
+    else {
+      scaled = fresh(`${tensor}_equalized`);
+      const k = fresh(`${EQUALIZATION_MUL_PREFIX}${tensor}_inverse`);
+      graph.initializers.set(k, floatTensor(k, [1, channels, 1, 1], inverse));
+      for (const reader of consumers.get(tensor) ?? []) reader.inputs = reader.inputs.map((i) => (i === tensor ? scaled : i));
+      graph.nodes.push(makeNode('Mul', [tensor, k], [scaled], fresh(`${EQUALIZATION_MUL_PREFIX}${tensor}_exit`)));
+      report.scaleNodes++;
+    }
+    // Readers take it back.
+    for (const a of walk.absorbers) {
+      if (a.kind === 'conv-dense') scaleConvInputChannels(graph, a.node, Float32Array.from(s), fresh);
+      else if (a.kind === 'conv-depthwise') scaleConvOutputChannels(graph, a.node, Float32Array.from(s), fresh, false);
+      else {
+        const source = a.input === tensor ? scaled : a.input;
+        const restored = fresh(`${source}_restored`);
+        const k = fresh(`${EQUALIZATION_MUL_PREFIX}${source}_scale`);
+        graph.initializers.set(k, floatTensor(k, [1, channels, 1, 1], Float32Array.from(s)));
+        a.node.inputs = a.node.inputs.map((i, idx) => (idx === 0 ? restored : i));
+        graph.nodes.push(makeNode('Mul', [source, k], [restored], fresh(`${EQUALIZATION_MUL_PREFIX}${source}_entry`)));
+        report.scaleNodes++;
+      }
+    }
+    graph.nodes = topologicalSort(graph);
+    const after = Array.from(r, (v, c) => v / s[c]!);
+    report.sites.push({
+      tensor,
+      producer: producerKind,
+      absorbers: walk.absorbers.map((a) => `${a.kind}:${a.node.name || a.node.outputs[0]}`),
+      alpha: choice.alpha,
+      spreadBefore: rMax / Math.max(Math.min(...r), 1e-12),
+      spreadAfter: Math.max(...after) / Math.max(Math.min(...after), 1e-12),
+    });
+  }
+  return report;
+}
+
+function producerKindOf(graph: OnnxGraph, node: OnnxNode, channels: number): 'conv' | 'island' | undefined {
+  if (node.domain !== '' || node.outputs.length !== 1) return undefined;
+  if (node.opType === 'Conv') {
+    const w = graph.initializers.get(node.inputs[1]!);
+    if (!w || w.dataType !== DataType.FLOAT || w.dims[0] !== channels) return undefined;
+    if (node.inputs[2] && !graph.initializers.has(node.inputs[2])) return undefined;
+    return 'conv';
+  }
+  if (ISLAND_OPS.has(node.opType)) return 'island';
+  if (['Mul', 'Add', 'Sub', 'Div'].includes(node.opType) && node.inputs.some((i) => graph.initializers.has(i))) return 'island';
+  return undefined;
+}
+
+/** Is `node` a float-only op that takes a per-axis DQ in front (an island entry)? */
+function isIslandEntry(graph: OnnxGraph, node: OnnxNode, input: string): boolean {
+  if (node.domain !== '' || node.inputs[0] !== input) return false;
+  if (ISLAND_OPS.has(node.opType)) return true;
+  // A constant Mul/Add stays float in the int8 graph (see quantize-int8.ts computeOpProblem).
+  return ['Mul', 'Add', 'Sub', 'Div'].includes(node.opType) && node.inputs.slice(1).every((i) => graph.initializers.has(i)) && scalarConstant(graph, node.inputs[1]);
+}
+
+function scalarConstant(graph: OnnxGraph, name: string | undefined): boolean {
+  const t = name ? graph.initializers.get(name) : undefined;
+  return !!t && t.values.length === 1;
+}
+
+/** Walk forward from `tensor` through scale-transparent ops to the nodes that absorb the channel scale. */
+function collectAbsorbers(
+  graph: OnnxGraph,
+  tensor: string,
+  channels: number,
+  consumers: Map<string, OnnxNode[]>,
+  outputs: Set<string>,
+): { absorbers: Absorber[]; clipMax?: number } | { reason: string } {
+  const absorbers: Absorber[] = [];
+  let clipMax: number | undefined;
+  const visit = (name: string, depth: number): string | undefined => {
+    if (outputs.has(name)) return `reaches the graph output '${name}'`;
+    if (depth > 8) return 'too deep';
+    const readers = consumers.get(name) ?? [];
+    if (readers.length === 0) return `'${name}' has no reader`;
+    for (const node of readers) {
+      if (node.domain !== '') return `read by ${node.domain}:${node.opType}`;
+      if (node.opType === 'Conv' && node.inputs[0] === name && !node.inputs.slice(1).includes(name)) {
+        const w = graph.initializers.get(node.inputs[1]!);
+        if (!w || w.dataType !== DataType.FLOAT) return `Conv '${node.name}' has no float weight initializer`;
+        const group = attrInt(node, 'group', 1);
+        if (group === 1 && w.dims[1] === channels) absorbers.push({ kind: 'conv-dense', node });
+        else if (group === channels && w.dims[1] === 1 && w.dims[0] === channels) absorbers.push({ kind: 'conv-depthwise', node });
+        else return `Conv '${node.name}' has group ${group}`;
+        continue;
+      }
+      if (isIslandEntry(graph, node, name)) {
+        absorbers.push({ kind: 'island-entry', node, input: name });
+        continue;
+      }
+      if (TRANSPARENT_OPS.has(node.opType) && node.inputs[0] === name) {
+        if (node.opType === 'Resize' && attrString(node, 'mode', 'nearest') === 'cubic') return 'cubic Resize';
+        const why = visit(node.outputs[0]!, depth + 1);
+        if (why) return why;
+        continue;
+      }
+      if (node.opType === 'Pad' && node.inputs[0] === name && attrString(node, 'mode', 'constant') === 'constant') {
+        const pads = node.inputs[1] ? graph.initializers.get(node.inputs[1]) : undefined;
+        const value = node.inputs[2] ? graph.initializers.get(node.inputs[2]) : undefined;
+        const p = pads ? Array.from(pads.values as BigInt64Array, Number) : attrInts(node, 'pads', []);
+        if (p.length !== 8 || p[1] !== 0 || p[5] !== 0 || (node.inputs[2] && (!value || tensorToFloat32(value)[0] !== 0))) return `Pad '${node.name}' pads channels or with a non-zero value`;
+        const why = visit(node.outputs[0]!, depth + 1);
+        if (why) return why;
+        continue;
+      }
+      if (node.opType === 'Clip' && node.inputs[0] === name) {
+        const lo = node.inputs[1] ? graph.initializers.get(node.inputs[1]) : undefined;
+        const hi = node.inputs[2] ? graph.initializers.get(node.inputs[2]) : undefined;
+        if (!lo || tensorToFloat32(lo)[0] !== 0 || !hi) return `Clip '${node.name}' is not Clip(0, m)`;
+        const m = tensorToFloat32(hi)[0]!;
+        clipMax = clipMax === undefined ? m : Math.min(clipMax, m);
+        const why = visit(node.outputs[0]!, depth + 1);
+        if (why) return why;
+        continue;
+      }
+      if (node.opType === 'Mul' && node.inputs.length === 2 && node.inputs[0] !== node.inputs[1] && !graph.initializers.has(node.inputs[0]!) && !graph.initializers.has(node.inputs[1]!)) {
+        // A gate (SE block): (x/s)·g = (x·g)/s.
+        const why = visit(node.outputs[0]!, depth + 1);
+        if (why) return why;
+        continue;
+      }
+      return `read by ${node.opType} '${node.name}'`;
+    }
+    return undefined;
+  };
+  const why = visit(tensor, 0);
+  if (why) return { reason: why };
+  // A tensor can be both read directly and through a transparent op; absorb each node once.
+  const seen = new Set<OnnxNode>();
+  const unique = absorbers.filter((a) => (seen.has(a.node) ? false : (seen.add(a.node), true)));
+  return clipMax === undefined ? { absorbers: unique } : { absorbers: unique, clipMax };
+}
+
+/**
+ * Pick per-channel scales s (largest = 1) for ranges r: s = r^α / w^(1−α), normalised. The error model adds, for
+ * each dense consumer, the activation rounding noise (step max(r/s)/255, through the scaled weights) and the
+ * per-output-channel weight rounding noise (step max|W·s|/127, through activations of power (r/s)²/12).
+ */
+export function chooseScales(r: Float64Array, denseWeights: readonly Tensor[], alphas: readonly number[], minRelative: number): { s: Float64Array; alpha: number; gain: number } {
+  const channels = r.length;
+  const rMax = Math.max(...r);
+  const colMax = new Float64Array(channels);
+  const weights = denseWeights.map((w) => ({ values: tensorToFloat32(w), out: w.dims[0]!, per: w.dims.slice(2).reduce((a, b) => a * b, 1) }));
+  for (const w of weights) {
+    for (let o = 0; o < w.out; o++) for (let c = 0; c < channels; c++) for (let k = 0; k < w.per; k++) colMax[c] = Math.max(colMax[c]!, Math.abs(w.values[(o * channels + c) * w.per + k]!));
+  }
+  const error = (s: Float64Array): number => {
+    let maxScaled = 0;
+    for (let c = 0; c < channels; c++) maxScaled = Math.max(maxScaled, r[c]! / s[c]!);
+    const actStep = maxScaled / 255;
+    if (weights.length === 0) {
+      // Free absorbers only: the error is the activation step relative to each channel's own range.
+      let e = 0;
+      for (let c = 0; c < channels; c++) e += ((actStep * s[c]!) / Math.max(r[c]!, rMax * minRelative)) ** 2;
+      return e;
+    }
+    let e = 0;
+    for (const w of weights) {
+      for (let o = 0; o < w.out; o++) {
+        let rowMax = 0;
+        let actNoise = 0;
+        for (let c = 0; c < channels; c++) {
+          for (let k = 0; k < w.per; k++) {
+            const v = Math.abs(w.values[(o * channels + c) * w.per + k]! * s[c]!);
+            rowMax = Math.max(rowMax, v);
+            actNoise += v * v;
+          }
+        }
+        const wStep = rowMax / 127;
+        let weightNoise = 0;
+        for (let c = 0; c < channels; c++) weightNoise += w.per * ((r[c]! / s[c]!) ** 2 / 12);
+        e += (actStep * actStep * actNoise) / 12 + (wStep * wStep * weightNoise) / 12;
+      }
+    }
+    return e;
+  };
+  const identity = new Float64Array(channels).fill(1);
+  const base = error(identity);
+  let best = { s: identity, alpha: 0, e: base };
+  for (const alpha of alphas) {
+    const s = new Float64Array(channels);
+    for (let c = 0; c < channels; c++) {
+      const rc = Math.max(r[c]!, rMax * minRelative);
+      const wc = weights.length > 0 ? Math.max(colMax[c]!, 1e-8) : 1;
+      s[c] = rc ** alpha / wc ** (1 - alpha);
+    }
+    const top = Math.max(...s);
+    for (let c = 0; c < channels; c++) s[c] = Math.max(s[c]! / top, minRelative);
+    const e = error(s);
+    if (e < best.e) best = { s, alpha, e };
+  }
+  return { s: best.s, alpha: best.alpha, gain: base / Math.max(best.e, 1e-300) };
+}
+
+/** Multiply a Conv's output channel c weights by k[c], and its bias too when `withBias` (a producer; not a depthwise reader). */
+function scaleConvOutputChannels(graph: OnnxGraph, conv: OnnxNode, k: Float32Array, fresh: (b: string) => string, withBias: boolean): void {
+  const w = graph.initializers.get(conv.inputs[1]!)!;
+  const values = tensorToFloat32(w);
+  const per = values.length / w.dims[0]!;
+  const scaled = Float32Array.from(values, (v, i) => v * k[Math.floor(i / per)]!);
+  const wName = fresh(`${conv.inputs[1]}_eq`);
+  graph.initializers.set(wName, floatTensor(wName, [...w.dims], scaled));
+  conv.inputs[1] = wName;
+  if (withBias && conv.inputs[2]) {
+    const b = graph.initializers.get(conv.inputs[2])!;
+    const bName = fresh(`${conv.inputs[2]}_eq`);
+    graph.initializers.set(bName, floatTensor(bName, [...b.dims], Float32Array.from(tensorToFloat32(b), (v, c) => v * k[c]!)));
+    conv.inputs[2] = bName;
+  }
+}
+
+/** Multiply a dense Conv's input channel c (weight columns) by k[c]. */
+function scaleConvInputChannels(graph: OnnxGraph, conv: OnnxNode, k: Float32Array, fresh: (b: string) => string): void {
+  const w = graph.initializers.get(conv.inputs[1]!)!;
+  const values = tensorToFloat32(w);
+  const inChannels = w.dims[1]!;
+  const per = w.dims.slice(2).reduce((a, b) => a * b, 1);
+  const scaled = Float32Array.from(values, (v, i) => v * k[Math.floor(i / per) % inChannels]!);
+  const wName = fresh(`${conv.inputs[1]}_eq`);
+  graph.initializers.set(wName, floatTensor(wName, [...w.dims], scaled));
+  conv.inputs[1] = wName;
+}
