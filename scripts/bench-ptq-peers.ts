@@ -321,7 +321,15 @@ function tableRow(row: PeerRow, fp32Bytes: number | null): string {
   return `| ${cells.join(' | ')} |`;
 }
 
+/** Which edgetune was measured: HEAD and the src/ files that differed from it when the run started. */
+function sourceState(): { commit: string; dirtySrc: string[] } {
+  const git = (...gitArgs: string[]): string => spawnSync('git', gitArgs, { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() ?? '';
+  const dirtySrc = git('status', '--porcelain', '--', 'src').split('\n').filter(Boolean).map((l) => l.slice(3));
+  return { commit: git('rev-parse', '--short', 'HEAD'), dirtySrc };
+}
+
 mkdirSync(OUT_DIR, { recursive: true });
+const source = sourceState();
 const all: PeerRow[] = [];
 const resultsPath = join(OUT_DIR, 'results.json');
 for (const model of models) {
@@ -330,7 +338,7 @@ for (const model of models) {
   } catch (error) {
     all.push({ ...emptyRow(model, 0, 'all'), note: `benchmark failed: ${messageOf(error)}` });
   }
-  writeFileSync(resultsPath, `${JSON.stringify({ date: new Date().toISOString(), calibCount, evalCount, iterations, threads, activation, rows: all }, null, 2)}\n`);
+  writeFileSync(resultsPath, `${JSON.stringify({ date: new Date().toISOString(), source, calibCount, evalCount, iterations, threads, activation, rows: all }, null, 2)}\n`);
 }
 
 console.log('| model (exporter) | variant | size (smaller) | worst-output cosine (output) | every output\'s cosine | SQNR worst | speed-up vs fp32 (p50 variant vs fp32) | compress |');
@@ -343,5 +351,6 @@ const notes = all.filter((r) => r.note && r.variant !== 'fp32');
 if (notes.length > 0) console.log(`\n${notes.map((r) => `- ${r.model} / ${r.variant}: ${r.note}`).join('\n')}`);
 console.log(
   `\n(calibration ${calibCount} / evaluation ${evalCount} disjoint photo crops; cosine = mean per-sample cosine vs fp32; SQNR over the whole evaluation set; ` +
-    `latency ${iterations} alternated runs after 3 warm-ups, ${threads} intra-op threads, first evaluation sample; ${new Date().toISOString()}; rows in ${relative(ROOT, resultsPath)})`,
+    `latency ${iterations} alternated runs after 3 warm-ups, ${threads} intra-op threads, first evaluation sample; ${new Date().toISOString()}; ` +
+    `edgetune at ${source.commit}${source.dirtySrc.length > 0 ? ` with ${source.dirtySrc.length} uncommitted src/ files (${source.dirtySrc.join(', ')})` : ''}; rows in ${relative(ROOT, resultsPath)})`,
 );
