@@ -4,7 +4,8 @@
  * third-party models of scripts/lib/photo-datasets.ts. Both calibrate on the same calibration photos; fidelity is
  * judged against the fp32 model on the disjoint evaluation photos; latency is timed fp32 and variant run by run in
  * alternation in one process (BENCHMARKS.md header). Prints a Markdown table and writes the rows as JSON to
- * `.cache/ptq-peers/results.json`.
+ * `.cache/ptq-peers/results.json`. The datasets are photoDataset's crops, cached in `.cache/ptq-peers/data/` under a key
+ * that includes each model's input normalisation.
  *
  *   npx tsx scripts/bench-ptq-peers.ts [MODEL_ID ...] [--calib 32] [--eval 16] [--iterations 20] [--threads 2]
  *     [--activation uint8|int8] [--python /work/v/bin/python]
@@ -12,6 +13,7 @@
  * Dev-time only: needs a Python with onnxruntime and onnx (`--python`, or PTQ_PYTHON, default /work/v/bin/python).
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +26,9 @@ import { tensorToFloat32 } from '../src/onnx/tensor.js';
 import { createInferenceRunner, type InferenceRunner } from '../src/profile/ort-inference.js';
 import { errorCodeOf, messageOf } from '../src/util/errors.js';
 import { compareLatency } from './lib/latency.js';
-import { THIRD_PARTY_MODELS, modelPath, photoDataset, type ThirdPartyModel } from './lib/photo-datasets.js';
+import { writeDataset } from '../src/compress/dataset-writer.js';
+import { imageToTensor } from '../src/compress/image-tensor.js';
+import { CALIBRATION_PHOTOS, EVALUATION_PHOTOS, THIRD_PARTY_MODELS, modelPath, photoSamples, type ThirdPartyModel } from './lib/photo-datasets.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT_DIR = join(ROOT, '.cache', 'ptq-peers');
@@ -108,6 +112,20 @@ const models = (positional.length > 0 ? positional : Object.keys(THIRD_PARTY_MOD
 const ortSuffix = activation === 'int8' ? 'ort-s8s8' : 'ort';
 
 const log = (message: string): void => void process.stderr.write(`[ptq-peers ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+
+/**
+ * photoDataset's samples (same photos, seeds and crops), cached under a key that includes the model's input spec:
+ * photoDataset's cache key (id, split, count, seed) does not, so a changed normalisation would reuse stale tensors.
+ */
+function peerDataset(model: ThirdPartyModel, split: 'calibration' | 'evaluation', count: number): string {
+  const spec = createHash('sha256').update(JSON.stringify({ input: model.input, rotateHalf: model.rotateHalf ?? false })).digest('hex').slice(0, 10);
+  const seed = split === 'calibration' ? 1 : 1001;
+  const dir = join(OUT_DIR, 'data', `${model.id}-${split}-${count}-${seed}-${spec}`);
+  if (existsSync(join(dir, 'test_data_set_0'))) return dir;
+  const samples = photoSamples(model, split === 'calibration' ? CALIBRATION_PHOTOS : EVALUATION_PHOTOS, count, seed);
+  writeDataset(dir, samples.map((image) => ({ inputs: [imageToTensor('input', image, model.input)] })));
+  return dir;
+}
 
 /** Feeds for set `index`: input_K.pb goes to the runner's K-th input, whatever name the file stores. */
 function feedsOf(dataset: Dataset, index: number, inputNames: readonly string[]): Record<string, Tensor> {
@@ -252,8 +270,8 @@ async function benchModel(model: ThirdPartyModel): Promise<PeerRow[]> {
   const fp32Path = modelPath(model);
   const fp32Bytes = readFileSync(fp32Path);
   const opset = defaultOpset(loadModelFile(fp32Path).model);
-  const calibDir = photoDataset(model, 'calibration', calibCount);
-  const evalDir = photoDataset(model, 'evaluation', evalCount);
+  const calibDir = peerDataset(model, 'calibration', calibCount);
+  const evalDir = peerDataset(model, 'evaluation', evalCount);
   const evalSet = openDataset(evalDir);
 
   const fp32Runner = await createInferenceRunner(fp32Bytes, { intraOpNumThreads: threads });
@@ -323,9 +341,10 @@ function tableRow(row: PeerRow, fp32Bytes: number | null): string {
 
 /** Which edgetune was measured: HEAD and the src/ files that differed from it when the run started. */
 function sourceState(): { commit: string; dirtySrc: string[] } {
-  const git = (...gitArgs: string[]): string => spawnSync('git', gitArgs, { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() ?? '';
-  const dirtySrc = git('status', '--porcelain', '--', 'src').split('\n').filter(Boolean).map((l) => l.slice(3));
-  return { commit: git('rev-parse', '--short', 'HEAD'), dirtySrc };
+  const git = (...gitArgs: string[]): string => spawnSync('git', gitArgs, { cwd: ROOT, encoding: 'utf8' }).stdout ?? '';
+  const lines = (text: string): string[] => text.split('\n').filter(Boolean);
+  const dirtySrc = [...lines(git('diff', '--name-only', 'HEAD', '--', 'src')), ...lines(git('ls-files', '--others', '--exclude-standard', '--', 'src'))];
+  return { commit: git('rev-parse', '--short', 'HEAD').trim(), dirtySrc };
 }
 
 mkdirSync(OUT_DIR, { recursive: true });
