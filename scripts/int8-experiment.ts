@@ -46,6 +46,7 @@ for (let s = 0; s < evalSet.setNames.length; s++) {
   }
 }
 const mean = (v: number[]): number => v.reduce((a, b) => a + b, 0) / v.length;
+if (process.env.PER_SAMPLE) for (const [n, v] of cos) console.log(n, v.map((x) => x.toFixed(3)).join(" "));
 const per = [...cos].map(([n, v]) => `${n}: ${mean(v).toFixed(4)} (min ${Math.min(...v).toFixed(3)})`);
 // paired latency
 const feeds = feedsForBatch(original, evalSet.load(0))[0]!.feeds;
@@ -57,5 +58,7 @@ for (let i = 0; i < Number(flag('iters', '15')); i++) {
 }
 const p50 = (v: number[]): number => [...v].sort((a, b) => a - b)[v.length >> 1]!;
 console.log(`${spec.id} ${flag('opts', '{}')}: worst cosine ${Math.min(...[...cos.values()].map(mean)).toFixed(4)} | ${per.join(' | ')} | speed-up ${(p50(ta) / p50(tb)).toFixed(2)}× (fp32 ${p50(ta).toFixed(1)} ms) | ${seconds.toFixed(1)} s | kept float ${result.report.nodesKeptFloat.length}`);
-for (const note of result.report.notes) console.log('  note:', note);
+for (const note of result.report.notes) console.log("  note:", note);
+if (process.env.SHOW_BC) console.log(JSON.stringify((result as any).biasCorrection));
+console.log("  stages:", JSON.stringify(result.stageSeconds));
 await ref.release(); await q.release();

@@ -7,6 +7,7 @@
  * (35–100 % of the shorter side, any position) resized to the model's input; the orientation classifier also
  * gets every other crop rotated by 180°. Written once into `.cache/` in the ONNX test-data layout.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -137,7 +138,9 @@ export function photoSamples(model: ThirdPartyModel, photos: readonly string[], 
  * evaluation photos.
  */
 export function photoDataset(model: ThirdPartyModel, split: 'calibration' | 'evaluation', count: number, seed = split === 'calibration' ? 1 : 1001): string {
-  const dir = join(ROOT, '.cache', 'photos', `${model.id}-${split}-${count}-${seed}`);
+  // The key includes the input spec, so a changed preprocessing never reads an old cache.
+  const spec = createHash('sha256').update(JSON.stringify(model.input) + String(model.rotateHalf ?? false)).digest('hex').slice(0, 8);
+  const dir = join(ROOT, '.cache', 'photos', `${model.id}-${split}-${count}-${seed}-${spec}`);
   if (existsSync(join(dir, 'test_data_set_0'))) return dir;
   mkdirSync(dirname(dir), { recursive: true });
   const photos = split === 'calibration' ? CALIBRATION_PHOTOS : EVALUATION_PHOTOS;

@@ -6,7 +6,7 @@ import { defaultOpset } from '../onnx/ir.js';
 import { int64Tensor } from '../onnx/tensor.js';
 import { createInferenceRunner } from '../profile/ort-inference.js';
 import { feedsForBatch, type Dataset } from './dataset.js';
-import { Histogram, MinMaxAccumulator, entropyThreshold, percentileRange, type CalibrationMethod, type TensorRange } from './calibration-stats.js';
+import { Histogram, MinMaxAccumulator, entropyThreshold, mseRange, percentileRange, type CalibrationMethod, type TensorRange } from './calibration-stats.js';
 import { EdgetuneError } from '../util/errors.js';
 import { refuseModelRunFailure } from '../profile/ort-session.js';
 
@@ -59,6 +59,8 @@ export async function calibrateRanges(model: OnnxModel, tensorNames: readonly st
     const observed = minmax.acc.get(name)!.range();
     if (options.method === 'percentile') {
       ranges.set(name, percentileRange(histogram, options.percentile ?? 99.999, observed));
+    } else if (options.method === 'mse') {
+      ranges.set(name, mseRange(histogram, observed));
     } else {
       // KL on spiky distributions (a constant background, post-ReLU zeros) can pick a threshold that clips a
       // large share of real values (measured on the MNIST CNN: 20% of the first ReLU's outputs, top-1 → 10%).

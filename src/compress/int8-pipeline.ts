@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { DataType } from '../onnx/dtype.js';
 import type { OnnxModel } from '../onnx/ir.js';
 import { cloneModel } from '../onnx/ir.js';
@@ -6,6 +7,7 @@ import { inferTensorTypes } from '../onnx/shape-inference.js';
 import { createInferenceRunner } from '../profile/ort-inference.js';
 import { calibrateChannelRanges, calibrateRanges, type CalibrationResult } from './calibrate.js';
 import { equalizeChannels, type EqualizeReport } from './equalize-channels.js';
+import { correctBiases, type BiasCorrectionReport } from './bias-correction.js';
 import type { CalibrationMethod } from './calibration-stats.js';
 import type { Dataset } from './dataset.js';
 import { evaluateRunners } from './evaluate.js';
@@ -26,6 +28,8 @@ export interface Int8PipelineOptions extends Int8Options {
   maxAccuracyDropPp?: number;
   /** Per-channel activation equalization before calibration (default true). */
   equalize?: boolean;
+  /** Empirical bias correction rounds after calibration (default 1; 0 = off). */
+  biasCorrectionRounds?: number;
   onProgress?: (stage: string, done: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -38,16 +42,27 @@ export interface Int8PipelineResult extends PassResult {
   /** Constant Mul/Add steps after a Conv folded into its weights. */
   foldedAffine: number;
   equalization: EqualizeReport | null;
+  biasCorrection: BiasCorrectionReport | null;
+  /** Wall time of each stage, seconds. */
+  stageSeconds: Record<string, number>;
   accuracy?: { baseline: number; quantized: number; dropPp: number; metric: 'top1' | 'agreement' | 'cosine' };
 }
 
 /** Static int8 quantization end to end. `model` must be normalised (opset ≥ 13, constants lifted). */
 export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, options: Int8PipelineOptions): Promise<Int8PipelineResult> {
   const original = cloneModel(model);
+  const stageSeconds: Record<string, number> = {};
+  let mark = performance.now();
+  const lap = (stage: string): void => {
+    const now = performance.now();
+    stageSeconds[stage] = (now - mark) / 1000;
+    mark = now;
+  };
   const fusedHardSwish = fuseHardSwish(model);
   const foldedBatchNorms = foldBatchNorm(model.graph);
   const foldedAffine = foldConvAffine(model.graph);
   const equalization = options.equalize === false ? null : await equalize(model, dataset, options);
+  lap('equalize');
   const types = inferTensorTypes(model);
   const activations = new Set<string>();
   for (const input of model.graph.inputs) if (!model.graph.initializers.has(input.name) && types.get(input.name)?.elemType === DataType.FLOAT) activations.add(input.name);
@@ -58,9 +73,19 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
     onProgress: (d, t) => options.onProgress?.('calibrate', d, t),
     ...(options.signal ? { signal: options.signal } : {}),
   });
+  lap('calibrate');
+  const rounds = options.biasCorrectionRounds ?? 1;
+  const biasCorrection =
+    rounds > 0
+      ? await correctBiases(model, (m) => quantizeInt8(m, types, calibration.ranges, { ...options, keepFloat: new Set() }), dataset, {
+          rounds,
+          ...(options.signal ? { signal: options.signal } : {}),
+        })
+      : null;
+  lap('bias correction');
   const quantize = (keepFloat: ReadonlySet<string>): PassResult => quantizeInt8(cloneModel(model), types, calibration.ranges, { ...options, keepFloat });
   const mode = options.keepFloatMode ?? 'none';
-  const base = { calibration: { method: calibration.method, samples: calibration.samples }, foldedBatchNorms, fusedHardSwish, foldedAffine, equalization };
+  const base = { calibration: { method: calibration.method, samples: calibration.samples }, foldedBatchNorms, fusedHardSwish, foldedAffine, equalization, biasCorrection, stageSeconds };
   if (mode === 'none') return { ...quantize(new Set()), ...base };
   if (Array.isArray(mode)) return { ...quantize(new Set(mode)), ...base };
   const bound = options.maxAccuracyDropPp;

@@ -20,6 +20,12 @@ export interface Int8Options {
   /** Node names to leave in float (mixed precision). */
   keepFloat?: ReadonlySet<string>;
   /**
+   * Keep a detector's head float: the ops between the last weighted layers and the graph outputs (decoding,
+   * sigmoid, concat of boxes and scores) always, and the last weighted layers themselves when the model has several
+   * outputs, where one int8 scale would have to span box offsets and scores. Default true.
+   */
+  floatHead?: boolean;
+  /**
    * Fold equalization's channel-scale Muls into per-axis activation Q/DQ (exact, no extra nodes) instead of leaving
    * them as float Muls inside the float island. Off by default: onnxruntime 1.30's per-axis Q/DQ kernels on
    * activations are an order of magnitude slower than a broadcast Mul (PP-OCR cls: 0.03× vs fp32).
@@ -72,6 +78,7 @@ export function quantizeInt8(model: OnnxModel, types: TensorTypeMap, ranges: Rea
 
   // 1. Which nodes are quantized.
   const quantized = new Set<OnnxNode>();
+  const head = options.floatHead === false ? { tail: new Set<OnnxNode>(), layers: new Set<OnnxNode>() } : headOf(graph, outputs);
   const foldScales = options.perAxisActivations ?? false;
   const isScaleMul = (node: OnnxNode | undefined): boolean =>
     foldScales && !!node && node.opType === 'Mul' && node.name.startsWith(EQUALIZATION_MUL_PREFIX) && graph.initializers.has(node.inputs[1]!);
@@ -80,6 +87,14 @@ export function quantizeInt8(model: OnnxModel, types: TensorTypeMap, ranges: Rea
     if (node.domain !== '' || node.name.startsWith(EQUALIZATION_MUL_PREFIX)) continue;
     if (keepFloat.has(label)) {
       kept.push({ node: label, opType: node.opType, reason: 'kept float: accuracy-sensitive (--keep-float)' });
+      continue;
+    }
+    if (head.layers.has(node)) {
+      kept.push({ node: label, opType: node.opType, reason: 'detector head: the last weighted layer before one of several outputs stays float (one int8 scale would span boxes and scores)' });
+      continue;
+    }
+    if (head.tail.has(node)) {
+      if (COMPUTE_OPS.has(node.opType)) kept.push({ node: label, opType: node.opType, reason: 'output tail: between the last weighted layer and a graph output, float (no compute to save, its input range spans the decision boundary)' });
       continue;
     }
     if (COMPUTE_OPS.has(node.opType)) {
@@ -117,7 +132,7 @@ export function quantizeInt8(model: OnnxModel, types: TensorTypeMap, ranges: Rea
       if (!outputs.has(node.outputs[0]!)) paramsFor(node.outputs[0]!);
       continue;
     }
-    if (!SHARED_SCALE_OPS.has(node.opType) || node.domain !== '' || keepFloat.has(node.name)) continue;
+    if (!SHARED_SCALE_OPS.has(node.opType) || node.domain !== '' || keepFloat.has(node.name) || head.tail.has(node)) continue;
     const input = qps.get(node.inputs[0]!);
     const out = node.outputs[0]!;
     if (!input || outputs.has(out) || !isFloat(out) || node.outputs.length !== 1 || qps.has(out)) continue;
@@ -394,4 +409,22 @@ function regrowWeightScales(weights: Float32Array, dims: readonly number[], axis
     values[i] = quantizeValue(weights[i]!, { scale: grown[c]!, zeroPoint: 0 }, 'int8');
   }
   return { values, scales: grown };
+}
+
+const WEIGHTED_OPS = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
+
+/**
+ * The output tail (nodes every path of which reaches a graph output without a weighted layer) and, when the graph
+ * has several outputs, the head layers (weighted layers that feed only the tail or outputs).
+ */
+function headOf(graph: OnnxGraph, outputs: Set<string>): { tail: Set<OnnxNode>; layers: Set<OnnxNode> } {
+  const consumers = consumerMap(graph);
+  const tail = new Set<OnnxNode>();
+  const weighted = (n: OnnxNode): boolean => WEIGHTED_OPS.has(n.opType) && n.domain === '' && n.inputs.slice(1).some((i) => graph.initializers.has(i));
+  const feedsOnlyTail = (n: OnnxNode): boolean =>
+    n.outputs.every((o) => !o || outputs.has(o) || (consumers.get(o) ?? []).every((c) => tail.has(c))) && n.outputs.some((o) => o && (outputs.has(o) || (consumers.get(o) ?? []).length > 0));
+  for (const node of [...graph.nodes].reverse()) if (!weighted(node) && feedsOnlyTail(node)) tail.add(node);
+  const layers = new Set<OnnxNode>();
+  if (graph.outputs.length > 1) for (const node of graph.nodes) if (weighted(node) && feedsOnlyTail(node)) layers.add(node);
+  return { tail, layers };
 }
