@@ -1,11 +1,13 @@
 /**
  * Fidelity of many candidates against one original: the original runs over the data once and its outputs are kept
  * in memory, so each candidate costs one pass over the data instead of two. The metrics are those of
- * `evaluateModelFiles` (the same accumulator); when the original's outputs would not fit the memory cap, the tune
- * falls back to `evaluateModelFiles`.
+ * `evaluateModelFiles` (the same accumulator, `addOutputs`): every numeric output is kept and compared, the
+ * classification metrics score output 0, and the top-level cosine and SQNR are the worst output's (a detector's
+ * boxes count as much as its scores). When the original's outputs would not fit the memory cap, the tune falls back
+ * to `evaluateModelFiles`.
  */
 import { openDataset, feedsForBatch, type Dataset } from '../compress/dataset.js';
-import { FidelityAccumulator, type FidelityMetrics } from '../compress/fidelity.js';
+import { FidelityAccumulator, type FidelityMetrics, type OutputBatch } from '../compress/fidelity.js';
 import { validateGraph } from '../onnx/graph.js';
 import { encodeModel } from '../onnx/model-codec.js';
 import { loadModelFile } from '../onnx/model-file.js';
@@ -16,11 +18,13 @@ import { EdgetuneError } from '../util/errors.js';
 /** Default cap on the original's kept outputs. */
 export const REFERENCE_CACHE_MAX_BYTES = 512 * 1024 * 1024;
 
+/** The original's outputs on one piece of one set. */
 interface KeptPiece {
   set: number;
   start: number;
   end: number;
-  output: Float32Array;
+  /** Every numeric output, in the original's output order (`ReferenceOutputs.outputNames`). */
+  outputs: Float32Array[];
   labels: ArrayLike<number | bigint> | undefined;
 }
 
@@ -28,15 +32,17 @@ interface KeptPiece {
 export class ReferenceOutputs {
   private constructor(
     private readonly dataDir: string,
+    /** The original's numeric outputs that are kept, output 0 first (string outputs have no fidelity). */
+    readonly outputNames: readonly string[],
     private readonly pieces: KeptPiece[],
     /** The original's own metrics (top-1 where labels exist). */
     readonly baseline: FidelityMetrics,
-    /** Every output batch was [batch, classes]: agreement applies (else only cosine-type metrics). */
+    /** Every batch of output 0 was [batch, classes]: agreement applies (else only cosine-type metrics). */
     readonly classifier: boolean,
   ) {}
 
   /**
-   * Run the original over the data and keep its first output; null when the outputs would pass `maxBytes` (the
+   * Run the original over the data and keep every numeric output; null when the outputs would pass `maxBytes` (the
    * caller then evaluates pairwise).
    */
   static async compute(modelPath: string, dataDir: string, options: { maxBytes?: number; signal?: AbortSignal } = {}): Promise<ReferenceOutputs | null> {
@@ -46,41 +52,54 @@ export class ReferenceOutputs {
     const runner = await createInferenceRunner(encodeModel(model), { intraOpNumThreads: 0 });
     const maxBytes = options.maxBytes ?? REFERENCE_CACHE_MAX_BYTES;
     try {
-      const name = runner.outputNames[0];
-      if (!name) throw new EdgetuneError('MODEL_INVALID', `${modelPath}: the model has no output`);
+      const all = runner.outputNames;
+      if (all.length === 0) throw new EdgetuneError('MODEL_INVALID', `${modelPath}: the model has no output`);
       const pieces: KeptPiece[] = [];
       const acc = new FidelityAccumulator();
       let bytes = 0;
       let classifier = true;
+      // Decided on the first batch: string outputs (a ZipMap's labels) are not kept, output 0 always is.
+      let kept: string[] | null = null;
       for (let s = 0; s < dataset.setNames.length; s++) {
         if (options.signal?.aborted) throw new EdgetuneError('ABORTED', 'evaluation aborted');
         const batch = dataset.load(s);
         for (const piece of feedsForBatch(model, batch)) {
-          const out = (await runner.run(piece.feeds, [name])).get(name)!;
-          const values = tensorToFloat32(out);
-          if (out.dims.length !== 2) classifier = false;
-          const labels = batch.labels ? (batch.labels.values as BigInt64Array | Int32Array).slice(piece.start, piece.end) : undefined;
-          acc.add(values, out.dims, undefined, labels as ArrayLike<number | bigint> | undefined);
-          bytes += values.byteLength;
+          const outs = await runner.run(piece.feeds, all);
+          kept ??= all.filter((n, i) => i === 0 || !Array.isArray(outs.get(n)!.values));
+          const batches: OutputBatch[] = [];
+          const values: Float32Array[] = [];
+          for (const n of kept) {
+            const out = outs.get(n)!;
+            const v = tensorToFloat32(out);
+            values.push(v);
+            batches.push({ name: n, values: v, dims: out.dims });
+            bytes += v.byteLength;
+          }
+          if (batches[0]!.dims.length !== 2) classifier = false;
+          const labels = batch.labels ? ((batch.labels.values as BigInt64Array | Int32Array).slice(piece.start, piece.end) as ArrayLike<number | bigint>) : undefined;
+          acc.addOutputs(batches, labels, 0);
           if (bytes > maxBytes) return null;
-          pieces.push({ set: s, start: piece.start, end: piece.end, output: values, labels: labels as ArrayLike<number | bigint> | undefined });
+          pieces.push({ set: s, start: piece.start, end: piece.end, outputs: values, labels });
         }
       }
-      return new ReferenceOutputs(dataDir, pieces, acc.result(), classifier);
+      return new ReferenceOutputs(dataDir, kept ?? all.slice(0, 1), pieces, acc.result(), classifier);
     } finally {
       await runner.release();
     }
   }
 
-  /** Score a candidate model file against the kept outputs (the `eval` metrics with the original as reference). */
+  /**
+   * Score a candidate model file against the kept outputs (the `eval` metrics with the original as reference): each
+   * kept output is compared with the candidate's output of the same name (of the same position when the names
+   * differ), as `evaluateRunners` does.
+   */
   async evaluate(candidatePath: string, signal?: AbortSignal): Promise<FidelityMetrics> {
     const { model } = loadModelFile(candidatePath);
     validateGraph(model);
     const dataset: Dataset = openDataset(this.dataDir, model);
     const runner = await createInferenceRunner(encodeModel(model), { intraOpNumThreads: 0 });
     try {
-      const name = runner.outputNames[0];
-      if (!name) throw new EdgetuneError('MODEL_INVALID', `${candidatePath}: the model has no output`);
+      const names = candidateOutputs(candidatePath, runner.outputNames, this.outputNames);
       const acc = new FidelityAccumulator();
       let k = 0;
       for (let s = 0; s < dataset.setNames.length; s++) {
@@ -91,8 +110,20 @@ export class ReferenceOutputs {
           if (!kept || kept.set !== s || kept.start !== piece.start || kept.end !== piece.end) {
             throw new EdgetuneError('MODEL_INVALID', `${candidatePath}: its batch layout differs from the original's (set ${s}, rows ${piece.start}-${piece.end})`);
           }
-          const out = (await runner.run(piece.feeds, [name])).get(name)!;
-          acc.add(tensorToFloat32(out), out.dims, kept.output, kept.labels);
+          const outs = await runner.run(piece.feeds, names);
+          const batches: OutputBatch[] = names.map((n, i) => {
+            const out = outs.get(n)!;
+            const values = tensorToFloat32(out);
+            const reference = kept.outputs[i]!;
+            if (values.length !== reference.length) {
+              throw new EdgetuneError(
+                'MODEL_INVALID',
+                `${candidatePath}: output '${n}' [${out.dims.join(',')}] has ${values.length} values, the original's '${this.outputNames[i]}' ${reference.length} (set ${s}); they cannot be compared`,
+              );
+            }
+            return { name: n, values, dims: out.dims, reference };
+          });
+          acc.addOutputs(batches, kept.labels, 0);
         }
       }
       return acc.result();
@@ -100,4 +131,19 @@ export class ReferenceOutputs {
       await runner.release();
     }
   }
+}
+
+/**
+ * The candidate's output compared with each kept output of the original: the same name when every kept name is one
+ * of the candidate's, else the same position when both have as many outputs.
+ */
+function candidateOutputs(candidatePath: string, names: readonly string[], kept: readonly string[]): string[] {
+  if (names.length === 0) throw new EdgetuneError('MODEL_INVALID', `${candidatePath}: the model has no output`);
+  if (kept.every((n) => names.includes(n))) return [...kept];
+  if (kept.length === 1) return [names[0]!];
+  if (names.length === kept.length) return [...names];
+  throw new EdgetuneError(
+    'MODEL_INVALID',
+    `${candidatePath}: its outputs (${names.join(', ')}) and the original's (${kept.join(', ')}) match neither by name nor by position; they cannot be compared`,
+  );
 }

@@ -545,6 +545,8 @@ async function buildSteps(spec: CandidateSpec, ctx: CandidateContext): Promise<{
         outputPath,
         method: step.method,
         ...(ctx.calibDir ? { dataDir: ctx.calibDir } : {}),
+        // The tune measures fidelity itself, on the evaluation data: no second pass on the calibration data.
+        fidelitySets: 0,
         ...(ctx.signal ? { signal: ctx.signal } : {}),
       });
     } catch (error) {
