@@ -603,8 +603,10 @@ function assemble(a: AssembleInput): TuneResult {
     id: r.id,
     metrics: { latencyMs: r.profile!.latencyMs.p50, accuracyDropPp: r.accuracy?.dropPp ?? null, sizeBytes: r.model!.bytes, joulesPerInference: r.profile!.joulesPerInference },
     peakRssBytes: r.profile!.peakRssBytes,
+    methods: r.methods,
   }));
-  const selection = selectCandidate(points, a.constraints, a.objective);
+  const selection = selectCandidate(points, a.constraints, a.objective, { baselineId: 'fp32' });
+  const slower = new Map(selection.slowerThanBaseline.map((x) => [x.id, x]));
   const front = new Set(selection.pareto.front);
   const violations = new Map(selection.violations.map((v) => [v.id, v.violations]));
   const lost = new Map(selection.pareto.dominated.map((d) => [d.id, d]));
@@ -615,6 +617,7 @@ function assemble(a: AssembleInput): TuneResult {
   const energyMethods = new Set(profiled.map((r) => r.profile!.energyMethod).filter((m): m is string => m !== null));
   if (energyMethods.has('estimated')) notes.push('energy per inference is ESTIMATED from CPU utilisation and the device profile power model, not measured');
   if (profiled.some((r) => r.profile!.throttled)) notes.push(`thermal throttling during: ${profiled.filter((r) => r.profile!.throttled).map((r) => r.id).join(', ')}`);
+  notes.push(...selection.notes);
   const candidates: TuneCandidateJson[] = a.results.map((r) => {
     const d = lost.get(r.id);
     return {
@@ -630,7 +633,8 @@ function assemble(a: AssembleInput): TuneResult {
       reason: r.reason,
       violations: violations.get(r.id) ?? [],
       dominatedBy: d?.by ?? null,
-      whyLost: d?.reason ?? (violations.has(r.id) ? `misses ${violations.get(r.id)!.join('; ')}` : null),
+      whyLost: d?.reason ?? (violations.has(r.id) ? `misses ${violations.get(r.id)!.join('; ')}` : slower.get(r.id)?.eligible === false ? slower.get(r.id)!.note : null),
+      slowerThanBaseline: slower.has(r.id),
       speedup: r.profile && baseLatency !== null && r.profile.latencyMs.p50 > 0 ? baseLatency / r.profile.latencyMs.p50 : null,
       sizeRatio: r.model && r.model.bytes > 0 ? a.bytes / r.model.bytes : null,
       accuracyMetric: r.accuracy?.metric ?? null,

@@ -143,6 +143,7 @@ function noteFor(x: TuneCandidateJson): string {
   if (x.state !== 'done') return x.reason ?? '';
   if (x.violations.length) return `misses ${x.violations.join('; ')}`;
   if (x.dominatedBy) return `dominated by ${x.dominatedBy}`;
+  if (x.slowerThanBaseline) return `quantized, not faster than fp32 here; ${x.note}`;
   return x.note;
 }
 

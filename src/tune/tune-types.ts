@@ -150,6 +150,8 @@ export interface TuneCandidateJson {
   /** Why it is off the front (profiled, feasible candidates only). */
   dominatedBy: string | null;
   whyLost: string | null;
+  /** A quantized candidate whose p50 is not below fp32's: not eligible under the latency/energy objectives (a note says so). */
+  slowerThanBaseline: boolean;
   speedup: number | null;
   sizeRatio: number | null;
   accuracyMetric: CandidateAccuracy['metric'] | null;

@@ -92,3 +92,83 @@ describe('choice by objective among the front', () => {
     expect(s.chosenReason).toBe('the only candidate on the front that meets the constraints');
   });
 });
+
+describe('a quantized candidate not faster than fp32 (issue 12)', () => {
+  const q = (id: string, methods: string[], latencyMs: number, drop: number, sizeMiB: number, mJ: number | null = null): SelectablePoint => ({ ...p(id, latencyMs, drop, sizeMiB, mJ), methods });
+  // int8 measured 10 % slower than fp32, and 4× smaller: on the front by size.
+  const SLOW = [q('fp32', ['fp32'], 10, 0, 4), q('int8', ['int8'], 11, 0.3, 1), q('prune-0.25', ['prune'], 10.5, 0.5, 3)];
+
+  it('is not chosen under the latency objective; it stays listed and on the front, with a note', () => {
+    const s = selectCandidate(SLOW, {}, 'latency');
+    expect(s.pareto.front).toContain('int8');
+    expect(s.chosen).toBe('fp32');
+    expect(s.slowerThanBaseline).toEqual([
+      {
+        id: 'int8',
+        quantization: ['int8'],
+        latencyMs: 11,
+        baselineLatencyMs: 10,
+        eligible: false,
+        note: 'int8 (int8) is not faster than fp32 on this device: p50 11.0 vs 10.0 ms (1.10× the fp32 latency); not eligible to be chosen under --objective latency',
+      },
+    ]);
+    expect(s.notes).toEqual([s.slowerThanBaseline[0]!.note]);
+    // Pruning is not quantization: a slower pruned model is not flagged (it loses on latency alone).
+    expect(s.slowerThanBaseline.map((x) => x.id)).not.toContain('prune-0.25');
+  });
+
+  it('is not chosen under the energy objective even when it uses less energy', () => {
+    const set = [q('fp32', ['fp32'], 10, 0, 4, 50), q('int8', ['int8'], 11, 0.3, 1, 30)];
+    const s = selectCandidate(set, {}, 'energy');
+    expect(s.objectiveUsed).toBe('energy');
+    expect(s.chosen).toBe('fp32');
+    expect(s.chosenReason).toContain('int8 is quantized and not faster than fp32 on this device');
+  });
+
+  it('is chosen under the size objective, with the note that it is slower than fp32 here', () => {
+    const s = selectCandidate(SLOW, {}, 'size');
+    expect(s.chosen).toBe('int8');
+    expect(s.slowerThanBaseline[0]!.eligible).toBe(true);
+    expect(s.slowerThanBaseline[0]!.note).toBe('int8 (int8) is not faster than fp32 on this device: p50 11.0 vs 10.0 ms (1.10× the fp32 latency); kept eligible under --objective size (it is smaller), but it costs speed here');
+    expect(s.chosenReason).toContain('int8 is slower than fp32 on this device (p50 11.0 vs 10.0 ms): chosen for size only');
+  });
+
+  it('an equal p50 counts as not faster; every quantization method is covered, in chains too', () => {
+    const set = [
+      q('fp32', ['fp32'], 10, 0, 4),
+      q('int8-dyn', ['int8-dynamic'], 10, 0.1, 1),
+      q('fp16', ['fp16'], 12, 0, 2),
+      q('int4', ['int4'], 10.2, 0.5, 0.7),
+      q('prune-0.25+int8', ['prune', 'int8'], 10.1, 0.6, 0.9),
+      q('int8-pt', ['int8'], 8, 0.4, 1),
+    ];
+    const s = selectCandidate(set, {}, 'latency');
+    expect(s.slowerThanBaseline.map((x) => x.id)).toEqual(['int8-dyn', 'fp16', 'int4', 'prune-0.25+int8']);
+    expect(s.slowerThanBaseline.find((x) => x.id === 'prune-0.25+int8')!.quantization).toEqual(['int8']);
+    // A quantized candidate that is faster is eligible and wins.
+    expect(s.chosen).toBe('int8-pt');
+  });
+
+  it('the choice falls to a candidate that only a slow quantized one dominated', () => {
+    // int8 ties fp32's p50 and is smaller with no accuracy loss: it dominates fp32, which leaves the front.
+    const set = [q('fp32', ['fp32'], 10, 0, 4), q('int8', ['int8'], 10, 0, 1)];
+    const s = selectCandidate(set, {}, 'latency');
+    expect(s.pareto.front).toEqual(['int8']);
+    expect(s.chosen).toBe('fp32');
+    expect(s.chosenReason).toContain('fp32 is off the front only because of candidates that are quantized and not faster than fp32 on this device');
+  });
+
+  it('nothing is chosen when every feasible candidate is a slow quantized one', () => {
+    const s = selectCandidate(SLOW, { maxSizeBytes: 2 * MiB }, 'latency');
+    expect(s.feasible).toEqual(['int8']);
+    expect(s.chosen).toBeNull();
+    expect(s.chosenReason).toBe('every candidate that meets the constraints is quantized and not faster than fp32 on this device (int8): none is eligible under --objective latency');
+  });
+
+  it('without a profiled baseline the rule is not applied, and a note says so', () => {
+    const s = selectCandidate([q('int8', ['int8'], 11, 0.3, 1)], {}, 'latency');
+    expect(s.chosen).toBe('int8');
+    expect(s.slowerThanBaseline).toEqual([]);
+    expect(s.notes).toEqual(['the fp32 baseline was not profiled: quantized candidates could not be checked against its latency']);
+  });
+});

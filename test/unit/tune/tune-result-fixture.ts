@@ -18,6 +18,7 @@ export function candidateJson(id: string, over: Partial<TuneCandidateJson> = {})
     violations: [],
     dominatedBy: null,
     whyLost: null,
+    slowerThanBaseline: false,
     speedup: 2,
     sizeRatio: 4,
     accuracyMetric: 'top1',
