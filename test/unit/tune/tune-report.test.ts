@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { el, escapeXml, niceTicks, num, renderSvg, tickLabel } from '../../../src/tune/svg-writer.js';
 import { CHART_SIZE, paretoChartSvg } from '../../../src/tune/pareto-chart.js';
 import { renderTuneReport, reportFormatOf } from '../../../src/tune/tune-report.js';
-import { sampleTuneResult } from './tune-result-fixture.js';
+import { candidateJson, sampleTuneResult } from './tune-result-fixture.js';
+
+const MiB = 1024 * 1024;
 
 /** Attributes of every element `name` with class containing `cls`, from the SVG text. */
 function elements(svg: string, name: string, cls?: string): Array<Record<string, string>> {
@@ -117,6 +119,14 @@ describe('tune report', () => {
     expect(md).toContain('- fp16 (failed): profile: profile child exceeded the time limit of 1 s');
     expect(md).toContain('- lowrank-0.5: time budget of 60 s used up');
     expect(md).toContain('**chosen**: **int8**');
+  });
+
+  it('markdown: a quantized candidate not faster than fp32 is flagged in its row and the note is listed', () => {
+    const note = 'int4 (int4) is not faster than fp32 on this device: p50 11.0 vs 10.0 ms (1.10× the fp32 latency); not eligible to be chosen under --objective latency';
+    const slow = { ...r, candidates: [...r.candidates, candidateJson('int4', { latencyMs: 11, sizeBytes: 0.6 * MiB, pareto: true, slowerThanBaseline: true, whyLost: note })], notes: [...r.notes, note] };
+    const md = renderTuneReport(slow, 'md');
+    expect(md).toMatch(/^\| int4 \|.*\| quantized, not faster than fp32 here; note of int4 \|$/m);
+    expect(md).toContain(`- ${note}`);
   });
 
   it('html: a complete document with the same content, text escaped, the SVG inline', () => {
