@@ -8,6 +8,10 @@
  * weights would take more than a set share of RAM even at int8; fp32 plus "verify on device" where int8 is known to
  * be slow (ARM without dot product). Structured pruning sized so the largest layers fit a cache level, capped per
  * layer. Threads = big cores. GPU providers only where onnxruntime-node offers them and a GPU is there.
+ *
+ * Rules of thumb against int8 on the CPU provider (issue 12, `int8Doubt`): fp32 (int8 kept as a candidate) when ops
+ * onnxruntime keeps float between DequantizeLinear and QuantizeLinear make up a large share of the compute nodes, or
+ * when the model is tiny (the caller gave its FLOPs). They are not measurements: `tune` measures both.
  */
 import type { DeviceProfile } from './device-profile.js';
 import type { Accelerator, HardwareInfo, IsaFamily } from './hardware-info.js';
@@ -53,6 +57,8 @@ export interface PlannerInput {
   /** The probed device being planned for; null when planning for a profile this machine is not. */
   hw: HardwareInfo | null;
   facts: ModelFacts;
+  /** FLOPs of one inference at batch 1 (profile/model-flops.ts), when the caller computed them; else the tiny-model rule is not evaluated. */
+  flopsPerInference?: number | null;
   options?: PlanOptions;
 }
 
@@ -162,7 +168,15 @@ export function planCompression(input: PlannerInput): CompressionPlan {
   const ep = chooseExecutionProvider(profile, basis.executionProviders, gpu, reasons);
 
   // Precision.
-  const choice = choosePrecision(basis, facts, ep, gpu, options, reasons);
+  let choice = choosePrecision(basis, facts, ep, gpu, options, reasons);
+  if (ep === 'cpu' && (choice.method === 'int8' || choice.method === 'int8-dynamic')) {
+    const doubt = int8Doubt(facts, choice.method, input.flopsPerInference ?? null);
+    if (doubt !== null) {
+      reasons.push(doubt);
+      const int8: PlanCandidate = { precision: 'int8', method: choice.method, reduceRange: choice.reduceRange, note: 'int8 for a smaller file (weights 4× smaller); not expected to be faster here: measure' };
+      choice = keep('fp32', true, [int8, ...choice.candidates]);
+    }
+  }
 
   // Threads.
   const threads = hw?.cpu.bigCores ?? profile.cpu.bigCores;
@@ -459,6 +473,57 @@ function choosePrecision(basis: PlanBasis, facts: ModelFacts, ep: string, gpu: G
       reasons.push('CPU architecture unknown → keep fp32; verify any quantization on device');
       return keep('fp32', true, [int8Candidate(facts, 'architecture unknown: verify on device')]);
   }
+}
+
+/**
+ * Ops onnxruntime's CPU provider runs in float between DequantizeLinear and QuantizeLinear in a QDQ model: no QDQ
+ * selector turns them into an integer kernel or drops their Q/DQ (onnxruntime 1.30
+ * core/optimizer/qdq_transformer/selectors_actions/qdq_selector_action_transformer.cc). Resize is not one of them: its
+ * Q/DQ are dropped and it runs on 8-bit data.
+ */
+export const QDQ_FLOAT_OPS: readonly string[] = ['HardSwish', 'HardSigmoid', 'ConvTranspose', 'Tanh', 'Softplus', 'Elu', 'Selu', 'Softsign', 'Erf', 'Gelu'];
+/**
+ * Rule of thumb: above this share of the compute nodes (float-kept nodes + Conv/Gemm/MatMul) kept float, static int8
+ * is not expected to beat fp32 on the CPU provider. PP-OCR's direction classifier (MobileNetV3: HardSigmoid and
+ * exported hard-swish, 33 %) ran at 0.6–0.9× of fp32 after int8 on an x86 CPU (issue 12); MobileNetV3-large is ~30 %,
+ * ResNets and MobileNetV2 are 0 %.
+ */
+export const QDQ_FLOAT_SHARE_MAX = 0.25;
+/** Rule of thumb: below this many FLOPs per inference, Q/DQ overhead is expected to outweigh the int8 arithmetic saved. */
+export const TINY_MODEL_FLOPS = 20e6;
+
+const RULE_OF_THUMB = "a rule of thumb from the model's ops, not a measurement: `edgetune tune` measures int8 against fp32 on the device";
+
+/**
+ * Why int8 is not expected to pay on the CPU provider for this model, or null. Pure. Static int8 (`method` 'int8'):
+ * the share of compute nodes onnxruntime keeps float between DQ and Q (exported hard-swish `x·Clip(x+3,0,6)/6`,
+ * fused into HardSwish by the int8 pass, is counted as min(#Clip, #Div)). Both methods: a model under
+ * TINY_MODEL_FLOPS per inference, when its FLOPs are known.
+ */
+export function int8Doubt(facts: Pick<ModelFacts, 'opHistogram'>, method: 'int8' | 'int8-dynamic', flopsPerInference: number | null): string | null {
+  const h = facts.opHistogram;
+  if (flopsPerInference !== null && Number.isFinite(flopsPerInference) && flopsPerInference > 0 && flopsPerInference < TINY_MODEL_FLOPS) {
+    return (
+      `${(flopsPerInference / 1e6).toFixed(1)} MFLOPs per inference, below ${TINY_MODEL_FLOPS / 1e6} MFLOPs: quantizing and dequantizing activations ` +
+      `is expected to cost more than the int8 arithmetic saves → keep fp32; int8 stays a candidate for a smaller file (${RULE_OF_THUMB})`
+    );
+  }
+  if (method !== 'int8') return null;
+  const kept: Array<[string, number]> = [];
+  for (const op of QDQ_FLOAT_OPS) if ((h[op] ?? 0) > 0) kept.push([op, h[op]!]);
+  const exportedHardSwish = Math.min(h.Clip ?? 0, h.Div ?? 0);
+  if (exportedHardSwish > 0) kept.push(['exported hard-swish (Clip+Div pairs)', exportedHardSwish]);
+  const floatNodes = kept.reduce((sum, [, n]) => sum + n, 0);
+  const weighted = (h.Conv ?? 0) + (h.Gemm ?? 0) + (h.MatMul ?? 0);
+  const total = floatNodes + weighted;
+  if (floatNodes === 0 || total === 0) return null;
+  const share = floatNodes / total;
+  if (share <= QDQ_FLOAT_SHARE_MAX) return null;
+  return (
+    `${floatNodes} of ${total} compute nodes (${pct(share)}, above ${pct(QDQ_FLOAT_SHARE_MAX)}) are ops onnxruntime's CPU provider keeps float between ` +
+    `DequantizeLinear and QuantizeLinear (${kept.map(([op, n]) => `${op} ×${n}`).join(', ')}): each is a dequantize → float → quantize round trip, ` +
+    `so static int8 is not expected to beat fp32 → keep fp32; int8 stays a candidate for a smaller file (${RULE_OF_THUMB})`
+  );
 }
 
 function int8Candidate(facts: ModelFacts, note: string): PlanCandidate {

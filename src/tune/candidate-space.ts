@@ -105,11 +105,13 @@ export function candidateSpace(input: CandidateSpaceInput): CandidateSpace {
   }
 
   const hasMatMul = facts.layers.some((l) => l.kind === 'gemm' || l.kind === 'matmul');
-  const int8Static = (perChannel: boolean): CandidateStep => ({ method: 'int8', options: { perChannel, reduceRange: plan.reduceRange, calibration: 'minmax' } });
+  // An fp32 plan whose int8 alternative needs 7-bit weights (x86 without VNNI) measures int8 with reduce_range.
+  const reduceRange = plan.reduceRange || (plan.method === null && plan.candidates.some((c) => c.method === 'int8' && c.reduceRange));
+  const int8Static = (perChannel: boolean): CandidateStep => ({ method: 'int8', options: { perChannel, reduceRange, calibration: 'minmax' } });
   const quants = new Map<string, Quant>();
-  quants.set('int8', { id: 'int8', step: int8Static(true), note: `int8 static QDQ, per-channel weights${plan.reduceRange ? ', 7-bit weights (reduce_range)' : ''}` });
+  quants.set('int8', { id: 'int8', step: int8Static(true), note: `int8 static QDQ, per-channel weights${reduceRange ? ', 7-bit weights (reduce_range)' : ''}` });
   quants.set('int8-pt', { id: 'int8-pt', step: int8Static(false), note: 'int8 static QDQ, per-tensor weights' });
-  quants.set('int8-dyn', { id: 'int8-dyn', step: { method: 'int8-dynamic', options: { reduceRange: plan.reduceRange } }, note: 'int8 dynamic: weights int8, activations quantized at run time (MatMul/Gemm only)' });
+  quants.set('int8-dyn', { id: 'int8-dyn', step: { method: 'int8-dynamic', options: { reduceRange } }, note: 'int8 dynamic: weights int8, activations quantized at run time (MatMul/Gemm only)' });
   quants.set('fp16', { id: 'fp16', step: { method: 'fp16', options: {} }, note: 'float16 weights and compute, float32 IO' });
   quants.set('int4', { id: 'int4', step: { method: 'int4', options: { blockSize: (plan.int4?.blockSize ?? 32) as 32 | 64 | 128 } }, note: 'int4 weight-only MatMulNBits (MatMul-heavy models)' });
 
@@ -175,7 +177,7 @@ export function candidateSpace(input: CandidateSpaceInput): CandidateSpace {
   for (const c of plan.candidates) {
     const q = quantFor(c.method);
     if (!q) continue;
-    if (c.method === 'int8' && c.reduceRange !== plan.reduceRange) {
+    if (c.method === 'int8' && c.reduceRange !== reduceRange) {
       skip(`int8${c.reduceRange ? '-rr' : '-full'}`, `plan alternative "${c.note}": needs session options the profiler does not set`);
       continue;
     }
@@ -190,7 +192,7 @@ export function candidateSpace(input: CandidateSpaceInput): CandidateSpace {
       else if (usable('int8', id)) {
         add({
           id,
-          steps: [{ method: 'int8', options: { perChannel: true, reduceRange: plan.reduceRange, calibration: 'minmax', keepFloat: 'auto', maxAccuracyDropPp: input.maxAccuracyDropPp } }],
+          steps: [{ method: 'int8', options: { perChannel: true, reduceRange, calibration: 'minmax', keepFloat: 'auto', maxAccuracyDropPp: input.maxAccuracyDropPp } }],
           origin: 'neighbour',
           note: `int8 per-channel with the accuracy-sensitive layers kept float (bound ${input.maxAccuracyDropPp} pp)`,
         });

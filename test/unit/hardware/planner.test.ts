@@ -6,7 +6,7 @@ import { findDeviceProfile } from '../../../src/hardware/match-profile.js';
 import { mergeDeviceProfileOverride, type DeviceProfile } from '../../../src/hardware/device-profile.js';
 import { detectHardware } from '../../../src/hardware/detect-hardware.js';
 import { modelFacts, type ModelFacts } from '../../../src/hardware/model-facts.js';
-import { parseTargetCache, planCompression, type CompressionPlan, type PlanOptions } from '../../../src/hardware/planner.js';
+import { int8Doubt, parseTargetCache, planCompression, QDQ_FLOAT_SHARE_MAX, TINY_MODEL_FLOPS, type CompressionPlan, type PlanOptions } from '../../../src/hardware/planner.js';
 import { planForModel } from '../../../src/hardware/plan-for-model.js';
 import type { ExecutionProviderInfo, HardwareInfo } from '../../../src/hardware/hardware-info.js';
 import { cnnLarge, cnnSmall, gemmWith, mlpLarge, quantizedMatMul } from './hardware-test-models.js';
@@ -224,6 +224,62 @@ describe('planner rules in detail', () => {
     expect(() => plan('pi5', 'cnn-small', { int4RamShare: 0 })).toThrow(RangeError);
     expect(() => plan('pi5', 'cnn-small', { maxLayerPruneRatio: 1 })).toThrow(/maxLayerPruneRatio/);
     expect(() => plan('pi5', 'cnn-small', { int4BlockSize: 48 })).toThrow(/int4BlockSize/);
+  });
+});
+
+describe('int8 rules of thumb (issue 12): fp32 where int8 is not expected to pay on the CPU provider', () => {
+  // Op histograms of real models (modelFacts of the ONNX files in scripts/lib/photo-datasets.ts).
+  const PPOCR_CLS = { Constant: 250, Conv: 53, BatchNormalization: 35, Add: 26, Clip: 18, Mul: 27, Div: 18, Relu: 15, GlobalAveragePool: 10, HardSigmoid: 9, MaxPool: 1, Shape: 1, Cast: 3, Slice: 1, Concat: 1, Reshape: 1, MatMul: 1, Softmax: 1 };
+  const BLAZEFACE = { Transpose: 5, Conv: 69, Relu: 33, Add: 31, MaxPool: 3, ConstantOfShape: 2, Concat: 2, Reshape: 4 };
+  const MLSD_TINY = { Split: 1, Mul: 2, Sub: 1, Transpose: 2, Concat: 6, Conv: 41, Clip: 20, Pad: 3, Add: 8, Relu: 10, Shape: 3, Slice: 5, Resize: 3, Sigmoid: 1, Reshape: 3, MaxPool: 1, Equal: 1, Cast: 1 };
+  const TAIL = "→ keep fp32; int8 stays a candidate for a smaller file (a rule of thumb from the model's ops, not a measurement: `edgetune tune` measures int8 against fp32 on the device)";
+
+  it('PP-OCR direction classifier: HardSigmoid and exported hard-swish are a third of the compute nodes → fp32, with the reason', () => {
+    expect(int8Doubt({ opHistogram: PPOCR_CLS }, 'int8', null)).toBe(
+      "27 of 81 compute nodes (33%, above 25%) are ops onnxruntime's CPU provider keeps float between DequantizeLinear and QuantizeLinear " +
+        '(HardSigmoid ×9, exported hard-swish (Clip+Div pairs) ×18): each is a dequantize → float → quantize round trip, so static int8 is not expected to beat fp32 ' +
+        TAIL,
+    );
+  });
+
+  it('no float-kept ops (BlazeFace), or ReLU6 Clips without Div and a Resize that runs on 8-bit data (M-LSD): no objection', () => {
+    expect(int8Doubt({ opHistogram: BLAZEFACE }, 'int8', null)).toBeNull();
+    expect(int8Doubt({ opHistogram: MLSD_TINY }, 'int8', null)).toBeNull();
+    expect(int8Doubt({ opHistogram: { Conv: 4, Resize: 10, ConvTranspose: 1 } }, 'int8', null)).toBeNull(); // 1 of 5 = 20 %
+  });
+
+  it('the share threshold is exclusive; dynamic int8 (MatMul/Gemm only) is not judged on float-kept ops', () => {
+    expect(QDQ_FLOAT_SHARE_MAX).toBe(0.25);
+    expect(int8Doubt({ opHistogram: { Conv: 3, HardSwish: 1 } }, 'int8', null)).toBeNull();
+    expect(int8Doubt({ opHistogram: { Conv: 3, HardSwish: 1, ConvTranspose: 1 } }, 'int8', null)).toContain('2 of 5 compute nodes (40%, above 25%)');
+    expect(int8Doubt({ opHistogram: { MatMul: 3, Gelu: 3 } }, 'int8-dynamic', null)).toBeNull();
+  });
+
+  it('a model under 20 MFLOPs per inference (when the caller knows its FLOPs), for static and dynamic int8', () => {
+    expect(TINY_MODEL_FLOPS).toBe(20e6);
+    const reason = `12.5 MFLOPs per inference, below 20 MFLOPs: quantizing and dequantizing activations is expected to cost more than the int8 arithmetic saves ${TAIL}`;
+    expect(int8Doubt({ opHistogram: BLAZEFACE }, 'int8', 12.5e6)).toBe(reason);
+    expect(int8Doubt({ opHistogram: { MatMul: 3 } }, 'int8-dynamic', 12.5e6)).toBe(reason);
+    // BlazeFace 256×256 is ~391 MFLOPs by profile/model-flops.ts: not tiny.
+    expect(int8Doubt({ opHistogram: BLAZEFACE }, 'int8', 391e6)).toBeNull();
+  });
+
+  it('the plan keeps fp32, verifies on device, and offers int8 (same reduce_range) as a candidate', () => {
+    const facts: ModelFacts = { ...FACTS['cnn-small']!, opHistogram: { ...FACTS['cnn-small']!.opHistogram, HardSwish: 10 } };
+    for (const [target, reduceRange] of [['sysroot:x86-avx512-vnni', false], ['x86-avx2', true]] as const) {
+      const { hw, profile: pr } = target.startsWith('sysroot:') ? HW[target.slice(8)]! : { hw: null, profile: profile(target) };
+      const p = planCompression({ profile: pr, hw, facts });
+      expect(p).toMatchObject({ precision: 'fp32', method: null, weightType: 'float32', activationType: 'float32', verifyOnDevice: true });
+      expect(p.candidates[0]).toEqual({ precision: 'int8', method: 'int8', reduceRange, note: 'int8 for a smaller file (weights 4× smaller); not expected to be faster here: measure' });
+      const i = p.reasons.findIndex((r) => r.includes("are ops onnxruntime's CPU provider keeps float"));
+      expect(i).toBeGreaterThan(0);
+      expect(p.reasons[i]).toMatch(/HardSwish ×10\)/);
+    }
+    const tiny = planCompression({ profile: HW['x86-avx512-vnni']!.profile, hw: HW['x86-avx512-vnni']!.hw, facts: FACTS['cnn-small']!, flopsPerInference: 5e6 });
+    expect(tiny.precision).toBe('fp32');
+    expect(tiny.reasons.some((r) => r.startsWith('5.0 MFLOPs per inference, below 20 MFLOPs'))).toBe(true);
+    // Without the rule's inputs, the same model on the same device stays int8.
+    expect(planCompression({ profile: HW['x86-avx512-vnni']!.profile, hw: HW['x86-avx512-vnni']!.hw, facts: FACTS['cnn-small']! }).precision).toBe('int8');
   });
 });
 

@@ -131,6 +131,15 @@ describe('candidateSpace', () => {
     expect(space.candidates.find((c) => c.id === 'int8')!.steps[0]!.options.reduceRange).toBe(true);
   });
 
+  it('an fp32 plan whose int8 alternative needs 7-bit weights (x86 without VNNI) measures int8 with reduce_range', () => {
+    const plan = { method: null, precision: 'fp32' as const, reduceRange: false, candidates: [{ precision: 'int8' as const, method: 'int8' as const, reduceRange: true, note: 'smaller file' }] };
+    const space = candidateSpace(input({ plan }));
+    expect(space.skipped.map((s) => s.id)).not.toContain('int8-rr');
+    const int8 = space.candidates.find((c) => c.id === 'int8')!;
+    expect(int8).toMatchObject({ origin: 'plan-alternative', steps: [{ method: 'int8', options: { perChannel: true, reduceRange: true } }] });
+    expect(space.candidates.find((c) => c.id === 'int8-pt')!.steps[0]!.options.reduceRange).toBe(true);
+  });
+
   it('works on real plans: an fp32 plan on a Pi 4 (no int8 dot product) still measures int8; a Jetson GPU plan measures fp16', () => {
     const profiles = loadDeviceProfiles();
     const pi4 = planCompression({ profile: findDeviceProfile(profiles, 'pi4'), hw: null, facts: modelFacts(cnnLarge()) });
