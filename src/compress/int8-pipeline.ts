@@ -6,7 +6,7 @@ import { encodeModel } from '../onnx/model-codec.js';
 import { inferTensorTypes } from '../onnx/shape-inference.js';
 import { createInferenceRunner } from '../profile/ort-inference.js';
 import { calibrateChannelRanges, calibrateRanges, type CalibrationResult } from './calibrate.js';
-import { equalizeChannels, type EqualizeReport } from './equalize-channels.js';
+import { equalizationCandidates, equalizeChannels, type EqualizeReport } from './equalize-channels.js';
 import { correctBiases, type BiasCorrectionReport } from './bias-correction.js';
 import type { CalibrationMethod } from './calibration-stats.js';
 import type { Dataset } from './dataset.js';
@@ -184,14 +184,7 @@ function quantizedComputeLayers(result: PassResult): string[] {
 
 /** Measure per-channel ranges of every rank-4 tensor a Conv or a float-only op writes, then equalize channels. */
 async function equalize(model: OnnxModel, dataset: Dataset, options: Int8PipelineOptions): Promise<EqualizeReport> {
-  const types = inferTensorTypes(model);
-  const candidates: string[] = [];
-  for (const node of model.graph.nodes) {
-    const out = node.outputs[0];
-    const type = out ? types.get(out) : undefined;
-    if (!out || node.outputs.length !== 1 || type?.elemType !== DataType.FLOAT || type.shape?.length !== 4) continue;
-    candidates.push(out);
-  }
+  const candidates = equalizationCandidates(model, inferTensorTypes(model));
   const ranges = await calibrateChannelRanges(model, candidates, dataset, {
     maxSets: 16,
     ...(options.signal ? { signal: options.signal } : {}),

@@ -67,6 +67,12 @@ export function compressPassThrough(ctx: JobContext): Record<string, string | nu
   if (keepFloat !== undefined) out.keepFloat = keepFloat;
   const maxDrop = numberOption(ctx, 'maxAccuracyDrop', 0, 100);
   if (maxDrop !== undefined) out.maxAccuracyDrop = maxDrop;
+  const equalize = boolOption(ctx, 'equalize');
+  if (equalize !== undefined) out.equalize = equalize;
+  const biasCorrection = intOption(ctx, 'biasCorrection', 0, 5);
+  if (biasCorrection !== undefined) out.biasCorrection = biasCorrection;
+  const floatHead = boolOption(ctx, 'floatHead');
+  if (floatHead !== undefined) out.floatHead = floatHead;
   return out;
 }
 

@@ -25,6 +25,9 @@ export const commandModule: CommandModule = {
       .option('importance', { type: 'string', choices: ['l1', 'l2', 'activation'], describe: 'prune: channel importance (filter norm, or mean |activation| on --data)' })
       .option('energy', { type: 'number', describe: 'lowrank: retained singular-value energy (e.g. 0.95)' })
       .option('block-size', { type: 'number', choices: [32, 64, 128], describe: 'int4 block size' })
+      .option('equalize', { type: 'boolean', default: true, describe: 'int8: per-channel activation equalization (--no-equalize to skip)' })
+      .option('bias-correction', { type: 'number', default: 1, describe: 'int8: empirical bias correction rounds (0 = off, at most 5)' })
+      .option('float-head', { type: 'boolean', default: true, describe: "int8: keep a detector's output tail and head layers float (--no-float-head to quantize them)" })
       .option('keep-float', { type: 'string', describe: 'auto (with --max-accuracy-drop) or NODE,NODE,...' })
       .option('max-accuracy-drop', { type: 'number', describe: 'percentage points of top-1 (or agreement) the model may lose' })
       .option('profile', { type: 'string', describe: 'plan: device profile to plan for' })
@@ -37,6 +40,8 @@ export const commandModule: CommandModule = {
     if (ratio !== undefined && !(ratio > 0 && ratio < 1)) throw new EdgetuneError('USAGE', `--ratio must be in (0, 1), got ${ratio}`);
     const drop = args['max-accuracy-drop'] as number | undefined;
     if (drop !== undefined && !(drop >= 0)) throw new EdgetuneError('USAGE', `--max-accuracy-drop must be ≥ 0, got ${drop}`);
+    const biasRounds = args['bias-correction'] as number;
+    if (!Number.isInteger(biasRounds) || biasRounds < 0 || biasRounds > 5) throw new EdgetuneError('USAGE', `--bias-correction must be a whole number of rounds from 0 to 5, got ${biasRounds}`);
     const progress = stageProgress();
     try {
       const report = await compressModelFile({
@@ -57,6 +62,9 @@ export const commandModule: CommandModule = {
         ...(args['block-size'] !== undefined ? { blockSize: args['block-size'] as 32 | 64 | 128 } : {}),
         ...(keepFloatArg ? { keepFloat: keepFloatArg === 'auto' ? 'auto' : keepFloatArg.split(',').filter(Boolean) } : {}),
         ...(drop !== undefined ? { maxAccuracyDropPp: drop } : {}),
+        equalize: args.equalize as boolean,
+        biasCorrectionRounds: biasRounds,
+        floatHead: args['float-head'] as boolean,
         ...(args.profile ? { profileName: String(args.profile) } : {}),
         ...(args.sysroot ? { sysroot: String(args.sysroot) } : {}),
         onProgress: (stage, done, total) => progress.update(stage, done, total),

@@ -31,6 +31,12 @@ export interface MethodOptions {
   maxAccuracyDropPp?: number;
   /** int4 block size. */
   blockSize?: 32 | 64 | 128;
+  /** int8: per-channel activation equalization (default true). */
+  equalize?: boolean;
+  /** int8: empirical bias correction rounds (default 1, 0 = off). */
+  biasCorrectionRounds?: number;
+  /** int8: keep a detector's output tail and head layers float (default true). */
+  floatHead?: boolean;
   /** plan: device profile to plan for, and sysroot to probe. */
   profileName?: string;
   sysroot?: string;

@@ -67,7 +67,7 @@ describe('equalizeChannels', () => {
         makeNode('Conv', ['h', 'w2'], ['y'], 'dw', { group: attr.int(C), pads: attr.ints([1, 1, 1, 1]) }),
       ],
     });
-    const report = equalizeChannels(model.graph, new Map([['a', spreadRange()], ['h', spreadRange()]]));
+    const report = equalizeChannels(model.graph, new Map([['a', spreadRange()], ['h', spreadRange()]]), { islandInputs: true });
     expect(report.sites.map((s) => s.tensor).sort()).toEqual(['a', 'h']);
     const muls = model.graph.nodes.filter((n) => n.opType === 'Mul');
     expect(muls).toHaveLength(2);
@@ -76,6 +76,32 @@ describe('equalizeChannels', () => {
     const entry = muls.find((m) => m.outputs[0] === model.graph.nodes.find((n) => n.opType === 'HardSwish')!.inputs[0])!;
     const k = tensorToFloat32(model.graph.initializers.get(entry.inputs[1]!)!);
     expect(Array.from(k, (v) => v * 64)).toEqual([1, 4, 16, 64].map((v) => expect.closeTo(v, 4)));
+  });
+
+  it('by default leaves a tensor read by a float-only op alone, and folds 1/s into a trailing constant Mul/Add', () => {
+    const model = buildModel({
+      inputs: [tensorInfo('x', [1, 3, 8, 8])],
+      outputs: [tensorInfo('y', null)],
+      initializers: [randomWeight('w1', [C, 3, 1, 1], 1), randomWeight('w2', [C, 1, 3, 3], 2), floatTensor('gamma', [], [2]), floatTensor('beta', [], [0.5])],
+      nodes: [
+        makeNode('Conv', ['x', 'w1'], ['a'], 'conv1'),
+        makeNode('HardSwish', ['a'], ['h'], 'hswish'),
+        makeNode('Mul', ['h', 'gamma'], ['m'], 'affine_mul'),
+        makeNode('Add', ['m', 'beta'], ['b'], 'affine_add'),
+        makeNode('Conv', ['b', 'w2'], ['y'], 'dw', { group: attr.int(C), pads: attr.ints([1, 1, 1, 1]) }),
+      ],
+    });
+    const report = equalizeChannels(model.graph, new Map([['a', spreadRange()], ['b', spreadRange()]]));
+    expect(report.sites.map((s) => s.tensor)).toEqual(['b']);
+    expect(report.scaleNodes).toBe(0);
+    expect(report.skipped[0]!.reason).toMatch(/float-only HardSwish/);
+    const mul = model.graph.nodes.find((n) => n.name === 'affine_mul')!;
+    const add = model.graph.nodes.find((n) => n.name === 'affine_add')!;
+    const gamma = tensorToFloat32(model.graph.initializers.get(mul.inputs[1]!)!);
+    const beta = tensorToFloat32(model.graph.initializers.get(add.inputs[1]!)!);
+    // s = [1, 4, 16, 64] / 64: γ/s and β/s per channel.
+    expect(Array.from(gamma)).toEqual([128, 32, 8, 2].map((v) => expect.closeTo(v, 4)));
+    expect(Array.from(beta)).toEqual([32, 8, 2, 0.5].map((v) => expect.closeTo(v, 4)));
   });
 
   it('skips a tensor that reaches a graph output or a residual Add, and says why', () => {
