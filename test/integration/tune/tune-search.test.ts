@@ -105,6 +105,18 @@ describe('a failing candidate does not stop the search; the accuracy bound drops
     expect(md).toContain('<svg');
     expect(md).toContain('| broken-pass | prune | failed |');
   });
+
+  it('flags int8-dyn when its measured p50 is not below fp32’s, and then never chooses it (objective latency)', () => {
+    const fp32 = byId(result, 'fp32');
+    const dyn = byId(result, 'int8-dyn');
+    const slower = !(dyn.latencyMs! < fp32.latencyMs!);
+    expect(fp32.slowerThanBaseline).toBe(false);
+    expect(dyn.slowerThanBaseline).toBe(slower);
+    if (slower) {
+      expect(result.chosen).not.toBe('int8-dyn');
+      expect(result.notes.some((n) => n.startsWith('int8-dyn (int8-dynamic) is not faster than fp32 on this device'))).toBe(true);
+    }
+  });
 });
 
 describe('an interrupted search resumes: finished candidates are not rebuilt', () => {
