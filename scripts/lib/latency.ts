@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Tensor } from '../../src/onnx/ir.js';
 import { createInferenceRunner } from '../../src/profile/ort-inference.js';
+import { comparePairedLatency } from '../../src/profile/paired-latency.js';
 
 /** p50 and mean latency (ms) of `iterations` runs after `warmup`, in this process, with `threads` intra-op threads. */
 export async function measureLatency(modelBytes: Uint8Array, feeds: Record<string, Tensor>, options: { warmup?: number; iterations?: number; threads?: number } = {}): Promise<{ p50Ms: number; meanMs: number; runs: number }> {
@@ -25,36 +26,9 @@ export async function measureLatency(modelBytes: Uint8Array, feeds: Record<strin
 
 /**
  * p50 latency of two models measured run by run in alternation (A, B, A, B...) in this process, so drifting load
- * on a shared machine hits both equally. Returns both p50s in ms.
+ * on a shared machine hits both equally. Returns both p50s in ms (src/profile/paired-latency.ts does the work).
  */
 export async function compareLatency(aBytes: Uint8Array, bBytes: Uint8Array, feeds: Record<string, Tensor>, options: { warmup?: number; iterations?: number; threads?: number } = {}): Promise<{ aP50Ms: number; bP50Ms: number; runs: number }> {
-  const a = await createInferenceRunner(aBytes, { intraOpNumThreads: options.threads ?? 2 });
-  const b = await createInferenceRunner(bBytes, { intraOpNumThreads: options.threads ?? 2 });
-  try {
-    for (let i = 0; i < (options.warmup ?? 3); i++) {
-      await a.run(feeds);
-      await b.run(feeds);
-    }
-    const ta: number[] = [];
-    const tb: number[] = [];
-    const n = options.iterations ?? 20;
-    for (let i = 0; i < n; i++) {
-      let t = performance.now();
-      await a.run(feeds);
-      ta.push(performance.now() - t);
-      t = performance.now();
-      await b.run(feeds);
-      tb.push(performance.now() - t);
-    }
-    return { aP50Ms: median(ta), bP50Ms: median(tb), runs: n };
-  } finally {
-    await a.release();
-    await b.release();
-  }
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((x, y) => x - y);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+  const r = await comparePairedLatency(aBytes, bBytes, feeds, { ...options, threads: options.threads ?? 2 });
+  return { aP50Ms: r.aP50Ms, bP50Ms: r.bP50Ms, runs: r.runs };
 }

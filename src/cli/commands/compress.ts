@@ -28,6 +28,7 @@ export const commandModule: CommandModule = {
       .option('equalize', { type: 'boolean', default: true, describe: 'int8: per-channel activation equalization (--no-equalize to skip)' })
       .option('bias-correction', { type: 'number', default: 1, describe: 'int8: empirical bias correction rounds (0 = off, at most 5)' })
       .option('float-head', { type: 'boolean', default: true, describe: "int8: keep a detector's output tail and head layers float (--no-float-head to quantize them)" })
+      .option('speed-check', { type: 'boolean', default: true, describe: 'int8: time fp32 and int8 in alternation here and report the speed-up (--no-speed-check to skip)' })
       .option('keep-float', { type: 'string', describe: 'auto (with --max-accuracy-drop) or NODE,NODE,...' })
       .option('max-accuracy-drop', { type: 'number', describe: 'percentage points of top-1 (or agreement) the model may lose' })
       .option('profile', { type: 'string', describe: 'plan: device profile to plan for' })
@@ -65,6 +66,7 @@ export const commandModule: CommandModule = {
         equalize: args.equalize as boolean,
         biasCorrectionRounds: biasRounds,
         floatHead: args['float-head'] as boolean,
+        speedCheck: args['speed-check'] as boolean,
         ...(args.profile ? { profileName: String(args.profile) } : {}),
         ...(args.sysroot ? { sysroot: String(args.sysroot) } : {}),
         onProgress: (stage, done, total) => progress.update(stage, done, total),

@@ -1,7 +1,8 @@
 import { defaultOpset, type OnnxGraph, type OnnxModel } from '../../onnx/ir.js';
 import { decodeModel, encodeModel } from '../../onnx/model-codec.js';
 import { optimizedGraphBytes } from '../../profile/optimized-graph.js';
-import { realInputs, type Dataset } from '../dataset.js';
+import { feedsForBatch, realInputs, type Dataset } from '../dataset.js';
+import { comparePairedLatency } from '../../profile/paired-latency.js';
 import { analyzeFusion, describeFusion } from '../fusion-report.js';
 import { runInt8Pipeline } from '../int8-pipeline.js';
 import { quantizeDynamic } from '../quantize-dynamic.js';
@@ -14,7 +15,7 @@ import { EdgetuneError } from '../../util/errors.js';
 export const int8Method: CompressMethodRunner = {
   minOpset: 13,
   needsData: true,
-  async run({ model, dataset, options, onProgress, signal }) {
+  async run({ model, original, dataset, options, onProgress, signal }) {
     const already = leaveQuantized(model, 'int8');
     if (already) return already;
     if (!dataset) throw new EdgetuneError('USAGE', 'int8 needs calibration data: --data DIR (ONNX test-data layout)');
@@ -35,12 +36,40 @@ export const int8Method: CompressMethodRunner = {
     if (result.fusedHardSwish > 0) result.report.notes.push(`${result.fusedHardSwish} hard-swish pattern(s) fused into HardSwish before quantizing`);
     if (result.foldedAffine > 0) result.report.notes.push(`${result.foldedAffine} constant Mul/Add step(s) after a Conv folded into its weights`);
     if (result.foldedBatchNorms.length > 0) result.report.notes.push(`${result.foldedBatchNorms.length} BatchNormalization node(s) folded into the Conv before them`);
+    if (result.equalization) {
+      const eq = result.equalization;
+      const worst = eq.sites.reduce((m, site) => Math.max(m, site.spreadBefore), 1);
+      result.report.notes.push(
+        `channel equalization: ${eq.sites.length} tensor(s) rescaled per channel (largest channel-range spread ${worst.toFixed(1)}× before), ${eq.scaleNodes} channel-scale Mul(s) added, ${eq.skipped.length} left as they were`,
+      );
+    }
+    if (result.biasCorrection) {
+      const bc = result.biasCorrection;
+      result.report.notes.push(`bias correction: ${bc.correctedLayers} layer(s) on ${bc.samples} samples, RMS of the per-channel mean shift ${bc.meanShiftBefore.toPrecision(3)} before`);
+    }
+    result.report.details = {
+      ...result.report.details,
+      equalization: result.equalization ? { sites: result.equalization.sites.length, scaleNodes: result.equalization.scaleNodes, skipped: result.equalization.skipped.length, detail: result.equalization.sites } : null,
+      biasCorrection: result.biasCorrection,
+      stageSeconds: result.stageSeconds,
+    };
     if (result.accuracy) result.report.details = { ...result.report.details, accuracy: result.accuracy };
     // What onnxruntime makes of the QDQ model: one session at 'extended' (before x86 layout rewrites).
     const optimized = decodeModel(await optimizedGraphBytes(encodeModel(result.model), { level: 'extended' }));
     const fusion = analyzeFusion(result.model, optimized, { inputShapes: firstBatchShapes(model, dataset) });
     result.report.details = { ...result.report.details, fusion };
     result.report.notes.push(describeFusion(fusion));
+    // Does int8 pay here? Measured on this device: fp32 and int8 alternating on the first calibration sample.
+    if (options.speedCheck !== false) {
+      const feeds = feedsForBatch(original, dataset.load(0))[0]!.feeds;
+      const speed = await comparePairedLatency(encodeModel(original), encodeModel(result.model), feeds, { warmup: 2, iterations: 20, minIterations: 5, budgetMs: 4000 });
+      result.report.details = { ...result.report.details, speed: { fp32P50Ms: speed.aP50Ms, int8P50Ms: speed.bP50Ms, speedup: speed.speedup, runs: speed.runs } };
+      result.report.notes.push(
+        speed.speedup < 1
+          ? `int8 is slower than fp32 on this device: ${speed.speedup.toFixed(2)}× (p50 ${speed.bP50Ms.toFixed(2)} vs ${speed.aP50Ms.toFixed(2)} ms, ${speed.runs} alternated runs); onnxruntime's int8 kernels do not pay for this model here — keep fp32 for speed (int8 still makes the file smaller)`
+          : `int8 vs fp32 on this device: ${speed.speedup.toFixed(2)}× (p50 ${speed.bP50Ms.toFixed(2)} vs ${speed.aP50Ms.toFixed(2)} ms, ${speed.runs} alternated runs)`,
+      );
+    }
     return { model: result.model, report: result.report, calibration: result.calibration };
   },
 };

@@ -1,0 +1,65 @@
+import { performance } from 'node:perf_hooks';
+import type { Tensor } from '../onnx/ir.js';
+import { createInferenceRunner } from './ort-inference.js';
+
+/** Options of a paired latency comparison. */
+export interface PairedLatencyOptions {
+  warmup?: number;
+  /** Alternated runs of each model (default 20). */
+  iterations?: number;
+  /** Stop early once this much wall time has passed (at least `minIterations` runs each). */
+  budgetMs?: number;
+  minIterations?: number;
+  /** intra-op threads; 0 or absent = onnxruntime's choice. */
+  threads?: number;
+}
+
+/** Result of a paired comparison: each model's p50 and how much faster B is than A (p50 ratio A/B). */
+export interface PairedLatency {
+  aP50Ms: number;
+  bP50Ms: number;
+  speedup: number;
+  runs: number;
+}
+
+/**
+ * p50 latency of two models measured run by run in alternation (A, B, A, B…) in this process, so drifting load on
+ * a shared machine hits both alike; `speedup` = A's p50 / B's p50.
+ */
+export async function comparePairedLatency(aBytes: Uint8Array, bBytes: Uint8Array, feeds: Record<string, Tensor>, options: PairedLatencyOptions = {}): Promise<PairedLatency> {
+  const session = options.threads ? { intraOpNumThreads: options.threads } : {};
+  const a = await createInferenceRunner(aBytes, session);
+  const b = await createInferenceRunner(bBytes, session);
+  try {
+    for (let i = 0; i < (options.warmup ?? 3); i++) {
+      await a.run(feeds);
+      await b.run(feeds);
+    }
+    const ta: number[] = [];
+    const tb: number[] = [];
+    const n = options.iterations ?? 20;
+    const started = performance.now();
+    for (let i = 0; i < n; i++) {
+      let t = performance.now();
+      await a.run(feeds);
+      ta.push(performance.now() - t);
+      t = performance.now();
+      await b.run(feeds);
+      tb.push(performance.now() - t);
+      if (options.budgetMs !== undefined && i + 1 >= (options.minIterations ?? 5) && performance.now() - started > options.budgetMs) break;
+    }
+    const aP50Ms = median(ta);
+    const bP50Ms = median(tb);
+    return { aP50Ms, bP50Ms, speedup: aP50Ms / bP50Ms, runs: ta.length };
+  } finally {
+    await a.release();
+    await b.release();
+  }
+}
+
+/** Median of a non-empty list. */
+export function median(values: readonly number[]): number {
+  const s = [...values].sort((x, y) => x - y);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
