@@ -547,6 +547,7 @@ async function buildSteps(spec: CandidateSpec, ctx: CandidateContext): Promise<{
         ...(ctx.calibDir ? { dataDir: ctx.calibDir } : {}),
         // The tune measures fidelity itself, on the evaluation data: no second pass on the calibration data.
         fidelitySets: 0,
+        speedCheck: false,
         ...(ctx.signal ? { signal: ctx.signal } : {}),
       });
     } catch (error) {
