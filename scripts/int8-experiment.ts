@@ -30,6 +30,7 @@ if (args.includes('--save')) writeFileSync(flag('save', ''), bytes);
 const ref = await createInferenceRunner(encodeModel(original), { intraOpNumThreads: 2 });
 const q = await createInferenceRunner(bytes, { intraOpNumThreads: 2 });
 const cos = new Map<string, number[]>();
+const pooled = new Map<string, { dot: number; nx: number; ny: number }>();
 for (let s = 0; s < evalSet.setNames.length; s++) {
   for (const piece of feedsForBatch(original, evalSet.load(s))) {
     const a = await ref.run(piece.feeds);
@@ -40,6 +41,8 @@ for (let s = 0; s < evalSet.setNames.length; s++) {
       let dot = 0, nx = 0, ny = 0;
       for (let i = 0; i < x.length; i++) { dot += x[i]! * y[i]!; nx += x[i]! * x[i]!; ny += y[i]! * y[i]!; }
       const c = nx === 0 && ny === 0 ? 1 : nx === 0 || ny === 0 ? 0 : dot / Math.sqrt(nx * ny); if (!Number.isFinite(c)) console.log("non-finite", name, nx, ny, dot);
+      const p = pooled.get(name) ?? { dot: 0, nx: 0, ny: 0 };
+      p.dot += dot; p.nx += nx; p.ny += ny; pooled.set(name, p);
       if (!cos.has(name)) cos.set(name, []);
       cos.get(name)!.push(c);
     }
@@ -47,7 +50,7 @@ for (let s = 0; s < evalSet.setNames.length; s++) {
 }
 const mean = (v: number[]): number => v.reduce((a, b) => a + b, 0) / v.length;
 if (process.env.PER_SAMPLE) for (const [n, v] of cos) console.log(n, v.map((x) => x.toFixed(3)).join(" "));
-const per = [...cos].map(([n, v]) => `${n}: ${mean(v).toFixed(4)} (min ${Math.min(...v).toFixed(3)})`);
+const per = [...cos].map(([n, v]) => { const p = pooled.get(n)!; return `${n}: ${mean(v).toFixed(4)} (min ${Math.min(...v).toFixed(3)}, pooled ${(p.dot / Math.sqrt(p.nx * p.ny)).toFixed(4)})`; });
 // paired latency
 const feeds = feedsForBatch(original, evalSet.load(0))[0]!.feeds;
 for (let i = 0; i < 3; i++) { await ref.run(feeds); await q.run(feeds); }

@@ -12,7 +12,7 @@ import { EdgetuneError } from '../util/errors.js';
 
 /** Options of empirical bias correction. */
 export interface BiasCorrectionOptions {
-  /** Measure-and-correct rounds; each sees the corrections of the rounds before it (default 2). */
+  /** Measure-and-correct rounds; each sees the corrections of the rounds before it (default 1). */
   rounds?: number;
   /** Dataset sets used to measure (default 8). */
   maxSets?: number;
@@ -24,7 +24,10 @@ export interface BiasCorrectionReport {
   rounds: number;
   samples: number;
   correctedLayers: number;
-  /** RMS over channels of the mean output shift before the first and after the last round, summed over layers. */
+  /**
+   * Root of the summed squared per-channel mean shifts over all layers, as measured at the start of the first and
+   * of the last round (equal with one round; a second round shows what the first left).
+   */
   meanShiftBefore: number;
   meanShiftAfter: number;
 }

@@ -9,6 +9,7 @@ import { feedsForBatch, type Dataset } from './dataset.js';
 import { Histogram, MinMaxAccumulator, entropyThreshold, mseRange, percentileRange, type CalibrationMethod, type TensorRange } from './calibration-stats.js';
 import { EdgetuneError } from '../util/errors.js';
 import { refuseModelRunFailure } from '../profile/ort-session.js';
+import { searchScales } from './scale-search.js';
 
 /** Options for activation calibration. */
 export interface CalibrationOptions {
@@ -28,6 +29,8 @@ export interface CalibrationResult {
   method: CalibrationMethod;
   samples: number;
   ranges: Map<string, TensorRange>;
+  /** consumer-mse: how many tensors chose each candidate range. */
+  chosen?: { candidates: string[]; counts: number[] };
 }
 
 /**
@@ -55,6 +58,16 @@ export async function calibrateRanges(model: OnnxModel, tensorNames: readonly st
     else histograms.set(name, new Histogram(r.min, r.max, bins));
   }
   samples = await histogramPass(model, tensorNames, dataset, sets, histograms, options.method === 'entropy', tick, options.signal);
+  if (options.method === 'consumer-mse') {
+    // Candidates from the same histogram; the readers' output error picks one per tensor.
+    const candidates = new Map<string, TensorRange[]>();
+    for (const [name, histogram] of histograms) {
+      const observed = minmax.acc.get(name)!.range();
+      candidates.set(name, [observed, ...[99.999, 99.99, 99.9].map((p) => percentileRange(histogram, p, observed)), mseRange(histogram, observed)]);
+    }
+    const search = await searchScales(model, candidates, dataset, { ...(options.signal ? { signal: options.signal } : {}) });
+    return { method: 'consumer-mse', samples, ranges: search.ranges, chosen: { candidates: ['minmax', 'p99.999', 'p99.99', 'p99.9', 'mse'], counts: search.chosen } };
+  }
   for (const [name, histogram] of histograms) {
     const observed = minmax.acc.get(name)!.range();
     if (options.method === 'percentile') {

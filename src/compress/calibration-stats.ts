@@ -4,7 +4,7 @@
  */
 
 /** Calibration method names, as on the CLI. */
-export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy' | 'mse';
+export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy' | 'mse' | 'consumer-mse';
 
 /** The chosen real range of one tensor. */
 export interface TensorRange {

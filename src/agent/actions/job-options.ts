@@ -53,7 +53,7 @@ export const COMPRESS_METHODS = ['int8', 'int8-dynamic', 'fp16', 'int4', 'prune'
 /** Compress options a job may pass through to `edgetune compress`, validated by type. */
 export function compressPassThrough(ctx: JobContext): Record<string, string | number | boolean> {
   const out: Record<string, string | number | boolean> = {};
-  const calibration = enumOption(ctx, 'calibration', ['minmax', 'percentile', 'entropy', 'mse'] as const);
+  const calibration = enumOption(ctx, 'calibration', ['minmax', 'percentile', 'entropy', 'mse', 'consumer-mse'] as const);
   if (calibration) out.calibration = calibration;
   const perChannel = boolOption(ctx, 'perChannel');
   if (perChannel !== undefined) out.perChannel = perChannel;

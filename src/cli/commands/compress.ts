@@ -14,7 +14,7 @@ export const commandModule: CommandModule = {
       .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'output model path (written atomically)' })
       .option('method', { alias: 'm', type: 'string', demandOption: true, describe: 'int8 | int8-dynamic | fp16 | int4 | prune | sparsity | lowrank | plan' })
       .option('data', { type: 'string', describe: 'calibration / reconstruction data (ONNX test-data layout)' })
-      .option('calibration', { type: 'string', choices: ['minmax', 'percentile', 'entropy', 'mse'], default: 'minmax' })
+      .option('calibration', { type: 'string', choices: ['minmax', 'percentile', 'entropy', 'mse', 'consumer-mse'], default: 'minmax' })
       .option('percentile', { type: 'number', default: 99.999, describe: 'percentile for --calibration percentile' })
       .option('per-channel', { type: 'boolean', default: true, describe: 'per-channel weights (--no-per-channel for per-tensor)' })
       .option('symmetric', { type: 'boolean', default: false, describe: 'int8: symmetric int8 activations (TensorRT style) instead of uint8 asymmetric' })

@@ -8,7 +8,7 @@ import { runInt8Pipeline } from '../int8-pipeline.js';
 import { quantizeDynamic } from '../quantize-dynamic.js';
 import { quantizeFp16 } from '../quantize-fp16.js';
 import { quantizeInt4 } from '../quantize-int4.js';
-import type { CompressMethodRunner, MethodOutcome } from './method-types.js';
+import type { CompressMethodRunner, MethodOptions, MethodOutcome } from './method-types.js';
 import { EdgetuneError } from '../../util/errors.js';
 
 /** `int8`: static QDQ with calibration, optional mixed precision. */
@@ -19,6 +19,7 @@ export const int8Method: CompressMethodRunner = {
     const already = leaveQuantized(model, 'int8');
     if (already) return already;
     if (!dataset) throw new EdgetuneError('USAGE', 'int8 needs calibration data: --data DIR (ONNX test-data layout)');
+    checkInt8Options(options);
     const result = await runInt8Pipeline(model, dataset, {
       calibration: options.calibration ?? 'minmax',
       ...(options.percentile !== undefined ? { percentile: options.percentile } : {}),
@@ -162,4 +163,21 @@ function firstBatchShapes(model: OnnxModel, dataset: Dataset): Record<string, nu
     if (name) shapes[name] = [...t.dims];
   });
   return shapes;
+}
+
+/** The calibration methods `int8` knows. */
+export const CALIBRATION_METHODS = ['minmax', 'percentile', 'entropy', 'mse', 'consumer-mse'] as const;
+
+/** Refuse int8 options the CLI would have refused too (library and agent callers skip yargs): USAGE naming the option. */
+export function checkInt8Options(options: MethodOptions): void {
+  if (options.calibration !== undefined && !(CALIBRATION_METHODS as readonly string[]).includes(options.calibration)) {
+    throw new EdgetuneError('USAGE', `int8: calibration must be one of ${CALIBRATION_METHODS.join(', ')}, got ${JSON.stringify(options.calibration)}`);
+  }
+  if (options.percentile !== undefined && !(options.percentile > 50 && options.percentile <= 100)) {
+    throw new EdgetuneError('USAGE', `int8: percentile must be in (50, 100], got ${options.percentile}`);
+  }
+  const rounds = options.biasCorrectionRounds;
+  if (rounds !== undefined && !(Number.isInteger(rounds) && rounds >= 0 && rounds <= 5)) {
+    throw new EdgetuneError('USAGE', `int8: bias correction rounds must be a whole number from 0 to 5, got ${rounds}`);
+  }
 }

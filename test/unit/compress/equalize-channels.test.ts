@@ -36,7 +36,7 @@ describe('equalizeChannels', () => {
     const model = convReluConv(true);
     const w1 = tensorToFloat32(model.graph.initializers.get('w1')!);
     const w2 = tensorToFloat32(model.graph.initializers.get('w2')!);
-    const report = equalizeChannels(model.graph, new Map([['a', spreadRange()]]));
+    const report = equalizeChannels(model.graph, new Map([['a', spreadRange()]]), { headroom: 1, minRelativeScale: 1e-2 });
     expect(report.sites).toHaveLength(1);
     expect(report.sites[0]!.alpha).toBe(1);
     expect(report.sites[0]!.spreadBefore).toBeCloseTo(64, 5);
@@ -67,7 +67,7 @@ describe('equalizeChannels', () => {
         makeNode('Conv', ['h', 'w2'], ['y'], 'dw', { group: attr.int(C), pads: attr.ints([1, 1, 1, 1]) }),
       ],
     });
-    const report = equalizeChannels(model.graph, new Map([['a', spreadRange()], ['h', spreadRange()]]), { islandInputs: true });
+    const report = equalizeChannels(model.graph, new Map([['a', spreadRange()], ['h', spreadRange()]]), { islandInputs: true, headroom: 1, minRelativeScale: 1e-2 });
     expect(report.sites.map((s) => s.tensor).sort()).toEqual(['a', 'h']);
     const muls = model.graph.nodes.filter((n) => n.opType === 'Mul');
     expect(muls).toHaveLength(2);
@@ -91,7 +91,7 @@ describe('equalizeChannels', () => {
         makeNode('Conv', ['b', 'w2'], ['y'], 'dw', { group: attr.int(C), pads: attr.ints([1, 1, 1, 1]) }),
       ],
     });
-    const report = equalizeChannels(model.graph, new Map([['a', spreadRange()], ['b', spreadRange()]]));
+    const report = equalizeChannels(model.graph, new Map([['a', spreadRange()], ['b', spreadRange()]]), { headroom: 1, minRelativeScale: 1e-2 });
     expect(report.sites.map((s) => s.tensor)).toEqual(['b']);
     expect(report.scaleNodes).toBe(0);
     expect(report.skipped[0]!.reason).toMatch(/float-only HardSwish/);
@@ -133,7 +133,7 @@ describe('equalizeChannels', () => {
     });
     const range: ChannelRange = { min: new Float32Array(C), max: new Float32Array([0.5, 2, 9, 30]) };
     const before = tensorToFloat32(model.graph.initializers.get('w1')!).slice();
-    const report = equalizeChannels(model.graph, new Map([['a', range]]));
+    const report = equalizeChannels(model.graph, new Map([['a', range]]), { headroom: 1, minRelativeScale: 1e-2 });
     expect(report.sites).toHaveLength(1);
     const conv1 = model.graph.nodes.find((n) => n.name === 'conv1')!;
     const after = tensorToFloat32(model.graph.initializers.get(conv1.inputs[1]!)!);
@@ -141,6 +141,14 @@ describe('equalizeChannels', () => {
     expect(after[2 * 3]).toBeCloseTo(before[2 * 3]!, 6);
     expect(after[3 * 3]).toBeCloseTo(before[3 * 3]!, 6);
     expect(Math.abs(after[0]! / before[0]!)).toBeCloseTo(12, 4);
+  });
+
+  it('leaves headroom: a channel is amplified to 1/1.5 of the largest range by default, never past it', () => {
+    const model = convReluConv(true);
+    const report = equalizeChannels(model.graph, new Map([['a', spreadRange()]]));
+    // ranges 1, 4, 16, 64 with headroom 1.5 → 1.5, 6, 24, 64, and at most 32× amplification: s = 1/32, 6/64,
+    // 24/64, 1, so the scaled ranges are 32, 42.7, 42.7, 64.
+    expect(report.sites[0]!.spreadAfter).toBeCloseTo(2, 5);
   });
 });
 
