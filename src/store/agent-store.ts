@@ -329,7 +329,7 @@ export class AgentStore {
   /** Pending outbox rows, oldest first. */
   pendingOutbox(limit: number): OutboxRow[] {
     return (
-      this.db.prepare(`SELECT * FROM outbox WHERE state = 'pending' ORDER BY created_at, id LIMIT ?`).all(limit) as Record<string, unknown>[]
+      this.db.prepare(`SELECT * FROM outbox WHERE state = 'pending' ORDER BY created_at, rowid LIMIT ?`).all(limit) as Record<string, unknown>[]
     ).map((r) => ({
       id: r.id as string,
       topic: r.topic as string,

@@ -140,6 +140,6 @@ describe('ONNX fuzz findings stay fixed', () => {
     model.graph.initializers.set('fc.b', { ...bias, dims: [10, 1, 1, 1] });
     const reference = writeModel('broadcast-bias.onnx', model);
     const error = await caught(() => evaluateModelFiles({ modelPath: bases.small.path, dataDir: bases.small.dataDir, referencePath: reference }));
-    expectRefused(error, 'USAGE', /reference model's output \[.*\] and the model's output \[4,10\] differ in shape/);
+    expectRefused(error, 'USAGE', /reference model's output 'y' \[.*\] and the model's output 'y' \[4,10\] differ in shape/);
   });
 });
