@@ -26,8 +26,8 @@ export interface Int8PipelineOptions extends Int8Options {
   keepFloatMode?: 'none' | 'auto' | string[];
   /** Bound for `auto`, in percentage points of top-1 (or of agreement with the float model without labels). */
   maxAccuracyDropPp?: number;
-  /** Per-channel activation equalization before calibration (default true). */
-  equalize?: boolean;
+  /** Per-channel activation equalization before calibration (default true); `full` also equalizes the inputs of float-only ops (more faithful, slower). */
+  equalize?: boolean | 'full';
   /** Empirical bias correction rounds after calibration (default 1; 0 = off). */
   biasCorrectionRounds?: number;
   onProgress?: (stage: string, done: number, total: number) => void;
@@ -189,5 +189,5 @@ async function equalize(model: OnnxModel, dataset: Dataset, options: Int8Pipelin
     maxSets: 16,
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  return equalizeChannels(model.graph, ranges);
+  return equalizeChannels(model.graph, ranges, { islandInputs: options.equalize === 'full' });
 }

@@ -69,6 +69,8 @@ export function compressPassThrough(ctx: JobContext): Record<string, string | nu
   if (maxDrop !== undefined) out.maxAccuracyDrop = maxDrop;
   const equalize = boolOption(ctx, 'equalize');
   if (equalize !== undefined) out.equalize = equalize;
+  const equalizeFloatInputs = boolOption(ctx, 'equalizeFloatInputs');
+  if (equalizeFloatInputs !== undefined) out.equalizeFloatInputs = equalizeFloatInputs;
   const biasCorrection = intOption(ctx, 'biasCorrection', 0, 5);
   if (biasCorrection !== undefined) out.biasCorrection = biasCorrection;
   const floatHead = boolOption(ctx, 'floatHead');

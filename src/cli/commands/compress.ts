@@ -26,6 +26,7 @@ export const commandModule: CommandModule = {
       .option('energy', { type: 'number', describe: 'lowrank: retained singular-value energy (e.g. 0.95)' })
       .option('block-size', { type: 'number', choices: [32, 64, 128], describe: 'int4 block size' })
       .option('equalize', { type: 'boolean', default: true, describe: 'int8: per-channel activation equalization (--no-equalize to skip)' })
+      .option('equalize-float-inputs', { type: 'boolean', default: false, describe: 'int8: also equalize what float-only ops (HardSwish…) read: more faithful, one Mul each, slower' })
       .option('bias-correction', { type: 'number', default: 1, describe: 'int8: empirical bias correction rounds (0 = off, at most 5)' })
       .option('float-head', { type: 'boolean', default: true, describe: "int8: keep a detector's output tail and head layers float (--no-float-head to quantize them)" })
       .option('speed-check', { type: 'boolean', default: true, describe: 'int8: time fp32 and int8 in alternation here and report the speed-up (--no-speed-check to skip)' })
@@ -64,6 +65,7 @@ export const commandModule: CommandModule = {
         ...(keepFloatArg ? { keepFloat: keepFloatArg === 'auto' ? 'auto' : keepFloatArg.split(',').filter(Boolean) } : {}),
         ...(drop !== undefined ? { maxAccuracyDropPp: drop } : {}),
         equalize: args.equalize as boolean,
+        equalizeFloatInputs: args['equalize-float-inputs'] as boolean,
         biasCorrectionRounds: biasRounds,
         floatHead: args['float-head'] as boolean,
         speedCheck: args['speed-check'] as boolean,

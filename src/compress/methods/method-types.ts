@@ -33,6 +33,8 @@ export interface MethodOptions {
   blockSize?: 32 | 64 | 128;
   /** int8: per-channel activation equalization (default true). */
   equalize?: boolean;
+  /** int8: also equalize the inputs of float-only ops such as HardSwish (more faithful, a Mul each: slower; default false). */
+  equalizeFloatInputs?: boolean;
   /** int8: empirical bias correction rounds (default 1, 0 = off). */
   biasCorrectionRounds?: number;
   /** int8: keep a detector's output tail and head layers float (default true). */

@@ -27,7 +27,7 @@ export const int8Method: CompressMethodRunner = {
       perChannel: options.perChannel ?? true,
       reduceRange: options.reduceRange ?? false,
       keepFloatMode: options.keepFloat ?? 'none',
-      ...(options.equalize !== undefined ? { equalize: options.equalize } : {}),
+      ...(options.equalize === false ? { equalize: false } : options.equalizeFloatInputs ? { equalize: 'full' as const } : {}),
       ...(options.biasCorrectionRounds !== undefined ? { biasCorrectionRounds: options.biasCorrectionRounds } : {}),
       ...(options.floatHead !== undefined ? { floatHead: options.floatHead } : {}),
       ...(options.maxAccuracyDropPp !== undefined ? { maxAccuracyDropPp: options.maxAccuracyDropPp } : {}),
