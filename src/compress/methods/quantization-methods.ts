@@ -56,7 +56,11 @@ export const int8Method: CompressMethodRunner = {
     };
     if (result.accuracy) result.report.details = { ...result.report.details, accuracy: result.accuracy };
     // What onnxruntime makes of the QDQ model: one session at 'extended' (before x86 layout rewrites).
-    const optimized = decodeModel(await optimizedGraphBytes(encodeModel(result.model), { level: 'extended' }));
+    // This is also the check that onnxruntime loads what we are about to write: a failure here is ours, not the input's.
+    const optimizedBytes = await optimizedGraphBytes(encodeModel(result.model), { level: 'extended' }).catch((error: unknown) => {
+      throw new EdgetuneError('PASS_FAILED', `int8 produced a model onnxruntime cannot load (nothing written): ${(error as Error).message}`, { cause: error });
+    });
+    const optimized = decodeModel(optimizedBytes);
     const fusion = analyzeFusion(result.model, optimized, { inputShapes: firstBatchShapes(model, dataset) });
     result.report.details = { ...result.report.details, fusion };
     result.report.notes.push(describeFusion(fusion));
