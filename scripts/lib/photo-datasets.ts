@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeDataset } from '../../src/compress/dataset-writer.js';
+import { mulberry32 } from '../../src/util/random.js';
 import { cropResize, decodeJpeg, imageToTensor, rotate180, type ImageInputSpec, type RgbImage } from '../../src/compress/image-tensor.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -86,18 +87,6 @@ export function modelPath(model: ThirdPartyModel): string {
   return join(ROOT, model.path);
 }
 
-/** A tiny deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const decoded = new Map<string, RgbImage>();
 function photo(name: string): RgbImage {
   let image = decoded.get(name);
@@ -110,7 +99,7 @@ function photo(name: string): RgbImage {
 
 /** Seeded crops of the given photos, round-robin over them, resized for `model`. */
 export function photoSamples(model: ThirdPartyModel, photos: readonly string[], count: number, seed: number): RgbImage[] {
-  const random = rng(seed);
+  const random = mulberry32(seed);
   const aspect = model.input.width / model.input.height;
   const out: RgbImage[] = [];
   for (let i = 0; i < count; i++) {
