@@ -1,5 +1,5 @@
 import type { OnnxGraph, OnnxNode, Tensor } from '../onnx/ir.js';
-import { consumerMap, graphOutputNames, nameFactory, producerMap } from '../onnx/graph.js';
+import { attrInt, consumerMap, graphOutputNames, nameFactory, producerMap } from '../onnx/graph.js';
 import { floatTensor, tensorToFloat32 } from '../onnx/tensor.js';
 import { DataType } from '../onnx/dtype.js';
 
@@ -70,4 +70,57 @@ function channelValues(t: Tensor, channels: number): Float32Array | undefined {
   // Must sit on the channel axis of a rank-4 activation: [C,1,1] or [1,C,1,1].
   const axisFromEnd = dims.length - 1 - dims.indexOf(channels);
   return axisFromEnd === 2 ? Float32Array.from(v) : undefined;
+}
+
+/**
+ * Fold a constant Add in front of 1×1 Convs into their bias: `Conv1x1(x + β) = Conv1x1(x) + W·β`, exact when
+ * every reader is a 1×1, group-1 Conv without padding (padding would see 0 where x + β has β). PP-LCNet ends each
+ * HardSwish island with an affine `·γ + β`; folding β saves a float op on each island that a pointwise Conv reads.
+ * Pure; returns the number of Add nodes folded.
+ */
+export function foldAddIntoPointwiseConv(graph: OnnxGraph): number {
+  const fresh = nameFactory(graph);
+  const outputs = graphOutputNames(graph);
+  const consumers = consumerMap(graph);
+  const removed = new Set<OnnxNode>();
+  for (const add of graph.nodes) {
+    if (add.opType !== 'Add' || add.domain !== '' || add.inputs.length !== 2) continue;
+    const side = graph.initializers.has(add.inputs[1]!) ? 1 : graph.initializers.has(add.inputs[0]!) ? 0 : -1;
+    if (side < 0 || graph.initializers.has(add.inputs[1 - side]!)) continue;
+    const out = add.outputs[0]!;
+    const readers = consumers.get(out) ?? [];
+    if (outputs.has(out) || readers.length === 0) continue;
+    const pointwise = readers.every((r) => {
+      const w = r.opType === 'Conv' && r.domain === '' && r.inputs[0] === out ? graph.initializers.get(r.inputs[1]!) : undefined;
+      if (!w || w.dataType !== DataType.FLOAT || w.dims.length !== 4 || w.dims[2] !== 1 || w.dims[3] !== 1) return false;
+      if (attrInt(r, 'group', 1) !== 1) return false;
+      const pads = r.attributes.get('pads');
+      if (pads && pads.type === 'ints' && pads.value.some((p) => p !== 0)) return false;
+      const autoPad = r.attributes.get('auto_pad');
+      if (autoPad && autoPad.type === 'string' && autoPad.value !== 'NOTSET' && autoPad.value !== 'VALID') return false;
+      return !r.inputs[2] || graph.initializers.has(r.inputs[2]);
+    });
+    if (!pointwise) continue;
+    const constant = graph.initializers.get(add.inputs[side]!)!;
+    const inChannels = graph.initializers.get(readers[0]!.inputs[1]!)!.dims[1]!;
+    const beta = constant.dataType === DataType.FLOAT ? channelValues(constant, inChannels) : undefined;
+    if (!beta || readers.some((r) => graph.initializers.get(r.inputs[1]!)!.dims[1] !== inChannels)) continue;
+    for (const conv of readers) {
+      const w = graph.initializers.get(conv.inputs[1]!)!;
+      const weights = tensorToFloat32(w);
+      const outChannels = w.dims[0]!;
+      const bias = conv.inputs[2] ? Float32Array.from(tensorToFloat32(graph.initializers.get(conv.inputs[2])!)) : new Float32Array(outChannels);
+      for (let o = 0; o < outChannels; o++) {
+        let shift = 0;
+        for (let c = 0; c < inChannels; c++) shift += weights[o * inChannels + c]! * beta[c]!;
+        bias[o]! += shift;
+      }
+      const bName = fresh(`${conv.name || conv.outputs[0]}_bias_add_folded`);
+      graph.initializers.set(bName, floatTensor(bName, [outChannels], bias));
+      conv.inputs = [add.inputs[1 - side]!, conv.inputs[1]!, bName];
+    }
+    removed.add(add);
+  }
+  graph.nodes = graph.nodes.filter((n) => !removed.has(n));
+  return removed.size;
 }

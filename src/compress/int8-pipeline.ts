@@ -13,7 +13,7 @@ import type { Dataset } from './dataset.js';
 import { evaluateRunners } from './evaluate.js';
 import { foldBatchNorm } from './fold-batchnorm.js';
 import { fuseHardSwish } from './fuse-activations.js';
-import { foldConvAffine } from './fold-affine.js';
+import { foldAddIntoPointwiseConv, foldConvAffine } from './fold-affine.js';
 import { quantizeInt8, type Int8Options } from './quantize-int8.js';
 import type { PassResult } from './pass.js';
 import { EdgetuneError } from '../util/errors.js';
@@ -60,7 +60,7 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
   };
   const fusedHardSwish = fuseHardSwish(model);
   const foldedBatchNorms = foldBatchNorm(model.graph);
-  const foldedAffine = foldConvAffine(model.graph);
+  const foldedAffine = foldConvAffine(model.graph) + foldAddIntoPointwiseConv(model.graph);
   const equalization = options.equalize === false ? null : await equalize(model, dataset, options);
   lap('equalize');
   const types = inferTensorTypes(model);

@@ -18,7 +18,7 @@ import { createInferenceRunner } from '../../../src/profile/ort-inference.js';
 import { tensorToFloat32 } from '../../../src/onnx/tensor.js';
 import { fuseHardSwish } from '../../../src/compress/fuse-activations.js';
 import { foldBatchNorm } from '../../../src/compress/fold-batchnorm.js';
-import { foldConvAffine } from '../../../src/compress/fold-affine.js';
+import { foldAddIntoPointwiseConv, foldConvAffine } from '../../../src/compress/fold-affine.js';
 import { THIRD_PARTY_MODELS, modelPath, photoDataset, type ThirdPartyModel } from '../../../scripts/lib/photo-datasets.js';
 
 const DET_320: ThirdPartyModel = { ...THIRD_PARTY_MODELS['ppocr-det']!, id: 'ppocr-det-320', input: { ...THIRD_PARTY_MODELS['ppocr-det']!.input, width: 320, height: 320 } };
@@ -30,14 +30,17 @@ const CASES: Array<[ThirdPartyModel, boolean, 'calibration' | 'evaluation']> = [
   [THIRD_PARTY_MODELS.blazeface!, false, 'evaluation'],
 ];
 
-describe('equalizeChannels on real models is exact in float', () => {
+describe('the int8 float rewrites (hard-swish fusion, BN/affine/Add folding, equalization) on real models are exact', () => {
   it.each(CASES)('%s (island inputs %s) on %s photos: every output unchanged to 1e-3 of its range', async (spec, islandInputs, split) => {
     const model = loadModelFile(modelPath(spec)).model;
     normalizeModel(model, { minOpset: 13 });
+    // The reference is the model before the int8 pipeline's exact float rewrites, so they are checked too.
+    const original = cloneModel(model);
     fuseHardSwish(model);
     foldBatchNorm(model.graph);
     foldConvAffine(model.graph);
-    const original = cloneModel(model);
+    if (spec.id.startsWith('ppocr-det')) expect(foldAddIntoPointwiseConv(model.graph)).toBeGreaterThan(5);
+    else foldAddIntoPointwiseConv(model.graph);
     const types = inferTensorTypes(model);
     const candidates = equalizationCandidates(model, types);
     const ranges = await calibrateChannelRanges(model, candidates, openDataset(photoDataset(spec, 'calibration', 2), model));
