@@ -8,7 +8,7 @@
  * gets every other crop rotated by 180°. Written once into `.cache/` in the ONNX test-data layout.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeDataset } from '../../src/compress/dataset-writer.js';
@@ -134,6 +134,15 @@ export function photoDataset(model: ThirdPartyModel, split: 'calibration' | 'eva
   mkdirSync(dirname(dir), { recursive: true });
   const photos = split === 'calibration' ? CALIBRATION_PHOTOS : EVALUATION_PHOTOS;
   const samples = photoSamples(model, photos, count, seed);
-  writeDataset(dir, samples.map((image) => ({ inputs: [imageToTensor('input', image, model.input)] })));
+  // Test files run in parallel workers and may build the same set at once: each writes its own copy and renames
+  // it into place; a loser (the directory exists by then) drops its copy. Never remove a directory another reads.
+  const own = `${dir}.${process.pid}-${Math.random().toString(36).slice(2)}`;
+  writeDataset(own, samples.map((image) => ({ inputs: [imageToTensor('input', image, model.input)] })));
+  try {
+    renameSync(own, dir);
+  } catch (error) {
+    rmSync(own, { recursive: true, force: true });
+    if (!existsSync(join(dir, 'test_data_set_0'))) throw error;
+  }
   return dir;
 }
