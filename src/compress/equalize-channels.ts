@@ -5,13 +5,13 @@ import { attrInt, attrInts, attrString, consumerMap, graphOutputNames, makeNode,
 import { floatTensor, tensorToFloat32 } from '../onnx/tensor.js';
 import type { ChannelRange } from './calibrate.js';
 
-/** Name prefix of the channel-scale Mul nodes this pass inserts; the int8 quantizer folds them into per-axis Q/DQ scales. */
+/** Name prefix of the channel-scale Mul nodes this pass inserts (the int8 pass leaves them float, inside their island). */
 export const EQUALIZATION_MUL_PREFIX = 'edgetune_equalize_';
 
 /**
  * Ops that stay float between DequantizeLinear and QuantizeLinear in the int8 graph (no int8 kernel on onnxruntime's
- * CPU EP) and act on each channel separately: a per-axis DQ in front of them or a per-axis Q behind them carries a
- * channel scale at no cost.
+ * CPU EP) and act on each channel separately, so a channel scale can be undone in front of them and applied behind
+ * them.
  */
 const ISLAND_OPS = new Set(['HardSwish', 'HardSigmoid', 'Tanh', 'Softplus', 'Elu', 'Selu', 'Softsign', 'Erf']);
 /** Ops that commute with a positive per-channel scale (f(x/s) = f(x)/s per channel). */
@@ -49,7 +49,7 @@ export interface EqualizedSite {
 /** What equalization did. */
 export interface EqualizeReport {
   sites: EqualizedSite[];
-  /** Channel-scale Mul nodes inserted (each to be folded into a per-axis Q or DQ). */
+  /** Channel-scale Mul nodes inserted (each stays a float op inside its island). */
   scaleNodes: number;
   skipped: Array<{ tensor: string; reason: string }>;
 }
@@ -64,10 +64,10 @@ type Absorber =
  * a tensor X whose channels have very different ranges is replaced by X/s (s per channel) so one per-tensor int8
  * scale fits every channel, and what reads X compensates exactly. X/s comes from its producer: a Conv (its output
  * channels' weights and bias divided by s, free with per-channel weights) or a float-only op such as HardSwish
- * (a Mul by 1/s after it, which the int8 pass folds into a per-axis QuantizeLinear). The compensation is taken up
- * by the readers: a depthwise Conv (its channel weights × s, free), a dense Conv (its input columns × s: weight
- * ranges grow, so s = r^α / w^(1−α) with α chosen by an error model), or a float-only op (a Mul by s before it,
- * folded into a per-axis DequantizeLinear), through ops that commute with a positive channel scale (Relu, pools,
+ * (1/s folded into a trailing constant Mul/Add, else a Mul by 1/s after it, which stays float inside the island).
+ * The compensation is taken up by the readers: a depthwise Conv (its channel weights × s, free), a dense Conv (its
+ * input columns × s: weight ranges grow, so s = r^α / w^(1−α) with α chosen by an error model), or, with
+ * `islandInputs`, a float-only op (a Mul by s before it), through ops that commute with a positive channel scale (Relu, pools,
  * Resize, Pad with zeros, a gate Mul, Clip(0, m) where the data never reaches m in an amplified channel).
  * Exact in float; pure. `ranges` are per-channel calibration ranges of the candidate tensors.
  */
@@ -180,7 +180,7 @@ function producerKindOf(graph: OnnxGraph, node: OnnxNode, channels: number): 'co
   return undefined;
 }
 
-/** Is `node` a float-only op that takes a per-axis DQ in front (an island entry)? */
+/** Is `node` a float-only op that starts an island (reads a DQ output in the int8 graph)? */
 function isIslandEntry(graph: OnnxGraph, node: OnnxNode, input: string): boolean {
   if (node.domain !== '' || node.inputs[0] !== input) return false;
   if (ISLAND_OPS.has(node.opType)) return true;

@@ -25,12 +25,6 @@ export interface Int8Options {
    * outputs, where one int8 scale would have to span box offsets and scores. Default true.
    */
   floatHead?: boolean;
-  /**
-   * Fold equalization's channel-scale Muls into per-axis activation Q/DQ (exact, no extra nodes) instead of leaving
-   * them as float Muls inside the float island. Off by default: onnxruntime 1.30's per-axis Q/DQ kernels on
-   * activations are an order of magnitude slower than a broadcast Mul (PP-OCR cls: 0.03× vs fp32).
-   */
-  perAxisActivations?: boolean;
 }
 
 /** Ops whose output is computed in int8 by a fused onnxruntime kernel (QLinear*, QGemm). */
@@ -79,11 +73,9 @@ export function quantizeInt8(model: OnnxModel, types: TensorTypeMap, ranges: Rea
   // 1. Which nodes are quantized.
   const quantized = new Set<OnnxNode>();
   const head = options.floatHead === false ? { tail: new Set<OnnxNode>(), layers: new Set<OnnxNode>() } : headOf(graph, outputs);
-  const foldScales = options.perAxisActivations ?? false;
-  const isScaleMul = (node: OnnxNode | undefined): boolean =>
-    foldScales && !!node && node.opType === 'Mul' && node.name.startsWith(EQUALIZATION_MUL_PREFIX) && graph.initializers.has(node.inputs[1]!);
   for (const node of graph.nodes) {
     const label = node.name || node.outputs[0]!;
+    // Equalization's channel-scale Muls stay float inside their island; they are not "kept float" for the report.
     if (node.domain !== '' || node.name.startsWith(EQUALIZATION_MUL_PREFIX)) continue;
     if (keepFloat.has(label)) {
       kept.push({ node: label, opType: node.opType, reason: 'kept float: accuracy-sensitive (--keep-float)' });
@@ -200,65 +192,12 @@ export function quantizeInt8(model: OnnxModel, types: TensorTypeMap, ranges: Rea
     if (biasDq) node.inputs[biasIndex] = biasDq;
   }
 
-  // 4. Q/DQ pairs on activations: every consumer reads the DQ output. A channel-scale Mul of equalization next to
-  // a pair is folded into it: in front of a float op it becomes a per-axis DQ, behind one a per-axis Q.
+  // 4. Q/DQ pairs on activations: every consumer reads the DQ output.
   const consumers = consumerMap(graph);
-  const producers = producerMap(graph);
-  const folded = new Set<OnnxNode>();
-  const perAxis = (qp: Qp, factors: Float32Array, divide: boolean): { scale: string; zeroPoint: string } => {
-    const scale = fresh(`${qp.scaleName}_per_channel`);
-    const zeroPoint = fresh(`${qp.zeroPointName}_per_channel`);
-    graph.initializers.set(scale, floatTensor(scale, [factors.length], Float32Array.from(factors, (k) => (divide ? qp.params.scale / k : qp.params.scale * k))));
-    const zp = activationType === 'uint8' ? new Uint8Array(factors.length) : new Int8Array(factors.length);
-    zp.fill(qp.params.zeroPoint);
-    graph.initializers.set(zeroPoint, makeTensor(zeroPoint, activationType === 'uint8' ? DataType.UINT8 : DataType.INT8, [factors.length], zp));
-    return { scale, zeroPoint };
-  };
   let pairs = 0;
-  let perAxisFolds = 0;
   for (const [name, qp] of qps) {
-    const all = (consumers.get(name) ?? []).filter((n) => n.opType !== 'QuantizeLinear');
-    const entries = graph.initializers.has(name) ? [] : all.filter((n) => isScaleMul(n) && n.inputs[0] === name);
-    const readers = all.filter((n) => !entries.includes(n));
-    if (readers.length === 0 && entries.length === 0) continue;
-    if (entries.length > 0) {
-      const qOut = fresh(`${name}_QuantizeLinear_Output`);
-      const exit = producers.get(name);
-      const foldExit = isScaleMul(exit) && !folded.has(exit!);
-      const qScale = foldExit ? perAxis(qp, tensorToFloat32(graph.initializers.get(exit!.inputs[1]!)!), true) : { scale: qp.scaleName, zeroPoint: qp.zeroPointName };
-      const qInput = foldExit ? exit!.inputs[0]! : name;
-      if (foldExit) {
-        folded.add(exit!);
-        perAxisFolds++;
-      }
-      graph.nodes.push(makeNode('QuantizeLinear', [qInput, qScale.scale, qScale.zeroPoint], [qOut], fresh(`${name}_QuantizeLinear`), foldExit ? { axis: attr.int(1) } : {}));
-      for (const entry of entries) {
-        const dq = perAxis(qp, tensorToFloat32(graph.initializers.get(entry.inputs[1]!)!), false);
-        graph.nodes.push(makeNode('DequantizeLinear', [qOut, dq.scale, dq.zeroPoint], [entry.outputs[0]!], fresh(`${entry.outputs[0]}_DequantizeLinear`), { axis: attr.int(1) }));
-        folded.add(entry);
-        perAxisFolds++;
-      }
-      if (readers.length > 0) {
-        const dqOut = fresh(`${name}_DequantizeLinear_Output`);
-        graph.nodes.push(makeNode('DequantizeLinear', [qOut, qp.scaleName, qp.zeroPointName], [dqOut], fresh(`${name}_DequantizeLinear`)));
-        for (const reader of readers) reader.inputs = reader.inputs.map((i) => (i === name ? dqOut : i));
-      }
-      pairs++;
-      continue;
-    }
-    const exit = producers.get(name);
-    if (exit && isScaleMul(exit) && !folded.has(exit) && !graph.initializers.has(name)) {
-      const q = perAxis(qp, tensorToFloat32(graph.initializers.get(exit.inputs[1]!)!), true);
-      const qOut = fresh(`${name}_QuantizeLinear_Output`);
-      const dqOut = fresh(`${name}_DequantizeLinear_Output`);
-      graph.nodes.push(makeNode('QuantizeLinear', [exit.inputs[0]!, q.scale, q.zeroPoint], [qOut], fresh(`${name}_QuantizeLinear`), { axis: attr.int(1) }));
-      graph.nodes.push(makeNode('DequantizeLinear', [qOut, qp.scaleName, qp.zeroPointName], [dqOut], fresh(`${name}_DequantizeLinear`)));
-      for (const reader of readers) reader.inputs = reader.inputs.map((i) => (i === name ? dqOut : i));
-      folded.add(exit);
-      perAxisFolds++;
-      pairs++;
-      continue;
-    }
+    const readers = (consumers.get(name) ?? []).filter((n) => n.opType !== 'QuantizeLinear');
+    if (readers.length === 0) continue;
     const dqOut = fresh(`${name}_DequantizeLinear_Output`);
     const constant = graph.initializers.get(name);
     if (constant) {
@@ -278,7 +217,6 @@ export function quantizeInt8(model: OnnxModel, types: TensorTypeMap, ranges: Rea
     pairs++;
   }
 
-  graph.nodes = graph.nodes.filter((n) => !folded.has(n));
   graph.nodes = topologicalSort(graph);
   removeDeadCode(graph);
   if (from < 13) setOpset(model, '', 13);
@@ -300,7 +238,6 @@ export function quantizeInt8(model: OnnxModel, types: TensorTypeMap, ranges: Rea
         weightsQuantized,
         activationQdqPairs: pairs,
         sharedScaleOps: sharedOps,
-        perAxisScaleFolds: perAxisFolds,
       },
     },
   };
