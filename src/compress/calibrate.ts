@@ -93,25 +93,7 @@ async function minMaxPass(
   tick: () => void,
   signal?: AbortSignal,
 ): Promise<{ acc: Map<string, MinMaxAccumulator>; samples: number }> {
-  const augmented: OnnxModel = { ...model, graph: { ...model.graph, nodes: [...model.graph.nodes], outputs: [...model.graph.outputs], initializers: new Map(model.graph.initializers) } };
-  const fresh = nameFactory(augmented.graph);
-  const opset = defaultOpset(model);
-  const outputs: Array<{ tensor: string; min: string; max: string }> = [];
-  for (const name of tensorNames) {
-    const min = fresh(`${name}__calib_min`);
-    const max = fresh(`${name}__calib_max`);
-    if (opset >= 18) {
-      const axes = fresh(`${name}__calib_axes`);
-      augmented.graph.initializers.set(axes, int64Tensor(axes, [0], []));
-      augmented.graph.nodes.push(makeNode('ReduceMin', [name, axes], [min], fresh(`${name}_calib_ReduceMin`), { keepdims: attr.int(0), noop_with_empty_axes: attr.int(0) }));
-      augmented.graph.nodes.push(makeNode('ReduceMax', [name, axes], [max], fresh(`${name}_calib_ReduceMax`), { keepdims: attr.int(0), noop_with_empty_axes: attr.int(0) }));
-    } else {
-      augmented.graph.nodes.push(makeNode('ReduceMin', [name], [min], fresh(`${name}_calib_ReduceMin`), { keepdims: attr.int(0) }));
-      augmented.graph.nodes.push(makeNode('ReduceMax', [name], [max], fresh(`${name}_calib_ReduceMax`), { keepdims: attr.int(0) }));
-    }
-    augmented.graph.outputs.push({ name: min, type: { elemType: DataType.FLOAT, shape: [] } }, { name: max, type: { elemType: DataType.FLOAT, shape: [] } });
-    outputs.push({ tensor: name, min, max });
-  }
+  const { augmented, fetch: outputs } = withReduceMinMax(model, tensorNames, [], 'calib');
   const runner = await createInferenceRunner(encodeModel(augmented), { graphOptimizationLevel: 'disabled' });
   const acc = new Map(tensorNames.map((n) => [n, new MinMaxAccumulator()]));
   let samples = 0;
@@ -199,25 +181,7 @@ export async function calibrateChannelRanges(
 ): Promise<Map<string, ChannelRange>> {
   const ranges = new Map<string, ChannelRange>();
   if (tensorNames.length === 0) return ranges;
-  const augmented: OnnxModel = { ...model, graph: { ...model.graph, nodes: [...model.graph.nodes], outputs: [...model.graph.outputs], initializers: new Map(model.graph.initializers) } };
-  const fresh = nameFactory(augmented.graph);
-  const opset = defaultOpset(model);
-  const fetch: Array<{ tensor: string; min: string; max: string }> = [];
-  for (const name of tensorNames) {
-    const min = fresh(`${name}__chan_min`);
-    const max = fresh(`${name}__chan_max`);
-    if (opset >= 18) {
-      const axes = fresh(`${name}__chan_axes`);
-      augmented.graph.initializers.set(axes, int64Tensor(axes, [3], [0, 2, 3]));
-      augmented.graph.nodes.push(makeNode('ReduceMin', [name, axes], [min], fresh(`${name}_chan_ReduceMin`), { keepdims: attr.int(0) }));
-      augmented.graph.nodes.push(makeNode('ReduceMax', [name, axes], [max], fresh(`${name}_chan_ReduceMax`), { keepdims: attr.int(0) }));
-    } else {
-      augmented.graph.nodes.push(makeNode('ReduceMin', [name], [min], fresh(`${name}_chan_ReduceMin`), { keepdims: attr.int(0), axes: attr.ints([0, 2, 3]) }));
-      augmented.graph.nodes.push(makeNode('ReduceMax', [name], [max], fresh(`${name}_chan_ReduceMax`), { keepdims: attr.int(0), axes: attr.ints([0, 2, 3]) }));
-    }
-    augmented.graph.outputs.push({ name: min, type: { elemType: DataType.FLOAT, shape: null } }, { name: max, type: { elemType: DataType.FLOAT, shape: null } });
-    fetch.push({ tensor: name, min, max });
-  }
+  const { augmented, fetch } = withReduceMinMax(model, tensorNames, [0, 2, 3], 'chan');
   const runner = await createInferenceRunner(encodeModel(augmented), { graphOptimizationLevel: 'disabled' });
   const sets = Math.min(dataset.setNames.length, options.maxSets ?? Number.POSITIVE_INFINITY);
   try {
@@ -242,4 +206,31 @@ export async function calibrateChannelRanges(
     await runner.release();
   }
   return ranges;
+}
+
+/**
+ * A copy of `model` that also outputs ReduceMin/ReduceMax of each named tensor over `axes` (empty: every axis, a
+ * scalar), as opset < 18 (attribute) or ≥ 18 (input) wants them.
+ */
+function withReduceMinMax(model: OnnxModel, tensorNames: readonly string[], axes: number[], tag: string): { augmented: OnnxModel; fetch: Array<{ tensor: string; min: string; max: string }> } {
+  const augmented: OnnxModel = { ...model, graph: { ...model.graph, nodes: [...model.graph.nodes], outputs: [...model.graph.outputs], initializers: new Map(model.graph.initializers) } };
+  const fresh = nameFactory(augmented.graph);
+  const opset = defaultOpset(model);
+  const fetch: Array<{ tensor: string; min: string; max: string }> = [];
+  for (const name of tensorNames) {
+    const min = fresh(`${name}__${tag}_min`);
+    const max = fresh(`${name}__${tag}_max`);
+    for (const [op, out] of [['ReduceMin', min], ['ReduceMax', max]] as const) {
+      if (opset >= 18) {
+        const axesName = fresh(`${name}__${tag}_axes`);
+        augmented.graph.initializers.set(axesName, int64Tensor(axesName, [axes.length], axes));
+        augmented.graph.nodes.push(makeNode(op, [name, axesName], [out], fresh(`${name}_${tag}_${op}`), { keepdims: attr.int(0), noop_with_empty_axes: attr.int(0) }));
+      } else {
+        augmented.graph.nodes.push(makeNode(op, [name], [out], fresh(`${name}_${tag}_${op}`), { keepdims: attr.int(0), ...(axes.length > 0 ? { axes: attr.ints(axes) } : {}) }));
+      }
+    }
+    augmented.graph.outputs.push({ name: min, type: { elemType: DataType.FLOAT, shape: null } }, { name: max, type: { elemType: DataType.FLOAT, shape: null } });
+    fetch.push({ tensor: name, min, max });
+  }
+  return { augmented, fetch };
 }
