@@ -36,7 +36,8 @@ export interface Int8PipelineOptions extends Int8Options {
 
 /** int8 result with the calibration facts the report needs. */
 export interface Int8PipelineResult extends PassResult {
-  calibration: { method: CalibrationMethod; samples: number };
+  /** `chosen`: with consumer-mse, how many tensors took each candidate range. */
+  calibration: { method: CalibrationMethod; samples: number; chosen?: { candidates: string[]; counts: number[] } };
   foldedBatchNorms: string[];
   fusedHardSwish: number;
   /** Constant Mul/Add steps after a Conv folded into its weights. */
@@ -85,7 +86,7 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
   lap('bias correction');
   const quantize = (keepFloat: ReadonlySet<string>): PassResult => quantizeInt8(cloneModel(model), types, calibration.ranges, { ...options, keepFloat });
   const mode = options.keepFloatMode ?? 'none';
-  const base = { calibration: { method: calibration.method, samples: calibration.samples }, foldedBatchNorms, fusedHardSwish, foldedAffine, equalization, biasCorrection, stageSeconds };
+  const base = { calibration: { method: calibration.method, samples: calibration.samples, ...(calibration.chosen ? { chosen: calibration.chosen } : {}) }, foldedBatchNorms, fusedHardSwish, foldedAffine, equalization, biasCorrection, stageSeconds };
   if (mode === 'none') return { ...quantize(new Set()), ...base };
   if (Array.isArray(mode)) return { ...quantize(new Set(mode)), ...base };
   const bound = options.maxAccuracyDropPp;

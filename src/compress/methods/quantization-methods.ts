@@ -1,7 +1,7 @@
 import { defaultOpset, type OnnxGraph, type OnnxModel } from '../../onnx/ir.js';
 import { decodeModel, encodeModel } from '../../onnx/model-codec.js';
 import { optimizedGraphBytes } from '../../profile/optimized-graph.js';
-import { feedsForBatch, realInputs, type Dataset } from '../dataset.js';
+import { feedsForBatch, realInputs, type DataBatch } from '../dataset.js';
 import { comparePairedLatency } from '../../profile/paired-latency.js';
 import { analyzeFusion, describeFusion } from '../fusion-report.js';
 import { runInt8Pipeline } from '../int8-pipeline.js';
@@ -57,17 +57,19 @@ export const int8Method: CompressMethodRunner = {
     if (result.accuracy) result.report.details = { ...result.report.details, accuracy: result.accuracy };
     // What onnxruntime makes of the QDQ model: one session at 'extended' (before x86 layout rewrites).
     // This is also the check that onnxruntime loads what we are about to write: a failure here is ours, not the input's.
-    const optimizedBytes = await optimizedGraphBytes(encodeModel(result.model), { level: 'extended' }).catch((error: unknown) => {
+    const int8Bytes = encodeModel(result.model);
+    const firstBatch = dataset.load(0);
+    const optimizedBytes = await optimizedGraphBytes(int8Bytes, { level: 'extended' }).catch((error: unknown) => {
       throw new EdgetuneError('PASS_FAILED', `int8 produced a model onnxruntime cannot load (nothing written): ${(error as Error).message}`, { cause: error });
     });
     const optimized = decodeModel(optimizedBytes);
-    const fusion = analyzeFusion(result.model, optimized, { inputShapes: firstBatchShapes(model, dataset) });
+    const fusion = analyzeFusion(result.model, optimized, { inputShapes: batchShapes(model, firstBatch) });
     result.report.details = { ...result.report.details, fusion };
     result.report.notes.push(describeFusion(fusion));
     // Does int8 pay here? Measured on this device: fp32 and int8 alternating on the first calibration sample.
     if (options.speedCheck !== false) {
-      const feeds = feedsForBatch(original, dataset.load(0))[0]!.feeds;
-      const speed = await comparePairedLatency(encodeModel(original), encodeModel(result.model), feeds, { warmup: 2, iterations: 20, minIterations: 5, budgetMs: 4000 });
+      const feeds = feedsForBatch(original, firstBatch)[0]!.feeds;
+      const speed = await comparePairedLatency(encodeModel(original), int8Bytes, feeds, { warmup: 2, iterations: 20, minIterations: 5, budgetMs: 4000 });
       result.report.details = { ...result.report.details, speed: { fp32P50Ms: speed.aP50Ms, int8P50Ms: speed.bP50Ms, speedup: speed.speedup, runs: speed.runs } };
       result.report.notes.push(
         speed.speedup < 1
@@ -157,10 +159,9 @@ function leaveQuantized(model: OnnxModel, pass: string): MethodOutcome | null {
   };
 }
 
-/** Input shapes of the first calibration batch, for the FLOP count of the fusion report. */
-function firstBatchShapes(model: OnnxModel, dataset: Dataset): Record<string, number[]> {
+/** Input shapes of a calibration batch, for the FLOP count of the fusion report. */
+function batchShapes(model: OnnxModel, batch: DataBatch): Record<string, number[]> {
   const inputs = realInputs(model);
-  const batch = dataset.load(0);
   const shapes: Record<string, number[]> = {};
   batch.inputs.forEach((t, i) => {
     const name = inputs[i]?.name;
