@@ -72,15 +72,15 @@ export async function correctBiases(model: OnnxModel, quantize: (m: OnnxModel) =
   const sets = Math.min(dataset.setNames.length, options.maxSets ?? 8);
   const report: BiasCorrectionReport = { rounds, samples: 0, correctedLayers: 0, meanShiftBefore: 0, meanShiftAfter: 0 };
   const corrected = new Set<string>();
-  // The twins use the float model's bias as it was, so later rounds see what is left of the shift.
-  const reference = cloneModel(model);
+  // The twins use the float model's bias as it was, so later rounds see what is left of the shift (a corrected bias
+  // gets a new initializer; the original stays in the float graph until the int8 pass drops what nothing reads).
   const originalBias = new Map<OnnxNode, string | undefined>(model.graph.nodes.map((n) => [n, n.inputs[2]]));
   for (let round = 0; round < rounds; round++) {
     const quantized = quantize(cloneModel(model)).model;
     const targets = correctionTargets(model, quantized);
     if (targets.length === 0) break;
     // The twins: float Conv/Gemm copies of each quantized node, on the same dequantized input.
-    const shadow = cloneModel(quantized);
+    const shadow = quantized;
     const fresh = nameFactory(shadow.graph);
     const pairs: Array<{ int8: string; twin: string }> = [];
     for (const t of targets) {
@@ -92,7 +92,7 @@ export async function correctBiases(model: OnnxModel, quantize: (m: OnnxModel) =
       const bias = originalBias.get(t.node);
       if (bias) {
         const b = fresh(`${t.tensor}_twin_bias`);
-        shadow.graph.initializers.set(b, { ...reference.graph.initializers.get(bias)!, name: b });
+        shadow.graph.initializers.set(b, { ...model.graph.initializers.get(bias)!, name: b });
         inputs.push(b);
       }
       shadow.graph.nodes.push({ ...q, name: fresh(`${q.name}_float_twin`), inputs, outputs: [twinOut], attributes: new Map(q.attributes) });
