@@ -12,7 +12,9 @@ import { createOrtSession } from '../profile/ort-session.js';
 import { createInferenceRunner, type InferenceRunner } from '../profile/ort-inference.js';
 import { encodeModel } from '../onnx/model-codec.js';
 import { evaluateRunners } from './evaluate.js';
-import type { OutputFidelity } from './fidelity.js';
+import { DEFAULT_CONFIDENCE, type FidelityMetrics, type OutputFidelity } from './fidelity.js';
+import { fidelityGate, judgedOnLabel, type AccuracyJudgement, type BoundCheck, type JudgedOn } from './accuracy-judgement.js';
+import { checkValidationData, syntheticDataset, withDataSplit, type SplitSummary } from './validation-data.js';
 
 /** Caller input for compressing a model file. */
 export interface CompressFileOptions extends MethodOptions {
@@ -20,22 +22,40 @@ export interface CompressFileOptions extends MethodOptions {
   outputPath: string;
   method: string;
   dataDir?: string;
-  /** Sets of `dataDir` the report's fidelity is measured on (default 8; 0 = none). */
+  /** Sets of `dataDir` the report's fidelity is measured on when there is no validation data (default 8; 0 = no fidelity and no gate). */
   fidelitySets?: number;
+  /** Explicit validation data (ONNX test-data layout): the gate and the bound are judged on it. */
+  validationDataDir?: string;
+  /** With a bound and no validation data: judge on the data the method fitted to (no split); the report says so. */
+  noHoldout?: boolean;
+  /** Confidence of the intervals and of the bound check (default 0.95; 0 = point estimates). */
+  confidence?: number;
+  /** Write the output even when the fidelity gate fails (the report's first note says so). */
+  force?: boolean;
+  /** Seed of the `dataDir` split (default: a fixed seed, so the same data gives the same split). */
+  splitSeed?: number;
   onProgress?: (stage: string, done: number, total: number) => void;
   signal?: AbortSignal;
 }
 
-/** Per-output fidelity of the compressed model against the input model, on the calibration data. */
+/** Per-output fidelity of the compressed model against the input model, and the gate's verdict. */
 export interface CompressFidelity {
-  /** Judged on the data the method calibrated on, not on held-out data. */
-  judgedOn: 'calibration data';
+  /** Held-out validation samples, the data the method calibrated on, or synthesized inputs (no data given). */
+  judgedOn: JudgedOn;
   samples: number;
   outputs: OutputFidelity[];
   /** The output with the lowest cosine; `cosine` and `sqnrDb` are its. */
   worstOutput: string;
   cosine: number;
   sqnrDb: number;
+  /** The accuracy figure with its interval (top-1 with labels, agreement for classifiers, else cosine). */
+  accuracy: AccuracyJudgement | null;
+  /** `--max-accuracy-drop`, checked on the interval's upper end. */
+  bound: BoundCheck | null;
+  /** The fidelity gate: failed when an output collapsed or the bound is not confirmed; `forced` = written anyway. */
+  gate: { passed: boolean; failures: string[]; forced: boolean };
+  /** How `--data` was split into fit and validation parts (null: not split). */
+  split: SplitSummary | null;
 }
 
 /** Default number of dataset sets the compress report's fidelity is measured on. */
@@ -80,12 +100,15 @@ export async function compressModelFile(options: CompressFileOptions): Promise<C
   const model = loaded.model;
   validateGraph(model);
   await checkOnnxruntimeLoads(options.inputPath);
+  const confidence = options.confidence ?? DEFAULT_CONFIDENCE;
+  if (!(confidence === 0 || (confidence > 0 && confidence < 1))) throw new EdgetuneError('USAGE', `--confidence must be 0 (point estimates) or in (0, 1); got ${confidence}`);
+  const gateOn = options.fidelitySets !== 0;
   const fidelitySets = options.dataDir ? (options.fidelitySets ?? COMPRESS_FIDELITY_SETS) : 0;
   // The input as loaded (before normalisation, which the method may mutate): the reference of the fidelity check.
   const fidelityNotes: string[] = [];
   let inputBytes: Uint8Array | undefined;
   try {
-    inputBytes = fidelitySets > 0 ? encodeModel(model) : undefined;
+    inputBytes = gateOn ? encodeModel(model) : undefined;
   } catch (error) {
     fidelityNotes.push(`fidelity not measured: ${messageOf(error)}`);
   }
@@ -96,49 +119,89 @@ export async function compressModelFile(options: CompressFileOptions): Promise<C
   if (runner.needsData && !options.dataDir) {
     throw new EdgetuneError('USAGE', `method '${options.method}' needs data: --data DIR (ONNX test-data layout)`);
   }
-  const dataset = options.dataDir ? openDataset(options.dataDir, model) : undefined;
-  if (dataset) dataset.load(0); // fail on a mismatched dataset before any work
-  const outcome = await runner.run({
-    model,
-    original: cloneModel(model),
-    dataset,
-    options,
-    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
+  if (options.validationDataDir && !gateOn) throw new EdgetuneError('USAGE', '--val-data needs the fidelity check');
+  if (options.dataDir) openDataset(options.dataDir, model).load(0); // fail on a mismatched dataset before any work
+  if (options.validationDataDir) checkValidationData(options.validationDataDir, model, options.dataDir);
+  // A bound judged on data the method fitted to is no bound: split --data unless validation data or --no-holdout.
+  const split = gateOn && options.dataDir && options.maxAccuracyDropPp !== undefined && !options.validationDataDir && !options.noHoldout;
+  return withDataSplit(split ? { dataDir: options.dataDir!, model, ...(options.splitSeed !== undefined ? { seed: options.splitSeed } : {}) } : null, async (parts) => {
+    const fitDir = parts?.fitDir ?? options.dataDir;
+    const dataset = fitDir ? openDataset(fitDir, model) : undefined;
+    const outcome = await runner.run({
+      model,
+      original: cloneModel(model),
+      dataset,
+      options,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    // What the variant is judged on: held-out samples, else the calibration data, else synthesized inputs.
+    const validationDir = parts?.validationDir ?? options.validationDataDir;
+    const judge: { dataset: Dataset; judgedOn: JudgedOn; maxSets?: number } | null = validationDir
+      ? { dataset: openDataset(validationDir, model), judgedOn: 'validation' }
+      : dataset
+        ? { dataset, judgedOn: 'calibration', maxSets: fidelitySets }
+        : gateOn
+          ? syntheticJudge(model, fidelityNotes)
+          : null;
+    // Only what the method changed is measured (nodesChanged 0: an already-quantized model, nothing to factorise…).
+    const measured =
+      judge && inputBytes && outcome.report.nodesChanged > 0
+        ? await compressionFidelity(inputBytes, outcome.model, judge, { ...options, confidence }, parts?.summary ?? null)
+        : { fidelity: null, notes: fidelityNotes };
+    const notes = [...normalized.nodesConverted.map((n) => `opset upgrade converted ${n}`).slice(0, 20), ...outcome.report.notes, ...measured.notes];
+    const gate = measured.fidelity?.gate;
+    if (gate && !gate.passed) {
+      const what = `the compressed model fails the fidelity gate (${judgedOnLabel(measured.fidelity!.judgedOn, measured.fidelity!.samples)}): ${gate.failures.join('; ')}`;
+      if (!options.force) throw new EdgetuneError('FIDELITY_FAILED', `${what}; nothing written to ${options.outputPath} (--force writes it anyway)`);
+      gate.forced = true;
+      notes.unshift(`FORCED: written although ${what}`);
+    }
+    const saved = saveModelFile(options.outputPath, outcome.model, { inputPath: options.inputPath });
+    return {
+      method: options.method,
+      input: { path: loaded.path, bytes: loaded.bytes, sha256: loaded.sha256 },
+      output: { path: saved.path, bytes: saved.bytes, sha256: saved.sha256 },
+      sizeRatio: loaded.bytes / saved.bytes,
+      params: { before: paramsBefore, after: countParameters(outcome.model) },
+      nodesChanged: outcome.report.nodesChanged,
+      nodesKeptFloat: outcome.report.nodesKeptFloat,
+      opset: { from, to: defaultOpset(outcome.model) },
+      calibration: outcome.calibration ?? null,
+      seconds: (performance.now() - started) / 1000,
+      constantsLifted: normalized.constantsLifted,
+      notes,
+      details: outcome.report.details ?? null,
+      steps: outcome.steps ?? null,
+      fidelity: measured.fidelity,
+    };
   });
-  // Only what the method changed is measured (nodesChanged 0: an already-quantized model, nothing to factorise…).
-  const measured = dataset && inputBytes && outcome.report.nodesChanged > 0 ? await compressionFidelity(inputBytes, outcome.model, dataset, fidelitySets, options) : { fidelity: null, notes: fidelityNotes };
-  const saved = saveModelFile(options.outputPath, outcome.model, { inputPath: options.inputPath });
-  return {
-    method: options.method,
-    input: { path: loaded.path, bytes: loaded.bytes, sha256: loaded.sha256 },
-    output: { path: saved.path, bytes: saved.bytes, sha256: saved.sha256 },
-    sizeRatio: loaded.bytes / saved.bytes,
-    params: { before: paramsBefore, after: countParameters(outcome.model) },
-    nodesChanged: outcome.report.nodesChanged,
-    nodesKeptFloat: outcome.report.nodesKeptFloat,
-    opset: { from, to: defaultOpset(outcome.model) },
-    calibration: outcome.calibration ?? null,
-    seconds: (performance.now() - started) / 1000,
-    constantsLifted: normalized.constantsLifted,
-    notes: [...normalized.nodesConverted.map((n) => `opset upgrade converted ${n}`).slice(0, 20), ...outcome.report.notes, ...measured.notes],
-    details: outcome.report.details ?? null,
-    steps: outcome.steps ?? null,
-    fidelity: measured.fidelity,
-  };
 }
 
+/** Synthesized inputs to judge on when no data was given; null (with a note) when the input shapes are symbolic. */
+function syntheticJudge(model: OnnxModel, notes: string[]): { dataset: Dataset; judgedOn: JudgedOn } | null {
+  try {
+    return { dataset: syntheticDataset(model, SYNTHETIC_SAMPLES), judgedOn: 'synthetic' };
+  } catch (error) {
+    notes.push(`fidelity gate not applied: no data and no inputs to synthesize (${messageOf(error)}); give --data DIR`);
+    return null;
+  }
+}
+
+/** Samples synthesized for the fidelity gate when no data was given. */
+export const SYNTHETIC_SAMPLES = 8;
+
 /**
- * Per-output fidelity of the output model against the input model (both in memory) on the first `maxSets` sets of
- * the dataset. A model that cannot be compared (outputs of another shape, a run
- * failure) is reported in a note, not thrown: the compression itself succeeded.
+ * Per-output fidelity of the output model against the input model (both in memory) on the judging data, and the
+ * fidelity gate's verdict. A model that cannot be compared (outputs of another shape, a run failure) is reported in
+ * a note, not thrown: the compression itself succeeded.
  */
 async function compressionFidelity(
   inputBytes: Uint8Array,
   output: OnnxModel,
-  dataset: Dataset,
-  maxSets: number,
-  options: CompressFileOptions,
+  judge: { dataset: Dataset; judgedOn: JudgedOn; maxSets?: number },
+  options: CompressFileOptions & { confidence: number },
+  split: SplitSummary | null,
 ): Promise<{ fidelity: CompressFidelity | null; notes: string[] }> {
   let outputBytes: Uint8Array;
   try {
@@ -148,22 +211,16 @@ async function compressionFidelity(
   }
   let reference: InferenceRunner | undefined;
   let runner: InferenceRunner | undefined;
+  let m: FidelityMetrics;
   try {
     reference = await createInferenceRunner(inputBytes);
     runner = await createInferenceRunner(outputBytes);
-    const m = await evaluateRunners(output, runner, reference, dataset, {
-      maxSets,
+    m = await evaluateRunners(output, runner, reference, judge.dataset, {
+      ...(judge.maxSets ? { maxSets: judge.maxSets } : {}),
+      confidence: options.confidence,
       ...(options.onProgress ? { onProgress: (done: number, total: number) => options.onProgress!('fidelity', done, total) } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });
-    if (!m.outputs || m.worstOutput === null || m.cosine === null || m.sqnrDb === null) return { fidelity: null, notes: ['fidelity not measured: no output could be compared'] };
-    return {
-      fidelity: { judgedOn: 'calibration data', samples: m.samples, outputs: m.outputs, worstOutput: m.worstOutput, cosine: m.cosine, sqnrDb: m.sqnrDb },
-      notes: [
-        `fidelity judged on the calibration data (${m.samples} samples), not on held-out data: worst output '${m.worstOutput}' cosine ${m.cosine.toFixed(5)}, SQNR ${m.sqnrDb.toFixed(1)} dB` +
-          (m.outputs.some((o) => o.collapsed) ? `; collapsed (constant across samples): ${m.outputs.filter((o) => o.collapsed).map((o) => `'${o.name}'`).join(', ')}` : ''),
-      ],
-    };
   } catch (error) {
     if (error instanceof EdgetuneError && error.code === 'ABORTED') throw error;
     return { fidelity: null, notes: [`fidelity not measured: ${messageOf(error)}`] };
@@ -171,6 +228,31 @@ async function compressionFidelity(
     await runner?.release();
     await reference?.release();
   }
+  if (!m.outputs || m.worstOutput === null || m.cosine === null || m.sqnrDb === null) return { fidelity: null, notes: ['fidelity not measured: no output could be compared'] };
+  const gate = fidelityGate(m, { judgedOn: judge.judgedOn, maxAccuracyDropPp: options.maxAccuracyDropPp });
+  const accuracy = gate.judgement;
+  const notes = [
+    `fidelity ${judgedOnLabel(judge.judgedOn, m.samples)}: worst output '${m.worstOutput}' cosine ${m.cosine.toFixed(5)}, SQNR ${m.sqnrDb.toFixed(1)} dB` +
+      (accuracy && accuracy.metric !== 'cosine' ? `; ${accuracy.metric} drop ${accuracy.drop.toFixed(2)} pp (interval ${accuracy.ci[0].toFixed(2)} … ${accuracy.ci[1].toFixed(2)} pp)` : '') +
+      (m.collapsed.length > 0 ? `; COLLAPSED: ${m.collapsed.join('; ')}` : ''),
+  ];
+  if (gate.bound) notes.push(`bound: ${gate.bound.message}`);
+  if (split) notes.push(`--data split ${split.fit.samples} fit / ${split.validation.samples} validation samples (${split.stratified ? 'stratified by label, ' : ''}seed ${split.seed})`);
+  return {
+    fidelity: {
+      judgedOn: judge.judgedOn,
+      samples: m.samples,
+      outputs: m.outputs,
+      worstOutput: m.worstOutput,
+      cosine: m.cosine,
+      sqnrDb: m.sqnrDb,
+      accuracy,
+      bound: gate.bound,
+      gate: { passed: gate.passed, failures: gate.failures, forced: false },
+      split,
+    },
+    notes,
+  };
 }
 
 /**

@@ -11,6 +11,8 @@ export interface EvaluateFilesOptions {
   referencePath?: string;
   outputIndex?: number;
   temperature?: number;
+  /** Confidence of the metric intervals (default 0.95; 0 = point estimates). */
+  confidence?: number;
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -33,6 +35,7 @@ export async function evaluateModelFiles(options: EvaluateFilesOptions): Promise
     ...(reference ? { reference: reference.model } : {}),
     outputIndex: options.outputIndex ?? 0,
     temperature: options.temperature ?? 1,
+    ...(options.confidence !== undefined ? { confidence: options.confidence } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });

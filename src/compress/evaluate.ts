@@ -20,6 +20,8 @@ export interface EvaluateOptions {
   temperature?: number;
   /** Use at most this many sets. */
   maxSets?: number;
+  /** Confidence of the metric intervals (default 0.95; 0 = point estimates). */
+  confidence?: number;
   intraOpNumThreads?: number;
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
@@ -55,7 +57,7 @@ export async function evaluateRunners(
   const names = runner.outputNames;
   if (!names[index]) throw new EdgetuneError('USAGE', `the model has ${names.length} output(s); output ${index} does not exist`);
   const referenceNames = reference ? matchOutputs(names, reference.outputNames) : undefined;
-  const acc = new FidelityAccumulator(options.temperature ?? 1);
+  const acc = new FidelityAccumulator({ temperature: options.temperature ?? 1, ...(options.confidence !== undefined ? { confidence: options.confidence } : {}) });
   const sets = Math.min(dataset.setNames.length, options.maxSets ?? Infinity);
   for (let s = 0; s < sets; s++) {
     if (options.signal?.aborted) throw new EdgetuneError('ABORTED', 'evaluation aborted');

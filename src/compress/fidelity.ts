@@ -4,8 +4,25 @@
  * Fidelity is measured on every output given (`addOutputs`); the top-level cosine and SQNR are the worst output's.
  */
 
-/** A model output is collapsed when its values spread across samples by at most this fraction of the reference's. */
-export const COLLAPSE_RELATIVE_SPREAD = 1e-6;
+import { bootstrapMeanInterval, clopperPearsonInterval, pairedDifferenceInterval, type PairedCounts } from './confidence.js';
+import { mulberry32 } from '../util/random.js';
+
+/**
+ * A model output is collapsed when the RMS spread of its values across samples is at most this fraction of the
+ * reference's: near-constant where the original varies (a quantized map stuck at 0.5, logits that no input moves).
+ */
+export const COLLAPSE_RELATIVE_SPREAD = 1e-3;
+/**
+ * A classifier's predictions have collapsed when it gives one class for every sample while the original gives
+ * other classes for at least this share of the samples (and at least two of them).
+ */
+export const COLLAPSE_MINORITY_SHARE = 0.05;
+/** Default confidence of the intervals in the metrics. */
+export const DEFAULT_CONFIDENCE = 0.95;
+/** Seed of the bootstrap intervals: the same data gives the same interval. */
+export const BOOTSTRAP_SEED = 20261202;
+/** Resamples of the bootstrap intervals. */
+export const BOOTSTRAP_RESAMPLES = 2000;
 
 /** Fidelity of one model output against the reference's output of the same name (or position). */
 export interface OutputFidelity {
@@ -17,6 +34,24 @@ export interface OutputFidelity {
   maxAbsError: number;
   /** Near-constant across samples where the reference's output varies (a quantized output stuck at one value). */
   collapsed: boolean;
+  /** Interval of `cosine` (bootstrap over samples, at `FidelityMetrics.intervals.confidence`). */
+  cosineCi: [number, number];
+  /** Interval of `sqnrDb` (bootstrap over samples). */
+  sqnrDbCi: [number, number];
+}
+
+/** 95 % (or the chosen confidence) intervals of the metrics, computed on the same paired samples. */
+export interface MetricIntervals {
+  /** 0 = point estimates (each interval is [value, value]). */
+  confidence: number;
+  /** Top-1 drop as a fraction (reference − model), paired: Newcombe's hybrid score interval. */
+  top1Drop: [number, number] | null;
+  /** Agreement with the reference: exact (Clopper–Pearson) binomial interval. */
+  agreement: [number, number] | null;
+  /** Worst output's cosine: percentile bootstrap over samples (fixed seed). */
+  cosine: [number, number] | null;
+  /** Worst output's SQNR: percentile bootstrap over samples (fixed seed). */
+  sqnrDb: [number, number] | null;
 }
 
 /** Final metrics; null where a metric does not apply (no labels, no reference, not a classifier). */
@@ -36,6 +71,12 @@ export interface FidelityMetrics {
   outputs: OutputFidelity[] | null;
   /** Name of the output with the lowest cosine (ties: the lowest SQNR); null when `outputs` is. */
   worstOutput: string | null;
+  /** Intervals of top-1 drop, agreement, cosine and SQNR on these samples. */
+  intervals: MetricIntervals;
+  /** Labelled samples through both models: which were right in each (null without labels and a reference). */
+  pairedCounts: PairedCounts | null;
+  /** What has collapsed, in words (an output constant across samples, one class for every sample); empty when nothing. */
+  collapsed: string[];
 }
 
 /** One output of one batch, for `FidelityAccumulator.addOutputs`. */
@@ -82,12 +123,63 @@ export function klOfDistributions(p: Float64Array, q: Float64Array): number {
   return kl;
 }
 
+/** A growable Float64Array. */
+class Float64List {
+  private data = new Float64Array(64);
+  length = 0;
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const bigger = new Float64Array(this.data.length * 2);
+      bigger.set(this.data);
+      this.data = bigger;
+    }
+    this.data[this.length++] = v;
+  }
+  view(): Float64Array {
+    return this.data.subarray(0, this.length);
+  }
+}
+
+/** SQNR in dB of summed signal and noise energies. */
+function sqnrOf(signal: number, noise: number): number {
+  return noise === 0 ? Number.POSITIVE_INFINITY : 10 * Math.log10(signal / noise);
+}
+
+/** Percentile-bootstrap interval of SQNR = Σ signal / Σ noise over resampled samples (fixed seed). */
+function bootstrapSqnrInterval(signal: Float64Array, noise: Float64Array, confidence: number): [number, number] {
+  const n = signal.length;
+  let s = 0;
+  let e = 0;
+  for (let i = 0; i < n; i++) {
+    s += signal[i]!;
+    e += noise[i]!;
+  }
+  const point = sqnrOf(s, e);
+  if (confidence === 0 || n < 2) return [point, point];
+  const random = mulberry32(BOOTSTRAP_SEED);
+  const values = new Float64Array(BOOTSTRAP_RESAMPLES);
+  for (let r = 0; r < BOOTSTRAP_RESAMPLES; r++) {
+    let rs = 0;
+    let re = 0;
+    for (let i = 0; i < n; i++) {
+      const k = Math.floor(random() * n);
+      rs += signal[k]!;
+      re += noise[k]!;
+    }
+    values[r] = sqnrOf(rs, re);
+  }
+  values.sort();
+  const alpha = (1 - confidence) / 2;
+  const at = (q: number): number => values[Math.min(BOOTSTRAP_RESAMPLES - 1, Math.max(0, Math.floor(q * BOOTSTRAP_RESAMPLES)))]!;
+  return [at(alpha), at(1 - alpha)];
+}
+
 /** Fidelity of one output, accumulated over samples: cosine, SQNR, max error, spread across samples. */
 class OutputComparison {
   samples = 0;
-  private cosineSum = 0;
-  private signal = 0;
-  private noise = 0;
+  private readonly cosines = new Float64List();
+  private readonly signals = new Float64List();
+  private readonly noises = new Float64List();
   private maxAbsError = 0;
   // Spread across samples: squared deviation of every sample from the first one, for the model and the reference.
   private first: Float64Array | null = null;
@@ -117,15 +209,15 @@ class OutputComparison {
       let dot = 0;
       let na = 0;
       let nb = 0;
+      let noise = 0;
       for (let j = 0; j < width; j++) {
         const a = output[base + j]!;
         const b = reference[base + j]!;
         dot += a * b;
         na += a * a;
         nb += b * b;
-        this.signal += b * b;
         const e = a - b;
-        this.noise += e * e;
+        noise += e * e;
         const abs = Math.abs(e);
         if (abs > this.maxAbsError || Number.isNaN(abs)) this.maxAbsError = abs;
         if (first) {
@@ -135,20 +227,42 @@ class OutputComparison {
           this.referenceSpread += db * db;
         }
       }
-      this.cosineSum += na === 0 && nb === 0 ? 1 : na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
+      this.signals.push(nb);
+      this.noises.push(noise);
+      this.cosines.push(na === 0 && nb === 0 ? 1 : na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb));
     }
   }
 
-  result(): OutputFidelity {
+  /** Near-constant across samples where the reference varies; the finding in words, or null. */
+  collapse(): string | null {
     // Constant values imply a constant per-sample mean, so the value spread alone decides. Squared sums: the
     // relative bound on the RMS spread is squared.
-    const collapsed = this.samples > 1 && !this.widthVaries && this.referenceSpread > 0 && this.spread <= COLLAPSE_RELATIVE_SPREAD ** 2 * this.referenceSpread;
+    if (this.samples > 1 && !this.widthVaries && this.referenceSpread > 0 && this.spread <= COLLAPSE_RELATIVE_SPREAD ** 2 * this.referenceSpread) {
+      const ratio = Math.sqrt(this.spread / this.referenceSpread);
+      return `output '${this.name}' is ${ratio === 0 ? 'constant' : 'near-constant'} across the ${this.samples} samples where the original's varies (spread ${ratio === 0 ? '0' : ratio.toExponential(1)} × the original's)`;
+    }
+    return null;
+  }
+
+  result(confidence: number): OutputFidelity {
+    const cosines = this.cosines.view();
+    const signals = this.signals.view();
+    const noises = this.noises.view();
+    let signal = 0;
+    let noise = 0;
+    for (let i = 0; i < signals.length; i++) {
+      signal += signals[i]!;
+      noise += noises[i]!;
+    }
+    const cosine = bootstrapMeanInterval(cosines, confidence, { seed: BOOTSTRAP_SEED, resamples: BOOTSTRAP_RESAMPLES });
     return {
       name: this.name,
-      cosine: this.cosineSum / this.samples,
-      sqnrDb: this.noise === 0 ? Number.POSITIVE_INFINITY : 10 * Math.log10(this.signal / this.noise),
+      cosine: cosine.mean,
+      sqnrDb: sqnrOf(signal, noise),
       maxAbsError: this.maxAbsError,
-      collapsed,
+      collapsed: this.collapse() !== null,
+      cosineCi: cosine.interval,
+      sqnrDbCi: bootstrapSqnrInterval(signals, noises, confidence),
     };
   }
 }
@@ -170,6 +284,14 @@ export function worstOutputOf(outputs: readonly OutputFidelity[]): OutputFidelit
   return worst;
 }
 
+/** Options of a `FidelityAccumulator`. */
+export interface FidelityOptions {
+  /** Softmax temperature for KL (default 1). */
+  temperature?: number;
+  /** Confidence of the intervals (default 0.95; 0 = point estimates). */
+  confidence?: number;
+}
+
 /** Streaming accumulator of the eval metrics. */
 export class FidelityAccumulator {
   private samples = 0;
@@ -182,8 +304,22 @@ export class FidelityAccumulator {
   private classifier = true;
   private readonly comparisons = new Map<string, OutputComparison>();
   private named = false;
+  private readonly temperature: number;
+  private readonly confidence: number;
+  // Labelled samples through both models: both right, only the reference right, only the model right, both wrong.
+  private readonly paired = { bothCorrect: 0, onlyReferenceCorrect: 0, onlyVariantCorrect: 0, bothWrong: 0 };
+  // Predicted classes (classification output), of the model and of the reference.
+  private readonly predicted = new Map<number, number>();
+  private readonly referencePredicted = new Map<number, number>();
+  private classOutputName = '';
 
-  constructor(private readonly temperature = 1) {}
+  /** `options` as a number is the temperature (older callers). */
+  constructor(options: FidelityOptions | number = {}) {
+    const o = typeof options === 'number' ? { temperature: options } : options;
+    this.temperature = o.temperature ?? 1;
+    this.confidence = o.confidence ?? DEFAULT_CONFIDENCE;
+    if (!(this.confidence === 0 || (this.confidence > 0 && this.confidence < 1))) throw new RangeError(`confidence must be 0 or in (0, 1); got ${this.confidence}`);
+  }
 
   /**
    * Add one batch of a single output: `output` of the model under test with its dims, optional `reference` output of
@@ -210,6 +346,7 @@ export class FidelityAccumulator {
       }
     }
     const main = outputs[classIndex]!;
+    this.classOutputName = main.name;
     const batch = main.dims[0] ?? 1;
     this.addClassification(main, batch, labels);
     for (const o of outputs) {
@@ -232,35 +369,68 @@ export class FidelityAccumulator {
     for (let r = 0; r < batch; r++) {
       this.samples++;
       const predicted = argmaxRow(output, r, width);
+      const referencePredicted = reference ? argmaxRow(reference, r, width) : -1;
+      this.predicted.set(predicted, (this.predicted.get(predicted) ?? 0) + 1);
       if (labels) {
         const label = Number(labels[r]);
         this.labelled++;
         if (predicted === label) this.correct++;
-        if (reference && argmaxRow(reference, r, width) === label) this.referenceCorrect++;
+        if (reference) {
+          const referenceRight = referencePredicted === label;
+          if (referenceRight) this.referenceCorrect++;
+          const key = referenceRight ? (predicted === label ? 'bothCorrect' : 'onlyReferenceCorrect') : predicted === label ? 'onlyVariantCorrect' : 'bothWrong';
+          this.paired[key]++;
+        }
       }
       if (reference) {
         this.compared++;
-        if (argmaxRow(reference, r, width) === predicted) this.agree++;
+        this.referencePredicted.set(referencePredicted, (this.referencePredicted.get(referencePredicted) ?? 0) + 1);
+        if (referencePredicted === predicted) this.agree++;
         this.klSum += klOfDistributions(softmaxRow(reference, r, width, this.temperature), softmaxRow(output, r, width, this.temperature));
       }
     }
   }
 
+  /** The classifier gives one class for every sample where the reference gives several; in words, or null. */
+  private predictionCollapse(): string | null {
+    if (!this.classifier || this.compared < 2 || this.predicted.size !== 1) return null;
+    let majority = 0;
+    for (const count of this.referencePredicted.values()) majority = Math.max(majority, count);
+    const minority = this.compared - majority;
+    if (minority < 2 || minority / this.compared < COLLAPSE_MINORITY_SHARE) return null;
+    const only = [...this.predicted.keys()][0]!;
+    return `${this.classOutputName ? `output '${this.classOutputName}' predicts` : 'the model predicts'} class ${only} for all ${this.compared} samples; the original predicts ${this.referencePredicted.size} classes (${((100 * minority) / this.compared).toFixed(1)} % outside its most common one)`;
+  }
+
   /** The metrics so far. */
   result(): FidelityMetrics {
     const hasRef = this.compared > 0;
-    const outputs = [...this.comparisons.values()].filter((c) => c.samples > 0).map((c) => c.result());
+    const outputs = [...this.comparisons.values()].filter((c) => c.samples > 0).map((c) => c.result(this.confidence));
     const worst = worstOutputOf(outputs);
+    const classification = hasRef && this.classifier;
+    const pairedCounts = classification && this.labelled > 0 ? { ...this.paired } : null;
+    const collapsed = [...this.comparisons.values()].map((c) => c.collapse()).filter((c): c is string => c !== null);
+    const prediction = hasRef ? this.predictionCollapse() : null;
+    if (prediction) collapsed.unshift(prediction);
     return {
       samples: this.samples,
       top1: this.labelled > 0 && this.classifier ? this.correct / this.labelled : null,
-      agreement: hasRef && this.classifier ? this.agree / this.compared : null,
+      agreement: classification ? this.agree / this.compared : null,
       cosine: worst ? worst.cosine : null,
       sqnrDb: worst ? worst.sqnrDb : null,
-      kl: hasRef && this.classifier ? this.klSum / this.compared : null,
+      kl: classification ? this.klSum / this.compared : null,
       referenceTop1: hasRef && this.labelled > 0 && this.classifier ? this.referenceCorrect / this.labelled : null,
       outputs: this.named && worst ? outputs : null,
       worstOutput: this.named && worst ? worst.name : null,
+      intervals: {
+        confidence: this.confidence,
+        top1Drop: pairedCounts ? pairedDifferenceInterval(pairedCounts, this.confidence).interval : null,
+        agreement: classification ? clopperPearsonInterval(this.agree, this.compared, this.confidence) : null,
+        cosine: worst ? worst.cosineCi : null,
+        sqnrDb: worst ? worst.sqnrDbCi : null,
+      },
+      pairedCounts,
+      collapsed,
     };
   }
 }

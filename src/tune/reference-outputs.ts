@@ -7,7 +7,7 @@
  * to `evaluateModelFiles`.
  */
 import { openDataset, feedsForBatch, type Dataset } from '../compress/dataset.js';
-import { FidelityAccumulator, type FidelityMetrics, type OutputBatch } from '../compress/fidelity.js';
+import { DEFAULT_CONFIDENCE, FidelityAccumulator, type FidelityMetrics, type OutputBatch } from '../compress/fidelity.js';
 import { validateGraph } from '../onnx/graph.js';
 import { encodeModel } from '../onnx/model-codec.js';
 import { loadModelFile } from '../onnx/model-file.js';
@@ -39,13 +39,15 @@ export class ReferenceOutputs {
     readonly baseline: FidelityMetrics,
     /** Every batch of output 0 was [batch, classes]: agreement applies (else only cosine-type metrics). */
     readonly classifier: boolean,
+    /** Confidence of the candidates' metric intervals. */
+    private readonly confidence: number,
   ) {}
 
   /**
    * Run the original over the data and keep every numeric output; null when the outputs would pass `maxBytes` (the
    * caller then evaluates pairwise).
    */
-  static async compute(modelPath: string, dataDir: string, options: { maxBytes?: number; signal?: AbortSignal } = {}): Promise<ReferenceOutputs | null> {
+  static async compute(modelPath: string, dataDir: string, options: { maxBytes?: number; signal?: AbortSignal; confidence?: number } = {}): Promise<ReferenceOutputs | null> {
     const { model } = loadModelFile(modelPath);
     validateGraph(model);
     const dataset = openDataset(dataDir, model);
@@ -55,7 +57,8 @@ export class ReferenceOutputs {
       const all = runner.outputNames;
       if (all.length === 0) throw new EdgetuneError('MODEL_INVALID', `${modelPath}: the model has no output`);
       const pieces: KeptPiece[] = [];
-      const acc = new FidelityAccumulator();
+      const confidence = options.confidence ?? DEFAULT_CONFIDENCE;
+      const acc = new FidelityAccumulator({ confidence });
       let bytes = 0;
       let classifier = true;
       // Decided on the first batch: string outputs (a ZipMap's labels) are not kept, output 0 always is.
@@ -82,7 +85,7 @@ export class ReferenceOutputs {
           pieces.push({ set: s, start: piece.start, end: piece.end, outputs: values, labels });
         }
       }
-      return new ReferenceOutputs(dataDir, kept ?? all.slice(0, 1), pieces, acc.result(), classifier);
+      return new ReferenceOutputs(dataDir, kept ?? all.slice(0, 1), pieces, acc.result(), classifier, confidence);
     } finally {
       await runner.release();
     }
@@ -100,7 +103,7 @@ export class ReferenceOutputs {
     const runner = await createInferenceRunner(encodeModel(model), { intraOpNumThreads: 0 });
     try {
       const names = candidateOutputs(candidatePath, runner.outputNames, this.outputNames);
-      const acc = new FidelityAccumulator();
+      const acc = new FidelityAccumulator({ confidence: this.confidence });
       let k = 0;
       for (let s = 0; s < dataset.setNames.length; s++) {
         if (signal?.aborted) throw new EdgetuneError('ABORTED', 'evaluation aborted');

@@ -12,7 +12,10 @@ import { performance } from 'node:perf_hooks';
 import { compressModelFile, type CompressReport } from '../compress/compress-model.js';
 import { openDataset } from '../compress/dataset.js';
 import { evaluateModelFiles } from '../compress/evaluate-files.js';
-import type { FidelityMetrics } from '../compress/fidelity.js';
+import { DEFAULT_CONFIDENCE, type FidelityMetrics } from '../compress/fidelity.js';
+import { checkBound, identityJudgement, judgeAccuracy, judgedOnLabel, type AccuracyJudgement, type JudgedOn } from '../compress/accuracy-judgement.js';
+import { datasetOverlap, splitDatasetToDirs } from '../compress/dataset-split.js';
+import { checkValidationData, type SplitSummary } from '../compress/validation-data.js';
 import { availableCompressMethods, loadCompressMethod } from '../compress/methods/registry.js';
 import { detectHardware } from '../hardware/detect-hardware.js';
 import { planForModel, type PlanForModelResult } from '../hardware/plan-for-model.js';
@@ -27,13 +30,15 @@ import { writeFileAtomic } from '../util/atomic-file.js';
 import { EdgetuneError, errorCodeOf, messageOf, type ErrorCode } from '../util/errors.js';
 import { candidateSpace, type AvailableMethod, type CandidateSpec, type CandidateStep } from './candidate-space.js';
 import { fmtMs, fmtPp, fmtSize } from './pareto.js';
-import { selectCandidate, validateConstraints, type SelectablePoint, type TuneConstraints } from './select-candidate.js';
+import { latencyIntervalMs, selectCandidate, validateConstraints, type SelectablePoint, type TuneConstraints } from './select-candidate.js';
 import { ReferenceOutputs } from './reference-outputs.js';
 import { renderTuneReport, reportFormatOf } from './tune-report.js';
 import type { CandidateAccuracy, CandidateMeasurement, CandidateResult, CandidateState, TuneCandidateJson, TuneOptions, TuneResult } from './tune-types.js';
 
 /** Bumped when stored results of an older edgetune must not be reused. */
-export const TUNE_FORMAT_VERSION = 1;
+export const TUNE_FORMAT_VERSION = 2;
+/** A candidate that beats the original on the labels while disagreeing with it on more than this share (pp) is suspect. */
+export const SUSPECT_DISAGREEMENT_PP = 5;
 
 const PROFILE_DEFAULTS = { iterations: 30, warmup: 5, batchSize: 1, baselineMs: 1000, energyMinDurationMs: 1000, timeLimitMs: 300_000, memoryLimitBytes: 2048 * 1024 * 1024 };
 /** A candidate whose run was cut this many times (the process died under it) is not tried again. */
@@ -120,12 +125,59 @@ export async function tuneModel(options: TuneOptions): Promise<TuneResult> {
   };
   if (p.threads !== undefined) positiveInt('--threads', p.threads, 1);
 
+  const confidence = options.confidence ?? DEFAULT_CONFIDENCE;
+  if (!(confidence === 0 || (confidence > 0 && confidence < 1))) throw new EdgetuneError('USAGE', `--confidence must be 0 (point estimates) or in (0, 1); got ${confidence}`);
+
   const loaded = loadModelFile(modelPath);
   validateGraph(loaded.model);
-  const dataDir = options.dataDir ? resolve(options.dataDir) : null;
-  const calibDir = options.calibrationDataDir ? resolve(options.calibrationDataDir) : dataDir;
-  for (const dir of new Set([dataDir, calibDir])) {
+  const workDir = resolve(options.workDir);
+  // The data: what candidates are fitted on (calibDir) and what they are judged on (dataDir below).
+  const givenData = options.dataDir ? resolve(options.dataDir) : null;
+  const givenCalib = options.calibrationDataDir ? resolve(options.calibrationDataDir) : null;
+  const givenVal = options.validationDataDir ? resolve(options.validationDataDir) : null;
+  for (const dir of new Set([givenData, givenCalib])) {
     if (dir) openDataset(dir, loaded.model).load(0);
+  }
+  const separateCalib = givenCalib !== null && givenCalib !== givenData ? givenCalib : null;
+  let dataDir: string | null = null;
+  let calibDir: string | null = null;
+  let judgedOn: JudgedOn | null = null;
+  let split: SplitSummary | null = null;
+  if (givenVal) {
+    for (const fit of new Set([givenData, separateCalib])) if (fit) checkValidationData(givenVal, loaded.model, fit);
+    if (!givenData && !separateCalib) checkValidationData(givenVal, loaded.model);
+    dataDir = givenVal;
+    calibDir = separateCalib ?? givenData;
+    judgedOn = 'validation';
+  } else if (givenData && separateCalib && !options.noHoldout) {
+    const overlap = datasetOverlap(separateCalib, givenData);
+    if (overlap.length > 0) {
+      throw new EdgetuneError('DATASET_INVALID', `--data ${givenData} shares ${overlap.length} set(s) with --calib-data ${separateCalib} (${overlap.slice(0, 3).join(', ')}): candidates would be judged on data they were fitted to; give disjoint sets, or --no-holdout`);
+    }
+    dataDir = givenData;
+    calibDir = separateCalib;
+    judgedOn = 'validation';
+  } else if (givenData && !options.noHoldout) {
+    // Fit on one part, judge on the other: deterministic (seeded, stratified by label), kept in the work dir so an
+    // interrupted tune resumes with the same split.
+    mkdirSync(workDir, { recursive: true });
+    const parts = splitDatasetToDirs({
+      dataDir: givenData,
+      model: loaded.model,
+      outDir: join(workDir, 'splits', sha256Hex(givenData).slice(0, 16)),
+      ...(options.splitSeed !== undefined ? { seed: options.splitSeed } : {}),
+    });
+    const { fitDir, validationDir, ...summary } = parts;
+    dataDir = validationDir;
+    calibDir = fitDir;
+    split = summary;
+    judgedOn = 'validation';
+  } else if (givenData) {
+    dataDir = givenData;
+    calibDir = separateCalib ?? givenData;
+    judgedOn = separateCalib ? 'validation' : 'calibration';
+  } else {
+    calibDir = separateCalib;
   }
   if (constraints.maxAccuracyDropPp !== undefined && !dataDir) {
     throw new EdgetuneError('USAGE', '--max-accuracy-drop needs --data DIR: accuracy is measured on real samples');
@@ -159,7 +211,6 @@ export async function tuneModel(options: TuneOptions): Promise<TuneResult> {
   options.onEvent?.({ type: 'plan', candidates: specs.length, skipped: notTried.length });
 
   // --- Store. ---
-  const workDir = resolve(options.workDir);
   mkdirSync(workDir, { recursive: true });
   const store = TuneStore.open(join(workDir, 'tune.sqlite'));
   try {
@@ -213,14 +264,16 @@ export async function tuneModel(options: TuneOptions): Promise<TuneResult> {
       baselineTop1: () => baselineTop1,
       baselineMetric: () => baselineMetric,
       reference: null,
+      judgedOn: judgedOn ?? 'calibration',
+      confidence,
     };
     const optionsKeyOf = (spec: CandidateSpec): string =>
-      sha256Hex(canonicalJson({ v: TUNE_FORMAT_VERSION, steps: spec.steps, eval: evalFingerprint, calib: spec.steps.length > 0 ? calibFingerprint : null, profile: profileKey }));
+      sha256Hex(canonicalJson({ v: TUNE_FORMAT_VERSION, steps: spec.steps, eval: evalFingerprint, calib: spec.steps.length > 0 ? calibFingerprint : null, profile: profileKey, confidence, judgedOn }));
 
     if (dataDir) {
       // The original runs over the data once; candidates are scored against its kept outputs.
       try {
-        ctx.reference = await ReferenceOutputs.compute(modelPath, dataDir, signal ? { signal } : {});
+        ctx.reference = await ReferenceOutputs.compute(modelPath, dataDir, { confidence, ...(signal ? { signal } : {}) });
         if (ctx.reference) {
           baselineTop1 = ctx.reference.baseline.top1;
           baselineMetric = baselineTop1 !== null ? 'top1' : ctx.reference.classifier ? 'agreement' : 'cosine';
@@ -245,8 +298,12 @@ export async function tuneModel(options: TuneOptions): Promise<TuneResult> {
       const key = optionsKeyOf(spec);
       const stored = store.getCandidate(loaded.sha256, spec.id, key);
       const finished = stored && stored.state !== 'running' ? (stored.result as CandidateResult) : null;
-      // A rejected candidate whose accuracy now meets a looser bound goes on to profiling.
-      const reopen = finished?.state === 'rejected' && finished.accuracy && (constraints.maxAccuracyDropPp === undefined || finished.accuracy.dropPp <= constraints.maxAccuracyDropPp);
+      // A rejected candidate whose accuracy now meets a looser bound goes on to profiling (a collapsed one never).
+      const reopen =
+        finished?.state === 'rejected' &&
+        finished.accuracy !== null &&
+        finished.accuracy.collapsed.length === 0 &&
+        (constraints.maxAccuracyDropPp === undefined || checkBound(judgementOf(finished.accuracy), constraints.maxAccuracyDropPp, finished.accuracy.pairedCounts).met);
       if (finished && !reopen) {
         const result = { ...finished, resumed: true };
         if (result.model) builtBySha.set(result.model.sha256, builtBySha.get(result.model.sha256) ?? spec.id);
@@ -302,6 +359,11 @@ export async function tuneModel(options: TuneOptions): Promise<TuneResult> {
       settings: { ...settings, threads: threads ?? null },
       dataDir,
       calibDir,
+      givenData,
+      validationDataDir: givenVal,
+      judgedOn,
+      split,
+      confidence,
       baselineTop1,
       results,
       constraints,
@@ -368,6 +430,9 @@ interface CandidateContext {
   baselineMetric: () => CandidateAccuracy['metric'];
   /** The original's outputs on the data (null: evaluate pairwise). */
   reference: ReferenceOutputs | null;
+  /** What dataDir is: held-out samples, or the data the candidates were fitted to. */
+  judgedOn: JudgedOn;
+  confidence: number;
 }
 
 function baseResult(spec: CandidateSpec, state: CandidateState, reason: string | null, errorCode: ErrorCode | null): CandidateResult {
@@ -434,32 +499,44 @@ async function runCandidate(spec: CandidateSpec, ctx: CandidateContext, previous
       else {
         const metrics = ctx.reference
           ? await ctx.reference.evaluate(result.model.path, ctx.signal)
-          : await evaluateModelFiles({ modelPath: result.model.path, dataDir: ctx.dataDir, referencePath: ctx.modelPath, ...(ctx.signal ? { signal: ctx.signal } : {}) });
-        result.accuracy = accuracyOf(metrics, ctx.baselineTop1());
+          : await evaluateModelFiles({ modelPath: result.model.path, dataDir: ctx.dataDir, referencePath: ctx.modelPath, confidence: ctx.confidence, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+        result.accuracy = accuracyOf(metrics, ctx.baselineTop1(), ctx.judgedOn);
       }
     } catch (error) {
       return fail(error, 'fidelity');
     }
   }
+  // A collapsed output (constant where the original varies, one class for all) is never profiled, with or without a bound.
+  if (result.accuracy && result.accuracy.collapsed.length > 0) {
+    result.state = 'rejected';
+    result.reason = `collapsed: ${result.accuracy.collapsed.join('; ')} (${judgedOnLabel(result.accuracy.judgedOn, result.accuracy.samples)}): dropped before profiling`;
+    result.seconds = (performance.now() - t0) / 1000;
+    return result;
+  }
   const bound = ctx.constraints.maxAccuracyDropPp;
+  const meets = (a: CandidateAccuracy): boolean => {
+    if (bound === undefined) return true;
+    a.bound = checkBound(judgementOf(a), bound, a.pairedCounts);
+    return a.bound.met;
+  };
   let distillNote = '';
-  if (bound !== undefined && result.accuracy && result.accuracy.dropPp > bound && spec.steps.length > 0 && ctx.calibDir && ctx.dataDir) {
+  if (result.accuracy && !meets(result.accuracy) && spec.steps.length > 0 && ctx.calibDir && ctx.dataDir) {
     // Self-distillation as recovery: the compressed model is the student, the original the teacher.
     ctx.onEvent?.({ type: 'stage', id: spec.id, stage: 'self-distill' });
     const recovered = await selfDistill(result, ctx).catch((error: unknown) => ({
       note: `self-distillation ${error instanceof EdgetuneError && error.isBadInput ? 'not applicable' : 'failed'}: ${messageOf(error)}`,
     }));
     distillNote = ` (${recovered.note})`;
-    if ('model' in recovered && recovered.accuracy.dropPp <= bound) {
+    if ('model' in recovered && recovered.accuracy.collapsed.length === 0 && meets(recovered.accuracy)) {
       result.model = recovered.model;
       result.accuracy = recovered.accuracy;
       result.build = { ...(result.build ?? { seconds: 0, nodesKeptFloat: 0, cachedSteps: 0, notes: [] }), notes: [...(result.build?.notes ?? []), recovered.note] };
       result.note = `${result.note}; ${recovered.note}`;
     }
   }
-  if (bound !== undefined && result.accuracy && result.accuracy.dropPp > bound) {
+  if (result.accuracy && !meets(result.accuracy)) {
     result.state = 'rejected';
-    result.reason = `${result.accuracy.metric} drop ${fmtPp(result.accuracy.dropPp)} pp > --max-accuracy-drop ${bound} pp: dropped before profiling${distillNote}`;
+    result.reason = `--max-accuracy-drop: ${result.accuracy.bound!.message} (${judgedOnLabel(result.accuracy.judgedOn, result.accuracy.samples)}): dropped before profiling${distillNote}`;
     result.seconds = (performance.now() - t0) / 1000;
     return result;
   }
@@ -502,17 +579,42 @@ function baselineAccuracy(ctx: CandidateContext): CandidateAccuracy {
   const top1 = ctx.baselineTop1();
   const metric = ctx.baselineMetric();
   const value = metric === 'top1' && top1 !== null ? top1 : 1;
-  return { metric, value, baseline: value, dropPp: 0, agreement: metric === 'cosine' ? null : 1, cosine: 1, samples: 0 };
+  const samples = ctx.reference?.baseline.samples ?? 0;
+  return candidateAccuracyOf(identityJudgement(metric, value, samples, ctx.judgedOn, ctx.confidence), null);
+}
+
+function candidateAccuracyOf(j: AccuracyJudgement, pairedCounts: CandidateAccuracy['pairedCounts']): CandidateAccuracy {
+  return {
+    metric: j.metric,
+    value: j.value,
+    baseline: j.baseline,
+    dropPp: j.drop,
+    ci: j.ci,
+    confidence: j.confidence,
+    judgedOn: j.judgedOn,
+    agreement: j.agreement,
+    cosine: j.cosine,
+    samples: j.samples,
+    collapsed: j.collapsed,
+    pairedCounts,
+    bound: null,
+  };
+}
+
+/** The judgement a stored candidate accuracy stands for. */
+function judgementOf(a: CandidateAccuracy): AccuracyJudgement {
+  return { metric: a.metric, value: a.value, baseline: a.baseline, drop: a.dropPp, ci: a.ci, confidence: a.confidence, samples: a.samples, judgedOn: a.judgedOn, agreement: a.agreement, cosine: a.cosine, collapsed: a.collapsed };
 }
 
 /** Accuracy of a candidate from its eval against the original: top-1 with labels, else agreement, else cosine. */
-export function accuracyOf(m: FidelityMetrics, baselineTop1: number | null): CandidateAccuracy {
-  const common = { agreement: m.agreement, cosine: m.cosine, samples: m.samples };
-  const reference = m.referenceTop1 ?? baselineTop1;
-  if (m.top1 !== null && reference !== null) return { metric: 'top1', value: m.top1, baseline: reference, dropPp: (reference - m.top1) * 100, ...common };
-  if (m.agreement !== null) return { metric: 'agreement', value: m.agreement, baseline: 1, dropPp: (1 - m.agreement) * 100, ...common };
-  if (m.cosine !== null) return { metric: 'cosine', value: m.cosine, baseline: 1, dropPp: (1 - m.cosine) * 100, ...common };
-  throw new EdgetuneError('RUNTIME_FAILED', 'no accuracy figure: the outputs are neither classes nor comparable with the original');
+export function accuracyOf(m: FidelityMetrics, baselineTop1: number | null, judgedOn: JudgedOn = 'validation'): CandidateAccuracy {
+  let j = judgeAccuracy(m, judgedOn);
+  if (!j && m.top1 !== null && baselineTop1 !== null) {
+    // No reference run on these labels: an unpaired point figure against the original's top-1.
+    j = { metric: 'top1', value: m.top1, baseline: baselineTop1, drop: (baselineTop1 - m.top1) * 100, ci: [(baselineTop1 - m.top1) * 100, (baselineTop1 - m.top1) * 100], confidence: 0, samples: m.samples, judgedOn, agreement: m.agreement, cosine: m.cosine, collapsed: m.collapsed };
+  }
+  if (!j) throw new EdgetuneError('RUNTIME_FAILED', 'no accuracy figure: the outputs are neither classes nor comparable with the original');
+  return candidateAccuracyOf(j, m.pairedCounts);
 }
 
 async function buildSteps(spec: CandidateSpec, ctx: CandidateContext): Promise<{ model: NonNullable<CandidateResult['model']>; build: NonNullable<CandidateResult['build']> }> {
@@ -584,8 +686,15 @@ interface AssembleInput {
   planned: PlanForModelResult;
   detected: NonNullable<TuneOptions['detected']>;
   settings: { iterations: number; warmup: number; batchSize: number; energy: string; threads: number | null };
+  /** The data candidates were judged on (a split's validation part, --val-data, or --data). */
   dataDir: string | null;
   calibDir: string | null;
+  /** --data as given. */
+  givenData: string | null;
+  validationDataDir: string | null;
+  judgedOn: JudgedOn | null;
+  split: SplitSummary | null;
+  confidence: number;
   baselineTop1: number | null;
   results: CandidateResult[];
   constraints: TuneConstraints;
@@ -600,11 +709,18 @@ interface AssembleInput {
 /** The candidates' results → the `tune` JSON: constraints, front, choice, and why each one lost. */
 function assemble(a: AssembleInput): TuneResult {
   const profiled = a.results.filter((r) => r.state === 'done' && r.profile && r.model);
+  const suspects = new Map(a.results.map((r) => [r.id, suspectReason(r)]));
+  const latencyCi = new Map(
+    profiled.map((r) => [r.id, latencyIntervalMs(r.profile!.latencyMs.p50, r.profile!.latencyMs.std, r.profile!.iterations, a.confidence)] as const),
+  );
   const points: SelectablePoint[] = profiled.map((r) => ({
     id: r.id,
     metrics: { latencyMs: r.profile!.latencyMs.p50, accuracyDropPp: r.accuracy?.dropPp ?? null, sizeBytes: r.model!.bytes, joulesPerInference: r.profile!.joulesPerInference },
     peakRssBytes: r.profile!.peakRssBytes,
     methods: r.methods,
+    accuracyDropUpperPp: r.accuracy ? (r.accuracy.confidence === 0 ? r.accuracy.dropPp : r.accuracy.ci[1]) : null,
+    latencyCiMs: latencyCi.get(r.id) ?? null,
+    ineligibleReason: suspects.get(r.id) ?? null,
   }));
   const selection = selectCandidate(points, a.constraints, a.objective, { baselineId: 'fp32' });
   const slower = new Map(selection.slowerThanBaseline.map((x) => [x.id, x]));
@@ -613,8 +729,29 @@ function assemble(a: AssembleInput): TuneResult {
   const lost = new Map(selection.pareto.dominated.map((d) => [d.id, d]));
   const base = a.results.find((r) => r.id === 'fp32');
   const baseLatency = base?.profile?.latencyMs.p50 ?? null;
+  const indistinguishable = new Map(selection.indistinguishable.map((x) => [x.id, x.from]));
   const notes: string[] = [];
   if (!a.dataDir) notes.push('no --data: accuracy was not measured; the front compares latency, size and energy only');
+  if (a.dataDir && a.judgedOn === 'calibration') notes.push('accuracy judged on calibration data (--no-holdout): the candidates were fitted to these samples, so the figures are optimistic');
+  if (a.split) {
+    notes.push(
+      `--data split into ${a.split.fit.samples} samples to fit on and ${a.split.validation.samples} held-out samples to judge on (${a.split.stratified ? 'stratified by label, ' : ''}${a.split.unit === 'set' ? 'whole sets, ' : ''}seed ${a.split.seed})`,
+    );
+  }
+  const confidenceText = a.confidence === 0 ? 'point estimates (--confidence 0)' : `${+(a.confidence * 100).toFixed(1)} % intervals; a bound is met when the interval's upper end is within it`;
+  if (a.dataDir) notes.push(`accuracy drops with ${confidenceText}`);
+  const unconfirmed = a.results.filter((r) => r.accuracy?.bound?.unconfirmed);
+  if (unconfirmed.length > 0) {
+    const needed = unconfirmed.map((r) => r.accuracy!.bound!.samplesNeeded).filter((n): n is number => n !== null);
+    notes.push(
+      `${unconfirmed.length} candidate(s) (${unconfirmed.map((r) => r.id).join(', ')}) are within the bound on their point estimate but the ${unconfirmed[0]!.accuracy!.samples} validation samples cannot confirm it` +
+        (needed.length > 0 ? `; about ${Math.min(...needed)} samples would confirm the closest one` : ''),
+    );
+  }
+  for (const r of a.results) {
+    const why = suspects.get(r.id);
+    if (why) notes.push(`${r.id}: ${why}`);
+  }
   const energyMethods = new Set(profiled.map((r) => r.profile!.energyMethod).filter((m): m is string => m !== null));
   if (energyMethods.has('estimated')) notes.push('energy per inference is ESTIMATED from CPU utilisation and the device profile power model, not measured');
   if (profiled.some((r) => r.profile!.throttled)) notes.push(`thermal throttling during: ${profiled.filter((r) => r.profile!.throttled).map((r) => r.id).join(', ')}`);
@@ -639,7 +776,24 @@ function assemble(a: AssembleInput): TuneResult {
       speedup: r.profile && baseLatency !== null && r.profile.latencyMs.p50 > 0 ? baseLatency / r.profile.latencyMs.p50 : null,
       sizeRatio: r.model && r.model.bytes > 0 ? a.bytes / r.model.bytes : null,
       accuracyMetric: r.accuracy?.metric ?? null,
-      accuracy: r.accuracy?.value ?? null,
+      accuracy: r.accuracy
+        ? {
+            metric: r.accuracy.metric,
+            drop: r.accuracy.dropPp,
+            ci: r.accuracy.ci,
+            samples: r.accuracy.samples,
+            judgedOn: r.accuracy.judgedOn,
+            confidence: r.accuracy.confidence,
+            value: r.accuracy.value,
+            baseline: r.accuracy.baseline,
+            agreement: r.accuracy.agreement,
+            cosine: r.accuracy.cosine,
+          }
+        : null,
+      collapsed: r.accuracy?.collapsed ?? [],
+      suspect: suspects.get(r.id) ?? null,
+      latencyCiMs: latencyCi.get(r.id) ?? null,
+      indistinguishableFrom: indistinguishable.get(r.id) ?? [],
       energyMethod: r.profile?.energyMethod ?? null,
       latencyCv: r.profile?.latencyMs.cv ?? null,
       origin: r.origin,
@@ -671,10 +825,14 @@ function assemble(a: AssembleInput): TuneResult {
       warmup: a.settings.warmup,
       threads: a.settings.threads,
       energy: a.settings.energy,
-      dataDir: a.dataDir,
+      dataDir: a.givenData,
       calibrationDataDir: a.calibDir,
       accuracyMetric: metric,
       workDir: a.workDir,
+      validationDataDir: a.validationDataDir,
+      judgedOn: a.dataDir ? a.judgedOn : null,
+      split: a.split,
+      confidence: a.confidence,
     },
     baseline: {
       id: 'fp32',
@@ -709,6 +867,18 @@ function assemble(a: AssembleInput): TuneResult {
   };
 }
 
+/**
+ * Why a candidate is suspect: it beats the original on the labels while disagreeing with it on many samples (poor
+ * or too few labels make a worse model look better); null when it is not.
+ */
+function suspectReason(r: CandidateResult): string | null {
+  const a = r.accuracy;
+  if (!a || a.metric !== 'top1' || !(a.dropPp < 0) || a.agreement === null) return null;
+  const disagreePp = (1 - a.agreement) * 100;
+  if (disagreePp <= SUSPECT_DISAGREEMENT_PP) return null;
+  return `scores ${fmtPp(-a.dropPp)} pp above the original on the labels while disagreeing with it on ${fmtPp(disagreePp)} % of the samples: the labels may be poor or too few; not chosen`;
+}
+
 /** Report file extension check, re-exported for the CLI. */
 export { reportFormatOf } from './tune-report.js';
 
@@ -729,8 +899,8 @@ async function selfDistill(
   const saved = saveModelFile(path, distilled.student);
   const metrics = ctx.reference
     ? await ctx.reference.evaluate(path, ctx.signal)
-    : await evaluateModelFiles({ modelPath: path, dataDir: ctx.dataDir!, referencePath: ctx.modelPath, ...(ctx.signal ? { signal: ctx.signal } : {}) });
-  const accuracy = accuracyOf(metrics, ctx.baselineTop1());
+    : await evaluateModelFiles({ modelPath: path, dataDir: ctx.dataDir!, referencePath: ctx.modelPath, confidence: ctx.confidence, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+  const accuracy = accuracyOf(metrics, ctx.baselineTop1(), ctx.judgedOn);
   return {
     model: { path, sha256: saved.sha256, bytes: saved.bytes },
     accuracy,

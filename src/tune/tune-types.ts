@@ -1,5 +1,8 @@
 /** The data of a tune: what the caller asks for, what each candidate gives, and the result (SPEC.md `tune` JSON). */
 import type { ErrorCode } from '../util/errors.js';
+import type { BoundCheck, JudgedOn } from '../compress/accuracy-judgement.js';
+import type { PairedCounts } from '../compress/confidence.js';
+import type { SplitSummary } from '../compress/validation-data.js';
 import type { EnergyMode } from '../profile/energy/energy-sampler.js';
 import type { DetectedHardware } from '../hardware/detect-hardware.js';
 import type { ProfileOptions, ProfileOutcome } from '../profile/profile-types.js';
@@ -42,10 +45,21 @@ export type TuneEvent =
 /** Caller input of a tune. */
 export interface TuneOptions {
   modelPath: string;
-  /** Fidelity / accuracy data (ONNX test-data layout); labels give top-1. */
+  /**
+   * Fidelity / accuracy data (ONNX test-data layout); labels give top-1. Without `validationDataDir`,
+   * `calibrationDataDir` or `noHoldout` it is split: candidates are fitted on one part and judged on the other.
+   */
   dataDir?: string;
-  /** Calibration / reconstruction data (default: dataDir). */
+  /** Calibration / reconstruction data (default: the fit part of dataDir). */
   calibrationDataDir?: string;
+  /** Explicit validation data: candidates are judged on it (dataDir, or calibrationDataDir, is then fitted on whole). */
+  validationDataDir?: string;
+  /** Judge on the data the candidates were fitted to (no split); every report says so. */
+  noHoldout?: boolean;
+  /** Confidence of the accuracy intervals and of the bound check (default 0.95; 0 = point estimates). */
+  confidence?: number;
+  /** Seed of the dataDir split. */
+  splitSeed?: number;
   constraints?: TuneConstraints;
   /** What the chosen candidate minimises (default 'latency'). */
   objective?: TuneObjective;
@@ -89,9 +103,35 @@ export interface CandidateAccuracy {
   baseline: number;
   /** (baseline − value) × 100, in percentage points. */
   dropPp: number;
+  /** Interval of dropPp at `confidence` (paired, on the judging samples). */
+  ci: [number, number];
+  confidence: number;
+  judgedOn: JudgedOn;
   agreement: number | null;
   cosine: number | null;
   samples: number;
+  /** Collapse findings (constant output, one class for all); a collapsed candidate is rejected. */
+  collapsed: string[];
+  /** Labelled samples right/wrong in each model (top-1 only), for the samples-needed estimate. */
+  pairedCounts: PairedCounts | null;
+  /** The `--max-accuracy-drop` check (null without a bound). */
+  bound: BoundCheck | null;
+}
+
+/** A candidate's accuracy in the `tune` JSON (SPEC: `accuracy: { metric, drop, ci: [lo, hi], samples, judgedOn }`). */
+export interface CandidateAccuracyJson {
+  metric: CandidateAccuracy['metric'];
+  /** Percentage points against the original. */
+  drop: number;
+  /** Interval of `drop`, percentage points, at `confidence`. */
+  ci: [number, number];
+  samples: number;
+  judgedOn: JudgedOn;
+  confidence: number;
+  value: number;
+  baseline: number;
+  agreement: number | null;
+  cosine: number | null;
 }
 
 /** What the profiler measured. */
@@ -155,7 +195,15 @@ export interface TuneCandidateJson {
   speedup: number | null;
   sizeRatio: number | null;
   accuracyMetric: CandidateAccuracy['metric'] | null;
-  accuracy: number | null;
+  accuracy: CandidateAccuracyJson | null;
+  /** Collapse findings (rejected candidates only have them). */
+  collapsed: string[];
+  /** Set when it beats the original on the labels while disagreeing with it often: not chosen (the labels may be poor). */
+  suspect: string | null;
+  /** Interval of the p50 latency (ms) at the tune's confidence; null when not profiled. */
+  latencyCiMs: [number, number] | null;
+  /** Candidates whose latency interval overlaps this one's: not ranked as faster or slower than it. */
+  indistinguishableFrom: string[];
   energyMethod: string | null;
   latencyCv: number | null;
   origin: CandidateOrigin;
@@ -182,6 +230,13 @@ export interface TuneResult {
     calibrationDataDir: string | null;
     accuracyMetric: CandidateAccuracy['metric'] | null;
     workDir: string;
+    /** Explicit validation data, when given. */
+    validationDataDir: string | null;
+    /** What candidates were judged on: held-out samples, or the data they were fitted to (--no-holdout). */
+    judgedOn: JudgedOn | null;
+    /** How dataDir was split (null: not split). */
+    split: SplitSummary | null;
+    confidence: number;
   };
   baseline: {
     id: 'fp32';

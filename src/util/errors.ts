@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'BROKER_FAILED'
   | 'STORE_FAILED'
   | 'IO_FAILED'
+  | 'FIDELITY_FAILED'
   | 'ABORTED';
 
 /** Codes that mean "the caller gave us something bad": CLI exit code 2. */

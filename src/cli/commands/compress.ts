@@ -31,7 +31,11 @@ export const commandModule: CommandModule = {
       .option('float-head', { type: 'boolean', default: true, describe: "int8: keep a detector's output tail and head layers float (--no-float-head to quantize them)" })
       .option('speed-check', { type: 'boolean', default: true, describe: 'int8: time fp32 and int8 in alternation here and report the speed-up (--no-speed-check to skip)' })
       .option('keep-float', { type: 'string', describe: 'auto (with --max-accuracy-drop) or NODE,NODE,...' })
-      .option('max-accuracy-drop', { type: 'number', describe: 'percentage points of top-1 (or agreement) the model may lose' })
+      .option('max-accuracy-drop', { type: 'number', describe: 'percentage points of top-1 (agreement, or cosine ×100) the model may lose: checked on held-out data, on the upper end of its confidence interval' })
+      .option('val-data', { type: 'string', describe: 'validation data (ONNX test-data layout) the result is judged on; without it --data is split when a bound is given' })
+      .option('holdout', { type: 'boolean', default: true, describe: '--no-holdout: judge a bound on the data the method fitted to (the report says so)' })
+      .option('confidence', { type: 'number', default: 0.95, describe: 'confidence of the intervals and of the bound check (0 = point estimates)' })
+      .option('force', { type: 'boolean', default: false, describe: 'write the model even when the fidelity gate fails (collapsed output, bound missed); the report says so first' })
       .option('profile', { type: 'string', describe: 'plan: device profile to plan for' })
       .option('sysroot', { type: 'string', describe: 'plan: probe hardware under this root' })
       .option('json', { type: 'boolean', default: false }),
@@ -64,6 +68,10 @@ export const commandModule: CommandModule = {
         ...(args['block-size'] !== undefined ? { blockSize: args['block-size'] as 32 | 64 | 128 } : {}),
         ...(keepFloatArg ? { keepFloat: keepFloatArg === 'auto' ? 'auto' : keepFloatArg.split(',').filter(Boolean) } : {}),
         ...(drop !== undefined ? { maxAccuracyDropPp: drop } : {}),
+        ...(args['val-data'] ? { validationDataDir: String(args['val-data']) } : {}),
+        noHoldout: args.holdout === false,
+        confidence: args.confidence as number,
+        force: args.force === true,
         equalize: args.equalize as boolean,
         equalizeFloatInputs: args['equalize-float-inputs'] as boolean,
         biasCorrectionRounds: biasRounds,
@@ -75,12 +83,13 @@ export const commandModule: CommandModule = {
       });
       progress.stop();
       printResult(args.json === true, report, () => {
-        const lines = [
+        const lines = report.fidelity?.gate.forced ? [`FORCED: written although the fidelity gate failed: ${report.fidelity.gate.failures.join('; ')}`] : [];
+        lines.push(
           `${report.method}: ${report.input.path} (${kib(report.input.bytes)}) → ${report.output.path} (${kib(report.output.bytes)}), ${report.sizeRatio.toFixed(2)}× smaller`,
           `parameters ${report.params.before} → ${report.params.after}; nodes changed ${report.nodesChanged}; kept float ${report.nodesKeptFloat.length}; opset ${report.opset.from} → ${report.opset.to}`,
-        ];
+        );
         if (report.calibration) lines.push(`calibration: ${report.calibration.method} on ${report.calibration.samples} samples`);
-        for (const note of report.notes) lines.push(`note: ${note}`);
+        for (const note of report.notes) if (!note.startsWith('FORCED:')) lines.push(`note: ${note}`);
         lines.push(`took ${report.seconds.toFixed(1)} s`);
         return lines.join('\n');
       });

@@ -13,9 +13,12 @@ export const commandModule: CommandModule = {
   builder: (y: Argv) =>
     y
       .positional('model', { type: 'string', describe: 'ONNX model (never overwritten)', demandOption: true })
-      .option('data', { type: 'string', describe: 'fidelity / accuracy data (ONNX test-data layout; label.pb gives top-1)' })
-      .option('calib', { type: 'string', describe: 'calibration / reconstruction data (default: --data)' })
-      .option('max-accuracy-drop', { type: 'number', describe: 'percentage points the chosen variant may lose (needs --data)' })
+      .option('data', { type: 'string', describe: 'data (ONNX test-data layout; label.pb gives top-1): split into a part to fit on and a held-out part to judge on' })
+      .option('calib', { type: 'string', describe: 'calibration / reconstruction data (then --data is only judged on, not split)' })
+      .option('val-data', { type: 'string', describe: 'validation data to judge on (then --data / --calib is fitted on whole)' })
+      .option('holdout', { type: 'boolean', default: true, describe: '--no-holdout: judge on the data the candidates were fitted to (reports say so)' })
+      .option('confidence', { type: 'number', default: 0.95, describe: 'confidence of the accuracy intervals; a bound is met when the upper end is within it (0 = point estimates)' })
+      .option('max-accuracy-drop', { type: 'number', describe: 'percentage points the chosen variant may lose (needs --data), checked on the upper end of the interval' })
       .option('max-latency-ms', { type: 'number', describe: 'p50 latency bound' })
       .option('max-memory-mb', { type: 'number', describe: 'peak RSS bound of the profiling process' })
       .option('max-size-mb', { type: 'number', describe: 'model file size bound' })
@@ -69,6 +72,9 @@ export const commandModule: CommandModule = {
         modelPath: String(args.model),
         ...(args.data !== undefined ? { dataDir: String(args.data) } : {}),
         ...(args.calib !== undefined ? { calibrationDataDir: String(args.calib) } : {}),
+        ...(args['val-data'] !== undefined ? { validationDataDir: String(args['val-data']) } : {}),
+        noHoldout: args.holdout === false,
+        confidence: args.confidence as number,
         constraints: {
           ...(opt('max-accuracy-drop') !== undefined ? { maxAccuracyDropPp: opt('max-accuracy-drop')! } : {}),
           ...(opt('max-latency-ms') !== undefined ? { maxLatencyMs: opt('max-latency-ms')! } : {}),
@@ -136,7 +142,7 @@ const mib = (v: number | null): string => (v === null ? '—' : (v / (1024 * 102
 
 /** The human-readable summary. */
 export function formatTune(r: TuneResult): string {
-  const rows = [['candidate', 'state', 'p50 ms', 'speed-up', 'drop pp', 'MiB', 'mJ/inf', 'front', 'note']];
+  const rows = [['candidate', 'state', 'p50 ms', 'speed-up', 'drop pp', 'interval pp', 'MiB', 'mJ/inf', 'front', 'note']];
   for (const c of r.candidates) {
     rows.push([
       c.id === r.chosen ? `${c.id} *` : c.id,
@@ -144,15 +150,16 @@ export function formatTune(r: TuneResult): string {
       ms(c.latencyMs),
       c.speedup === null ? '—' : `${c.speedup.toFixed(2)}×`,
       c.accuracyDrop === null ? '—' : c.accuracyDrop.toFixed(2),
+      !c.accuracy || c.accuracy.confidence === 0 || c.id === 'fp32' ? '—' : `${c.accuracy.ci[0].toFixed(2)} … ${c.accuracy.ci[1].toFixed(2)}`,
       mib(c.sizeBytes),
       c.joulesPerInference === null ? '—' : `${(c.joulesPerInference * 1000).toPrecision(3)}${c.energyMethod === 'estimated' ? ' est' : ''}`,
       c.pareto ? 'yes' : '',
-      c.state !== 'done' ? (c.reason ?? '') : c.violations.length ? `misses ${c.violations.join('; ')}` : c.dominatedBy ? `dominated by ${c.dominatedBy}` : '',
+      c.state !== 'done' ? (c.reason ?? '') : c.suspect ? `SUSPECT: ${c.suspect}` : c.violations.length ? `misses ${c.violations.join('; ')}` : c.dominatedBy ? `dominated by ${c.dominatedBy}` : '',
     ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => (i === rows[0]!.length - 1 ? 0 : row[i]!.length))));
-  const lines = rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : i >= 2 && i <= 6 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd());
-  const out = [`model   ${r.model.path}`, `device  ${r.device.profile} (${r.device.cpu ?? 'unknown CPU'})`, `batch ${r.settings.batchSize}, ${r.settings.iterations} runs per candidate, accuracy: ${r.settings.accuracyMetric ?? 'not measured'}`, '', ...lines, ''];
+  const lines = rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : i >= 2 && i <= 7 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd());
+  const out = [`model   ${r.model.path}`, `device  ${r.device.profile} (${r.device.cpu ?? 'unknown CPU'})`, `batch ${r.settings.batchSize}, ${r.settings.iterations} runs per candidate, accuracy: ${r.settings.accuracyMetric ?? 'not measured'}${r.settings.judgedOn ? ` (judged on ${r.settings.judgedOn === 'validation' ? 'held-out data' : 'calibration data'})` : ''}`, '', ...lines, ''];
   out.push(r.chosen ? `chosen: ${r.chosen} — ${r.chosenReason}` : `chosen: none — ${r.chosenReason}`);
   if (r.notTried.length) out.push(`not tried: ${r.notTried.map((n) => `${n.id} (${n.reason})`).join('; ')}`);
   for (const n of r.notes) out.push(`note: ${n}`);
