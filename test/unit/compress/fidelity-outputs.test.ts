@@ -149,3 +149,44 @@ describe('fidelity of every output', () => {
     expect(acc.result().samples).toBe(0);
   });
 });
+
+describe('collapse and intervals', () => {
+  /** A map output [n, 16]: the reference varies by sample; the model is the reference scaled by `spread` around 0.5. */
+  const run = (spread: number): ReturnType<FidelityAccumulator['result']> => {
+    const acc = new FidelityAccumulator();
+    const n = 20;
+    const ref = new Float32Array(n * 16);
+    const out = new Float32Array(n * 16);
+    for (let i = 0; i < ref.length; i++) {
+      ref[i] = Math.sin(i * 0.7) + (i % 16) * 0.01;
+      out[i] = 0.5 + spread * (ref[i]! - 0.5);
+    }
+    acc.addOutputs([{ name: 'map', values: out, dims: [n, 16], reference: ref }]);
+    return acc.result();
+  };
+  it('near-constant (spread 1e-4 of the original) is collapsed, with the finding in words', () => {
+    const m = run(1e-4);
+    expect(m.outputs![0]!.collapsed).toBe(true);
+    expect(m.collapsed[0]).toMatch(/output 'map' is near-constant across the 20 samples where the original's varies \(spread 1\.0e-4 × the original's\)/);
+  });
+  it('a spread of 1 % of the original is weak but not collapsed', () => {
+    expect(run(1e-2).collapsed).toEqual([]);
+  });
+  it('cosine and SQNR intervals contain their estimate and are points at confidence 0', () => {
+    const m = run(0.9);
+    const o = m.outputs![0]!;
+    expect(o.cosineCi[0]).toBeLessThanOrEqual(o.cosine);
+    expect(o.cosineCi[1]).toBeGreaterThanOrEqual(o.cosine);
+    expect(o.sqnrDbCi[0]).toBeLessThanOrEqual(o.sqnrDb);
+    expect(o.sqnrDbCi[1]).toBeGreaterThanOrEqual(o.sqnrDb);
+    expect(m.intervals.cosine).toEqual(o.cosineCi);
+    const point = new FidelityAccumulator({ confidence: 0 });
+    point.addOutputs([{ name: 'y', values: new Float32Array([1, 2, 3, 5]), dims: [2, 2], reference: new Float32Array([1, 2, 3, 4]) }]);
+    const p = point.result();
+    expect(p.intervals.cosine).toEqual([p.cosine, p.cosine]);
+    expect(() => new FidelityAccumulator({ confidence: 1 })).toThrow(/confidence/);
+  });
+  it('the same data gives the same bootstrap interval', () => {
+    expect(run(0.9).intervals).toEqual(run(0.9).intervals);
+  });
+});
