@@ -1,6 +1,7 @@
 import type { Argv } from 'yargs';
 import type { CommandModule } from '../main.js';
 import { printResult, stageProgress } from '../progress.js';
+import { EdgetuneError } from '../../util/errors.js';
 
 /** `edgetune eval MODEL --data DIR [--reference REF]`. */
 export const commandModule: CommandModule = {
@@ -13,9 +14,12 @@ export const commandModule: CommandModule = {
       .option('reference', { type: 'string', describe: 'reference model (usually the original): agreement, cosine, SQNR, KL' })
       .option('output-index', { type: 'number', default: 0, describe: 'which model output top-1, agreement and KL score (cosine and SQNR cover every output)' })
       .option('temperature', { type: 'number', default: 1, describe: 'softmax temperature for KL' })
+      .option('confidence', { type: 'number', default: 0.95, describe: 'confidence of the intervals (paired top-1 drop, agreement, cosine, SQNR; 0 = none)' })
       .option('json', { type: 'boolean', default: false }),
   handler: async (args) => {
     const { evaluateModelFiles } = await import('../../compress/evaluate-files.js');
+    const confidence = args.confidence as number;
+    if (!(confidence === 0 || (confidence > 0 && confidence < 1))) throw new EdgetuneError('USAGE', `--confidence must be 0 (no intervals) or in (0, 1); got ${confidence}`);
     const progress = stageProgress();
     try {
       const result = await evaluateModelFiles({
@@ -24,6 +28,7 @@ export const commandModule: CommandModule = {
         ...(args.reference ? { referencePath: String(args.reference) } : {}),
         outputIndex: args['output-index'] as number,
         temperature: args.temperature as number,
+        confidence,
         onProgress: (done, total) => progress.update('eval', done, total),
       });
       progress.stop();
@@ -31,13 +36,18 @@ export const commandModule: CommandModule = {
       const num = (v: number | null, digits: number): string => (v === null ? 'n/a' : v.toFixed(digits));
       // With several outputs the summary's cosine and SQNR are the worst output's; each output gets a line.
       const several = result.outputs !== null && result.outputs.length > 1;
+      const iv = result.intervals;
+      const ci = (range: [number, number] | null, f: (v: number) => string): string => (range && iv.confidence > 0 ? ` [${f(range[0])}, ${f(range[1])}]` : '');
+      const pp = (v: number): string => `${(v * 100).toFixed(2)}`;
       printResult(args.json === true, result, () =>
         [
           `samples ${result.samples}`,
-          `top-1 ${pct(result.top1)}${result.referenceTop1 !== null ? ` (reference ${pct(result.referenceTop1)})` : ''}`,
-          `agreement ${pct(result.agreement)}  cosine ${num(result.cosine, 5)}  SQNR ${num(result.sqnrDb, 2)} dB  KL ${num(result.kl, 5)}${several ? `  (worst output '${result.worstOutput}')` : result.outputs?.[0]?.collapsed ? '  COLLAPSED (constant across samples)' : ''}`,
+          `top-1 ${pct(result.top1)}${result.referenceTop1 !== null ? ` (reference ${pct(result.referenceTop1)}; drop ${pp(result.referenceTop1 - result.top1!)} pp${ci(iv.top1Drop, pp)})` : ''}`,
+          `agreement ${pct(result.agreement)}${ci(iv.agreement, (v) => `${pp(v)}%`)}  cosine ${num(result.cosine, 5)}${ci(iv.cosine, (v) => v.toFixed(5))}  SQNR ${num(result.sqnrDb, 2)} dB${ci(iv.sqnrDb, (v) => v.toFixed(2))}  KL ${num(result.kl, 5)}${several ? `  (worst output '${result.worstOutput}')` : ''}`,
+          ...(iv.confidence > 0 && result.agreement !== null ? [`(intervals: ${+(iv.confidence * 100).toFixed(1)} %, on these ${result.samples} samples)`] : []),
+          ...result.collapsed.map((c) => `COLLAPSED: ${c}`),
           ...(several
-            ? result.outputs!.map((o) => `  output '${o.name}': cosine ${o.cosine.toFixed(5)}  SQNR ${o.sqnrDb.toFixed(2)} dB  max error ${o.maxAbsError.toPrecision(3)}${o.collapsed ? '  COLLAPSED (constant across samples)' : ''}`)
+            ? result.outputs!.map((o) => `  output '${o.name}': cosine ${o.cosine.toFixed(5)}  SQNR ${o.sqnrDb.toFixed(2)} dB  max error ${o.maxAbsError.toPrecision(3)}${o.collapsed ? '  COLLAPSED' : ''}`)
             : []),
         ].join('\n'),
       );
