@@ -16,7 +16,7 @@ describe('edgetune eval on a model with several outputs (BlazeFace, 4 outputs)',
     const r = runCli(['compress', modelPath(BLAZEFACE), '-o', compressed, '--method', 'fp16', '--data', photoDataset(BLAZEFACE, 'calibration', 3), '--json']);
     expect(r.status, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout) as { fidelity: { judgedOn: string; outputs: unknown[]; worstOutput: string; cosine: number } };
-    expect(report.fidelity.judgedOn).toBe('calibration data');
+    expect(report.fidelity.judgedOn).toBe('calibration');
     expect(report.fidelity.outputs).toHaveLength(4);
     expect(report.fidelity.cosine).toBeGreaterThan(0.999);
   });

@@ -232,7 +232,7 @@ describe('int8 on PP-OCRv4 det at 320×320 (paddle2onnx, dynamic H/W, sigmoid te
     expect(report.method).toBe('int8');
     expect(existsSync(report.output.path)).toBe(true);
     expect(report.fidelity).not.toBeNull();
-    expect(report.fidelity!.judgedOn).toBe('calibration data');
+    expect(report.fidelity!.judgedOn).toBe('calibration');
     expect(report.fidelity!.outputs.map((o) => o.name)).toEqual(['sigmoid_0.tmp_0']);
     expect(report.fidelity!.worstOutput).toBe('sigmoid_0.tmp_0');
     const fusion = (report.details as { fusion?: FusionReport } | null)?.fusion;

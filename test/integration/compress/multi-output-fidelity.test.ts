@@ -70,7 +70,7 @@ describe('fidelity on every output of a real multi-output detector (BlazeFace)',
     for (const report of [int8, fp16]) {
       const f = report.fidelity!;
       expect(f).not.toBeNull();
-      expect(f.judgedOn).toBe('calibration data');
+      expect(f.judgedOn).toBe('calibration');
       expect(f.samples).toBe(4);
       expect(f.outputs.map((o) => o.name)).toEqual(OUTPUTS);
       for (const o of f.outputs) {
