@@ -11,6 +11,36 @@ export interface LatencyStats {
   min: number;
   max: number;
   cv: number;
+  /**
+   * 95 % distribution-free interval of the median: order statistics at binomial ranks (no normality assumed; a
+   * long tail does not widen it). With fewer than 6 samples it is [min, max], whose coverage is below 95 %.
+   */
+  p50Ci: [number, number];
+}
+
+/**
+ * Distribution-free interval of the median of an ascending-sorted sample: [x(j), x(n+1−j)] with the largest rank j
+ * for which P(Binomial(n, ½) < j) ≤ (1 − confidence)/2; at least [min, max].
+ */
+export function medianIntervalSorted(sorted: readonly number[], confidence = 0.95): [number, number] {
+  const n = sorted.length;
+  if (n === 0) throw new RangeError('median interval of an empty sample set');
+  if (!(confidence > 0 && confidence < 1)) throw new RangeError(`confidence must be in (0, 1), got ${confidence}`);
+  const alpha = (1 - confidence) / 2;
+  // P(X ≤ k) for X ~ Binomial(n, ½), accumulated in log space so that large n does not underflow term by term.
+  let logTerm = -n * Math.LN2; // P(X = 0)
+  let cdf = Math.exp(logTerm);
+  let j = 1;
+  for (let k = 0; k < Math.floor(n / 2); k++) {
+    // cdf = P(X ≤ k): rank k + 2 is allowed when P(X < k + 2) = P(X ≤ k + 1) ≤ α.
+    logTerm += Math.log((n - k) / (k + 1));
+    const next = cdf + Math.exp(logTerm);
+    if (next > alpha) break;
+    cdf = next;
+    j = k + 2;
+  }
+  if (cdf > alpha) j = 1;
+  return [sorted[j - 1]!, sorted[n - j]!];
 }
 
 /**
@@ -67,6 +97,7 @@ export function summarizeLatency(samplesMs: readonly number[]): LatencyStats {
     min: sorted[0]!,
     max: sorted[sorted.length - 1]!,
     cv: m > 0 ? std / m : 0,
+    p50Ci: medianIntervalSorted(sorted),
   };
 }
 

@@ -1,9 +1,11 @@
 /**
  * The Pareto chart of a tune: p50 latency (x) against accuracy drop (y), marker area by model size, the front
- * joined by a dashed line, dominated candidates hollow, candidates that miss a constraint in red, the chosen one
- * ringed, constraint bounds as dashed lines. Inline SVG from our own writer. Pure.
+ * joined by a dashed line, dominated candidates hollow, candidates that miss a constraint (or whose outputs collapsed)
+ * in red, the chosen one ringed, a suspect one ringed in amber, constraint bounds as dashed lines, and error bars for
+ * the intervals: vertical for the accuracy drop's, horizontal for the p50 latency's. Inline SVG from our own writer.
+ * Pure.
  */
-import { fmtMs, fmtPp, fmtSize } from './pareto.js';
+import { fmtDropWithInterval, fmtMs, fmtSize } from './pareto.js';
 import { el, niceTicks, num, polylinePath, renderSvg, tickLabel, type SvgElement, type SvgNode } from './svg-writer.js';
 
 /** What the chart reads from a tune result. */
@@ -16,9 +18,19 @@ export interface ChartInput {
     pareto: boolean;
     state: string;
     violations: readonly string[];
+    /** The accuracy drop's interval (pp); drawn as a vertical error bar. */
+    accuracy?: { ci: readonly [number, number] } | null;
+    /** The p50 latency's interval (ms); drawn as a horizontal error bar. */
+    latencyCiMs?: readonly [number, number] | null;
+    /** Collapse findings: the candidate is drawn as rejected. */
+    collapsed?: readonly string[];
+    /** A warning: ringed in amber. */
+    suspect?: string | null;
   }>;
   chosen: string | null;
   constraints: { maxAccuracyDropPp: number | null; maxLatencyMs: number | null };
+  /** Confidence of the intervals, for the legend (e.g. 0.95). */
+  confidence?: number;
   /** Axis label for y (names the accuracy metric). */
   accuracyLabel?: string;
   title?: string;
@@ -31,7 +43,9 @@ const R_MIN = 5;
 const R_SPAN = 14;
 /** Approximate width of one 11 px label character, for placing labels. */
 const LABEL_CHAR_PX = 6.4;
-const COLORS = { front: '#1f77b4', dominated: '#8c8c8c', infeasible: '#d62728', chosen: '#111111', grid: '#e3e3e3', axis: '#333333', bound: '#d62728' };
+const COLORS = { front: '#1f77b4', dominated: '#8c8c8c', infeasible: '#d62728', chosen: '#111111', grid: '#e3e3e3', axis: '#333333', bound: '#d62728', bar: '#555555', suspect: '#e69f00' };
+/** Half-width of an error bar's cap, px. */
+const CAP_PX = 3.5;
 
 /** The chart as an SVG string. */
 export function paretoChartSvg(input: ChartInput): string {
@@ -57,9 +71,17 @@ export function paretoChart(input: ChartInput): SvgElement {
 
   const accuracyKnown = points.some((p) => p.accuracyDrop !== null);
   const drop = (p: (typeof points)[number]): number => p.accuracyDrop ?? 0;
-  const maxLatency = Math.max(...points.map((p) => p.latencyMs), input.constraints.maxLatencyMs ?? 0);
+  const dropCi = (p: (typeof points)[number]): readonly [number, number] | null => {
+    const ci = p.accuracy?.ci;
+    return p.accuracyDrop !== null && ci && Number.isFinite(ci[0]) && Number.isFinite(ci[1]) && ci[1] > ci[0] ? ci : null;
+  };
+  const latencyCi = (p: (typeof points)[number]): readonly [number, number] | null => {
+    const ci = p.latencyCiMs;
+    return ci && Number.isFinite(ci[0]) && Number.isFinite(ci[1]) && ci[1] > ci[0] ? ci : null;
+  };
+  const maxLatency = Math.max(...points.map((p) => latencyCi(p)?.[1] ?? p.latencyMs), input.constraints.maxLatencyMs ?? 0);
   const xs = niceTicks(0, maxLatency * 1.05, 6);
-  const dropValues = points.map(drop);
+  const dropValues = points.flatMap((p) => [drop(p), ...(dropCi(p) ?? [])]);
   const yBound = input.constraints.maxAccuracyDropPp;
   const ys = niceTicks(Math.min(0, ...dropValues), Math.max(0.1, ...dropValues, yBound ?? 0) * 1.05, 5);
   const x = (v: number): number => MARGIN.left + ((v - xs.min) / (xs.max - xs.min)) * plotW;
@@ -122,15 +144,41 @@ export function paretoChart(input: ChartInput): SvgElement {
     children.push(el('path', { class: 'front-line', d: polylinePath(path), fill: 'none', stroke: COLORS.front, 'stroke-width': 1.5, 'stroke-dasharray': '5 3' }));
   }
 
+  // Error bars, under the markers: the accuracy drop's interval vertically, the p50's horizontally.
+  const bars: SvgNode[] = [];
+  for (const p of points) {
+    const cx = x(p.latencyMs);
+    const cy = y(drop(p));
+    const ci = accuracyKnown ? dropCi(p) : null;
+    if (ci) {
+      const [y0, y1] = [y(ci[0]), y(ci[1])];
+      bars.push(el('line', { class: 'error-bar accuracy', 'data-id': p.id, x1: cx, y1: y0, x2: cx, y2: y1, stroke: COLORS.bar, 'stroke-width': 1.2 }));
+      for (const yy of [y0, y1]) bars.push(el('line', { class: 'error-cap', x1: cx - CAP_PX, y1: yy, x2: cx + CAP_PX, y2: yy, stroke: COLORS.bar, 'stroke-width': 1.2 }));
+    }
+    const lci = latencyCi(p);
+    if (lci) {
+      const [x0, x1] = [x(lci[0]), x(lci[1])];
+      bars.push(el('line', { class: 'error-bar latency', 'data-id': p.id, x1: x0, y1: cy, x2: x1, y2: cy, stroke: COLORS.bar, 'stroke-width': 1.2 }));
+      for (const xx of [x0, x1]) bars.push(el('line', { class: 'error-cap', x1: xx, y1: cy - CAP_PX, x2: xx, y2: cy + CAP_PX, stroke: COLORS.bar, 'stroke-width': 1.2 }));
+    }
+  }
+  if (bars.length > 0) children.push(el('g', { class: 'error-bars' }, bars));
+
   // Markers: larger first so that small ones stay visible on top.
   const markers: SvgNode[] = [];
   for (const p of [...points].sort((a, b) => b.sizeBytes - a.sizeBytes)) {
     const cx = x(p.latencyMs);
     const cy = y(drop(p));
     const r = radius(p.sizeBytes);
-    const infeasible = p.violations.length > 0;
+    const collapsed = p.collapsed ?? [];
+    const infeasible = p.violations.length > 0 || collapsed.length > 0;
     const kind = infeasible ? 'infeasible' : p.pareto ? 'front' : 'dominated';
-    const tip = `${p.id}: p50 ${fmtMs(p.latencyMs)} ms, ${accuracyKnown && p.accuracyDrop !== null ? `drop ${fmtPp(p.accuracyDrop)} pp, ` : ''}${fmtSize(p.sizeBytes)}${infeasible ? ` — misses ${p.violations.join('; ')}` : p.pareto ? ' — on the front' : ' — dominated'}`;
+    const lci = latencyCi(p);
+    const status = collapsed.length > 0 ? ` — rejected, outputs collapsed: ${collapsed.join('; ')}` : p.violations.length > 0 ? ` — misses ${p.violations.join('; ')}` : p.pareto ? ' — on the front' : ' — dominated';
+    const tip =
+      `${p.id}: p50 ${fmtMs(p.latencyMs)} ms${lci ? ` [${fmtMs(lci[0])}, ${fmtMs(lci[1])}]` : ''}, ` +
+      `${accuracyKnown && p.accuracyDrop !== null ? `drop ${fmtDropWithInterval(p.accuracyDrop, dropCi(p))}, ` : ''}${fmtSize(p.sizeBytes)}${status}` +
+      `${p.suspect ? ` — warning: ${p.suspect}` : ''}`;
     const style =
       kind === 'front'
         ? { fill: COLORS.front, 'fill-opacity': 0.7, stroke: COLORS.front, 'stroke-width': 1.5 }
@@ -138,6 +186,7 @@ export function paretoChart(input: ChartInput): SvgElement {
           ? { fill: '#ffffff', 'fill-opacity': 0.6, stroke: COLORS.dominated, 'stroke-width': 1.5 }
           : { fill: '#ffffff', 'fill-opacity': 0.6, stroke: COLORS.infeasible, 'stroke-width': 1.5, 'stroke-dasharray': '3 2' };
     const group: SvgNode[] = [el('title', {}, [tip]), el('circle', { class: `candidate ${kind}`, 'data-id': p.id, cx, cy, r, ...style })];
+    if (p.suspect) group.push(el('circle', { class: 'suspect-ring', cx, cy, r: r + 2.5, fill: 'none', stroke: COLORS.suspect, 'stroke-width': 2, 'stroke-dasharray': '2 2' }));
     if (p.id === input.chosen) group.push(el('circle', { class: 'chosen-ring', cx, cy, r: r + 5, fill: 'none', stroke: COLORS.chosen, 'stroke-width': 2.5 }));
     markers.push(el('g', { class: 'marker', 'data-id': p.id }, group));
   }
@@ -195,6 +244,14 @@ export function paretoChart(input: ChartInput): SvgElement {
     el('text', { x: lx + 339, y: ly + 4, 'font-size': 11, fill: COLORS.axis }, ['chosen']),
     el('text', { x: lx + 400, y: ly + 4, 'font-size': 11, fill: COLORS.axis }, [`marker area ∝ size (largest ${fmtSize(maxSize)})`]),
   ];
+  if (bars.length > 0) {
+    const pct = input.confidence !== undefined && input.confidence > 0 ? `${Number((input.confidence * 100).toFixed(1))} % ` : '';
+    legend.push(el('text', { class: 'legend-bars', x: width - MARGIN.right, y: height - 14, 'text-anchor': 'end', 'font-size': 11, fill: COLORS.axis }, [`bars: ${pct}intervals`]));
+  }
+  if (points.some((p) => p.suspect)) {
+    legend.push(el('circle', { cx: MARGIN.left + 5, cy: height - 18, r: 5, fill: 'none', stroke: COLORS.suspect, 'stroke-width': 2, 'stroke-dasharray': '2 2' }));
+    legend.push(el('text', { class: 'legend-suspect', x: MARGIN.left + 14, y: height - 14, 'font-size': 11, fill: COLORS.axis }, ['suspect (see the report)']));
+  }
   children.push(el('g', { class: 'legend' }, legend));
   return root(children);
 }

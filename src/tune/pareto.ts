@@ -159,3 +159,14 @@ export function fmtSize(bytes: number): string {
   if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(bytes < 10 * 1024 ** 2 ? 2 : 1)} MiB`;
   return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
 }
+
+/** Percentage points with two decimals and a typographic minus ('−0.52'), for intervals in reports. */
+export function fmtPpSigned(v: number): string {
+  const text = fmtPp(Math.abs(v));
+  return v < 0 && text !== fmtPp(0) ? `−${text}` : text;
+}
+
+/** "0.40 pp [−0.52, 1.62]": a drop and its interval (no bracket without one). */
+export function fmtDropWithInterval(dropPp: number, ci: readonly [number, number] | null | undefined): string {
+  return `${fmtPpSigned(dropPp)} pp${ci ? ` [${fmtPpSigned(ci[0])}, ${fmtPpSigned(ci[1])}]` : ''}`;
+}

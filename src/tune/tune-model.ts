@@ -558,7 +558,7 @@ async function runCandidate(spec: CandidateSpec, ctx: CandidateContext, previous
   }
   const r = outcome.result;
   const measurement: CandidateMeasurement = {
-    latencyMs: { p50: r.latencyMs.p50, mean: r.latencyMs.mean, p90: r.latencyMs.p90, p99: r.latencyMs.p99, std: r.latencyMs.std, cv: r.latencyMs.cv, min: r.latencyMs.min },
+    latencyMs: { p50: r.latencyMs.p50, mean: r.latencyMs.mean, p90: r.latencyMs.p90, p99: r.latencyMs.p99, std: r.latencyMs.std, cv: r.latencyMs.cv, min: r.latencyMs.min, p50Ci: r.latencyMs.p50Ci },
     throughputPerSec: r.throughputPerSec,
     peakRssBytes: r.memory.peakRssBytes,
     joulesPerInference: r.energy?.joulesPerInference ?? null,
@@ -711,7 +711,7 @@ function assemble(a: AssembleInput): TuneResult {
   const profiled = a.results.filter((r) => r.state === 'done' && r.profile && r.model);
   const suspects = new Map(a.results.map((r) => [r.id, suspectReason(r)]));
   const latencyCi = new Map(
-    profiled.map((r) => [r.id, latencyIntervalMs(r.profile!.latencyMs.p50, r.profile!.latencyMs.std, r.profile!.iterations, a.confidence)] as const),
+    profiled.map((r) => [r.id, latencyCiOf(r.profile!, a.confidence)] as const),
   );
   const points: SelectablePoint[] = profiled.map((r) => ({
     id: r.id,
@@ -865,6 +865,15 @@ function assemble(a: AssembleInput): TuneResult {
     store: a.storePath,
     notes,
   };
+}
+
+/**
+ * Interval of a candidate's p50: the profiler's distribution-free 95 % interval of the median (order statistics; a
+ * long tail does not widen it); a point at confidence 0; the normal approximation for results without one.
+ */
+function latencyCiOf(m: CandidateMeasurement, confidence: number): [number, number] {
+  if (confidence === 0) return [m.latencyMs.p50, m.latencyMs.p50];
+  return m.latencyMs.p50Ci ?? latencyIntervalMs(m.latencyMs.p50, m.latencyMs.std, m.iterations, confidence);
 }
 
 /**

@@ -1,10 +1,12 @@
 /**
- * The tune report (`--report FILE.md|.html`): the device, the plan's reasons, the choice, the Pareto chart as
- * inline SVG, a table of every candidate, why each dominated one lost, and what was not tried. Pure: result → text.
+ * The tune report (`--report FILE.md|.html`): the device, the plan's reasons, the choice, what the accuracy was judged
+ * on, warnings (judged on calibration data, suspect candidates), the Pareto chart as inline SVG with error bars, a
+ * table of every candidate with its intervals, why each dominated one lost, latencies not distinguishable from one
+ * another, and what was not tried. Self-contained (no external assets). Pure: result → text.
  */
 import { basename } from 'node:path';
 import { EdgetuneError } from '../util/errors.js';
-import { fmtMj, fmtMs, fmtPp, fmtSize } from './pareto.js';
+import { fmtDropWithInterval, fmtMj, fmtMs, fmtSize } from './pareto.js';
 import { paretoChartSvg } from './pareto-chart.js';
 import { escapeXml } from './svg-writer.js';
 import type { TuneCandidateJson, TuneResult } from './tune-types.js';
@@ -38,6 +40,7 @@ const metricLabel = (m: string | null): string => (m === 'top1' ? 'top-1 accurac
 
 function reportDocument(r: TuneResult): Block[] {
   const blocks: Block[] = [];
+  const judged = judgedText(r);
   const byId = new Map(r.candidates.map((c) => [c.id, c]));
   const chosen = r.chosen ? byId.get(r.chosen) : undefined;
   blocks.push({ kind: 'heading', level: 1, text: `edgetune tune: ${basename(r.model.path)}` });
@@ -57,7 +60,7 @@ function reportDocument(r: TuneResult): Block[] {
       ['device', `${r.device.board ?? 'unknown board'}; ${r.device.cpu ?? 'unknown CPU'} (${r.device.arch ?? '?'}, ${r.device.cores ?? '?'} cores); profile ${r.device.profile}${caches.length ? `; ${caches.join(', ')}` : ''}`],
       ['profiling', `batch ${r.settings.batchSize}, ${r.settings.iterations} measured runs after ${r.settings.warmup} warm-up, ${r.settings.threads ?? 'default'} thread(s); latency is the p50`],
       ['energy', energyMethods.length === 0 ? `not measured (${r.settings.energy})` : energyMethods.map((m) => (m === 'estimated' ? 'ESTIMATED (CPU-utilisation power model, not a measurement)' : m)).join(', ')],
-      ['accuracy', `${metricLabel(r.settings.accuracyMetric)}${r.settings.dataDir ? ` on ${r.settings.dataDir}` : ''}${r.baseline.accuracy?.metric === 'top1' ? `; original: ${(r.baseline.accuracy.value * 100).toFixed(2)}%` : ''}`],
+      ['accuracy', `${metricLabel(r.settings.accuracyMetric)}${r.settings.dataDir ? ` on ${r.settings.dataDir}` : ''}${r.baseline.accuracy?.metric === 'top1' ? `; original: ${(r.baseline.accuracy.value * 100).toFixed(2)}%` : ''}${judged ? `; ${judged}` : ''}`],
       ['constraints', constraintText.length ? constraintText.join(', ') : 'none'],
       ['objective', r.objectiveUsed === r.objective ? r.objective : `${r.objective} (applied: ${r.objectiveUsed})`],
       ['chosen', chosen ? `**${chosen.id}** — ${chosenSummary(chosen)}` : `none: ${r.chosenReason}`],
@@ -65,6 +68,14 @@ function reportDocument(r: TuneResult): Block[] {
       ['time', `${r.elapsedSeconds.toFixed(1)} s${r.budgetSeconds !== null ? ` (budget ${r.budgetSeconds} s${r.complete ? '' : ', used up'})` : ''}; ${r.candidates.filter((x) => x.resumed).length} candidate(s) resumed from ${r.store}`],
     ],
   });
+  const warnings = [
+    ...(r.settings.judgedOn === 'calibration' ? [CALIBRATION_WARNING] : []),
+    ...r.candidates.filter((x) => x.suspect).map((x) => `${x.id} is suspect: ${x.suspect}`),
+  ];
+  if (warnings.length) {
+    blocks.push({ kind: 'heading', level: 2, text: 'Warnings' });
+    blocks.push({ kind: 'list', items: warnings });
+  }
   blocks.push({ kind: 'heading', level: 2, text: 'Pareto front' });
   blocks.push({
     kind: 'paragraph',
@@ -76,21 +87,22 @@ function reportDocument(r: TuneResult): Block[] {
       candidates: r.candidates,
       chosen: r.chosen,
       constraints: { maxAccuracyDropPp: c.maxAccuracyDropPp, maxLatencyMs: c.maxLatencyMs },
+      confidence: r.settings.confidence,
       accuracyLabel: r.settings.accuracyMetric === 'cosine' ? 'fidelity drop: (1 − cosine) × 100' : `${r.settings.accuracyMetric === 'agreement' ? 'agreement' : 'top-1'} drop (pp)`,
     }),
   });
   blocks.push({ kind: 'heading', level: 2, text: 'Candidates' });
   blocks.push({
     kind: 'table',
-    head: ['candidate', 'steps', 'state', 'p50 ms', 'speed-up', 'drop pp', 'size', 'smaller', 'peak RSS', 'mJ/inf', 'front', 'notes'],
+    head: ['candidate', 'steps', 'state', 'p50 ms', 'speed-up', `accuracy drop${intervalsShown(r) ? ` [${pctText(r.settings.confidence)} interval]` : ''}`, 'size', 'smaller', 'peak RSS', 'mJ/inf', 'front', 'notes'],
     align: ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l'],
     rows: r.candidates.map((x) => [
       x.id === r.chosen ? `${x.id} ★` : x.id,
       x.steps.length ? x.steps.map((s) => s.method).join(' → ') : 'original',
-      x.state + (x.resumed ? ' (stored)' : ''),
-      x.latencyMs !== null ? fmtMs(x.latencyMs) : '—',
+      stateOf(x) + (x.collapsed.length ? ' (collapsed)' : '') + (x.resumed ? ' (stored)' : ''),
+      x.latencyMs !== null ? fmtMs(x.latencyMs) + (latencyCi(x) ? ` [${fmtMs(latencyCi(x)![0])}, ${fmtMs(latencyCi(x)![1])}]` : '') : '—',
       x.speedup !== null ? `${x.speedup.toFixed(2)}×` : '—',
-      x.accuracyDrop !== null ? fmtPp(x.accuracyDrop) : '—',
+      x.accuracyDrop !== null ? fmtDropWithInterval(x.accuracyDrop, dropCi(x)) : '—',
       x.sizeBytes !== null ? fmtSize(x.sizeBytes) : '—',
       x.sizeRatio !== null ? `${x.sizeRatio.toFixed(2)}×` : '—',
       x.peakRssBytes !== null ? fmtSize(x.peakRssBytes) : '—',
@@ -109,10 +121,19 @@ function reportDocument(r: TuneResult): Block[] {
     blocks.push({ kind: 'heading', level: 2, text: 'Candidates that miss a constraint' });
     blocks.push({ kind: 'list', items: missed.map((x) => `${x.id}: ${x.violations.join('; ')}`) });
   }
-  const dropped = r.candidates.filter((x) => x.state !== 'done');
+  const noise = r.candidates.filter((x) => x.indistinguishableFrom.length > 0);
+  if (noise.length) {
+    blocks.push({ kind: 'heading', level: 2, text: 'Latencies not distinguishable on this device' });
+    blocks.push({
+      kind: 'paragraph',
+      text: `The ${pctText(r.settings.confidence)} intervals of these candidates' p50 latencies overlap: none of them is ranked as faster than the others it is listed with.`,
+    });
+    blocks.push({ kind: 'list', items: noise.map((x) => `${x.id} (p50 ${latencyText(x)}): not distinguishable from ${x.indistinguishableFrom.join(', ')}`) });
+  }
+  const dropped = r.candidates.filter((x) => stateOf(x) !== 'done');
   if (dropped.length) {
     blocks.push({ kind: 'heading', level: 2, text: 'Failed, rejected and skipped candidates' });
-    blocks.push({ kind: 'list', items: dropped.map((x) => `${x.id} (${x.state}): ${x.reason ?? ''}`) });
+    blocks.push({ kind: 'list', items: dropped.map((x) => `${x.id} (${stateOf(x)}): ${droppedReason(x)}`) });
   }
   if (r.notTried.length) {
     blocks.push({ kind: 'heading', level: 2, text: 'Not tried' });
@@ -131,15 +152,89 @@ function axisName(axis: string): string {
   return axis === 'latencyMs' ? 'p50 latency' : axis === 'accuracyDropPp' ? 'accuracy drop' : axis === 'sizeBytes' ? 'size' : 'energy per inference';
 }
 
+const CALIBRATION_WARNING = 'accuracy judged on calibration data (--no-holdout): the figures are optimistic';
+
+/** "95 %" (as few decimals as needed). */
+function pctText(confidence: number): string {
+  return `${Number((confidence * 100).toFixed(1))} %`;
+}
+
+/** Whether the tune computed intervals (confidence 0: point estimates only). */
+function intervalsShown(r: TuneResult): boolean {
+  return r.settings.confidence > 0 && r.candidates.some((x) => dropCi(x) !== null || latencyCi(x) !== null);
+}
+
+/** The drop's interval, when the tune computed one (none of zero width: the baseline's). */
+function dropCi(x: TuneCandidateJson): readonly [number, number] | null {
+  const a = x.accuracy;
+  return a && a.confidence > 0 && Number.isFinite(a.ci[0]) && Number.isFinite(a.ci[1]) && a.ci[1] > a.ci[0] ? a.ci : null;
+}
+
+function latencyCi(x: TuneCandidateJson): readonly [number, number] | null {
+  const ci = x.latencyCiMs;
+  return ci && Number.isFinite(ci[0]) && Number.isFinite(ci[1]) && ci[1] > ci[0] ? ci : null;
+}
+
+/** "4.00 ms [3.70, 4.30]". */
+function latencyText(x: TuneCandidateJson): string {
+  if (x.latencyMs === null) return '—';
+  const ci = latencyCi(x);
+  return `${fmtMs(x.latencyMs)} ms${ci ? ` [${fmtMs(ci[0])}, ${fmtMs(ci[1])}]` : ''}`;
+}
+
+/** A candidate whose outputs collapsed is shown as rejected whatever its stored state. */
+function stateOf(x: TuneCandidateJson): string {
+  return x.collapsed.length > 0 && x.state === 'done' ? 'rejected' : x.state;
+}
+
+function collapsedText(x: TuneCandidateJson): string {
+  return `outputs collapsed: ${x.collapsed.join('; ')}`;
+}
+
+function droppedReason(x: TuneCandidateJson): string {
+  const reason = x.reason ?? '';
+  if (x.collapsed.length === 0 || x.collapsed.every((f) => reason.includes(f))) return reason;
+  return reason ? `${reason}; ${collapsedText(x)}` : collapsedText(x);
+}
+
+/** "judged on 256 validation samples (held out of /data: 768 fit, 256 validation, seed 7, stratified); 95 % intervals". */
+function judgedText(r: TuneResult): string | null {
+  const s = r.settings;
+  if (s.judgedOn === null) return null;
+  const counts = [...new Set(r.candidates.map((x) => x.accuracy?.samples).filter((n): n is number => n !== undefined))].sort((a, b) => a - b);
+  const n = counts.length === 0 ? null : counts.length === 1 ? `${counts[0]}` : `${counts[0]}–${counts[counts.length - 1]}`;
+  let text: string;
+  if (s.judgedOn === 'validation') {
+    const where = s.validationDataDir
+      ? ` in ${s.validationDataDir}`
+      : s.split
+        ? ` (held out of ${s.split.sourceDir}: ${s.split.fit.samples} fit, ${s.split.validation.samples} validation, seed ${s.split.seed}${s.split.stratified ? ', stratified' : ''})`
+        : '';
+    text = `judged on ${n ?? ''}${n ? ' ' : ''}validation samples${where}`;
+  } else if (s.judgedOn === 'calibration') {
+    text = `judged on calibration data${n ? ` (${n} samples the candidates were fitted to)` : ''}: ${CALIBRATION_WARNING}`;
+  } else {
+    text = `judged on ${n ? `${n} ` : ''}synthesized inputs (no data given)`;
+  }
+  return `${text}; ${s.confidence > 0 ? `${pctText(s.confidence)} intervals` : 'point estimates only (--confidence 0)'}`;
+}
+
 function chosenSummary(x: TuneCandidateJson): string {
   const parts: string[] = [];
-  if (x.latencyMs !== null) parts.push(`p50 ${fmtMs(x.latencyMs)} ms${x.speedup !== null ? ` (${x.speedup.toFixed(2)}× the original's speed)` : ''}`);
+  if (x.latencyMs !== null) parts.push(`p50 ${latencyText(x)}${x.speedup !== null ? ` (${x.speedup.toFixed(2)}× the original's speed)` : ''}`);
   if (x.sizeBytes !== null) parts.push(`${fmtSize(x.sizeBytes)}${x.sizeRatio !== null ? ` (${x.sizeRatio.toFixed(2)}× smaller)` : ''}`);
-  if (x.accuracyDrop !== null) parts.push(`accuracy drop ${fmtPp(x.accuracyDrop)} pp`);
+  if (x.accuracyDrop !== null) parts.push(`accuracy drop ${fmtDropWithInterval(x.accuracyDrop, dropCi(x))}`);
   return parts.join(', ');
 }
 
 function noteFor(x: TuneCandidateJson): string {
+  const warning = x.suspect ? [`warning: suspect, ${x.suspect}`] : [];
+  const noise = x.indistinguishableFrom.length ? [`p50 not distinguishable from ${x.indistinguishableFrom.join(', ')}`] : [];
+  return [...warning, baseNote(x), ...noise].filter((t) => t !== '').join('; ');
+}
+
+function baseNote(x: TuneCandidateJson): string {
+  if (x.collapsed.length) return droppedReason(x);
   if (x.state !== 'done') return x.reason ?? '';
   if (x.violations.length) return `misses ${x.violations.join('; ')}`;
   if (x.dominatedBy) return `dominated by ${x.dominatedBy}`;

@@ -136,7 +136,8 @@ export interface CandidateAccuracyJson {
 
 /** What the profiler measured. */
 export interface CandidateMeasurement {
-  latencyMs: { p50: number; mean: number; p90: number; p99: number; std: number; cv: number; min: number };
+  /** p50Ci: the profiler's distribution-free 95 % interval of the median (absent in older stored results). */
+  latencyMs: { p50: number; mean: number; p90: number; p99: number; std: number; cv: number; min: number; p50Ci?: [number, number] };
   throughputPerSec: number;
   peakRssBytes: number;
   joulesPerInference: number | null;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { constraintViolations, selectCandidate, validateConstraints, type SelectablePoint } from '../../../src/tune/select-candidate.js';
+import { constraintViolations, intervalsOverlap, latencyIntervalMs, selectCandidate, validateConstraints, type SelectablePoint } from '../../../src/tune/select-candidate.js';
 
 const MiB = 1024 * 1024;
 const p = (id: string, latencyMs: number, drop: number | null, sizeMiB: number, mJ: number | null, rssMiB = 100): SelectablePoint => ({
@@ -108,6 +108,7 @@ describe('a quantized candidate not faster than fp32 (issue 12)', () => {
         quantization: ['int8'],
         latencyMs: 11,
         baselineLatencyMs: 10,
+        withinNoise: false,
         eligible: false,
         note: 'int8 (int8) is not faster than fp32 on this device: p50 11.0 vs 10.0 ms (1.10× the fp32 latency); not eligible to be chosen under --objective latency',
       },
@@ -170,5 +171,183 @@ describe('a quantized candidate not faster than fp32 (issue 12)', () => {
     expect(s.chosen).toBe('int8');
     expect(s.slowerThanBaseline).toEqual([]);
     expect(s.notes).toEqual(['the fp32 baseline was not profiled: quantized candidates could not be checked against its latency']);
+  });
+});
+
+describe('--max-accuracy-drop against the upper end of the interval (issue 13)', () => {
+  const withUpper = (id: string, latencyMs: number, drop: number, upper: number, sizeMiB: number): SelectablePoint => ({ ...p(id, latencyMs, drop, sizeMiB, null), accuracyDropUpperPp: upper });
+
+  it('a drop within the bound whose interval reaches past it misses, and the text names both figures', () => {
+    expect(constraintViolations(withUpper('int8', 2, 0.4, 1.62, 1), { maxAccuracyDropPp: 1 })).toEqual(['--max-accuracy-drop: drop 0.40 pp, interval upper end 1.62 pp > 1 pp']);
+    expect(constraintViolations(withUpper('int8', 2, 0.4, 0.95, 1), { maxAccuracyDropPp: 1 })).toEqual([]);
+    // The upper end is inclusive, like the point estimate.
+    expect(constraintViolations(withUpper('int8', 2, 0.4, 1, 1), { maxAccuracyDropPp: 1 })).toEqual([]);
+  });
+
+  it('a zero-width interval (confidence 0) or none reads as before', () => {
+    expect(constraintViolations(withUpper('x', 2, 1.5, 1.5, 1), { maxAccuracyDropPp: 1 })).toEqual(['--max-accuracy-drop: drop 1.50 pp > 1 pp']);
+    expect(constraintViolations({ ...p('x', 2, 1.5, 1, null), accuracyDropUpperPp: null }, { maxAccuracyDropPp: 1 })).toEqual(['--max-accuracy-drop: drop 1.50 pp > 1 pp']);
+    expect(constraintViolations({ ...p('x', 2, null, 1, null), accuracyDropUpperPp: 0.5 }, { maxAccuracyDropPp: 1 })).toEqual(['--max-accuracy-drop 1 pp: accuracy not measured']);
+  });
+
+  it('filters on the upper end; the front among the rest still compares the point estimates', () => {
+    const set = [withUpper('fp32', 10, 0, 0, 4), withUpper('int8', 4, 0.4, 1.62, 1), withUpper('int8-keep', 5, 0.3, 0.9, 1.2), withUpper('fp16', 6, 0.1, 0.95, 2)];
+    const s = selectCandidate(set, { maxAccuracyDropPp: 1 }, 'latency');
+    expect(s.feasible).toEqual(['fp32', 'int8-keep', 'fp16']);
+    expect(s.violations).toEqual([{ id: 'int8', violations: ['--max-accuracy-drop: drop 0.40 pp, interval upper end 1.62 pp > 1 pp'] }]);
+    // fp16's point drop 0.10 < int8-keep's 0.30: both on the front though fp16's upper end is higher.
+    expect(s.pareto.front).toEqual(['fp32', 'int8-keep', 'fp16']);
+    expect(s.chosen).toBe('int8-keep');
+  });
+});
+
+describe('latencyIntervalMs: the interval of the median from the profiler summary', () => {
+  it('is p50 ± z·1.2533·std/√n', () => {
+    const half = (1.959964 * 1.2533 * 2) / Math.sqrt(30);
+    const [lo, hi] = latencyIntervalMs(10, 2, 30, 0.95);
+    expect(lo).toBeCloseTo(10 - half, 4);
+    expect(hi).toBeCloseTo(10 + half, 4);
+    const [lo99, hi99] = latencyIntervalMs(10, 2, 30, 0.99);
+    expect(hi99 - 10).toBeCloseTo((2.575829 * 1.2533 * 2) / Math.sqrt(30), 4);
+    expect(10 - lo99).toBeCloseTo(hi99 - 10, 10);
+  });
+
+  it('confidence 0 gives the point; the lower end stops at 0; a zero spread gives the point', () => {
+    expect(latencyIntervalMs(10, 2, 30, 0)).toEqual([10, 10]);
+    expect(latencyIntervalMs(0.5, 10, 4, 0.95)[0]).toBe(0);
+    expect(latencyIntervalMs(3, 0, 30, 0.95)).toEqual([3, 3]);
+  });
+
+  it('refuses bad input, naming the parameter', () => {
+    expect(() => latencyIntervalMs(Number.NaN, 1, 30, 0.95)).toThrow(/p50Ms/);
+    expect(() => latencyIntervalMs(1, -1, 30, 0.95)).toThrow(/stdMs/);
+    expect(() => latencyIntervalMs(1, 1, 0, 0.95)).toThrow(/iterations/);
+    expect(() => latencyIntervalMs(1, 1, 2.5, 0.95)).toThrow(RangeError);
+    expect(() => latencyIntervalMs(1, 1, 30, 1)).toThrow(/confidence/);
+    expect(() => latencyIntervalMs(1, 1, 30, -0.1)).toThrow(/confidence/);
+  });
+
+  it('closed intervals overlap when they share a point', () => {
+    expect(intervalsOverlap([1, 2], [2, 3])).toBe(true);
+    expect(intervalsOverlap([1, 2], [2.01, 3])).toBe(false);
+    expect(intervalsOverlap([1, 5], [2, 3])).toBe(true);
+  });
+});
+
+describe('latencies within the noise are not ranked (issue 13)', () => {
+  const n = (id: string, latencyMs: number, ci: [number, number] | null, drop: number, sizeMiB: number, methods?: string[]): SelectablePoint => ({
+    ...p(id, latencyMs, drop, sizeMiB, null),
+    latencyCiMs: ci,
+    ...(methods ? { methods } : {}),
+  });
+
+  it('overlapping intervals: the lower accuracy drop wins although its p50 is higher, and the reason gives both intervals', () => {
+    const set = [n('int8', 2.1, [1.95, 2.25], 0.4, 1), n('int8-keep', 2.18, [2.02, 2.34], 0.1, 1.2)];
+    const s = selectCandidate(set, {}, 'latency');
+    expect(s.pareto.front).toEqual(['int8', 'int8-keep']);
+    expect(s.chosen).toBe('int8-keep');
+    expect(s.chosenReason).toContain('int8-keep and int8 are not distinguishable on this device: p50 2.18 ms [2.02, 2.34] vs 2.10 ms [1.95, 2.25]');
+    expect(s.chosenReason).toContain('int8-keep is chosen for its lower accuracy drop (0.10 vs 0.40 pp for int8)');
+    expect(s.chosenReason).toContain('next: int8');
+    expect(s.indistinguishable).toEqual([
+      { id: 'int8', from: ['int8-keep'] },
+      { id: 'int8-keep', from: ['int8'] },
+    ]);
+  });
+
+  it('intervals apart: the faster one wins as before', () => {
+    const set = [n('int8', 2.1, [1.95, 2.25], 0.4, 1), n('int8-keep', 2.4, [2.3, 2.5], 0.1, 1.2)];
+    const s = selectCandidate(set, {}, 'latency');
+    expect(s.chosen).toBe('int8');
+    expect(s.chosenReason).not.toContain('not distinguishable');
+    expect(s.chosenReason).toContain('lowest p50 latency of the 2 front members');
+    expect(s.indistinguishable).toEqual([
+      { id: 'int8', from: [] },
+      { id: 'int8-keep', from: [] },
+    ]);
+  });
+
+  it('among tied candidates an equal drop goes to the smaller model; only overlaps with the fastest count', () => {
+    const set = [
+      n('a', 2.0, [1.9, 2.1], 0.2, 2), // fastest
+      n('b', 2.05, [1.98, 2.12], 0.2, 1), // overlaps a, same drop, smaller: wins
+      n('c', 2.15, [2.11, 2.19], 0.0, 3), // overlaps b only: ranked after the tie
+      n('d', 2.02, null, 0.1, 1.5), // no interval: ranked by its p50, outside the tie
+    ];
+    const s = selectCandidate(set, {}, 'latency');
+    expect(s.pareto.front).toEqual(['a', 'b', 'c', 'd']);
+    expect(s.chosen).toBe('b');
+    expect(s.chosenReason).toContain('b and a are not distinguishable on this device: p50 2.05 ms [1.98, 2.12] vs 2.00 ms [1.90, 2.10]; b is chosen for its smaller model at the same accuracy drop');
+    expect(s.indistinguishable).toEqual([
+      { id: 'a', from: ['b'] },
+      { id: 'b', from: ['a', 'c'] },
+      { id: 'c', from: ['b'] },
+    ]);
+  });
+
+  it('the size and energy objectives are not affected', () => {
+    const set = [n('int8', 2.1, [1.95, 2.25], 0.4, 1), n('int8-keep', 2.18, [2.02, 2.34], 0.1, 1.2)];
+    expect(selectCandidate(set, {}, 'size').chosen).toBe('int8');
+  });
+
+  it('a quantized candidate whose interval overlaps the baseline\'s is not faster, although its p50 is lower', () => {
+    const set = [n('fp32', 10, [9.5, 10.5], 0, 4, ['fp32']), n('int8', 9.8, [9.3, 10.3], 0.3, 1, ['int8']), n('fp16', 8, [7.6, 8.4], 0.05, 2, ['fp16'])];
+    const s = selectCandidate(set, {}, 'latency');
+    expect(s.slowerThanBaseline).toEqual([
+      {
+        id: 'int8',
+        quantization: ['int8'],
+        latencyMs: 9.8,
+        baselineLatencyMs: 10,
+        withinNoise: true,
+        eligible: false,
+        note: 'int8 (int8) is not distinguishable from fp32 on this device, so not faster: p50 9.80 ms [9.30, 10.3] vs 10.0 ms [9.50, 10.5] (0.98× the fp32 latency), the intervals overlap; not eligible to be chosen under --objective latency',
+      },
+    ]);
+    expect(s.pareto.front).toContain('int8');
+    // fp16's interval is apart from fp32's: it is faster, eligible, and wins.
+    expect(s.chosen).toBe('fp16');
+
+    const withoutFp16 = selectCandidate(set.slice(0, 2), {}, 'latency');
+    expect(withoutFp16.chosen).toBe('fp32');
+    expect(withoutFp16.chosenReason).toContain('int8 is quantized and not faster than fp32 on this device');
+    expect(selectCandidate(set.slice(0, 2), {}, 'energy').chosen).toBe('fp32');
+
+    const bySize = selectCandidate(set.slice(0, 2), {}, 'size');
+    expect(bySize.chosen).toBe('int8');
+    expect(bySize.chosenReason).toContain('int8 is not distinguishable from fp32 on this device (p50 9.80 vs 10.0 ms): chosen for size only');
+  });
+
+  it('without the baseline\'s interval the p50s are compared as before', () => {
+    const set = [n('fp32', 10, null, 0, 4, ['fp32']), n('int8', 9.8, [9.3, 10.3], 0.3, 1, ['int8'])];
+    const s = selectCandidate(set, {}, 'latency');
+    expect(s.slowerThanBaseline).toEqual([]);
+    expect(s.chosen).toBe('int8');
+  });
+});
+
+describe('ineligibleReason', () => {
+  const SUSPECT = 'beats the original on the labels (−0.80 pp) while disagreeing with it on 31 % of samples';
+
+  it('a candidate that would have won is not chosen; it stays on the front and the reason says why', () => {
+    const set = SET.map((x) => (x.id === 'prune' ? { ...x, ineligibleReason: SUSPECT } : x));
+    const s = selectCandidate(set, {}, 'latency');
+    expect(s.pareto.front).toContain('prune');
+    expect(s.chosen).toBe('int8');
+    expect(s.chosenReason).toContain(`prune would otherwise have been chosen but is not eligible: ${SUSPECT}`);
+    expect(s.chosenReason).toContain(`front members meeting the constraints and eligible (prune is not eligible: ${SUSPECT})`);
+  });
+
+  it('one that would not have won changes nothing but the wording; null is no reason', () => {
+    const set = SET.map((x) => (x.id === 'int4' ? { ...x, ineligibleReason: SUSPECT } : x.id === 'fp32' ? { ...x, ineligibleReason: null } : x));
+    const s = selectCandidate(set, {}, 'latency');
+    expect(s.chosen).toBe('prune');
+    expect(s.chosenReason).not.toContain('would otherwise have been chosen');
+  });
+
+  it('nothing is chosen when no feasible candidate is eligible', () => {
+    const s = selectCandidate([{ ...p('int8', 4, 0.1, 1, null), ineligibleReason: SUSPECT }], {}, 'latency');
+    expect(s.chosen).toBeNull();
+    expect(s.chosenReason).toBe(`no candidate that meets the constraints is eligible (int8 is not eligible: ${SUSPECT})`);
   });
 });

@@ -1,10 +1,31 @@
-import type { TuneCandidateJson, TuneResult } from '../../../src/tune/tune-types.js';
+import type { CandidateAccuracyJson, TuneCandidateJson, TuneResult } from '../../../src/tune/tune-types.js';
 
 const MiB = 1024 * 1024;
+const BASELINE_TOP1 = 0.99;
 
-/** A candidate row of a hand-made tune result. */
-export function candidateJson(id: string, over: Partial<TuneCandidateJson> = {}): TuneCandidateJson {
+/** A top-1 accuracy judged on 256 validation samples at 95 %: the interval is [drop − 0.30, drop + 0.35] pp (0 for the baseline). */
+export function accuracyJson(dropPp: number, over: Partial<CandidateAccuracyJson> = {}): CandidateAccuracyJson {
   return {
+    metric: 'top1',
+    drop: dropPp,
+    ci: dropPp === 0 ? [0, 0] : [dropPp - 0.3, dropPp + 0.35],
+    samples: 256,
+    judgedOn: 'validation',
+    confidence: 0.95,
+    value: BASELINE_TOP1 - dropPp / 100,
+    baseline: BASELINE_TOP1,
+    agreement: 0.97,
+    cosine: 0.999,
+    ...over,
+  };
+}
+
+/**
+ * A candidate row of a hand-made tune result. Unless given, `accuracy` follows `accuracyDrop` (see accuracyJson)
+ * and `latencyCiMs` is p50 ± 4 %.
+ */
+export function candidateJson(id: string, over: Partial<TuneCandidateJson> = {}): TuneCandidateJson {
+  const row: TuneCandidateJson = {
     id,
     methods: [id.split('+')[0]!],
     latencyMs: 5,
@@ -22,7 +43,11 @@ export function candidateJson(id: string, over: Partial<TuneCandidateJson> = {})
     speedup: 2,
     sizeRatio: 4,
     accuracyMetric: 'top1',
-    accuracy: 0.98,
+    accuracy: null,
+    collapsed: [],
+    suspect: null,
+    latencyCiMs: null,
+    indistinguishableFrom: [],
     energyMethod: 'estimated',
     latencyCv: 0.05,
     origin: 'neighbour',
@@ -34,6 +59,9 @@ export function candidateJson(id: string, over: Partial<TuneCandidateJson> = {})
     sha256: 'ab'.repeat(32),
     ...over,
   };
+  if (!('accuracy' in over)) row.accuracy = row.accuracyDrop === null ? null : accuracyJson(row.accuracyDrop);
+  if (!('latencyCiMs' in over)) row.latencyCiMs = row.latencyMs === null ? null : [row.latencyMs * 0.96, row.latencyMs * 1.04];
+  return row;
 }
 
 /** A hand-made tune result with a front, a dominated candidate, a constraint miss, a failure and a rejection. */
@@ -51,8 +79,23 @@ export function sampleTuneResult(): TuneResult {
     model: { path: '/models/net <x>.onnx', sha256: 'cd'.repeat(32), bytes: 4 * MiB },
     device: { profile: 'x86-avx512-vnni', board: 'Test & Board', cpu: 'Test CPU', arch: 'x86_64', cores: 2, caches: { l1d: 32 * 1024, l2: MiB, l3: 32 * MiB } },
     plan: { method: 'int8', precision: 'int8', pruningRatio: null, reasons: ['VNNI present → int8 per-channel', 'largest layer within L2 → no pruning'] },
-    settings: { batchSize: 32, iterations: 20, warmup: 3, threads: 2, energy: 'auto', dataDir: '/data/test', calibrationDataDir: '/data/calib', accuracyMetric: 'top1', workDir: '/tmp/work' },
-    baseline: { id: 'fp32', latencyMs: 10, sizeBytes: 4 * MiB, peakRssBytes: 140 * MiB, joulesPerInference: 0.05, accuracy: { metric: 'top1', value: 0.99 } },
+    settings: { batchSize: 32, iterations: 20, warmup: 3, threads: 2, energy: 'auto', dataDir: '/data/test', calibrationDataDir: '/data/calib', accuracyMetric: 'top1', workDir: '/tmp/work',
+      validationDataDir: null,
+      judgedOn: 'validation',
+      split: {
+        fit: { samples: 768, sets: 24 },
+        validation: { samples: 256, sets: 8 },
+        unit: 'sample',
+        stratified: true,
+        seed: 7,
+        validationFraction: 0.25,
+        sourceDir: '/data/test',
+        key: 'ef'.repeat(32),
+        reused: false,
+      },
+      confidence: 0.95,
+    },
+    baseline: { id: 'fp32', latencyMs: 10, sizeBytes: 4 * MiB, peakRssBytes: 140 * MiB, joulesPerInference: 0.05, accuracy: { metric: 'top1', value: BASELINE_TOP1 } },
     candidates,
     chosen: 'int8',
     chosenReason: 'lowest p50 latency of the 3 front members meeting the constraints',
