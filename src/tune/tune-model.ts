@@ -880,7 +880,7 @@ function latencyCiOf(m: CandidateMeasurement, confidence: number): [number, numb
  * Why a candidate is suspect: it beats the original on the labels while disagreeing with it on many samples (poor
  * or too few labels make a worse model look better); null when it is not.
  */
-function suspectReason(r: CandidateResult): string | null {
+export function suspectReason(r: CandidateResult): string | null {
   const a = r.accuracy;
   if (!a || a.metric !== 'top1' || !(a.dropPp < 0) || a.agreement === null) return null;
   const disagreePp = (1 - a.agreement) * 100;
