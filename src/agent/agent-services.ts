@@ -83,6 +83,8 @@ export interface EvalRequest {
   modelPath: string;
   dataDir: string;
   referencePath?: string;
+  /** Confidence of the intervals (`--confidence`; 0 = none); the command's default (0.95) when absent. */
+  confidence?: number;
 }
 
 /** Telemetry sample for the heartbeat. */
@@ -197,6 +199,7 @@ export function createCliServices(options: { deviceProfile?: { name?: string | u
     evaluate: async (req, o) => {
       const args = ['eval', req.modelPath, '--data', req.dataDir];
       if (req.referencePath) args.push('--reference', req.referencePath);
+      if (req.confidence !== undefined) args.push('--confidence', String(req.confidence));
       return (await call(args, o)) as EvalJson;
     },
     tune: async (req, o) => {

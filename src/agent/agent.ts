@@ -15,6 +15,7 @@ import { createCliServices, type AgentServices, type HardwareJson } from './agen
 import { ArtifactReceiver } from './artifact-receiver.js';
 import type { ActionResult } from './job-context.js';
 import { JobValidator, type JobSource } from './job-intake.js';
+import { failureReportFields } from './job-failure.js';
 import { JobRunner } from './job-runner.js';
 import { createGcHint } from './gc-hint.js';
 import { createLogger, type Logger } from './logger.js';
@@ -404,7 +405,7 @@ export class Agent {
     info: { jobId: string; action: string; job: JobMessage | null },
     outcome: { result: ActionResult } | { error: EdgetuneError },
   ): ReportMessage {
-    const result = 'result' in outcome ? outcome.result : {};
+    const result = 'result' in outcome ? outcome.result : failureReportFields(outcome.error);
     return {
       ...result,
       reportId,

@@ -26,7 +26,7 @@ export interface CliChildOptions {
 const KNOWN_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'USAGE', 'MODEL_INVALID', 'MODEL_UNSUPPORTED', 'DATASET_INVALID', 'CONFIG_INVALID', 'SIGNATURE_INVALID', 'ARTIFACT_INVALID',
   'JOB_INVALID', 'LIMIT_EXCEEDED', 'PASS_FAILED', 'RUNTIME_FAILED', 'CHILD_CRASHED', 'CHILD_TIMEOUT', 'CHILD_OOM', 'BROKER_FAILED',
-  'STORE_FAILED', 'IO_FAILED', 'ABORTED',
+  'STORE_FAILED', 'IO_FAILED', 'FIDELITY_FAILED', 'ABORTED',
 ]);
 
 /** True when a child's USAGE error says the command itself does not exist in this build. */

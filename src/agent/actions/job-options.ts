@@ -75,6 +75,38 @@ export function compressPassThrough(ctx: JobContext): Record<string, string | nu
   if (biasCorrection !== undefined) out.biasCorrection = biasCorrection;
   const floatHead = boolOption(ctx, 'floatHead');
   if (floatHead !== undefined) out.floatHead = floatHead;
+  Object.assign(out, fidelityPassThrough(ctx));
+  return out;
+}
+
+/** The fidelity options of a job, read and validated once: `force`, `confidence`, `noHoldout`. */
+export interface FidelityJobOptions {
+  /** Write and activate a variant even when its fidelity gate fails (the report says `forced`). */
+  force: boolean;
+  /** Confidence of compress's intervals and bound check (0 = point estimates); undefined: compress's default. */
+  confidence: number | undefined;
+  /** Judge compress's bound on the data the variant was fitted to instead of a held-out split. */
+  noHoldout: boolean;
+}
+
+/** `force`, `confidence` (0, or in (0, 1)) and `noHoldout`; JOB_INVALID naming the option for a bad value. */
+export function fidelityOptions(ctx: JobContext): FidelityJobOptions {
+  const force = boolOption(ctx, 'force') ?? false;
+  const noHoldout = boolOption(ctx, 'noHoldout') ?? false;
+  const confidence = ctx.job.options.confidence;
+  if (confidence !== undefined && (typeof confidence !== 'number' || !(confidence === 0 || (confidence > 0 && confidence < 1)))) {
+    throw new EdgetuneError('JOB_INVALID', `${ctx.job.action}: options.confidence must be 0 (point estimates) or a number in (0, 1), got ${JSON.stringify(confidence)}`);
+  }
+  return { force, confidence, noHoldout };
+}
+
+/** The fidelity options as `edgetune compress` flags: `--force`, `--confidence X`, `--no-holdout` (defaults left out). */
+export function fidelityPassThrough(ctx: JobContext): Record<string, number | boolean> {
+  const o = fidelityOptions(ctx);
+  const out: Record<string, number | boolean> = {};
+  if (o.force) out.force = true;
+  if (o.confidence !== undefined) out.confidence = o.confidence;
+  if (o.noHoldout) out.holdout = false;
   return out;
 }
 

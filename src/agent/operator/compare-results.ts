@@ -21,6 +21,8 @@ export interface ResultSummary {
   energyMethod: string | null;
   fidelity: { top1: number | null; agreement: number | null; cosine: number | null; sqnrDb: number | null } | null;
   error: { code: string; message: string } | null;
+  /** Activated (or written) although its fidelity gate failed (`options.force`): never shown as plain ok. */
+  forced: boolean;
   /** The tune section of a `tune` report (null for other actions or a report without one). */
   tune: TuneSummary | null;
 }
@@ -135,6 +137,7 @@ export function summarizeReport(row: OperatorReportRow, names: ReadonlyMap<strin
     energyMethod: typeof energy?.method === 'string' ? energy.method : null,
     fidelity: evaluation ? { top1: num(evaluation.top1), agreement: num(evaluation.agreement), cosine: num(evaluation.cosine), sqnrDb: num(evaluation.sqnrDb) } : null,
     error: error && typeof error.code === 'string' && typeof error.message === 'string' ? { code: error.code, message: error.message } : null,
+    forced: r.forced === true,
     tune: summarizeTune(r),
   };
 }
@@ -190,7 +193,7 @@ export function formatComparisonTable(models: readonly ModelComparison[]): strin
       r.joulesPerInference === null ? '-' : `${r.joulesPerInference.toExponential(2)}${r.energyMethod === 'measured' ? '' : ' (est.)'}`,
       fmt(r.fidelity?.top1 ?? null, 4),
       fmt(r.fidelity?.agreement ?? null, 4),
-      r.state === 'ok' ? 'ok' : `failed: ${r.error?.code ?? '?'}`,
+      r.state !== 'ok' ? `failed: ${r.error?.code ?? '?'}` : r.forced ? 'FORCED (fidelity gate failed)' : 'ok',
     ]);
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] as string).length)));
     const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd();
