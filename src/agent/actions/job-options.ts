@@ -149,5 +149,9 @@ export function tunePassThrough(ctx: JobContext): Record<string, string | number
   if (settings.warmup !== undefined) out.warmup = settings.warmup;
   if (settings.threads !== undefined) out.threads = settings.threads;
   if (settings.energy !== undefined) out.energy = settings.energy;
+  // Judged on a held-out half of the job's data unless noHoldout; intervals at options.confidence (tune has no --force).
+  const fidelity = fidelityPassThrough(ctx);
+  if (fidelity.confidence !== undefined) out.confidence = fidelity.confidence;
+  if (fidelity.holdout === false) out.holdout = false;
   return out;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { optionsToFlags } from '../../../src/agent/agent-services.js';
-import { compressPassThrough, fidelityOptions } from '../../../src/agent/actions/job-options.js';
+import { compressPassThrough, fidelityOptions, tunePassThrough } from '../../../src/agent/actions/job-options.js';
 import type { JobContext } from '../../../src/agent/job-context.js';
 import { EdgetuneError } from '../../../src/util/errors.js';
 
@@ -28,6 +28,11 @@ describe('fidelity job options pass through to edgetune compress', () => {
     expect(compressPassThrough(ctx({}))).toEqual({});
     expect(compressPassThrough(ctx({ force: false, noHoldout: false }))).toEqual({});
     expect(fidelityOptions(ctx({}))).toEqual({ force: false, confidence: undefined, noHoldout: false });
+  });
+
+  it('tune gets confidence and noHoldout (held-out judgement is its default), not force', () => {
+    expect(optionsToFlags(tunePassThrough(ctx({ confidence: 0.9, noHoldout: true, force: true, maxAccuracyDrop: 1 }, 'tune')))).toEqual(['--max-accuracy-drop', '1', '--confidence', '0.9', '--no-holdout']);
+    expect(tunePassThrough(ctx({}, 'tune'))).toEqual({});
   });
 
   it('passes confidence 0 (point estimates) through', () => {
