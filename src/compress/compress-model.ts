@@ -152,7 +152,9 @@ export async function compressModelFile(options: CompressFileOptions): Promise<C
     const notes = [...normalized.nodesConverted.map((n) => `opset upgrade converted ${n}`).slice(0, 20), ...outcome.report.notes, ...measured.notes];
     const gate = measured.fidelity?.gate;
     if (gate && !gate.passed) {
-      const what = `the compressed model fails the fidelity gate (${judgedOnLabel(measured.fidelity!.judgedOn, measured.fidelity!.samples)}): ${gate.failures.join('; ')}`;
+      const f = measured.fidelity!;
+      const figures = `worst output '${f.worstOutput}' cosine ${f.cosine.toFixed(4)}${f.accuracy?.agreement != null ? `, agreement ${(f.accuracy.agreement * 100).toFixed(1)} %` : ''}`;
+      const what = `the compressed model fails the fidelity gate (${judgedOnLabel(f.judgedOn, f.samples)}; ${figures}): ${gate.failures.join('; ')}`;
       if (!options.force) throw new EdgetuneError('FIDELITY_FAILED', `${what}; nothing written to ${options.outputPath} (--force writes it anyway)`);
       gate.forced = true;
       notes.unshift(`FORCED: written although ${what}`);

@@ -35,6 +35,9 @@ export interface TuneCandidateSummary {
   sizeBytes: number | null;
   /** Percentage points against the original (null without data). */
   accuracyDrop: number | null;
+  /** Interval of the drop (pp) and what it was judged on, from the candidate's `accuracy` (null in older reports). */
+  accuracyCi: [number, number] | null;
+  judgedOn: string | null;
 }
 
 /** What one device's tune chose and the Pareto front it chose from. */
@@ -82,7 +85,11 @@ export function summarizeTune(report: Record<string, unknown>): TuneSummary | nu
   if (!t) return null;
   const candidates = Array.isArray(t.candidates) ? t.candidates.map(obj).filter((c): c is Record<string, unknown> => c !== null && typeof c.id === 'string') : [];
   const byId = new Map(candidates.map((c) => [c.id as string, c]));
-  const summary = (c: Record<string, unknown>): TuneCandidateSummary => ({ id: c.id as string, latencyMs: num(c.latencyMs), sizeBytes: num(c.sizeBytes), accuracyDrop: num(c.accuracyDrop) });
+  const summary = (c: Record<string, unknown>): TuneCandidateSummary => {
+    const accuracy = obj(c.accuracy);
+    const ci = Array.isArray(accuracy?.ci) && accuracy.ci.length === 2 && accuracy.ci.every((v) => typeof v === 'number') ? (accuracy.ci as [number, number]) : null;
+    return { id: c.id as string, latencyMs: num(c.latencyMs), sizeBytes: num(c.sizeBytes), accuracyDrop: num(c.accuracyDrop), accuracyCi: ci, judgedOn: str(accuracy?.judgedOn) };
+  };
   const frontIds = Array.isArray(t.front) ? t.front.filter((id): id is string => typeof id === 'string') : candidates.filter((c) => c.pareto === true).map((c) => c.id as string);
   const front = frontIds.map((id) => byId.get(id)).filter((c): c is Record<string, unknown> => c !== undefined).map(summary);
   front.sort((a, b) => (a.latencyMs ?? Infinity) - (b.latencyMs ?? Infinity) || a.id.localeCompare(b.id));
@@ -209,8 +216,10 @@ export function formatComparisonTable(models: readonly ModelComparison[]): strin
   return out.join('\n');
 }
 
-function fmtDrop(v: number | null): string {
-  return v === null ? '-' : `${v.toFixed(2)} pp`;
+function fmtDrop(c: TuneCandidateSummary): string {
+  if (c.accuracyDrop === null) return '-';
+  const ci = c.accuracyCi && c.accuracyCi[0] !== c.accuracyCi[1] ? ` [${c.accuracyCi[0].toFixed(2)}, ${c.accuracyCi[1].toFixed(2)}]` : '';
+  return `${c.accuracyDrop.toFixed(2)} pp${ci}${c.judgedOn === 'calibration' ? ' (on calibration data)' : ''}`;
 }
 
 /** One block per device: its profile, the chosen candidate (marked *) and the rest of its front, aligned. */
@@ -220,7 +229,7 @@ export function formatTuneFronts(rows: readonly ResultSummary[]): string[] {
   for (const r of rows) {
     const t = r.tune as TuneSummary;
     const live = t.rolledBack === true ? 'rolled back' : t.activated === true ? 'yes' : 'no';
-    const cells = (c: TuneCandidateSummary, mark: string): string[] => [`${mark}${c.id}`, fmt(c.latencyMs, 3), fmtBytes(c.sizeBytes), fmtDrop(c.accuracyDrop)];
+    const cells = (c: TuneCandidateSummary, mark: string): string[] => [`${mark}${c.id}`, fmt(c.latencyMs, 3), fmtBytes(c.sizeBytes), fmtDrop(c)];
     const first = [r.deviceId, t.deviceProfile ?? t.board ?? '-'];
     if (t.chosen) body.push([...first, ...cells(t.chosen, '* '), live]);
     else body.push([...first, `(none: ${t.chosenReason ?? 'no candidate chosen'})`, '', '', '', live]);

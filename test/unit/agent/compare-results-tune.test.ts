@@ -43,6 +43,19 @@ function insert(deviceId: string, createdAt: string, payload: Record<string, unk
   store.insertReport({ reportId: `${deviceId}-${createdAt}`, deviceId, jobId: String(payload.jobId ?? 'j'), action, state: 'ok', seq: 1, createdAt, modelSha256, payload: JSON.stringify(payload) });
 }
 
+describe('results --model: the accuracy interval of each front member', () => {
+  it('shows the drop with its interval and says when it was judged on calibration data', () => {
+    const report = tuneReport({ device: 'x', profile: 'x86-avx2', chosen: 'int8', activated: true, candidates: [['int8', 0.5, 110_000, 0.4, true], ['prune', 0.4, 90_000, 0.2, true]] });
+    const t = report.tune as { candidates: Array<Record<string, unknown>> };
+    t.candidates[0]!.accuracy = { metric: 'top1', drop: 0.4, ci: [-0.2, 1.1], samples: 500, judgedOn: 'validation' };
+    t.candidates[1]!.accuracy = { metric: 'top1', drop: 0.2, ci: [-1.4, 1.8], samples: 256, judgedOn: 'calibration' };
+    insert('x', '2026-01-01T00:00:01Z', report);
+    const table = formatComparisonTable(compareAcrossDevices(store.listReports({ modelSha256: model }), new Map([[model, 'cnn.onnx']])));
+    expect(table).toMatch(/\* int8 .*0\.40 pp \[-0\.20, 1\.10\]/);
+    expect(table).toMatch(/prune .*0\.20 pp \[-1\.40, 1\.80\] \(on calibration data\)/);
+  });
+});
+
 describe('results --model: tune fronts of several devices side by side', () => {
   it('shows each device its own chosen candidate and front, from stored reports', () => {
     // The same model: the Pi 4 keeps fp32 fastest (int8 slower there), the x86 box picks int8.
@@ -58,7 +71,7 @@ describe('results --model: tune fronts of several devices side by side', () => {
       ['x86-b', 'x86-avx2', 'int8'],
     ]);
     const pi = m?.tuneFronts[0];
-    expect(pi?.chosen).toEqual({ id: 'fp32', latencyMs: 4.5, sizeBytes: 400_000, accuracyDrop: 0 });
+    expect(pi?.chosen).toEqual({ id: 'fp32', latencyMs: 4.5, sizeBytes: 400_000, accuracyDrop: 0, accuracyCi: null, judgedOn: null });
     expect(pi?.front.map((c) => c.id)).toEqual(['fp32', 'int8']); // fp16 is off the front; ordered by latency
     expect(pi?.activated).toBe(true);
     expect(m?.tuneFronts[1]?.rolledBack).toBe(true);
@@ -90,7 +103,7 @@ describe('results --model: tune fronts of several devices side by side', () => {
     const payload = tuneReport({ device: 'j', profile: 'jetson-orin', chosen: 'fp16', activated: true, candidates: [['fp16', 2, 200_000, null, true], ['fp32', 3, 400_000, 0, false]] });
     delete (payload.tune as Record<string, unknown>).front;
     const t = summarizeTune(payload);
-    expect(t?.front).toEqual([{ id: 'fp16', latencyMs: 2, sizeBytes: 200_000, accuracyDrop: null }]);
+    expect(t?.front).toEqual([{ id: 'fp16', latencyMs: 2, sizeBytes: 200_000, accuracyDrop: null, accuracyCi: null, judgedOn: null }]);
     expect(summarizeTune({ action: 'profile' })).toBeNull();
   });
 });
