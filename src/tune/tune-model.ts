@@ -37,6 +37,8 @@ import type { CandidateAccuracy, CandidateMeasurement, CandidateResult, Candidat
 
 /** Bumped when stored results of an older edgetune must not be reused. */
 export const TUNE_FORMAT_VERSION = 2;
+/** Without --max-accuracy-drop, a chosen candidate that loses at least this much (pp) gets a warning first in the notes. */
+export const UNBOUNDED_DROP_WARNING_PP = 5;
 /** A candidate that beats the original on the labels while disagreeing with it on more than this share (pp) is suspect. */
 export const SUSPECT_DISAGREEMENT_PP = 5;
 
@@ -805,6 +807,13 @@ function assemble(a: AssembleInput): TuneResult {
       sha256: r.model?.sha256 ?? null,
     };
   });
+  const chosenResult = a.results.find((r) => r.id === selection.chosen);
+  if (chosenResult?.accuracy && a.constraints.maxAccuracyDropPp === undefined && chosenResult.accuracy.dropPp >= UNBOUNDED_DROP_WARNING_PP) {
+    const acc = chosenResult.accuracy;
+    notes.unshift(
+      `WARNING: ${chosenResult.id} was chosen without an accuracy bound and loses ${fmtPp(acc.dropPp)} pp of ${acc.metric}${acc.confidence > 0 ? ` (interval ${fmtPp(acc.ci[0])} … ${fmtPp(acc.ci[1])} pp)` : ''}: give --max-accuracy-drop PP to bound it`,
+    );
+  }
   const hw = a.detected.hw;
   const metric = a.results.find((r) => r.accuracy)?.accuracy?.metric ?? null;
   const c = a.constraints;

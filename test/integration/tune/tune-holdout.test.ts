@@ -23,6 +23,7 @@ const spec = (id: string, steps: CandidateSpec['steps']): CandidateSpec => ({ id
 const PRUNE = spec('prune-0.6', [{ method: 'prune', options: { ratio: 0.6 } }]);
 const COLLAPSE = spec('sparsity-0.999', [{ method: 'sparsity', options: { ratio: 0.999 } }]);
 const INT8_DYN = spec('int8-dyn', [{ method: 'int8-dynamic', options: {} }]);
+const PRUNE_HARD = spec('prune-0.9', [{ method: 'prune', options: { ratio: 0.9 } }]);
 
 let detected: DetectedHardware;
 beforeAll(async () => {
@@ -86,7 +87,8 @@ describe('tune: a choice that passes on its fitting data but fails on unseen dat
 describe('tune: collapse is caught without a bound, and --val-data gives the intervals', () => {
   let result: TuneResult;
   beforeAll(async () => {
-    result = await run({ validationDataDir: HELD_OUT, candidates: [COLLAPSE, INT8_DYN] });
+    // --objective size: the heavily pruned candidate is the smallest, so it is chosen without a bound.
+    result = await run({ validationDataDir: HELD_OUT, candidates: [COLLAPSE, INT8_DYN, PRUNE_HARD], objective: 'size' });
   }, 300_000);
 
   it('rejects the collapsed candidate without --max-accuracy-drop', () => {
@@ -104,5 +106,11 @@ describe('tune: collapse is caught without a bound, and --val-data gives the int
     expect(dyn.accuracy!.ci[1]).toBeGreaterThanOrEqual(dyn.accuracy!.drop);
     expect(dyn.accuracy!.ci[1] - dyn.accuracy!.ci[0]).toBeLessThan(1.5);
     expect(dyn.latencyCiMs).not.toBeNull();
+  });
+
+  it('warns first when the choice, made without a bound, loses a lot', () => {
+    expect(result.chosen).toBe('prune-0.9');
+    expect(byId(result, 'prune-0.9').accuracyDrop!).toBeGreaterThan(5);
+    expect(result.notes[0]).toMatch(/^WARNING: prune-0\.9 was chosen without an accuracy bound and loses .* pp of top1 \(interval .*\): give --max-accuracy-drop PP to bound it/);
   });
 });
