@@ -4,11 +4,21 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, tempDir } from '../cli/cli-helpers.js';
+import { openDataset, sliceBatch } from '../../../src/compress/dataset.js';
+import { writeDataset } from '../../../src/compress/dataset-writer.js';
 
 const MLP = resolve('test/fixtures/models/mnist-mlp.onnx');
 const TEST = resolve('test/fixtures/data/mnist-test-flat');
 const CALIB = resolve('test/fixtures/data/mnist-calib-flat');
 const FAST = ['--iterations', '5', '--warmup', '1', '--energy', 'off'];
+
+/** A 12-sample dataset (too small to split in two halves of at least 8). */
+function tiny(): string {
+  const out = join(tempDir(), 'tiny');
+  const set = openDataset(CALIB).load(0);
+  writeDataset(out, [{ inputs: set.inputs.map((t) => sliceBatch(t, 0, 12)), labels: sliceBatch(set.labels!, 0, 12) }]);
+  return out;
+}
 
 describe('edgetune tune', () => {
   const dir = tempDir('edgetune-tune-cli-');
@@ -70,6 +80,9 @@ describe('edgetune tune', () => {
       [['tune', MLP, '--candidates', 'int9'], /unknown candidate id\(s\) int9/],
       [['tune', MLP, '--data', join(dir, 'nowhere')], /DATASET_INVALID/],
       [['tune', MLP, '--batch', '0'], /--batch must be an integer ≥ 1/],
+      [['tune', MLP, '--confidence', '1'], /--confidence must be 0 \(point estimates\) or in \(0, 1\); got 1/],
+      [['tune', MLP, '--data', CALIB, '--val-data', CALIB], /--val-data .* is the calibration data itself.*\[DATASET_INVALID\]/],
+      [['tune', MLP, '--data', tiny()], /--data has 12 samples: a 50 % validation split leaves 6 to judge on, fewer than 8; give --val-data DIR or --no-holdout.*\[DATASET_INVALID\]/],
     ];
     for (const [args, message] of cases) {
       const r = runCli([...args, '--work-dir', join(bad, 'work'), ...(args.includes('-o') ? [] : ['-o', o]), ...(args.includes('--report') ? [] : ['--report', rep])]);
