@@ -254,7 +254,11 @@ class OutputComparison {
       signal += signals[i]!;
       noise += noises[i]!;
     }
-    const cosine = bootstrapMeanInterval(cosines, confidence, { seed: BOOTSTRAP_SEED, resamples: BOOTSTRAP_RESAMPLES });
+    // A non-finite cosine (NaN outputs) has no interval: the mean is NaN and so are its ends.
+    const finite = cosines.every((v) => Number.isFinite(v));
+    const cosine = finite
+      ? bootstrapMeanInterval(cosines, confidence, { seed: BOOTSTRAP_SEED, resamples: BOOTSTRAP_RESAMPLES })
+      : { mean: Number.NaN, interval: [Number.NaN, Number.NaN] as [number, number] };
     return {
       name: this.name,
       cosine: cosine.mean,

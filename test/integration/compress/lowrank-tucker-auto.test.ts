@@ -38,7 +38,8 @@ describe('lowrank Tucker-2 on the residual CNN', () => {
 describe('lowrank --max-accuracy-drop on the MLP', () => {
   it('chooses per-layer ranks that meet the bound on the data and cut the parameters', async () => {
     const out = join(dir, 'mlp-auto.onnx');
-    const report = await compressModelFile({ inputPath: MLP, outputPath: out, method: 'lowrank', dataDir: 'test/fixtures/data/mnist-calib-flat', maxAccuracyDropPp: 1 });
+    // Point estimate on the fitting data (--no-holdout --confidence 0): the search's own bound, re-measured below.
+    const report = await compressModelFile({ inputPath: MLP, outputPath: out, method: 'lowrank', dataDir: 'test/fixtures/data/mnist-calib-flat', maxAccuracyDropPp: 1, noHoldout: true, confidence: 0 });
     const details = report.details as { accuracy: { dropPp: number; metric: string; evaluations: number }; energies: Record<string, number> };
     expect(details.accuracy.metric).toBe('top1');
     expect(details.accuracy.dropPp).toBeLessThanOrEqual(1);
@@ -48,6 +49,13 @@ describe('lowrank --max-accuracy-drop on the MLP', () => {
     const base = await evaluateModel(loadModelFile(MLP).model, 'test/fixtures/data/mnist-calib-flat');
     const got = await evaluateModel(loadModelFile(out).model, 'test/fixtures/data/mnist-calib-flat');
     expect((base.top1! - got.top1!) * 100).toBeLessThanOrEqual(1 + 1e-9);
+  }, 180_000);
+
+  it('with --val-data the bound is judged, on its interval, on 2,000 samples the search did not see', async () => {
+    const out = join(dir, 'mlp-auto-heldout.onnx');
+    const report = await compressModelFile({ inputPath: MLP, outputPath: out, method: 'lowrank', dataDir: 'test/fixtures/data/mnist-calib-flat', validationDataDir: 'test/fixtures/data/mnist-test-flat', maxAccuracyDropPp: 2 });
+    expect(report.fidelity).toMatchObject({ judgedOn: 'validation', samples: 2000, gate: { passed: true } });
+    expect(report.fidelity!.accuracy!.ci[1]).toBeLessThanOrEqual(2);
   }, 180_000);
 
   it('bad input: --max-accuracy-drop without --data, or with --ratio → USAGE and no output file', async () => {

@@ -78,19 +78,21 @@ describe('fidelity on every output of a real multi-output detector (BlazeFace)',
         expect(o.cosine).toBeLessThanOrEqual(1 + 1e-9);
       }
       expectWorstIsMin(f.outputs, f.worstOutput, f.cosine, f.sqnrDb);
-      expect(report.notes.some((n) => n.includes('judged on the calibration data'))).toBe(true);
+      expect(report.notes.some((n) => n.includes('judged on calibration data'))).toBe(true);
+      expect(f.gate.passed).toBe(true);
     }
     // fp16 is much closer to the original than int8.
     expect(fp16.fidelity!.cosine).toBeGreaterThan(0.9999);
     expect(fp16.fidelity!.sqnrDb).toBeGreaterThan(int8.fidelity!.sqnrDb + 20);
   });
 
-  it('a method that changes nothing (int8-dynamic on an all-Conv model) reports no fidelity; neither does compress without data', async () => {
+  it('a method that changes nothing (int8-dynamic on an all-Conv model) reports no fidelity; without data the gate runs on synthesized inputs', async () => {
     const unchanged = await compressModelFile({ inputPath: modelPath(BLAZEFACE), outputPath: join(dir, 'dyn.onnx'), method: 'int8-dynamic', dataDir: calibration });
     expect(unchanged.nodesChanged).toBe(0);
     expect(unchanged.fidelity).toBeNull();
     const noData = await compressModelFile({ inputPath: modelPath(BLAZEFACE), outputPath: join(dir, 'fp16-nodata.onnx'), method: 'fp16' });
-    expect(noData.fidelity).toBeNull();
+    expect(noData.fidelity).toMatchObject({ judgedOn: 'synthetic', samples: 8, gate: { passed: true } });
+    expect(noData.fidelity!.outputs.map((o) => o.name)).toEqual(OUTPUTS);
   });
 
   it('refuses a reference whose outputs match the model’s neither by name nor by position', async () => {

@@ -8,6 +8,7 @@ import { profileInChild } from '../../../src/profile/profile-child.js';
 import { TuneStore } from '../../../src/store/tune-store.js';
 import type { CandidateSpec } from '../../../src/tune/candidate-space.js';
 import { tuneModel } from '../../../src/tune/tune-model.js';
+import { intervalsOverlap } from '../../../src/tune/select-candidate.js';
 import type { TuneEvent, TuneOptions, TuneResult } from '../../../src/tune/tune-types.js';
 import { EdgetuneError } from '../../../src/util/errors.js';
 
@@ -109,12 +110,15 @@ describe('a failing candidate does not stop the search; the accuracy bound drops
   it('flags int8-dyn when its measured p50 is not below fp32’s, and then never chooses it (objective latency)', () => {
     const fp32 = byId(result, 'fp32');
     const dyn = byId(result, 'int8-dyn');
-    const slower = !(dyn.latencyMs! < fp32.latencyMs!);
+    // Not faster: a p50 not below fp32's, or a p50 interval that overlaps fp32's (not distinguishable here).
+    const withinNoise = intervalsOverlap(dyn.latencyCiMs!, fp32.latencyCiMs!);
+    const slower = !(dyn.latencyMs! < fp32.latencyMs!) || withinNoise;
     expect(fp32.slowerThanBaseline).toBe(false);
     expect(dyn.slowerThanBaseline).toBe(slower);
     if (slower) {
       expect(result.chosen).not.toBe('int8-dyn');
-      expect(result.notes.some((n) => n.startsWith('int8-dyn (int8-dynamic) is not faster than fp32 on this device'))).toBe(true);
+      const note = withinNoise ? 'int8-dyn (int8-dynamic) is not distinguishable from fp32 on this device' : 'int8-dyn (int8-dynamic) is not faster than fp32 on this device';
+      expect(result.notes.some((n) => n.startsWith(note))).toBe(true);
     }
   });
 });
