@@ -34,6 +34,11 @@ export interface OutputFidelity {
   maxAbsError: number;
   /** Near-constant across samples where the reference's output varies (a quantized output stuck at one value). */
   collapsed: boolean;
+  /**
+   * R² of the model's output against the original's variation across samples (per position, about its mean): 1 −
+   * Σ error² / Σ (reference − mean)². ≤ 0 means no closer to the original than a constant output (a gate failure).
+   */
+  explainedVariation: number | null;
   /** Interval of `cosine` (bootstrap over samples, at `FidelityMetrics.intervals.confidence`). */
   cosineCi: [number, number];
   /** Interval of `sqnrDb` (bootstrap over samples). */
@@ -187,6 +192,10 @@ class OutputComparison {
   private spread = 0;
   private referenceSpread = 0;
   private widthVaries = false;
+  // Per position, the reference's sum and sum of squares across samples: its variation, for R².
+  private referenceSum: Float64Array | null = null;
+  private referenceSumSq: Float64Array | null = null;
+  private noiseTotal = 0;
 
   constructor(readonly name: string) {}
 
@@ -227,6 +236,16 @@ class OutputComparison {
           this.referenceSpread += db * db;
         }
       }
+      if (!this.widthVaries) {
+        this.referenceSum ??= new Float64Array(width);
+        this.referenceSumSq ??= new Float64Array(width);
+        for (let j = 0; j < width; j++) {
+          const b = reference[base + j]!;
+          this.referenceSum[j]! += b;
+          this.referenceSumSq[j]! += b * b;
+        }
+      }
+      this.noiseTotal += noise;
       this.signals.push(nb);
       this.noises.push(noise);
       this.cosines.push(na === 0 && nb === 0 ? 1 : na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb));
@@ -234,6 +253,26 @@ class OutputComparison {
   }
 
   /** Near-constant across samples where the reference varies; the finding in words, or null. */
+  /**
+   * Share of the reference's variation across samples (per position, about its mean) that the model reproduces:
+   * 1 − Σ error² / Σ (reference − its mean)². ≤ 0: no closer to the original than a constant output would be. Null
+   * with fewer than two samples, varying widths, or a reference that does not vary.
+   */
+  explainedVariation(): number | null {
+    if (this.samples < 2 || this.widthVaries || !this.referenceSum || !this.referenceSumSq) return null;
+    let variation = 0;
+    for (let j = 0; j < this.referenceSum.length; j++) variation += this.referenceSumSq[j]! - (this.referenceSum[j]! * this.referenceSum[j]!) / this.samples;
+    return variation > 0 ? 1 - this.noiseTotal / variation : null;
+  }
+
+  /** No closer to the original than a constant output would be (and not already collapsed); in words, or null. */
+  uninformative(): string | null {
+    if (this.collapse() !== null) return null;
+    const r2 = this.explainedVariation();
+    if (r2 === null || !(r2 <= 0)) return null;
+    return `output '${this.name}' is no closer to the original than a constant output would be: its error is ${(1 - r2).toFixed(2)} × the original's variation across the ${this.samples} samples (R² ${r2.toFixed(2)})`;
+  }
+
   collapse(): string | null {
     // Constant values imply a constant per-sample mean, so the value spread alone decides. Squared sums: the
     // relative bound on the RMS spread is squared.
@@ -265,6 +304,7 @@ class OutputComparison {
       sqnrDb: sqnrOf(signal, noise),
       maxAbsError: this.maxAbsError,
       collapsed: this.collapse() !== null,
+      explainedVariation: this.explainedVariation(),
       cosineCi: cosine.interval,
       sqnrDbCi: bootstrapSqnrInterval(signals, noises, confidence),
     };
@@ -413,7 +453,7 @@ export class FidelityAccumulator {
     const worst = worstOutputOf(outputs);
     const classification = hasRef && this.classifier;
     const pairedCounts = classification && this.labelled > 0 ? { ...this.paired } : null;
-    const collapsed = [...this.comparisons.values()].map((c) => c.collapse()).filter((c): c is string => c !== null);
+    const collapsed = [...this.comparisons.values()].flatMap((c) => [c.collapse(), c.uninformative()]).filter((c): c is string => c !== null);
     const prediction = hasRef ? this.predictionCollapse() : null;
     if (prediction) collapsed.unshift(prediction);
     return {

@@ -308,6 +308,13 @@ export async function tuneModel(options: TuneOptions): Promise<TuneResult> {
         (constraints.maxAccuracyDropPp === undefined || checkBound(judgementOf(finished.accuracy), constraints.maxAccuracyDropPp, finished.accuracy.pairedCounts).met);
       if (finished && !reopen) {
         const result = { ...finished, resumed: true };
+        // Rejected by a bound: say it against this run's bound (a stored reason may name an earlier, tighter one).
+        const a = result.accuracy;
+        if (result.state === 'rejected' && a && a.collapsed.length === 0 && constraints.maxAccuracyDropPp !== undefined) {
+          const bound = checkBound(judgementOf(a), constraints.maxAccuracyDropPp, a.pairedCounts);
+          result.accuracy = { ...a, bound };
+          result.reason = `--max-accuracy-drop: ${bound.message} (${judgedOnLabel(a.judgedOn, a.samples)}): dropped before profiling`;
+        }
         if (result.model) builtBySha.set(result.model.sha256, builtBySha.get(result.model.sha256) ?? spec.id);
         results.push(result);
         options.onEvent?.({ type: 'candidate-start', id: spec.id, index, total: specs.length, resumed: true });

@@ -71,6 +71,14 @@ describe('tune: a choice that passes on its fitting data but fails on unseen dat
     expect(await heldOutDropPp(path)).toBeLessThanOrEqual(1);
   });
 
+  it('a stored rejection is restated against the bound of the run that reuses it', async () => {
+    const tighter = await tuneModel({ modelPath: MLP, dataDir: DATA, workDir: heldOut.settings.workDir, detected, profile: FAST, constraints: { maxAccuracyDropPp: 0.5 }, candidates: [PRUNE, COLLAPSE] });
+    const pruned = byId(tighter, 'prune-0.6');
+    expect(pruned.resumed).toBe(true);
+    expect(pruned.reason).toMatch(/the 0\.5 pp bound|a 0\.5 pp bound/);
+    expect(pruned.reason).not.toMatch(/\b1 pp bound/);
+  });
+
   it('the collapsed candidate is rejected in both, before profiling, and never on the front', () => {
     for (const r of [fitted, heldOut]) {
       const c = byId(r, 'sparsity-0.999');

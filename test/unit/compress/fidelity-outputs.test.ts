@@ -66,7 +66,7 @@ describe('fidelity of every output', () => {
   });
 
   it('breaks a cosine tie by the lower SQNR', () => {
-    const o = (name: string, cosine: number, sqnrDb: number): OutputFidelity => ({ name, cosine, sqnrDb, maxAbsError: 0, collapsed: false, cosineCi: [cosine, cosine], sqnrDbCi: [sqnrDb, sqnrDb] });
+    const o = (name: string, cosine: number, sqnrDb: number): OutputFidelity => ({ name, cosine, sqnrDb, maxAbsError: 0, collapsed: false, explainedVariation: null, cosineCi: [cosine, cosine], sqnrDbCi: [sqnrDb, sqnrDb] });
     expect(worstOutputOf([o('a', 0.9, 30), o('b', 0.9, 20), o('c', 0.95, 5)])!.name).toBe('b');
     expect(worstOutputOf([o('a', 0.99, 30), o('b', Number.NaN, 40)])!.name).toBe('b');
     expect(worstOutputOf([])).toBeUndefined();
