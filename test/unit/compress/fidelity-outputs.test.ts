@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FidelityAccumulator, worstOutputOf, type OutputFidelity } from '../../../src/compress/fidelity.js';
+import { mulberry32 } from '../../../src/util/random.js';
 
 describe('fidelity of every output', () => {
   it('scores each output, picks the one with the lowest cosine as worst and reports its cosine and SQNR on top', () => {
@@ -169,8 +170,11 @@ describe('collapse and intervals', () => {
     expect(m.outputs![0]!.collapsed).toBe(true);
     expect(m.collapsed[0]).toMatch(/output 'map' is near-constant across the 20 samples where the original's varies \(spread 1\.0e-4 × the original's\)/);
   });
-  it('a spread of 1 % of the original is weak but not collapsed', () => {
-    expect(run(1e-2).collapsed).toEqual([]);
+  it('a spread of 1 % of the original is not collapsed by spread, but no closer than a constant (R² ≤ 0)', () => {
+    const m = run(1e-2);
+    expect(m.outputs![0]!.collapsed).toBe(false);
+    expect(m.collapsed).toEqual([expect.stringMatching(/no closer to the original than a constant output would be/)]);
+    expect(run(0.9).collapsed).toEqual([]);
   });
   it('cosine and SQNR intervals contain their estimate and are points at confidence 0', () => {
     const m = run(0.9);
@@ -188,5 +192,31 @@ describe('collapse and intervals', () => {
   });
   it('the same data gives the same bootstrap interval', () => {
     expect(run(0.9).intervals).toEqual(run(0.9).intervals);
+  });
+});
+
+describe('explained variation (R²) against the original', () => {
+  /** [n, 8] outputs: the reference varies by sample; the model gives another sample's reference (uncorrelated). */
+  const pair = (n: number, shift: number, noise: number): ReturnType<FidelityAccumulator['result']> => {
+    const ref = new Float32Array(n * 8);
+    const random = mulberry32(7);
+    for (let k = 0; k < ref.length; k++) ref[k] = random();
+    const out = new Float32Array(n * 8);
+    for (let i = 0; i < n; i++) for (let j = 0; j < 8; j++) out[i * 8 + j] = ref[((i + shift) % n) * 8 + j]! + noise * Math.sin(13 * i + j);
+    const acc = new FidelityAccumulator();
+    acc.addOutputs([{ name: 'y', values: out, dims: [n, 8], reference: ref }]);
+    return acc.result();
+  };
+  it('is near 1 for a faithful output', () => {
+    const m = pair(40, 0, 0.01);
+    expect(m.outputs![0]!.explainedVariation!).toBeGreaterThan(0.99);
+    expect(m.collapsed).toEqual([]);
+  });
+  it('is ≤ 0 for an output that varies but follows another sample (no better than a constant): a gate finding', () => {
+    const m = pair(40, 7, 0);
+    expect(m.outputs![0]!.explainedVariation!).toBeLessThanOrEqual(0);
+    expect(m.outputs![0]!.collapsed).toBe(false);
+    expect(m.collapsed).toHaveLength(1);
+    expect(m.collapsed[0]).toMatch(/output 'y' is no closer to the original than a constant output would be: its error is .* × the original's variation across the 40 samples \(R² -/);
   });
 });
