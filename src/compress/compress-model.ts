@@ -220,6 +220,8 @@ async function compressionFidelity(
     m = await evaluateRunners(output, runner, reference, judge.dataset, {
       ...(judge.maxSets ? { maxSets: judge.maxSets } : {}),
       confidence: options.confidence,
+      // Random inputs are no scale for R²: on them only collapse is judged.
+      checkExplainedVariation: judge.judgedOn !== 'synthetic',
       ...(options.onProgress ? { onProgress: (done: number, total: number) => options.onProgress!('fidelity', done, total) } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });

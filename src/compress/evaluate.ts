@@ -22,6 +22,8 @@ export interface EvaluateOptions {
   maxSets?: number;
   /** Confidence of the metric intervals (default 0.95; 0 = point estimates). */
   confidence?: number;
+  /** Report outputs no closer to the original than a constant (default true; off for synthesized inputs). */
+  checkExplainedVariation?: boolean;
   intraOpNumThreads?: number;
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
@@ -57,7 +59,11 @@ export async function evaluateRunners(
   const names = runner.outputNames;
   if (!names[index]) throw new EdgetuneError('USAGE', `the model has ${names.length} output(s); output ${index} does not exist`);
   const referenceNames = reference ? matchOutputs(names, reference.outputNames) : undefined;
-  const acc = new FidelityAccumulator({ temperature: options.temperature ?? 1, ...(options.confidence !== undefined ? { confidence: options.confidence } : {}) });
+  const acc = new FidelityAccumulator({
+    temperature: options.temperature ?? 1,
+    ...(options.confidence !== undefined ? { confidence: options.confidence } : {}),
+    ...(options.checkExplainedVariation !== undefined ? { checkExplainedVariation: options.checkExplainedVariation } : {}),
+  });
   const sets = Math.min(dataset.setNames.length, options.maxSets ?? Infinity);
   for (let s = 0; s < sets; s++) {
     if (options.signal?.aborted) throw new EdgetuneError('ABORTED', 'evaluation aborted');

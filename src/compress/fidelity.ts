@@ -334,6 +334,11 @@ export interface FidelityOptions {
   temperature?: number;
   /** Confidence of the intervals (default 0.95; 0 = point estimates). */
   confidence?: number;
+  /**
+   * Report an output with R² ≤ 0 (no closer to the original than a constant) as a finding (default true). Off for
+   * synthesized inputs: the original's variation across random inputs is no scale for the error on real ones.
+   */
+  checkExplainedVariation?: boolean;
 }
 
 /** Streaming accumulator of the eval metrics. */
@@ -350,6 +355,7 @@ export class FidelityAccumulator {
   private named = false;
   private readonly temperature: number;
   private readonly confidence: number;
+  private readonly checkExplainedVariation: boolean;
   // Labelled samples through both models: both right, only the reference right, only the model right, both wrong.
   private readonly paired = { bothCorrect: 0, onlyReferenceCorrect: 0, onlyVariantCorrect: 0, bothWrong: 0 };
   // Predicted classes (classification output), of the model and of the reference.
@@ -362,6 +368,7 @@ export class FidelityAccumulator {
     const o = typeof options === 'number' ? { temperature: options } : options;
     this.temperature = o.temperature ?? 1;
     this.confidence = o.confidence ?? DEFAULT_CONFIDENCE;
+    this.checkExplainedVariation = (typeof options === 'number' ? undefined : options.checkExplainedVariation) ?? true;
     if (!(this.confidence === 0 || (this.confidence > 0 && this.confidence < 1))) throw new RangeError(`confidence must be 0 or in (0, 1); got ${this.confidence}`);
   }
 
@@ -453,7 +460,9 @@ export class FidelityAccumulator {
     const worst = worstOutputOf(outputs);
     const classification = hasRef && this.classifier;
     const pairedCounts = classification && this.labelled > 0 ? { ...this.paired } : null;
-    const collapsed = [...this.comparisons.values()].flatMap((c) => [c.collapse(), c.uninformative()]).filter((c): c is string => c !== null);
+    const collapsed = [...this.comparisons.values()]
+      .flatMap((c) => [c.collapse(), this.checkExplainedVariation ? c.uninformative() : null])
+      .filter((c): c is string => c !== null);
     const prediction = hasRef ? this.predictionCollapse() : null;
     if (prediction) collapsed.unshift(prediction);
     return {
