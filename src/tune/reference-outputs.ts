@@ -96,14 +96,14 @@ export class ReferenceOutputs {
    * kept output is compared with the candidate's output of the same name (of the same position when the names
    * differ), as `evaluateRunners` does.
    */
-  async evaluate(candidatePath: string, signal?: AbortSignal): Promise<FidelityMetrics> {
+  async evaluate(candidatePath: string, signal?: AbortSignal, confidence = this.confidence): Promise<FidelityMetrics> {
     const { model } = loadModelFile(candidatePath);
     validateGraph(model);
     const dataset: Dataset = openDataset(this.dataDir, model);
     const runner = await createInferenceRunner(encodeModel(model), { intraOpNumThreads: 0 });
     try {
       const names = candidateOutputs(candidatePath, runner.outputNames, this.outputNames);
-      const acc = new FidelityAccumulator({ confidence: this.confidence });
+      const acc = new FidelityAccumulator({ confidence });
       let k = 0;
       for (let s = 0; s < dataset.setNames.length; s++) {
         if (signal?.aborted) throw new EdgetuneError('ABORTED', 'evaluation aborted');
