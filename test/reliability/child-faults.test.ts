@@ -20,6 +20,15 @@ import {
 } from '../integration/agent/fleet-harness.js';
 import { childPids, faultRounds, memoryHogModel, vmRssBytes } from './faults/fault-settings.js';
 
+/** A process's command line; '' when it has exited between listing and reading (/proc/PID is gone). */
+function cmdlineOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 const ROUNDS = faultRounds(7);
 const CHUNK = 64 * 1024;
 const RSS_TOLERANCE_BYTES = 40 * 1024 * 1024;
@@ -75,7 +84,7 @@ describe.skipIf(!HAVE_MOSQUITTO)('profiling child that segfaults, hangs or exhau
         const { job } = signedJobFor({ path: models[kind], deviceId: 'dev', action: 'profile', chunkSize: CHUNK, key, options });
         await op.publish(op.topics.device('dev', 'jobs'), encodeMessage('jobs', job));
         if (kind === 'segv') {
-          const victim = await waitFor('the profile child', () => childPids(pid).find((c) => readFileSync(`/proc/${c}/cmdline`, 'utf8').includes('profile-worker')), 30_000, 20);
+          const victim = await waitFor('the profile child', () => childPids(pid).find((c) => cmdlineOf(c).includes('profile-worker')), 30_000, 20);
           process.kill(victim, 'SIGSEGV');
         }
         const report: ReportMessage = await op.report(job.jobId, 60_000);
