@@ -1,9 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import { loadModelFile, saveModelFile } from '../onnx/model-file.js';
-import { cloneModel, defaultOpset, elementCount, type OnnxModel } from '../onnx/ir.js';
+import { cloneModel, defaultOpset, elementCount, type OnnxModel, type Tensor } from '../onnx/ir.js';
 import { validateGraph } from '../onnx/graph.js';
 import { normalizeModel } from '../onnx/normalize.js';
-import { openDataset, type Dataset } from './dataset.js';
+import { feedsForBatch, openDataset, type Dataset } from './dataset.js';
 import { loadCompressMethod } from './methods/registry.js';
 import type { MethodOptions } from './methods/method-types.js';
 import type { KeptNode, PassReport } from './pass.js';
@@ -144,10 +144,12 @@ export async function compressModelFile(options: CompressFileOptions): Promise<C
         : gateOn
           ? syntheticJudge(model, fidelityNotes)
           : null;
+    // The floor: nothing is written that onnxruntime cannot load, or run where the input model runs.
+    const outputBytes = await checkOutputRuns(options.method, outcome.model, inputBytes, judge?.dataset);
     // Only what the method changed is measured (nodesChanged 0: an already-quantized model, nothing to factorise…).
     const measured =
       judge && inputBytes && outcome.report.nodesChanged > 0
-        ? await compressionFidelity(inputBytes, outcome.model, judge, { ...options, confidence }, parts?.summary ?? null)
+        ? await compressionFidelity(inputBytes, outputBytes, outcome.model, judge, { ...options, confidence }, parts?.summary ?? null)
         : { fidelity: null, notes: fidelityNotes };
     const notes = [...normalized.nodesConverted.map((n) => `opset upgrade converted ${n}`).slice(0, 20), ...outcome.report.notes, ...measured.notes];
     const gate = measured.fidelity?.gate;
@@ -180,6 +182,57 @@ export async function compressModelFile(options: CompressFileOptions): Promise<C
   });
 }
 
+/**
+ * Encode the output model and make sure onnxruntime loads it and, on the first sample the input model runs on, runs
+ * it: a pass that produced an unusable model fails here (PASS_FAILED, exit 1) and nothing is written.
+ */
+async function checkOutputRuns(method: string, output: OnnxModel, inputBytes: Uint8Array | undefined, data: Dataset | undefined): Promise<Uint8Array> {
+  const refuse = (what: string, error: unknown): EdgetuneError =>
+    new EdgetuneError('PASS_FAILED', `${method} produced a model onnxruntime ${what} (nothing written): ${messageOf(error)}`, { cause: error });
+  let bytes: Uint8Array;
+  try {
+    bytes = encodeModel(output);
+  } catch (error) {
+    throw refuse('cannot encode', error);
+  }
+  let runner: InferenceRunner;
+  try {
+    runner = await createInferenceRunner(bytes, { intraOpNumThreads: 1 });
+  } catch (error) {
+    if (error instanceof EdgetuneError && error.code === 'ABORTED') throw error;
+    throw refuse('cannot load', error);
+  }
+  try {
+    if (!data || !inputBytes) return bytes;
+    let feeds: Record<string, Tensor>;
+    try {
+      feeds = feedsForBatch(output, data.load(0))[0]!.feeds;
+    } catch {
+      return bytes; // the data does not fit the output's inputs the same way: the fidelity check will say so
+    }
+    // Only where the input model runs on this sample: its own failures are not the pass's.
+    const reference = await createInferenceRunner(inputBytes, { intraOpNumThreads: 1 }).catch(() => null);
+    if (!reference) return bytes;
+    try {
+      const ran = await reference.run(feeds, reference.outputNames).then(
+        () => true,
+        () => false,
+      );
+      if (!ran) return bytes;
+    } finally {
+      await reference.release();
+    }
+    try {
+      await runner.run(feeds, runner.outputNames);
+    } catch (error) {
+      throw refuse('cannot run where the input model runs', error);
+    }
+    return bytes;
+  } finally {
+    await runner.release();
+  }
+}
+
 /** Synthesized inputs to judge on when no data was given; null (with a note) when the input shapes are symbolic. */
 function syntheticJudge(model: OnnxModel, notes: string[]): { dataset: Dataset; judgedOn: JudgedOn } | null {
   try {
@@ -200,17 +253,12 @@ export const SYNTHETIC_SAMPLES = 8;
  */
 async function compressionFidelity(
   inputBytes: Uint8Array,
+  outputBytes: Uint8Array,
   output: OnnxModel,
   judge: { dataset: Dataset; judgedOn: JudgedOn; maxSets?: number },
   options: CompressFileOptions & { confidence: number },
   split: SplitSummary | null,
 ): Promise<{ fidelity: CompressFidelity | null; notes: string[] }> {
-  let outputBytes: Uint8Array;
-  try {
-    outputBytes = encodeModel(output);
-  } catch (error) {
-    return { fidelity: null, notes: [`fidelity not measured: ${messageOf(error)}`] };
-  }
   let reference: InferenceRunner | undefined;
   let runner: InferenceRunner | undefined;
   let m: FidelityMetrics;
