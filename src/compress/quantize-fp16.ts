@@ -1,12 +1,14 @@
 /**
  * `fp16`: float16 weights and compute, float32 graph inputs/outputs (keep_io_types) with Cast nodes at the
  * boundaries, and a block list of ops that stay float32 because onnxruntime's CPU provider cannot run them in
- * float16 (measured with scripts/probe-fp16-ops.ts) or because onnxruntime's own converter keeps them (notes §11).
+ * float16 (measured with scripts/probe-fp16-ops.ts, and attribute variants such as ScatterND's reductions on
+ * single-node float16 models: FP16_BLOCKED_VARIANTS) or because onnxruntime's own converter keeps them (notes §11).
+ * What the pass leaves alone (blocked ops, sequence/optional values) is named in its report's nodesKeptFloat.
  */
 import { DataType, dataTypeName } from '../onnx/dtype.js';
 import { FLOAT16_MAX, float32ToFloat16Bits } from '../onnx/float16.js';
-import { attr, consumerMap, graphOutputNames, makeNode, nameFactory, topologicalSort } from '../onnx/graph.js';
-import { defaultOpset, type OnnxModel, type OnnxNode, type Tensor } from '../onnx/ir.js';
+import { attr, attrString, consumerMap, graphOutputNames, makeNode, nameFactory, topologicalSort } from '../onnx/graph.js';
+import { defaultOpset, setOpset, type OnnxModel, type OnnxNode, type Tensor, type ValueInfo } from '../onnx/ir.js';
 import { inferTensorTypes, type TensorTypeMap } from '../onnx/shape-inference.js';
 import { makeTensor, tensorByteLength, tensorToFloat32 } from '../onnx/tensor.js';
 import { EdgetuneError } from '../util/errors.js';
@@ -33,15 +35,17 @@ const NO_KERNEL = 'onnxruntime 1.30 CPU rejects float16 for this op';
 export const FP16_BLOCKED_OPS: ReadonlyMap<string, string> = new Map([
   ['NonMaxSuppression', `${NO_KERNEL} (boxes and scores must be float32)`],
   ['Range', `${NO_KERNEL} (Range has no float16 type)`],
-  ['CumSum', `${NO_KERNEL} (CumSum has no float16 type)`],
+  ['CumSum', `${NO_KERNEL} (CumSum has no float16 type before opset 14)`],
   ['Celu', `${NO_KERNEL} (Celu is float32 only)`],
-  ['IsInf', `${NO_KERNEL} (IsInf has no float16 kernel)`],
+  ['IsInf', `${NO_KERNEL} (IsInf has no float16 type before opset 20)`],
   ['MeanVarianceNormalization', `${NO_KERNEL} (its function body mixes float16 and float32)`],
   ['AffineGrid', `${NO_KERNEL} (fails at run time in float16)`],
   ['TopK', 'kept float32 like onnxruntime\'s converter: ranking near-equal scores is not stable in float16'],
   ['RoiAlign', 'kept float32 like onnxruntime\'s converter: box coordinates lose precision in float16'],
   ['MaxRoiPool', 'kept float32: box coordinates lose precision in float16'],
   ['QuantizeLinear', 'quantization op: scales stay float32'],
+  ['QLinearConv', 'quantization op: its scales are tensor(float) only'],
+  ['QLinearMatMul', 'quantization op: its scales are tensor(float) only'],
   ['DequantizeLinear', 'quantization op: scales stay float32'],
   ['DynamicQuantizeLinear', 'quantization op: float32 only'],
   ['RandomNormal', 'random op: output type fixed by its dtype attribute'],
@@ -55,6 +59,34 @@ export const FP16_BLOCKED_OPS: ReadonlyMap<string, string> = new Map([
   ['SplitToSequence', 'sequence op: sequence types are not converted'],
   ['ConcatFromSequence', 'sequence op: sequence types are not converted'],
 ]);
+
+/**
+ * Blocked ops whose schema gains float16 at a later opset (measured like the rest), with what still keeps them
+ * float32 from then on (null: nothing, they run in float16).
+ */
+const FP16_FROM_OPSET: ReadonlyMap<string, { opset: number; reason: string | null }> = new Map([
+  ['IsInf', { opset: 20, reason: null }],
+  ['CumSum', { opset: 14, reason: 'kept float32 like onnxruntime\'s converter: a running sum loses precision in float16' }],
+]);
+
+/** An op that onnxruntime loads in float16 but cannot run with some values of one attribute. */
+export interface Fp16BlockedVariant {
+  opType: string;
+  attribute: string;
+  /** Attribute values without a float16 kernel (the default value is never among them). */
+  values: readonly string[];
+  reason: string;
+}
+
+/**
+ * Attribute values onnxruntime 1.30's CPU provider accepts at load but rejects at run time in float16 ("MLFloat16
+ * data type is not supported with ScatterND … when reduction is 'add'"), measured on single-node float16 models for
+ * every reduction at opsets 16 and 18; ScatterElements min/max and every op's `none` do run in float16.
+ */
+export const FP16_BLOCKED_VARIANTS: readonly Fp16BlockedVariant[] = [
+  { opType: 'ScatterND', attribute: 'reduction', values: ['add', 'mul', 'min', 'max'], reason: `${NO_KERNEL} with a reduction (no float16 kernel for add/mul/min/max)` },
+  { opType: 'ScatterElements', attribute: 'reduction', values: ['add', 'mul'], reason: `${NO_KERNEL} with reduction add or mul (no float16 kernel)` },
+];
 
 /** Inputs that keep tensor(float) even when the node runs in float16 (the ONNX schema allows nothing else). */
 function float32Inputs(node: OnnxNode, opset: number): ReadonlySet<number> {
@@ -120,15 +152,18 @@ type Want = typeof DataType.FLOAT | typeof DataType.FLOAT16 | 'any';
  * Convert a model to float16 compute. Float32 graph inputs/outputs stay float32 with Casts (unless keepIoTypes is
  * false), blocked ops and their float32-only inputs stay float32 with Casts around them, weights are converted
  * with clamping (a weight read by both kinds of node gets a float16 copy), Cast(to=FLOAT) whose readers all run
- * in float16 becomes Cast(to=FLOAT16), and Cast round trips (16→32→16, 32→16→32) are removed. Throws
- * MODEL_UNSUPPORTED for graphs with control flow (If/Loop/Scan).
+ * in float16 becomes Cast(to=FLOAT16), and Cast round trips (16→32→16, 32→16→32) are removed. Casts are inserted on
+ * float32 tensors only: sequence and optional values, and the nodes that read them, are left as they are (named in
+ * the report). A model of opset 1–5 with something to convert is moved to opset 6 (see moveToOpset6). Throws
+ * MODEL_UNSUPPORTED for graphs with control flow (If/Loop/Scan) and for an opset 1–5 model that cannot be moved.
  */
 export function quantizeFp16(model: OnnxModel, options: Fp16Options = {}): PassResult {
   const keepIo = options.keepIoTypes ?? true;
   const opBlock = new Set(options.opBlockList ?? []);
   const keepFloat = new Set(options.keepFloat ?? []);
   const graph = model.graph;
-  const opset = defaultOpset(model);
+  const opsetFrom = defaultOpset(model);
+  let opset = opsetFrom;
   for (const node of graph.nodes) {
     if ([...node.attributes.values()].some((a) => a.type === 'graph' || a.type === 'graphs')) {
       throw new EdgetuneError('MODEL_UNSUPPORTED', `fp16: node '${node.name || node.opType}' (${node.opType}) has a subgraph; control flow is not supported by the fp16 pass`);
@@ -150,7 +185,7 @@ export function quantizeFp16(model: OnnxModel, options: Fp16Options = {}): PassR
     return false;
   });
 
-  const types = inferTensorTypes(model);
+  const { types, nonTensor } = fp16TensorTypes(model);
   const elemOf = (name: string): number => types.get(name)?.elemType ?? 0;
   const isFloat32 = (name: string): boolean => elemOf(name) === DataType.FLOAT;
 
@@ -176,14 +211,20 @@ export function quantizeFp16(model: OnnxModel, options: Fp16Options = {}): PassR
   const kept: KeptNode[] = [];
   const fp16Nodes = new Set<OnnxNode>();
   for (const node of graph.nodes) {
-    const touchesFloat = [...node.inputs, ...node.outputs].some((t) => t && isFloat32(t));
+    // Nodes on sequence/optional values are listed too: what they hold is not converted, and the report says so.
+    const touchesFloat = [...node.inputs, ...node.outputs].some((t) => t && (isFloat32(t) || nonTensor.has(t)));
     if (!touchesFloat) continue;
     const reason =
-      blockReason(node, keepFloat, opBlock) ??
-      (node.inputs.some((t) => t && elemOf(t) === 0) ? 'an input has an unknown element type' : null) ??
+      blockReason(node, opset, keepFloat, opBlock) ??
+      unknownTypeReason(node, elemOf, nonTensor) ??
       overflowReason(node);
     if (reason) kept.push({ node: node.name || node.outputs[0] || node.opType, opType: node.opType, reason });
     else fp16Nodes.add(node);
+  }
+
+  if (opset < CAST_INT_OPSET && fp16Nodes.size > 0) {
+    moveToOpset6(model, opset);
+    opset = CAST_INT_OPSET;
   }
 
   const want = (node: OnnxNode, index: number): Want => {
@@ -329,8 +370,13 @@ export function quantizeFp16(model: OnnxModel, options: Fp16Options = {}): PassR
   for (const name of [...graph.initializers.keys()]) if (!read.has(name) && !outputNames.has(name) && !inputNames.has(name)) graph.initializers.delete(name);
 
   const notes = [
+    ...(opset !== opsetFrom ? [`default-domain opset moved from ${opsetFrom} to ${opset} (no op of the model changed in between): onnxruntime wraps float16 ops without a float16 kernel in Casts of the opset-6 form`] : []),
     'onnxruntime\'s CPU provider has float16 kernels for few ops on x86; it inserts Casts back to float32 around the rest at load: expect a smaller file, not faster CPU inference (GPU/ARM64 are the float16 targets)',
   ];
+  if (nonTensor.size > 0) {
+    const listed = [...nonTensor].slice(0, 5).map(([name, type]) => `'${name}' (${type})`);
+    notes.push(`${nonTensor.size} sequence/optional value(s) and values read from them left as they are: ${listed.join(', ')}${nonTensor.size > 5 ? ', …' : ''}`);
+  }
   if (counts.overflow) notes.push(`${counts.overflow} weight value(s) beyond ±65504 were clamped`);
   if (counts.underflow) notes.push(`${counts.underflow} non-zero weight value(s) below 2^-24 were raised to ±2^-24`);
   return {
@@ -339,7 +385,7 @@ export function quantizeFp16(model: OnnxModel, options: Fp16Options = {}): PassR
       pass: 'fp16',
       nodesChanged: fp16Nodes.size + Math.max(0, castsInserted - castsRemoved),
       nodesKeptFloat: kept,
-      opset: { from: opset, to: opset },
+      opset: { from: opsetFrom, to: opset },
       notes,
       details: {
         keepIoTypes: keepIo,
@@ -357,13 +403,23 @@ export function quantizeFp16(model: OnnxModel, options: Fp16Options = {}): PassR
   };
 }
 
-function blockReason(node: OnnxNode, keepFloat: ReadonlySet<string>, opBlock: ReadonlySet<string>): string | null {
+function blockReason(node: OnnxNode, opset: number, keepFloat: ReadonlySet<string>, opBlock: ReadonlySet<string>): string | null {
   if (keepFloat.has(node.name)) return 'kept float on request';
   if (node.domain === 'ai.onnx.ml') return 'ai.onnx.ml ops have no float16 kernels';
   if (node.domain !== '' && node.domain !== 'ai.onnx') return `${node.domain} op: float16 support is not verified`;
   if (opBlock.has(node.opType)) return 'op type kept float on request';
-  const listed = FP16_BLOCKED_OPS.get(node.opType);
-  if (listed) return listed;
+  const later = FP16_FROM_OPSET.get(node.opType);
+  if (later && opset >= later.opset) {
+    if (later.reason) return later.reason;
+  } else {
+    const listed = FP16_BLOCKED_OPS.get(node.opType);
+    if (listed) return listed;
+  }
+  for (const variant of FP16_BLOCKED_VARIANTS) {
+    if (variant.opType !== node.opType) continue;
+    const value = attrString(node, variant.attribute, '');
+    if (variant.values.includes(value)) return `${variant.reason}: ${variant.attribute}='${value}'`;
+  }
   const dtype = node.attributes.get('dtype');
   if (dtype?.type === 'int' && dtype.value !== DataType.FLOAT16) return `output type fixed by its dtype attribute (${dataTypeName(dtype.value)})`;
   return null;
@@ -384,7 +440,7 @@ function renameTensor(nodes: OnnxNode[], from: string, to: string): void {
 function removeRedundantCasts(model: OnnxModel, types: Map<string, number>): number {
   const graph = model.graph;
   const outputs = graphOutputNames(graph);
-  const inferred: TensorTypeMap = inferTensorTypes(model);
+  const inferred: TensorTypeMap = fp16TensorTypes(model).types;
   const typeOf = (name: string): number => types.get(name) ?? inferred.get(name)?.elemType ?? 0;
   const floaty = (t: number): boolean => t === DataType.FLOAT || t === DataType.FLOAT16;
   const producers = new Map<string, OnnxNode>();
@@ -400,8 +456,7 @@ function removeRedundantCasts(model: OnnxModel, types: Map<string, number>): num
     const out = node.outputs[0]!;
     if (outputs.has(out)) continue;
     const src = resolve(node.inputs[0]!);
-    const to = node.attributes.get('to');
-    const target = to?.type === 'int' ? to.value : 0;
+    const target = castTarget(node);
     const srcType = typeOf(src);
     if (srcType && srcType === target) {
       replace.set(out, src);
@@ -428,4 +483,151 @@ function removeRedundantCasts(model: OnnxModel, types: Map<string, number>): num
   }
   graph.valueInfo = graph.valueInfo.filter((v) => !replace.has(v.name));
   return removed;
+}
+
+/** Element type of a Cast's `to`: an int from opset 6 on, the type's name ("FLOAT16") in Cast-1. 0 when unknown. */
+function castTarget(node: OnnxNode): number {
+  const to = node.attributes.get('to');
+  if (to?.type === 'int') return to.value;
+  if (to?.type === 'string') return (DataType as Record<string, number>)[to.value.toUpperCase()] ?? 0;
+  return 0;
+}
+
+/** First opset whose Cast takes `to` as an int (Cast-1 took the type's name); onnxruntime inserts Casts of this form. */
+const CAST_INT_OPSET = 6;
+
+/**
+ * Default-domain ops with a new version in opsets 2–6 (onnx docs/Changelog.md): a model of an older opset that holds
+ * none of them (newer than its opset) means the same at opset 6.
+ */
+const CHANGED_BY_OPSET_6: ReadonlyMap<string, number> = new Map([
+  ...['GlobalLpPool', 'LpPool', 'Pad', 'Split'].map((op) => [op, 2] as const),
+  ['GRU', 3],
+  ['Concat', 4],
+  ['Reshape', 5],
+  ...['Abs', 'Add', 'BatchNormalization', 'Cast', 'Ceil', 'Clip', 'Div', 'Dropout', 'Elu', 'Exp', 'Floor', 'Gemm', 'HardSigmoid',
+    'InstanceNormalization', 'LeakyRelu', 'Log', 'Max', 'Mean', 'Min', 'Mul', 'Neg', 'PRelu', 'Reciprocal', 'Relu', 'Selu', 'Sigmoid',
+    'Sqrt', 'Sub', 'Sum', 'Tanh', 'Tile'].map((op) => [op, 6] as const),
+]);
+
+/**
+ * Move a model of opset 1–5 to opset 6. onnxruntime runs a float16 op that has no float16 kernel between Casts it
+ * inserts with an int `to` (the Cast-6 form), which an opset-1 model rejects ("Mismatched attribute type in
+ * 'InsertedPrecisionFreeCast_… : to'"); at opset 6 they are valid. Only done when no op of the model changed between
+ * its opset and 6; otherwise MODEL_UNSUPPORTED names the op.
+ */
+function moveToOpset6(model: OnnxModel, from: number): void {
+  for (const node of model.graph.nodes) {
+    if (node.domain !== '' && node.domain !== 'ai.onnx') continue;
+    const changed = CHANGED_BY_OPSET_6.get(node.opType);
+    if (changed !== undefined && changed > from) {
+      throw new EdgetuneError(
+        'MODEL_UNSUPPORTED',
+        `fp16: opset ${from} is too old for float16 in onnxruntime (it inserts Casts of the opset-${CAST_INT_OPSET} form), and node '${node.name || node.outputs[0] || node.opType}' (${node.opType}) has a new version at opset ${changed}, so the model cannot be moved to opset ${CAST_INT_OPSET} as it is; re-export it with opset ≥ 7`,
+      );
+    }
+  }
+  setOpset(model, '', CAST_INT_OPSET);
+  if (model.irVersion < 3) model.irVersion = 3; // opset imports arrived with IR 3
+}
+
+/** The parts of an ONNX TypeProto (as decoded, camelCase) needed to name a non-tensor type. */
+interface RawTypeProto {
+  tensorType?: { elemType?: number };
+  sequenceType?: { elemType?: RawTypeProto };
+  optionalType?: { elemType?: RawTypeProto };
+  mapType?: { keyType?: number; valueType?: RawTypeProto };
+  sparseTensorType?: { elemType?: number };
+}
+
+/** A TypeProto in ONNX's own notation: `seq(tensor(float))`, `optional(seq(tensor(int64)))`, `map(string,tensor(float))`. */
+function describeType(type: RawTypeProto | undefined | null): string {
+  if (!type) return 'an unknown type';
+  if (type.tensorType) return `tensor(${dataTypeName(type.tensorType.elemType ?? 0)})`;
+  if (type.sequenceType) return `seq(${describeType(type.sequenceType.elemType)})`;
+  if (type.optionalType) return `optional(${describeType(type.optionalType.elemType)})`;
+  if (type.mapType) return `map(${dataTypeName(type.mapType.keyType ?? 0)},${describeType(type.mapType.valueType)})`;
+  if (type.sparseTensorType) return `sparse_tensor(${dataTypeName(type.sparseTensorType.elemType ?? 0)})`;
+  return 'an unknown type';
+}
+
+const SEQUENCE_PRODUCERS = new Set(['SequenceConstruct', 'SequenceEmpty', 'SequenceInsert', 'SequenceErase', 'SplitToSequence']);
+/** Ops that read a sequence or optional and produce a tensor of a known type. */
+const FROM_NON_TENSOR: ReadonlyMap<string, number> = new Map([
+  ['SequenceLength', DataType.INT64],
+  ['OptionalHasElement', DataType.BOOL],
+]);
+
+/**
+ * Element types for the fp16 pass: shape inference, corrected where its fallback (an unknown op gets its first
+ * input's type) would make the pass cast a tensor that is not float32, or miss one that is:
+ * - declared types (graph inputs and outputs, value_info) win: onnxruntime loaded the input model with them;
+ * - Unique's indices/inverse_indices/counts are int64, OneHot's output has the type of `values`, Cast-1's string `to`;
+ * - sequence and optional values (declared, or produced by sequence ops, Optional, and whatever reads them) are not
+ *   tensors: they get element type 0 and are returned in `nonTensor` with their type, so their readers stay float;
+ * - a node whose first input's type was corrected has its outputs' inferred type (copied from that input) dropped.
+ */
+function fp16TensorTypes(model: OnnxModel): { types: TensorTypeMap; nonTensor: Map<string, string> } {
+  const graph = model.graph;
+  const types = inferTensorTypes(model);
+  const nonTensor = new Map<string, string>();
+  const declared = new Map<string, number>();
+  const declare = (v: ValueInfo): void => {
+    if (v.type) {
+      if (v.type.elemType) declared.set(v.name, v.type.elemType);
+    } else if (v.rawType) {
+      nonTensor.set(v.name, describeType(v.rawType as RawTypeProto));
+    }
+  };
+  for (const v of [...graph.inputs, ...graph.valueInfo, ...graph.outputs]) declare(v);
+  const elemOf = (name: string | undefined): number => (name ? (types.get(name)?.elemType ?? 0) : 0);
+  const before = new Map<string, number>();
+  const setElem = (name: string | undefined, elemType: number): void => {
+    if (!name) return;
+    const previous = types.get(name);
+    if ((previous?.elemType ?? 0) === elemType) return;
+    if (!before.has(name)) before.set(name, previous?.elemType ?? 0);
+    types.set(name, { elemType, shape: previous?.shape ?? null });
+  };
+  for (const name of nonTensor.keys()) setElem(name, 0);
+  for (const node of graph.nodes) {
+    const standard = node.domain === '' || node.domain === 'ai.onnx';
+    const op = node.opType;
+    const fromNonTensor = node.inputs.find((x) => x && nonTensor.has(x));
+    if (standard && SEQUENCE_PRODUCERS.has(op)) {
+      for (const o of node.outputs) if (o) nonTensor.set(o, `a sequence (output of ${op})`);
+    } else if (standard && op === 'Optional') {
+      for (const o of node.outputs) if (o) nonTensor.set(o, 'an optional (output of Optional)');
+    } else if (standard && FROM_NON_TENSOR.has(op)) {
+      setElem(node.outputs[0], FROM_NON_TENSOR.get(op)!);
+    } else if (fromNonTensor !== undefined) {
+      // Identity, If, OptionalGetElement, SequenceAt…: the output may be a sequence again or a tensor of the
+      // element type; neither is known here.
+      for (const o of node.outputs) if (o) nonTensor.set(o, `of unknown type (output of ${op} reading '${fromNonTensor}')`);
+    } else if (standard && op === 'Unique') {
+      for (const o of node.outputs.slice(1)) setElem(o, DataType.INT64);
+    } else if (standard && op === 'OneHot') {
+      setElem(node.outputs[0], elemOf(node.inputs[2]));
+    } else if (standard && op === 'Cast' && castTarget(node) !== 0) {
+      setElem(node.outputs[0], castTarget(node));
+    } else {
+      const first = node.inputs[0];
+      const was = first ? before.get(first) : undefined;
+      if (was !== undefined) for (const o of node.outputs) if (o && elemOf(o) === was) setElem(o, 0);
+    }
+    for (const o of node.outputs) {
+      if (!o) continue;
+      if (nonTensor.has(o)) setElem(o, 0);
+      else if (declared.has(o)) setElem(o, declared.get(o)!);
+    }
+  }
+  return { types, nonTensor };
+}
+
+/** Why a node that touches float32 cannot be typed: it reads a sequence/optional value, or a type is unknown. */
+function unknownTypeReason(node: OnnxNode, elemOf: (name: string) => number, nonTensor: ReadonlyMap<string, string>): string | null {
+  const value = [...node.inputs, ...node.outputs].find((t) => t && nonTensor.has(t));
+  if (value) return `'${value}' is ${nonTensor.get(value)}: sequence and optional values are not converted`;
+  if (node.inputs.some((t) => t && elemOf(t) === 0)) return 'an input has an unknown element type';
+  return null;
 }

@@ -9,7 +9,7 @@ import type { AttributeValue, Tensor } from '../../../src/onnx/ir.js';
 import { encodeModel } from '../../../src/onnx/model-codec.js';
 import { floatTensor, int64Tensor, makeTensor } from '../../../src/onnx/tensor.js';
 import { normalizeModel } from '../../../src/onnx/normalize.js';
-import { FP16_BLOCKED_OPS, quantizeFp16 } from '../../../src/compress/quantize-fp16.js';
+import { FP16_BLOCKED_OPS, FP16_BLOCKED_VARIANTS, quantizeFp16 } from '../../../src/compress/quantize-fp16.js';
 import { buildModel, seededFloats, tensorInfo } from '../../unit/compress/quantize-test-models.js';
 import {
   FIXTURE_MODELS,
@@ -102,7 +102,7 @@ function fp16OpModel(op: string, opset: number, xDims: number[], extra: Tensor[]
     opset,
     nodes: [makeNode(op, ['x', ...extra.map((t) => t.name)], ['y'], 'op', attrs)],
     inputs: [tensorInfo('x', xDims, xType)],
-    outputs: [tensorInfo('y', null, 0)],
+    outputs: [{ name: 'y', type: null }], // undeclared: onnxruntime infers it (an elemType of 0 fails every load)
     initializers: extra,
   });
 }
@@ -111,7 +111,7 @@ const half = (name: string, dims: number[], values: number[]) => makeTensor(name
 describe('fp16 block list', () => {
   const rejected: Array<[string, ReturnType<typeof fp16OpModel>, number[]]> = [
     ['Celu', fp16OpModel('Celu', 13, [4], []), [4]],
-    ['IsInf', fp16OpModel('IsInf', 20, [4], []), [4]],
+    ['IsInf', fp16OpModel('IsInf', 13, [4], []), [4]],
     ['CumSum', fp16OpModel('CumSum', 13, [4], [int64Tensor('axis', [], [0])]), [4]],
     ['Range', fp16OpModel('Range', 13, [], [half('limit', [], [5]), half('delta', [], [1])]), []],
     ['NonMaxSuppression', fp16OpModel('NonMaxSuppression', 13, [1, 3, 4], [half('scores', [1, 1, 3], [0.1, 0.5, 0.9])]), [1, 3, 4]],
@@ -130,6 +130,31 @@ describe('fp16 block list', () => {
     }
     const listedAsRejected = [...FP16_BLOCKED_OPS].filter(([, reason]) => /rejects float16/.test(reason)).map(([op]) => op);
     expect(listedAsRejected.sort()).toEqual(rejected.map(([op]) => op).sort());
+  });
+
+  it('IsInf from opset 20 and CumSum from opset 14 do run in float16 (the pass converts IsInf there)', async () => {
+    for (const [op, opset, extra] of [['IsInf', 20, []], ['CumSum', 14, [int64Tensor('axis', [], [0])]]] as const) {
+      const session = await openSession(fp16OpModel(op, opset, [4], [...extra]), { logSeverityLevel: 4 });
+      const out = await session.run({ x: new ort.Tensor('float16', Uint16Array.from([1, 2, 3, 4], float32ToFloat16Bits), [4]) });
+      expect(out.y!.type, op).toBe(op === 'IsInf' ? 'bool' : 'float16');
+    }
+  });
+
+  it('every attribute value blocked for ScatterND/ScatterElements fails at run time in float16, and the others run', async () => {
+    const all = ['none', 'add', 'mul', 'min', 'max'];
+    for (const variant of FP16_BLOCKED_VARIANTS) {
+      const indices = variant.opType === 'ScatterND' ? int64Tensor('i', [1, 1], [1]) : int64Tensor('i', [1, 4], [1, 0, 2, 3]);
+      for (const value of all) {
+        const model = fp16OpModel(variant.opType, 18, [4, 4], [indices, half('u', [1, 4], [2, 2, 2, 2])], { [variant.attribute]: attr.string(value) });
+        const run = async () => {
+          const session = await openSession(model, { logSeverityLevel: 4 });
+          await session.run({ x: new ort.Tensor('float16', Uint16Array.from({ length: 16 }, () => float32ToFloat16Bits(1)), [4, 4]) });
+        };
+        const label = `${variant.opType} ${variant.attribute}=${value}`;
+        if (variant.values.includes(value)) await expect(run(), label).rejects.toThrow(/MLFloat16 data type is not supported/);
+        else await expect(run(), label).resolves.toBeUndefined();
+      }
+    }
   });
 
   it('a model mixing blocked ops with float16-capable ones converts, runs and matches float32', async () => {

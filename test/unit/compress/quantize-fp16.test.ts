@@ -2,10 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { DataType } from '../../../src/onnx/dtype.js';
 import { float16BitsToFloat32 } from '../../../src/onnx/float16.js';
 import { attr, makeNode } from '../../../src/onnx/graph.js';
-import type { OnnxModel, OnnxNode } from '../../../src/onnx/ir.js';
-import { floatTensor, int64Tensor } from '../../../src/onnx/tensor.js';
+import { defaultOpset, type OnnxModel, type OnnxNode } from '../../../src/onnx/ir.js';
+import { floatTensor, int64Tensor, makeTensor } from '../../../src/onnx/tensor.js';
 import {
   FP16_BLOCKED_OPS,
+  FP16_BLOCKED_VARIANTS,
   float32ToFloat16Clamped,
   quantizeFp16,
   tensorToFloat16,
@@ -247,5 +248,150 @@ describe('quantizeFp16 graph rewrite', () => {
     });
     const { model: out } = quantizeFp16(model);
     expect(opTypes(out)).toEqual(['Cast', 'Relu', 'Cast']);
+  });
+});
+
+describe('quantizeFp16 on ops and types it must leave alone (issue 19)', () => {
+  const castTargets = (model: OnnxModel): Array<[string, number]> =>
+    model.graph.nodes.filter((n) => n.opType === 'Cast').map((n) => [n.inputs[0]!, (n.attributes.get('to') as { value: number }).value]);
+
+  it('moves an opset-1 model to opset 6 when no op of it changed in between, so its Casts take an int `to`', () => {
+    const model = buildModel({ opset: 1, nodes: [makeNode('Softsign', ['x'], ['y'], 'softsign')], inputs: [tensorInfo('x', [3, 4])], outputs: [tensorInfo('y', [3, 4])] });
+    const { model: out, report } = quantizeFp16(model);
+    expect(defaultOpset(out)).toBe(6);
+    expect(report.opset).toEqual({ from: 1, to: 6 });
+    expect(report.notes[0]).toMatch(/^default-domain opset moved from 1 to 6 \(no op of the model changed in between\)/);
+    expect(opTypes(out)).toEqual(['Cast', 'Softsign', 'Cast']);
+    expect(out.graph.nodes[0]!.attributes.get('to')).toEqual(attr.int(DataType.FLOAT16));
+  });
+
+  it('refuses an opset-1 model holding an op that changed by opset 6, naming it', () => {
+    const model = buildModel({
+      opset: 1,
+      nodes: [makeNode('Softsign', ['x'], ['s'], 'softsign'), makeNode('Relu', ['s'], ['y'], 'relu1')],
+      inputs: [tensorInfo('x', [3])],
+      outputs: [tensorInfo('y', [3])],
+    });
+    expect(() => quantizeFp16(model)).toThrow(EdgetuneError);
+    expect(() => quantizeFp16(model)).toThrow(/opset 1 .* node 'relu1' \(Relu\) has a new version at opset 6/);
+  });
+
+  it('leaves the opset of an old model with nothing to convert as it is', () => {
+    const model = buildModel({ opset: 1, nodes: [makeNode('Not', ['x'], ['y'], 'not')], inputs: [tensorInfo('x', [3], DataType.BOOL)], outputs: [tensorInfo('y', [3], DataType.BOOL)] });
+    const { model: out, report } = quantizeFp16(model);
+    expect(defaultOpset(out)).toBe(1);
+    expect(report.opset).toEqual({ from: 1, to: 1 });
+  });
+
+  it('converts IsInf from opset 20 (float16 in its schema) and keeps CumSum float32 at every opset, saying why', () => {
+    const model = (opset: number) =>
+      buildModel({
+        opset,
+        nodes: [makeNode('Relu', ['x'], ['r'], 'relu'), makeNode('IsInf', ['r'], ['inf'], 'isinf'), makeNode('CumSum', ['r', 'axis'], ['y'], 'cumsum')],
+        inputs: [tensorInfo('x', [4])],
+        outputs: [tensorInfo('inf', [4], DataType.BOOL), tensorInfo('y', [4])],
+        initializers: [int64Tensor('axis', [], [0])],
+      });
+    const kept = (opset: number) => quantizeFp16(model(opset)).report.nodesKeptFloat.map((k) => [k.opType, k.reason]);
+    expect(kept(13)).toEqual([['IsInf', FP16_BLOCKED_OPS.get('IsInf')], ['CumSum', FP16_BLOCKED_OPS.get('CumSum')]]);
+    expect(kept(20)).toEqual([['CumSum', "kept float32 like onnxruntime's converter: a running sum loses precision in float16"]]);
+    expect(node(quantizeFp16(model(20)).model, 'IsInf').inputs).toEqual(['r']); // float16, no Cast
+  });
+
+  it('keeps QLinearConv and QLinearMatMul float32: their float inputs are scales', () => {
+    const u8 = (name: string, dims: number[], v: number) => makeTensor(name, DataType.UINT8, dims, new Uint8Array(dims.reduce((a, b) => a * b, 1)).fill(v));
+    const model = buildModel({
+      nodes: [makeNode('QLinearMatMul', ['a', 'a_scale', 'a_zp', 'b', 'b_scale', 'b_zp', 'y_scale', 'y_zp'], ['y'], 'qmm')],
+      inputs: [tensorInfo('a', [2, 3], DataType.UINT8)],
+      outputs: [tensorInfo('y', [2, 2], DataType.UINT8)],
+      initializers: [floatTensor('a_scale', [], [0.1]), u8('a_zp', [], 0), u8('b', [3, 2], 3), floatTensor('b_scale', [], [0.2]), u8('b_zp', [], 0), floatTensor('y_scale', [], [0.3]), u8('y_zp', [], 0)],
+    });
+    const { model: out, report } = quantizeFp16(model);
+    expect(report.nodesKeptFloat).toEqual([{ node: 'qmm', opType: 'QLinearMatMul', reason: FP16_BLOCKED_OPS.get('QLinearMatMul') }]);
+    expect(opTypes(out)).toEqual(['QLinearMatMul']);
+    for (const name of ['a_scale', 'b_scale', 'y_scale']) expect(typeOf(out, name), name).toBe(DataType.FLOAT);
+    expect(FP16_BLOCKED_OPS.get('QLinearConv')).toBe(FP16_BLOCKED_OPS.get('QLinearMatMul'));
+  });
+
+  it('keeps ScatterND with a reduction and ScatterElements with add/mul float32; min/max and none run in float16', () => {
+    const scatter = (op: string, reduction: string) =>
+      buildModel({
+        opset: 18,
+        nodes: [makeNode(op, ['x', 'i', 'u'], ['y'], 'scatter', { reduction: attr.string(reduction) })],
+        inputs: [tensorInfo('x', [4, 4]), tensorInfo('u', [1, 4])],
+        outputs: [tensorInfo('y', [4, 4])],
+        initializers: [op === 'ScatterND' ? int64Tensor('i', [1, 1], [1]) : int64Tensor('i', [1, 4], [1, 0, 2, 3])],
+      });
+    const kept = (op: string, reduction: string) => quantizeFp16(scatter(op, reduction)).report.nodesKeptFloat.map((k) => k.reason);
+    for (const reduction of ['add', 'mul', 'min', 'max']) expect(kept('ScatterND', reduction)[0]).toMatch(new RegExp(`rejects float16.*reduction='${reduction}'$`));
+    for (const reduction of ['add', 'mul']) expect(kept('ScatterElements', reduction)[0]).toMatch(new RegExp(`reduction='${reduction}'$`));
+    for (const reduction of ['min', 'max', 'none']) expect(kept('ScatterElements', reduction)).toEqual([]);
+    expect(kept('ScatterND', 'none')).toEqual([]);
+    expect(FP16_BLOCKED_VARIANTS.map((v) => `${v.opType}.${v.attribute}`)).toEqual(['ScatterND.reduction', 'ScatterElements.reduction']);
+  });
+
+  it('casts only the float output of Unique: indices, inverse_indices and counts are int64, and so is what reads them', () => {
+    const model = buildModel({
+      opset: 11,
+      nodes: [
+        makeNode('Unique', ['x'], ['u', 'idx', 'inv', 'counts'], 'unique', { sorted: attr.int(1) }),
+        makeNode('Relu', ['u'], ['y'], 'relu'),
+        makeNode('Gather', ['counts', 'inv'], ['g'], 'gather'),
+      ],
+      inputs: [tensorInfo('x', [6])],
+      outputs: [tensorInfo('y', null), tensorInfo('idx', null, DataType.INT64), tensorInfo('g', null, DataType.INT64)],
+    });
+    const { model: out, report } = quantizeFp16(model);
+    expect(report.nodesKeptFloat).toEqual([]);
+    expect(castTargets(out)).toEqual([['x', DataType.FLOAT16], ['y_fp16', DataType.FLOAT]]);
+    expect(node(out, 'Gather').inputs).toEqual(['counts', 'inv']);
+  });
+
+  it('gives OneHot the type of its `values` input, not of its indices', () => {
+    const model = buildModel({
+      opset: 11,
+      nodes: [makeNode('OneHot', ['indices', 'depth', 'values'], ['oh'], 'onehot', { axis: attr.int(1) }), makeNode('Sigmoid', ['oh'], ['y'], 'sig')],
+      inputs: [tensorInfo('indices', [3], DataType.INT64), tensorInfo('depth', []), tensorInfo('values', [2])],
+      outputs: [tensorInfo('y', [3, 10])],
+    });
+    const { model: out } = quantizeFp16(model);
+    expect(opTypes(out)).toEqual(['Cast', 'Cast', 'OneHot', 'Sigmoid', 'Cast']);
+    expect(typeOf(out, 'oh')).toBeUndefined(); // no value_info: nothing declared it int64
+    expect(castTargets(out)).toEqual([['depth', DataType.FLOAT16], ['values', DataType.FLOAT16], ['y_fp16', DataType.FLOAT]]);
+  });
+
+  it('never casts a sequence: sequence producers and readers stay as they are, named in the report', () => {
+    const model = buildModel({
+      opset: 12,
+      nodes: [makeNode('SplitToSequence', ['x'], ['seq'], 'split', { axis: attr.int(0) }), makeNode('SequenceLength', ['seq'], ['len'], 'len'), makeNode('Relu', ['x'], ['y'], 'relu')],
+      inputs: [tensorInfo('x', [3, 2])],
+      outputs: [tensorInfo('len', [], DataType.INT64), tensorInfo('y', [3, 2])],
+    });
+    const { model: out, report } = quantizeFp16(model);
+    expect(report.nodesKeptFloat.map((k) => [k.opType, k.reason])).toEqual([
+      ['SplitToSequence', FP16_BLOCKED_OPS.get('SplitToSequence')],
+      ['SequenceLength', "'seq' is a sequence (output of SplitToSequence): sequence and optional values are not converted"],
+    ]);
+    expect(node(out, 'SequenceLength').inputs).toEqual(['seq']);
+    expect(node(out, 'SplitToSequence').inputs).toEqual(['x']);
+    expect(castTargets(out).map(([x]) => x)).not.toContain('seq');
+    expect(report.notes).toContain("1 sequence/optional value(s) and values read from them left as they are: 'seq' (a sequence (output of SplitToSequence))");
+  });
+
+  it('names a declared sequence or optional graph input by its ONNX type and keeps its readers float', () => {
+    const model = buildModel({
+      opset: 12,
+      nodes: [makeNode('SequenceAt', ['seq', 'pos'], ['t'], 'at'), makeNode('Add', ['t', 'x'], ['y'], 'add')],
+      inputs: [{ name: 'seq', type: null, rawType: { sequenceType: { elemType: { tensorType: { elemType: DataType.FLOAT } } } } }, tensorInfo('x', [2])],
+      outputs: [tensorInfo('y', [2])],
+      initializers: [int64Tensor('pos', [], [0])],
+    });
+    const { model: out, report } = quantizeFp16(model);
+    expect(report.nodesKeptFloat.map((k) => [k.node, k.reason])).toEqual([
+      ['at', FP16_BLOCKED_OPS.get('SequenceAt')],
+      ['add', "'t' is of unknown type (output of SequenceAt reading 'seq'): sequence and optional values are not converted"],
+    ]);
+    expect(opTypes(out)).toEqual(['SequenceAt', 'Add']);
+    expect(report.notes.at(-1)).toMatch(/'seq' \(seq\(tensor\(float\)\)\)/);
   });
 });
