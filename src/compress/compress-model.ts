@@ -12,6 +12,7 @@ import { createOrtSession } from '../profile/ort-session.js';
 import { createInferenceRunner, type InferenceRunner } from '../profile/ort-inference.js';
 import { encodeModel } from '../onnx/model-codec.js';
 import { evaluateRunners } from './evaluate.js';
+import { isConfidenceLevel } from './confidence.js';
 import { DEFAULT_CONFIDENCE, type FidelityMetrics, type OutputFidelity } from './fidelity.js';
 import { fidelityGate, judgedOnLabel, type AccuracyJudgement, type BoundCheck, type JudgedOn } from './accuracy-judgement.js';
 import { checkValidationData, syntheticDataset, withDataSplit, type SplitSummary } from './validation-data.js';
@@ -101,7 +102,7 @@ export async function compressModelFile(options: CompressFileOptions): Promise<C
   validateGraph(model);
   await checkOnnxruntimeLoads(options.inputPath);
   const confidence = options.confidence ?? DEFAULT_CONFIDENCE;
-  if (!(confidence === 0 || (confidence > 0 && confidence < 1))) throw new EdgetuneError('USAGE', `--confidence must be 0 (point estimates) or in (0, 1); got ${confidence}`);
+  if (!isConfidenceLevel(confidence)) throw new EdgetuneError('USAGE', `--confidence must be 0 (point estimates) or in (0, 1); got ${confidence}`);
   const gateOn = options.fidelitySets !== 0;
   const fidelitySets = options.dataDir ? (options.fidelitySets ?? COMPRESS_FIDELITY_SETS) : 0;
   // The input as loaded (before normalisation, which the method may mutate): the reference of the fidelity check.

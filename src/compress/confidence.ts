@@ -504,3 +504,8 @@ export function samplesToConfirmDrop(
   };
   return samplesToConfirm(upperBoundAt, boundFraction, n0, Math.max(n0, DEFAULT_MAX_SAMPLES));
 }
+
+/** A confidence level edgetune accepts: 0 (point estimates) or strictly between 0 and 1. */
+export function isConfidenceLevel(value: unknown): value is number {
+  return typeof value === 'number' && (value === 0 || (value > 0 && value < 1));
+}

@@ -4,7 +4,7 @@
  * Fidelity is measured on every output given (`addOutputs`); the top-level cosine and SQNR are the worst output's.
  */
 
-import { bootstrapMeanInterval, clopperPearsonInterval, pairedDifferenceInterval, type PairedCounts } from './confidence.js';
+import { bootstrapMeanInterval, clopperPearsonInterval, isConfidenceLevel, pairedDifferenceInterval, type PairedCounts } from './confidence.js';
 import { mulberry32 } from '../util/random.js';
 
 /**
@@ -369,7 +369,7 @@ export class FidelityAccumulator {
     this.temperature = o.temperature ?? 1;
     this.confidence = o.confidence ?? DEFAULT_CONFIDENCE;
     this.checkExplainedVariation = (typeof options === 'number' ? undefined : options.checkExplainedVariation) ?? true;
-    if (!(this.confidence === 0 || (this.confidence > 0 && this.confidence < 1))) throw new RangeError(`confidence must be 0 or in (0, 1); got ${this.confidence}`);
+    if (!isConfidenceLevel(this.confidence)) throw new RangeError(`confidence must be 0 or in (0, 1); got ${this.confidence}`);
   }
 
   /**

@@ -15,6 +15,7 @@ import { evaluateModelFiles } from '../compress/evaluate-files.js';
 import { DEFAULT_CONFIDENCE, type FidelityMetrics } from '../compress/fidelity.js';
 import { checkBound, identityJudgement, judgeAccuracy, judgedOnLabel, type AccuracyJudgement, type JudgedOn } from '../compress/accuracy-judgement.js';
 import { datasetOverlap, splitDatasetToDirs } from '../compress/dataset-split.js';
+import { isConfidenceLevel } from '../compress/confidence.js';
 import { checkValidationData, type SplitSummary } from '../compress/validation-data.js';
 import { availableCompressMethods, loadCompressMethod } from '../compress/methods/registry.js';
 import { detectHardware } from '../hardware/detect-hardware.js';
@@ -128,7 +129,7 @@ export async function tuneModel(options: TuneOptions): Promise<TuneResult> {
   if (p.threads !== undefined) positiveInt('--threads', p.threads, 1);
 
   const confidence = options.confidence ?? DEFAULT_CONFIDENCE;
-  if (!(confidence === 0 || (confidence > 0 && confidence < 1))) throw new EdgetuneError('USAGE', `--confidence must be 0 (point estimates) or in (0, 1); got ${confidence}`);
+  if (!isConfidenceLevel(confidence)) throw new EdgetuneError('USAGE', `--confidence must be 0 (point estimates) or in (0, 1); got ${confidence}`);
 
   const loaded = loadModelFile(modelPath);
   validateGraph(loaded.model);

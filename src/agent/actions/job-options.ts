@@ -1,4 +1,5 @@
 import { EdgetuneError } from '../../util/errors.js';
+import { isConfidenceLevel } from '../../compress/confidence.js';
 import type { JobContext } from '../job-context.js';
 
 /** An optional integer option within [min, max]; JOB_INVALID naming the option otherwise. */
@@ -94,7 +95,7 @@ export function fidelityOptions(ctx: JobContext): FidelityJobOptions {
   const force = boolOption(ctx, 'force') ?? false;
   const noHoldout = boolOption(ctx, 'noHoldout') ?? false;
   const confidence = ctx.job.options.confidence;
-  if (confidence !== undefined && (typeof confidence !== 'number' || !(confidence === 0 || (confidence > 0 && confidence < 1)))) {
+  if (confidence !== undefined && !isConfidenceLevel(confidence)) {
     throw new EdgetuneError('JOB_INVALID', `${ctx.job.action}: options.confidence must be 0 (point estimates) or a number in (0, 1), got ${JSON.stringify(confidence)}`);
   }
   return { force, confidence, noHoldout };

@@ -18,8 +18,9 @@ export const commandModule: CommandModule = {
       .option('json', { type: 'boolean', default: false }),
   handler: async (args) => {
     const { evaluateModelFiles } = await import('../../compress/evaluate-files.js');
+    const { isConfidenceLevel } = await import('../../compress/confidence.js');
     const confidence = args.confidence as number;
-    if (!(confidence === 0 || (confidence > 0 && confidence < 1))) throw new EdgetuneError('USAGE', `--confidence must be 0 (no intervals) or in (0, 1); got ${confidence}`);
+    if (!isConfidenceLevel(confidence)) throw new EdgetuneError('USAGE', `--confidence must be 0 (no intervals) or in (0, 1); got ${confidence}`);
     const progress = stageProgress();
     try {
       const result = await evaluateModelFiles({
