@@ -38,6 +38,8 @@ export interface CalibrationResult {
  * nodes so only scalars leave onnxruntime; `percentile`/`entropy` take a second pass with fixed-range histograms.
  */
 export async function calibrateRanges(model: OnnxModel, tensorNames: readonly string[], dataset: Dataset, options: CalibrationOptions): Promise<CalibrationResult> {
+  // No float tensor (an integer, bool or string graph): nothing to calibrate, and onnxruntime refuses an empty fetch list.
+  if (tensorNames.length === 0) return { method: options.method, samples: 0, ranges: new Map() };
   const sets = Math.min(dataset.setNames.length, options.maxSets ?? Number.POSITIVE_INFINITY);
   const passes = options.method === 'minmax' ? 1 : 2;
   const total = sets * passes;

@@ -487,10 +487,11 @@ function* gatheredSets(part: SplitPart, load: (index: number) => DataBatch): Gen
     const batch = load(set);
     const whole = rows.length === batch.batchSize;
     const cut = (t: Tensor, what: string): Tensor => {
+      if (whole) return t; // an unbatched set (one sample) goes whole
       if (t.dims[0] !== batch.batchSize) {
         throw new EdgetuneError('DATASET_INVALID', `${batch.set}: ${what} has shape [${t.dims.join(',')}], axis 0 is not the batch of ${batch.batchSize}`);
       }
-      return whole ? t : gatherRows(t, rows);
+      return gatherRows(t, rows);
     };
     const out: DatasetSetToWrite = { inputs: batch.inputs.map((t, k) => cut(t, `input_${k}.pb`)) };
     if (batch.labels) out.labels = cutLabels(batch.labels, rows, batch.batchSize, whole);

@@ -13,8 +13,13 @@ export interface DataBatch {
   inputs: Tensor[];
   labels: Tensor | null;
   outputs: Tensor[];
-  /** Samples in this batch (axis 0 of the first input). */
+  /** Samples in this batch (axis 0 of the first input; 1 for an unbatched set). */
   batchSize: number;
+  /**
+   * The inputs do not share a batch axis (a scalar, or broadcast operands of different leading sizes, as in the
+   * ONNX backend test suite): the set is one sample, fed whole and never split.
+   */
+  unbatched?: boolean;
 }
 
 /** A dataset in the ONNX test-data layout, read lazily set by set. */
@@ -73,11 +78,13 @@ function loadSet(path: string, set: string, modelInputs: ValueInfo[] | undefined
   const files = new Set(readdirSync(path));
   const inputs: Tensor[] = [];
   for (let k = 0; files.has(`input_${k}.pb`); k++) inputs.push(readTensorFile(join(path, `input_${k}.pb`), set));
-  if (inputs.length === 0) throw new EdgetuneError('DATASET_INVALID', `${set}: no input_0.pb`);
+  if (inputs.length === 0 && (!modelInputs || modelInputs.length > 0)) throw new EdgetuneError('DATASET_INVALID', `${set}: no input_0.pb`);
   const outputs: Tensor[] = [];
   for (let k = 0; files.has(`output_${k}.pb`); k++) outputs.push(readTensorFile(join(path, `output_${k}.pb`), set));
   const labels = files.has('label.pb') ? readTensorFile(join(path, 'label.pb'), set) : null;
-  const batchSize = inputs[0]!.dims[0] ?? 1;
+  const leading = inputs[0]?.dims[0];
+  const unbatched = leading === undefined || inputs.some((t) => t.dims.length === 0 || t.dims[0] !== leading);
+  const batchSize = unbatched ? 1 : leading;
   if (modelInputs) {
     if (inputs.length !== modelInputs.length) {
       throw new EdgetuneError('DATASET_INVALID', `${set}: ${inputs.length} input file(s), the model has ${modelInputs.length} input(s) (${modelInputs.map((i) => i.name).join(', ')})`);
@@ -85,11 +92,8 @@ function loadSet(path: string, set: string, modelInputs: ValueInfo[] | undefined
     inputs.forEach((tensor, k) => {
       const info = modelInputs[k]!;
       tensor.name = info.name;
-      checkAgainstInput(tensor, info, set, k);
+      checkAgainstInput(tensor, info, set, k, unbatched);
     });
-  }
-  for (const t of inputs) {
-    if (t.dims.length === 0 || t.dims[0] !== batchSize) throw new EdgetuneError('DATASET_INVALID', `${set}: inputs disagree on the batch size (axis 0)`);
   }
   if (labels) {
     if (labels.dataType !== DataType.INT64 && labels.dataType !== DataType.INT32) {
@@ -99,10 +103,10 @@ function loadSet(path: string, set: string, modelInputs: ValueInfo[] | undefined
       throw new EdgetuneError('DATASET_INVALID', `${set}: label.pb has ${elementCount(labels.dims)} labels for a batch of ${batchSize}`);
     }
   }
-  return { set, inputs, labels, outputs, batchSize };
+  return { set, inputs, labels, outputs, batchSize, ...(unbatched ? { unbatched } : {}) };
 }
 
-function checkAgainstInput(tensor: Tensor, info: ValueInfo, set: string, k: number): void {
+function checkAgainstInput(tensor: Tensor, info: ValueInfo, set: string, k: number, unbatched: boolean): void {
   if (!info.type) return;
   if (info.type.elemType && tensor.dataType !== info.type.elemType) {
     throw new EdgetuneError('DATASET_INVALID', `${set}: input_${k}.pb is ${dataTypeName(tensor.dataType)}, model input '${info.name}' is ${dataTypeName(info.type.elemType)}`);
@@ -113,7 +117,7 @@ function checkAgainstInput(tensor: Tensor, info: ValueInfo, set: string, k: numb
     throw new EdgetuneError('DATASET_INVALID', `${set}: input_${k}.pb has shape [${tensor.dims.join(',')}], model input '${info.name}' has rank ${shape.length}`);
   }
   shape.forEach((d, i) => {
-    if (i === 0) return; // batch axis: split below when the model fixes it
+    if (i === 0 && !unbatched) return; // batch axis: split below when the model fixes it
     if (typeof d === 'number' && d !== tensor.dims[i]) {
       throw new EdgetuneError('DATASET_INVALID', `${set}: input_${k}.pb has shape [${tensor.dims.join(',')}], model input '${info.name}' needs [${shape.map((x) => x ?? '?').join(',')}]`);
     }
@@ -134,6 +138,7 @@ export function sliceBatch(tensor: Tensor, start: number, end: number): Tensor {
 export function feedsForBatch(model: OnnxModel, batch: DataBatch): Array<{ feeds: Record<string, Tensor>; start: number; end: number }> {
   const inputs = realInputs(model);
   const fixed = inputs[0]?.type?.shape?.[0];
+  if (batch.unbatched) return [{ feeds: Object.fromEntries(inputs.map((info, k) => [info.name, batch.inputs[k]!])), start: 0, end: 1 }];
   const step = typeof fixed === 'number' && fixed > 0 ? fixed : batch.batchSize;
   if (batch.batchSize % step !== 0) {
     throw new EdgetuneError('DATASET_INVALID', `${batch.set}: batch of ${batch.batchSize} cannot be split into the model's fixed batch of ${step}`);

@@ -7,7 +7,7 @@
  */
 import { DataType, dataTypeName } from '../onnx/dtype.js';
 import { FLOAT16_MAX, float32ToFloat16Bits } from '../onnx/float16.js';
-import { attr, attrString, consumerMap, graphOutputNames, makeNode, nameFactory, topologicalSort } from '../onnx/graph.js';
+import { attr, attrString, consumerMap, graphOutputNames, makeNode, nameFactory, subgraphOuterReads, topologicalSort } from '../onnx/graph.js';
 import { defaultOpset, setOpset, type OnnxModel, type OnnxNode, type Tensor, type ValueInfo } from '../onnx/ir.js';
 import { inferTensorTypes, type TensorTypeMap } from '../onnx/shape-inference.js';
 import { makeTensor, tensorByteLength, tensorToFloat32 } from '../onnx/tensor.js';
@@ -154,8 +154,9 @@ type Want = typeof DataType.FLOAT | typeof DataType.FLOAT16 | 'any';
  * with clamping (a weight read by both kinds of node gets a float16 copy), Cast(to=FLOAT) whose readers all run
  * in float16 becomes Cast(to=FLOAT16), and Cast round trips (16→32→16, 32→16→32) are removed. Casts are inserted on
  * float32 tensors only: sequence and optional values, and the nodes that read them, are left as they are (named in
- * the report). A model of opset 1–5 with something to convert is moved to opset 6 (see moveToOpset6). Throws
- * MODEL_UNSUPPORTED for graphs with control flow (If/Loop/Scan) and for an opset 1–5 model that cannot be moved.
+ * the report). Control flow (If/Loop/Scan) and its bodies stay float32, with Casts at its boundary (also on the
+ * tensors a body reads from the enclosing graph). A model of opset 1–5 with something to convert is moved to
+ * opset 6 (see moveToOpset6). Throws MODEL_UNSUPPORTED for an opset 1–5 model that cannot be moved.
  */
 export function quantizeFp16(model: OnnxModel, options: Fp16Options = {}): PassResult {
   const keepIo = options.keepIoTypes ?? true;
@@ -164,11 +165,6 @@ export function quantizeFp16(model: OnnxModel, options: Fp16Options = {}): PassR
   const graph = model.graph;
   const opsetFrom = defaultOpset(model);
   let opset = opsetFrom;
-  for (const node of graph.nodes) {
-    if ([...node.attributes.values()].some((a) => a.type === 'graph' || a.type === 'graphs')) {
-      throw new EdgetuneError('MODEL_UNSUPPORTED', `fp16: node '${node.name || node.opType}' (${node.opType}) has a subgraph; control flow is not supported by the fp16 pass`);
-    }
-  }
   const fresh = nameFactory(graph);
   const outputNames = graphOutputNames(graph);
   const inputNames = new Set(graph.inputs.map((i) => i.name));
@@ -188,6 +184,27 @@ export function quantizeFp16(model: OnnxModel, options: Fp16Options = {}): PassR
   const { types, nonTensor } = fp16TensorTypes(model);
   const elemOf = (name: string): number => types.get(name)?.elemType ?? 0;
   const isFloat32 = (name: string): boolean => elemOf(name) === DataType.FLOAT;
+
+  // Control flow (If/Loop/Scan) stays float32 with its bodies, which the pass does not enter. A body also reads
+  // tensors of the enclosing graph by name: each float32 one is routed through an Identity that stays float32 (its
+  // reader in the body is renamed), so the body still sees float32 when the tensor's producer turns float16.
+  const bridges = new Set<OnnxNode>();
+  const withBridges: OnnxNode[] = [];
+  for (const node of graph.nodes) {
+    if (hasSubgraph(node)) {
+      for (const read of new Set(subgraphOuterReads(node))) {
+        if (!isFloat32(read)) continue;
+        const bridge = fresh(`${read}_fp32_for_${node.opType.toLowerCase()}`);
+        renameSubgraphReads(node, read, bridge);
+        const identity = makeNode('Identity', [read], [bridge], fresh(`${bridge}_identity`));
+        types.set(bridge, { elemType: DataType.FLOAT, shape: types.get(read)?.shape ?? null });
+        bridges.add(identity);
+        withBridges.push(identity);
+      }
+    }
+    withBridges.push(node);
+  }
+  graph.nodes = withBridges;
 
   // A weight beyond the float16 range (e.g. a BatchNormalization running variance of 1e8) would be clamped into
   // a different model: its readers stay float32 instead.
@@ -212,9 +229,11 @@ export function quantizeFp16(model: OnnxModel, options: Fp16Options = {}): PassR
   const fp16Nodes = new Set<OnnxNode>();
   for (const node of graph.nodes) {
     // Nodes on sequence/optional values are listed too: what they hold is not converted, and the report says so.
+    if (bridges.has(node)) continue;
     const touchesFloat = [...node.inputs, ...node.outputs].some((t) => t && (isFloat32(t) || nonTensor.has(t)));
-    if (!touchesFloat) continue;
+    if (!touchesFloat && !hasSubgraph(node)) continue;
     const reason =
+      (hasSubgraph(node) ? `control flow: the ${node.opType} and its body stay float32 (the pass does not enter subgraphs)` : null) ??
       blockReason(node, opset, keepFloat, opBlock) ??
       unknownTypeReason(node, elemOf, nonTensor) ??
       overflowReason(node);
@@ -366,7 +385,7 @@ export function quantizeFp16(model: OnnxModel, options: Fp16Options = {}): PassR
     if (t !== undefined && v.type) v.type = { ...v.type, elemType: t };
   }
   // Drop initializers no one reads any more (float32 originals of converted copies are kept only when read).
-  const read = new Set(graph.nodes.flatMap((n) => n.inputs));
+  const read = new Set(graph.nodes.flatMap((n) => [...n.inputs, ...subgraphOuterReads(n)]));
   for (const name of [...graph.initializers.keys()]) if (!read.has(name) && !outputNames.has(name) && !inputNames.has(name)) graph.initializers.delete(name);
 
   const notes = [
@@ -425,6 +444,23 @@ function blockReason(node: OnnxNode, opset: number, keepFloat: ReadonlySet<strin
   return null;
 }
 
+function hasSubgraph(node: OnnxNode): boolean {
+  return [...node.attributes.values()].some((a) => a.type === 'graph' || a.type === 'graphs');
+}
+
+/** Rename reads of the outer tensor `from` in every (nested) subgraph of `node`. */
+function renameSubgraphReads(node: OnnxNode, from: string, to: string): void {
+  for (const a of node.attributes.values()) {
+    const graphs = a.type === 'graph' ? [a.value] : a.type === 'graphs' ? a.value : [];
+    for (const g of graphs) {
+      for (const n of g.nodes) {
+        n.inputs = n.inputs.map((x) => (x === from ? to : x));
+        renameSubgraphReads(n, from, to);
+      }
+    }
+  }
+}
+
 function renameTensor(nodes: OnnxNode[], from: string, to: string): void {
   for (const node of nodes) {
     node.inputs = node.inputs.map((x) => (x === from ? to : x));
@@ -475,7 +511,7 @@ function removeRedundantCasts(model: OnnxModel, types: Map<string, number>): num
   // Delete Casts nobody reads (walk back so a chain goes at once).
   let removed = 0;
   for (;;) {
-    const read = new Set(graph.nodes.flatMap((n) => n.inputs));
+    const read = new Set(graph.nodes.flatMap((n) => [...n.inputs, ...subgraphOuterReads(n)]));
     const before = graph.nodes.length;
     graph.nodes = graph.nodes.filter((n) => !(n.opType === 'Cast' && !outputs.has(n.outputs[0]!) && !read.has(n.outputs[0]!)));
     removed += before - graph.nodes.length;

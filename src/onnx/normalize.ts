@@ -1,9 +1,10 @@
 import { DataType } from './dtype.js';
 import type { OnnxGraph, OnnxModel, OnnxNode, Tensor } from './ir.js';
 import { defaultOpset, setOpset } from './ir.js';
-import { attr, attrInt, attrInts, attrString, nameFactory, removeDeadCode, topologicalSort } from './graph.js';
+import { attr, attrInt, attrInts, attrString, nameFactory, removeDeadCode, topologicalSort, usedNames } from './graph.js';
 import { floatTensor, int64Tensor, makeTensor } from './tensor.js';
-import { inferTensorTypes } from './shape-inference.js';
+import { inferTensorTypes, type TensorTypeMap } from './shape-inference.js';
+import { upgradeLegacyOps } from './legacy-opset.js';
 import { EdgetuneError } from '../util/errors.js';
 
 /** What normalisation did, for the pass report. */
@@ -44,24 +45,60 @@ function constantNodeValue(node: OnnxNode): Tensor | undefined {
   return undefined;
 }
 
-/** Lowest default-domain opset edgetune can upgrade from. */
-export const MIN_UPGRADABLE_OPSET = 7;
-
 /**
- * Upgrade the default-domain opset to `target`, converting the ops whose signature changed on the way (Clip,
+ * Upgrade the default-domain opset to `target`, converting the ops whose signature changed on the way (from opset
+ * 1–6 first to the opset-7 forms, see legacy-opset.ts; then Clip,
  * Squeeze/Unsqueeze, Split, ReduceSum, Slice, Pad, TopK, Resize/Upsample, Dropout, BatchNormalization outputs,
  * Softmax axis semantics). Refuses with MODEL_UNSUPPORTED naming the op it cannot convert.
  */
 export function upgradeOpset(model: OnnxModel, target: number): string[] {
   const from = defaultOpset(model);
   if (from >= target) return [];
-  if (from < MIN_UPGRADABLE_OPSET) {
-    throw new EdgetuneError('MODEL_UNSUPPORTED', `opset ${from} is older than ${MIN_UPGRADABLE_OPSET}; re-export the model with opset ≥ ${MIN_UPGRADABLE_OPSET}`);
-  }
+  const converted: string[] = from < 7 ? upgradeLegacyOps(model, from, inferTensorTypes(model)) : [];
   const types = inferTensorTypes(model);
-  const converted: string[] = [];
-  const graph = model.graph;
-  const fresh = nameFactory(graph);
+  // Fresh names must be unique across the main graph and every subgraph (they share one namespace).
+  const used = new Set<string>();
+  const collect = (g: OnnxGraph): void => {
+    for (const n of usedNames(g)) used.add(n);
+    for (const node of g.nodes) for (const sub of subgraphsOf(node)) collect(sub);
+  };
+  collect(model.graph);
+  const fresh = (base: string): string => {
+    let name = base;
+    for (let i = 1; used.has(name); i++) name = `${base}_${i}`;
+    used.add(name);
+    return name;
+  };
+  upgradeGraphNodes(model.graph, { from, target, types, fresh, converted, outerScope: new Set() });
+  setOpset(model, '', target);
+  if (model.irVersion < 7) model.irVersion = 7;
+  return converted;
+}
+
+/** The subgraphs held by a node's attributes (If branches, Loop and Scan bodies). */
+function subgraphsOf(node: OnnxNode): OnnxGraph[] {
+  const graphs: OnnxGraph[] = [];
+  for (const a of node.attributes.values()) {
+    if (a.type === 'graph') graphs.push(a.value);
+    else if (a.type === 'graphs') graphs.push(...a.value);
+  }
+  return graphs;
+}
+
+interface UpgradeContext {
+  from: number;
+  target: number;
+  /** Inferred types of the main graph (subgraph tensors are not in it). */
+  types: TensorTypeMap;
+  fresh: (base: string) => string;
+  converted: string[];
+  /** Names visible from the enclosing graphs, for sorting a subgraph. */
+  outerScope: ReadonlySet<string>;
+}
+
+/** Convert the nodes of one graph (and, recursively, of the subgraphs of its control-flow nodes) in place. */
+function upgradeGraphNodes(graph: OnnxGraph, context: UpgradeContext): void {
+  const { from, target, types, fresh, converted } = context;
   const constant = (base: string, t: Tensor): string => {
     const name = fresh(base);
     graph.initializers.set(name, { ...t, name });
@@ -193,8 +230,17 @@ export function upgradeOpset(model: OnnxModel, target: number): string[] {
         break;
       case 'Scan':
       case 'Loop':
-      case 'If':
-        throw new EdgetuneError('MODEL_UNSUPPORTED', `${label}: upgrading control flow from opset ${from} is not supported`);
+      case 'If': {
+        // Scan-8 had a batch axis and sequence_lens that Scan-9 dropped; older control flow predates opset 7.
+        if ((node.opType === 'Scan' && from < 9) || from < 7) {
+          throw new EdgetuneError('MODEL_UNSUPPORTED', `${label}: upgrading ${node.opType} from opset ${from} is not supported (its semantics changed)`);
+        }
+        // The body's nodes take the same conversions; the op itself kept its meaning from here to opset 13+.
+        const scope = new Set([...context.outerScope, ...graph.inputs.map((i) => i.name), ...graph.initializers.keys(), ...graph.nodes.flatMap((n) => n.outputs)]);
+        for (const sub of subgraphsOf(node)) upgradeGraphNodes(sub, { ...context, outerScope: scope });
+        changed = false;
+        break;
+      }
       default:
         changed = false;
     }
@@ -202,10 +248,7 @@ export function upgradeOpset(model: OnnxModel, target: number): string[] {
     result.push(node);
   }
   graph.nodes = result;
-  setOpset(model, '', target);
-  if (model.irVersion < 7) model.irVersion = 7;
-  graph.nodes = topologicalSort(graph);
-  return converted;
+  graph.nodes = topologicalSort(graph, context.outerScope);
 }
 
 /** IR version edgetune writes when a pass needs newer types (int4 needs IR 10, opset 21 needs IR 10). */

@@ -15,6 +15,11 @@ export type TensorTypeMap = Map<string, TensorType>;
 
 const BOOL_OPS = new Set(['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'Not', 'And', 'Or', 'Xor', 'IsNaN', 'IsInf']);
 const INT64_OPS = new Set(['Shape', 'Size', 'ArgMax', 'ArgMin', 'NonZero', 'NonMaxSuppression']);
+/** Ops whose outputs are sequences or optionals (SequenceLength: an int64 scalar), or tensors taken out of one of unknown type. */
+const SEQUENCE_OPS = new Set([
+  'SequenceConstruct', 'SequenceEmpty', 'SequenceInsert', 'SequenceErase', 'SequenceAt', 'SequenceLength', 'SplitToSequence',
+  'ConcatFromSequence', 'SequenceMap', 'Optional', 'OptionalGetElement', 'OptionalHasElement',
+]);
 const ELEMENTWISE = new Set([
   'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Sum', 'Mean', 'Where', 'Equal', 'Less', 'Greater', 'LessOrEqual',
   'GreaterOrEqual', 'And', 'Or', 'Xor', 'PRelu', 'Mod', 'BitShift',
@@ -112,7 +117,28 @@ function inferNode(node: OnnxNode, types: TensorTypeMap, constants: Map<string, 
     if (op === 'Dropout') set(1, DataType.BOOL, inShape(0));
     return;
   }
+  if (SEQUENCE_OPS.has(op)) {
+    // Sequence and optional values are not tensors: element type 0 keeps every tensor pass away from them.
+    for (let i = 0; i < node.outputs.length; i++) set(i, op === 'SequenceLength' ? DataType.INT64 : 0, op === 'SequenceLength' ? [] : null);
+    return;
+  }
   switch (op) {
+    case 'If':
+    case 'Loop':
+    case 'Scan': {
+      // Output element types are the body's declared output types (Loop's body also outputs its condition first).
+      const bodyName = op === 'If' ? 'then_branch' : 'body';
+      const body = node.attributes.get(bodyName);
+      const bodyOutputs = body?.type === 'graph' ? body.value.outputs : [];
+      const skip = op === 'Loop' ? 1 : 0;
+      for (let i = 0; i < node.outputs.length; i++) set(i, bodyOutputs[i + skip]?.type?.elemType ?? 0, null);
+      return;
+    }
+    case 'Unique': {
+      set(0, firstType, [null]);
+      for (let i = 1; i < node.outputs.length; i++) set(i, DataType.INT64, [null]);
+      return;
+    }
     case 'Conv':
     case 'ConvInteger':
     case 'QLinearConv': {
@@ -261,7 +287,6 @@ function inferNode(node: OnnxNode, types: TensorTypeMap, constants: Map<string, 
     case 'TopK':
     case 'NonMaxSuppression':
     case 'Einsum':
-    case 'OneHot':
     case 'ScatterND':
     case 'GatherND':
     case 'GatherElements':
@@ -285,6 +310,9 @@ function inferNode(node: OnnxNode, types: TensorTypeMap, constants: Map<string, 
       if (op === 'GatherElements' || op === 'ScatterElements' || op === 'CumSum' || op === 'ScatterND') return set(0, firstType, op === 'GatherElements' ? inShape(1) : inShape(0));
       return set(0, firstType, null);
     }
+    case 'OneHot':
+      // Output elements are taken from `values` (input 2); indices and depth may be any numeric type.
+      return set(0, inType(2)?.elemType ?? 0, null);
     case 'DepthToSpace':
     case 'SpaceToDepth': {
       const x = inShape(0);
@@ -303,8 +331,12 @@ function inferNode(node: OnnxNode, types: TensorTypeMap, constants: Map<string, 
     case 'com.microsoft:MatMulIntegerToFloat':
       return set(0, DataType.FLOAT, matmulShape(inShape(0), inShape(1)));
     default:
-      // Unknown op: outputs take the first input's element type, shape unknown.
-      for (let i = 0; i < node.outputs.length; i++) set(i, firstType, null);
+      // Unknown op: a declared type (value_info, graph output) wins; else outputs take the first input's element
+      // type, shape unknown.
+      for (let i = 0; i < node.outputs.length; i++) {
+        const declared = node.outputs[i] ? types.get(node.outputs[i]!) : undefined;
+        if (!declared?.elemType) set(i, firstType, null);
+      }
   }
 }
 

@@ -154,9 +154,10 @@ export function datasetFeeds(dir: string, inputs: readonly InputSpec[], maxFeeds
     if (batch.inputs.length !== inputs.length) {
       throw new EdgetuneError('DATASET_INVALID', `${batch.set}: ${batch.inputs.length} input file(s), the model has ${inputs.length} input(s) (${inputs.map((i) => i.name).join(', ')})`);
     }
-    inputs.forEach((spec, k) => checkTensor(batch.inputs[k]!, spec, batch.set, k));
+    inputs.forEach((spec, k) => checkTensor(batch.inputs[k]!, spec, batch.set, k, batch.unbatched === true));
     const fixed = inputs[0]?.shape?.[0];
-    const step = typeof fixed === 'number' && fixed > 0 && (inputs[0]!.shape!.length >= 2) ? fixed : batch.batchSize;
+    // An unbatched set (inputs without a common axis 0) is one feed, never split.
+    const step = !batch.unbatched && typeof fixed === 'number' && fixed > 0 && (inputs[0]!.shape!.length >= 2) ? fixed : batch.batchSize;
     if (batch.batchSize % step !== 0) {
       throw new EdgetuneError('DATASET_INVALID', `${batch.set}: batch of ${batch.batchSize} cannot be split into the model's fixed batch of ${step}`);
     }
@@ -168,7 +169,7 @@ export function datasetFeeds(dir: string, inputs: readonly InputSpec[], maxFeeds
       const feed: Record<string, Tensor> = {};
       inputs.forEach((spec, k) => {
         const t = batch.inputs[k]!;
-        feed[spec.name] = step === batch.batchSize ? { ...t, name: spec.name } : { ...sliceBatch(t, start, start + step), name: spec.name };
+        feed[spec.name] = step === batch.batchSize || batch.unbatched ? { ...t, name: spec.name } : { ...sliceBatch(t, start, start + step), name: spec.name };
       });
       feeds.push(feed);
     }
@@ -176,7 +177,7 @@ export function datasetFeeds(dir: string, inputs: readonly InputSpec[], maxFeeds
   return { feeds, batchSize: batchSize || 1, sets: ds.setNames.length };
 }
 
-function checkTensor(tensor: Tensor, spec: InputSpec, set: string, k: number): void {
+function checkTensor(tensor: Tensor, spec: InputSpec, set: string, k: number, unbatched: boolean): void {
   if (spec.dataType && tensor.dataType !== spec.dataType) {
     throw new EdgetuneError('DATASET_INVALID', `${set}: input_${k}.pb is ${dataTypeName(tensor.dataType)}, model input '${spec.name}' is ${dataTypeName(spec.dataType)}`);
   }
@@ -186,7 +187,7 @@ function checkTensor(tensor: Tensor, spec: InputSpec, set: string, k: number): v
     throw new EdgetuneError('DATASET_INVALID', `${set}: input_${k}.pb has shape [${tensor.dims.join(',')}], model input '${spec.name}' has rank ${shape.length} ${fmtShape(shape)}`);
   }
   shape.forEach((d, i) => {
-    if (i === 0 && shape.length >= 2) return; // batch axis: split when the model fixes it
+    if (i === 0 && shape.length >= 2 && !unbatched) return; // batch axis: split when the model fixes it
     if (typeof d === 'number' && d !== tensor.dims[i]) {
       throw new EdgetuneError('DATASET_INVALID', `${set}: input_${k}.pb has shape [${tensor.dims.join(',')}], model input '${spec.name}' needs ${fmtShape(shape)}`);
     }

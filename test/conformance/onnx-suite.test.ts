@@ -54,71 +54,9 @@ interface KnownFailureGroup {
   models: string[];
 }
 
-const KNOWN_FAILURE_GROUPS: KnownFailureGroup[] = [
-  {
-    method: 'int8',
-    outcome: 'misrefused',
-    message: "the model fails on test_data_set_0: onnxruntime run failed: 'fetches' cannot be an empty array.",
-    why: 'int8 calibration finds no float32 tensor to measure (integer, bool, string, double or float16 graphs) and asks onnxruntime for an empty fetch list; the run failure is turned into MODEL_INVALID (calibrate.ts → refuseModelRunFailure), blaming a valid model',
-    models: [
-      'node/test_add_uint8', 'node/test_and2d', 'node/test_and3d', 'node/test_and4d', 'node/test_bitshift_left_uint32',
-      'node/test_bitshift_left_uint64', 'node/test_bitshift_left_uint8', 'node/test_bitshift_right_uint32',
-      'node/test_bitshift_right_uint64', 'node/test_bitshift_right_uint8', 'node/test_cast_DOUBLE_to_FLOAT16',
-      'node/test_cast_FLOAT16_to_DOUBLE', 'node/test_clip_default_int8_inbounds',
-      'node/test_constantofshape_int_shape_zero', 'node/test_constantofshape_int_zeros', 'node/test_div_uint8',
-      'node/test_einsum_batch_diagonal', 'node/test_einsum_batch_matmul', 'node/test_einsum_inner_prod',
-      'node/test_einsum_sum', 'node/test_einsum_transpose', 'node/test_equal',
-      'node/test_eyelike_populate_off_main_diagonal', 'node/test_eyelike_with_dtype', 'node/test_eyelike_without_dtype',
-      'node/test_gathernd_example_int32', 'node/test_gathernd_example_int32_batch_dim1', 'node/test_max_float16',
-      'node/test_max_float64', 'node/test_max_int32', 'node/test_max_int64', 'node/test_max_int8',
-      'node/test_max_uint32', 'node/test_max_uint64', 'node/test_max_uint8', 'node/test_maxpool_2d_uint8',
-      'node/test_min_float16', 'node/test_min_float64', 'node/test_min_int32', 'node/test_min_int64',
-      'node/test_min_int8', 'node/test_min_uint32', 'node/test_min_uint64', 'node/test_min_uint8',
-      'node/test_mod_int64_fmod', 'node/test_mod_mixed_sign_float16', 'node/test_mod_mixed_sign_float64',
-      'node/test_mod_mixed_sign_int16', 'node/test_mod_mixed_sign_int32', 'node/test_mod_mixed_sign_int64',
-      'node/test_mod_mixed_sign_int8', 'node/test_mod_uint16', 'node/test_mod_uint32', 'node/test_mod_uint64',
-      'node/test_mod_uint8', 'node/test_mul_uint8', 'node/test_nonzero_example', 'node/test_or2d', 'node/test_or3d',
-      'node/test_or4d', 'node/test_pow_types_int32_int32', 'node/test_pow_types_int64_int64',
-      'node/test_reduce_log_sum_exp_default_axes_keepdims_example',
-      'node/test_reduce_log_sum_exp_default_axes_keepdims_random',
-      'node/test_reduce_log_sum_exp_do_not_keepdims_example', 'node/test_reduce_log_sum_exp_do_not_keepdims_random',
-      'node/test_reduce_log_sum_exp_keepdims_example', 'node/test_reduce_log_sum_exp_keepdims_random',
-      'node/test_reduce_log_sum_exp_negative_axes_keepdims_example',
-      'node/test_reduce_log_sum_exp_negative_axes_keepdims_random',
-      'node/test_strnormalizer_export_monday_casesensintive_nochangecase',
-      'node/test_strnormalizer_nostopwords_nochangecase', 'node/test_sub_uint8',
-      'node/test_tfidfvectorizer_tf_batch_onlybigrams_skip0', 'node/test_tfidfvectorizer_tf_batch_onlybigrams_skip5',
-      'node/test_tfidfvectorizer_tf_batch_uniandbigrams_skip5', 'node/test_tfidfvectorizer_tf_only_bigrams_skip0',
-      'node/test_tfidfvectorizer_tf_onlybigrams_levelempty', 'node/test_tfidfvectorizer_tf_onlybigrams_skip5',
-      'node/test_tfidfvectorizer_tf_uniandbigrams_skip5', 'node/test_tril', 'node/test_tril_one_row_neg',
-      'node/test_tril_square', 'node/test_triu', 'node/test_triu_square', 'node/test_where_long_example',
-      'node/test_xor2d', 'node/test_xor3d', 'node/test_xor4d', 'simple/test_sequence_model7',
-      'simple/test_strnorm_model_monday_casesensintive_nochangecase',
-      'simple/test_strnorm_model_nostopwords_nochangecase',
-    ],
-  },
-  {
-    method: 'int8',
-    outcome: 'misrefused',
-    message: 'onnxruntime could not load the model: Type Error: Type (tensor(float)) of output arg (counts__calib_max) of node (counts_calib_ReduceMax) does not match expected type (tensor(int64)).',
-    why: "int8 calibration adds ReduceMin/ReduceMax on int64 tensors it takes for float (Unique's counts, SequenceLength's len); onnxruntime refuses the calibration model and that is reported as MODEL_INVALID",
-    models: [
-      'node/test_unique_not_sorted_without_axis', 'node/test_unique_sorted_with_axis',
-      'node/test_unique_sorted_with_axis_3d', 'node/test_unique_sorted_with_negative_axis',
-      'node/test_unique_sorted_without_axis', 'simple/test_sequence_model6',
-    ],
-  },
-  {
-    method: 'int8',
-    outcome: 'misrefused',
-    message: "onnxruntime could not load the model: This is an invalid model. Type Error: Type 'seq(tensor(float))' of input parameter (seq_2) of operator (ReduceMax) in node (seq_2_calib_ReduceMax) is invalid.",
-    why: 'int8 calibration adds ReduceMax on a sequence-typed value; onnxruntime refuses the calibration model and that is reported as MODEL_INVALID',
-    models: [
-      'simple/test_sequence_model2', 'simple/test_sequence_model3', 'simple/test_sequence_model4',
-      'simple/test_sequence_model5',
-    ],
-  },
-];
+// Empty since the session of 2026-12-02 fixed the last three groups (int8 misrefusing integer-only graphs, Unique's
+// int64 outputs and sequence values taken for float tensors by calibration).
+const KNOWN_FAILURE_GROUPS: KnownFailureGroup[] = [];
 
 /** (model|method) → its known failure. */
 const KNOWN_FAILURES: ReadonlyMap<string, KnownFailureGroup> = new Map(KNOWN_FAILURE_GROUPS.flatMap((g) => g.models.map((m) => [`${m}|${g.method}`, g] as const)));

@@ -38,3 +38,47 @@ describe.skipIf(!existsSync(NODE))('compress never exits 0 on a model onnxruntim
     }
   });
 });
+
+/**
+ * int8 with each model's own recorded data as calibration data, on models it once refused (issue 19): broadcast
+ * operands without a common batch axis, integer-only graphs, Unique's int64 outputs, a sequence, opset 6 (PyTorch
+ * exports with constant weights, now upgraded and quantized), control flow upgraded from opset 11.
+ */
+const SUITE = '/usr/share/libonnx-testdata/data';
+const INT8_CASES = [
+  'node/test_add_bcast',
+  'node/test_add_uint8',
+  'node/test_unique_sorted_with_axis',
+  'simple/test_sequence_model2',
+  'pytorch-converted/test_Conv2d',
+  'pytorch-operator/test_operator_conv',
+  'node/test_if',
+];
+
+describe.skipIf(!existsSync(SUITE))('int8 on the suite models it once refused', () => {
+  const dir = tempDir();
+  it.each(INT8_CASES)('%s: exit 0, and the result matches the recorded outputs within the int8 tolerance', async (name) => {
+    const out = join(dir, `${name.replace('/', '_')}.onnx`);
+    const r = runCli(['compress', join(SUITE, name, 'model.onnx'), '-o', out, '--method', 'int8', '--data', join(SUITE, name), '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as { nodesChanged: number; opset: { from: number; to: number } };
+    if (name.startsWith('pytorch')) {
+      expect(report.opset.from).toBe(6);
+      expect(report.nodesChanged, 'the opset-6 Conv was quantized').toBeGreaterThan(0);
+    }
+    const bytes = readFileSync(out);
+    const { inputs, outputs } = modelSignature(bytes);
+    const runner = await createInferenceRunner(bytes);
+    try {
+      for (const set of readRecordedSets(join(SUITE, name))) {
+        const got = await runner.run(Object.fromEntries(inputs.map((n, k) => [n, set.inputs[k]!])), outputs);
+        set.outputs.forEach((want, k) => {
+          const c = compareOutput(got.get(outputs[k]!)!, want, 'int8');
+          expect(c.ok, `${name} output ${k}: ${c.detail}`).toBe(true);
+        });
+      }
+    } finally {
+      await runner.release();
+    }
+  });
+});

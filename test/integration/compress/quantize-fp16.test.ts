@@ -212,3 +212,46 @@ describe('fp16 block list', () => {
     expect(Array.from(got.selected!.data as BigInt64Array)).toEqual(Array.from(ref.selected!.data as BigInt64Array));
   });
 });
+
+describe('fp16 around control flow', () => {
+  /** x → Mul (float16) → an If whose branches read the Mul's output and an outer weight by name → Relu (float16). */
+  const branch = (name: string, op: 'Add' | 'Sub'): AttributeValue => ({
+    type: 'graph',
+    value: {
+      name,
+      nodes: [makeNode(op, ['m', 'outer_w'], [`${name}_out`], `${name}_op`)],
+      inputs: [],
+      outputs: [tensorInfo(`${name}_out`, [1, 4])],
+      valueInfo: [],
+      initializers: new Map(),
+    },
+  });
+  const model = () =>
+    buildModel({
+      opset: 13,
+      nodes: [
+        makeNode('Mul', ['x', 'w'], ['m'], 'mul'),
+        makeNode('If', ['cond'], ['branched'], 'if', { then_branch: branch('then', 'Add'), else_branch: branch('else', 'Sub') }),
+        makeNode('Relu', ['branched'], ['y'], 'relu'),
+      ],
+      inputs: [tensorInfo('x', [1, 4]), tensorInfo('cond', [], DataType.BOOL)],
+      outputs: [tensorInfo('y', [1, 4])],
+      initializers: [floatTensor('w', [4], [0.5, -1.5, 2, 3]), floatTensor('outer_w', [4], [0.25, 0.5, -4, 1])],
+    });
+
+  it('keeps the If and its bodies float32, feeds them float32 copies of the outer tensors, and matches on both branches', async () => {
+    const { model: converted, report } = quantizeFp16(model());
+    expect(report.nodesKeptFloat).toEqual([expect.objectContaining({ opType: 'If', reason: expect.stringContaining('control flow') })]);
+    // The Mul and the Relu did turn float16.
+    expect(report.details?.nodesFloat16).toBe(2);
+    const ref = await openSession(model());
+    const half = await openSession(converted);
+    for (const cond of [true, false]) {
+      const feeds = { x: new ort.Tensor('float32', Float32Array.from([1, 2, -3, 0.5]), [1, 4]), cond: new ort.Tensor('bool', Uint8Array.from([cond ? 1 : 0]), []) };
+      const want = (await ref.run(feeds)).y!.data as Float32Array;
+      const got = (await half.run(feeds)).y!;
+      expect(got.type).toBe('float32');
+      expect(Array.from(got.data as Float32Array).map((v) => Number(v.toFixed(2)))).toEqual(Array.from(want).map((v) => Number(v.toFixed(2))));
+    }
+  });
+});

@@ -229,15 +229,17 @@ describe('quantizeFp16 graph rewrite', () => {
     expect(report.nodesKeptFloat).toEqual([{ node: 'norm', opType: 'Normalizer', reason: 'ai.onnx.ml ops have no float16 kernels' }]);
   });
 
-  it('refuses control flow with MODEL_UNSUPPORTED naming the node', () => {
-    const body = buildModel({ nodes: [], inputs: [], outputs: [] }).graph;
+  it('keeps control flow float32 and names it in the report (the outputs keep the body\'s declared type)', () => {
+    const body = buildModel({ nodes: [makeNode('Neg', ['h'], ['b'], 'neg')], inputs: [], outputs: [tensorInfo('b', [2])] }).graph;
     const model = buildModel({
-      nodes: [makeNode('If', ['cond'], ['y'], 'branch', { then_branch: { type: 'graph', value: body }, else_branch: { type: 'graph', value: body } })],
-      inputs: [tensorInfo('cond', [], DataType.BOOL)],
+      nodes: [makeNode('Relu', ['x'], ['h'], 'relu'), makeNode('If', ['cond'], ['y'], 'branch', { then_branch: { type: 'graph', value: body }, else_branch: { type: 'graph', value: body } })],
+      inputs: [tensorInfo('cond', [], DataType.BOOL), tensorInfo('x', [2])],
       outputs: [tensorInfo('y', null)],
     });
-    expect(() => quantizeFp16(model)).toThrow(EdgetuneError);
-    expect(() => quantizeFp16(model)).toThrow(/'branch' \(If\) has a subgraph/);
+    const { model: out, report } = quantizeFp16(model);
+    expect(report.nodesKeptFloat).toEqual([{ node: 'branch', opType: 'If', reason: expect.stringMatching(/^control flow/) }]);
+    // The Relu turns float16; the body reads its output through a Cast back to float32 and an Identity.
+    expect(opTypes(out)).toEqual(['Cast', 'Relu', 'Cast', 'Identity', 'If']);
   });
 
   it('leaves a model that already holds float16 tensors consistent', () => {

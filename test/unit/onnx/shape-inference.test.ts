@@ -58,3 +58,39 @@ describe('type and shape inference', () => {
     expect(broadcastShapes([[2], null])).toBeNull();
   });
 });
+
+describe('types of ops whose outputs are not their first input\'s type', () => {
+  const model = (nodes: OnnxModel['graph']['nodes'], extraInputs: OnnxModel['graph']['inputs'] = []): OnnxModel => {
+    const m = cnn();
+    m.graph.nodes = nodes;
+    m.graph.inputs = [{ name: 'f', type: { elemType: DataType.FLOAT, shape: [6] } }, ...extraInputs];
+    return m;
+  };
+  it('Unique: values keep their type, indices and counts are int64', () => {
+    const types = inferTensorTypes(model([makeNode('Unique', ['f'], ['u', 'idx', 'inv', 'cnt'], 'unique')]));
+    expect(['u', 'idx', 'inv', 'cnt'].map((n) => types.get(n)?.elemType)).toEqual([DataType.FLOAT, DataType.INT64, DataType.INT64, DataType.INT64]);
+  });
+  it('OneHot: the type of its values input', () => {
+    const types = inferTensorTypes(
+      model([makeNode('OneHot', ['i', 'depth', 'vals'], ['oh'], 'onehot')], [
+        { name: 'i', type: { elemType: DataType.INT64, shape: [4] } },
+        { name: 'depth', type: { elemType: DataType.INT64, shape: [] } },
+        { name: 'vals', type: { elemType: DataType.FLOAT, shape: [2] } },
+      ]),
+    );
+    expect(types.get('oh')?.elemType).toBe(DataType.FLOAT);
+  });
+  it('sequence ops: not tensors (element type 0), SequenceLength an int64 scalar', () => {
+    const types = inferTensorTypes(model([makeNode('SequenceConstruct', ['f', 'f'], ['seq'], 'sc'), makeNode('SequenceLength', ['seq'], ['len'], 'sl'), makeNode('SequenceAt', ['seq', 'len'], ['at'], 'sa')]));
+    expect(types.get('seq')?.elemType).toBe(0);
+    expect(types.get('len')).toEqual({ elemType: DataType.INT64, shape: [] });
+    expect(types.get('at')?.elemType).toBe(0);
+  });
+  it('If: the then-branch\'s declared output types, not the condition\'s bool', () => {
+    const branch = { name: 'b', nodes: [], inputs: [], outputs: [{ name: 'f', type: { elemType: DataType.FLOAT, shape: [6] } }], valueInfo: [], initializers: new Map() };
+    const types = inferTensorTypes(
+      model([makeNode('If', ['c'], ['out'], 'if', { then_branch: { type: 'graph', value: branch }, else_branch: { type: 'graph', value: branch } })], [{ name: 'c', type: { elemType: DataType.BOOL, shape: [] } }]),
+    );
+    expect(types.get('out')?.elemType).toBe(DataType.FLOAT);
+  });
+});
