@@ -41,6 +41,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { compressModelFile, type CompressFileOptions } from '../../src/compress/compress-model.js';
+import { evaluateModelFiles, type EvaluateFilesResult } from '../../src/compress/evaluate-files.js';
+import { profileInChild } from '../../src/profile/profile-child.js';
 import { realInputs } from '../../src/compress/dataset.js';
 import { DataType, dataTypeName } from '../../src/onnx/dtype.js';
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from '../../src/onnx/float16.js';
@@ -86,7 +88,17 @@ export function listSuiteModels(root: string = SUITE_ROOT): SuiteListing {
 }
 
 /** The methods the lane and the script run, with the options the CLI would give them. */
-export const SUITE_METHODS = ['fp16', 'int8-dynamic', 'int4', 'sparsity', 'lowrank', 'int8'] as const;
+export const COMPRESS_METHODS = ['fp16', 'int8-dynamic', 'int4', 'sparsity', 'lowrank', 'int8'] as const;
+/** One of COMPRESS_METHODS. */
+export type CompressMethod = (typeof COMPRESS_METHODS)[number];
+/**
+ * The other commands checked on every model: `profile` on synthesized inputs (a result, or a refusal with a
+ * reason), `eval --reference` of the model against itself on its recorded data (perfect fidelity on every float
+ * output: cosine 1, no error).
+ */
+export const COMMAND_CHECKS = ['profile', 'eval'] as const;
+/** Everything the lane runs per model. */
+export const SUITE_METHODS = [...COMPRESS_METHODS, ...COMMAND_CHECKS] as const;
 /** One of SUITE_METHODS. */
 export type SuiteMethod = (typeof SUITE_METHODS)[number];
 
@@ -94,7 +106,7 @@ export type SuiteMethod = (typeof SUITE_METHODS)[number];
 export type ToleranceRule = 'reference' | 'fp16' | 'int8' | 'int4' | 'shape';
 
 /** The comparison rule of each method. */
-export const METHOD_RULE: Record<SuiteMethod, ToleranceRule> = {
+export const METHOD_RULE: Record<CompressMethod, ToleranceRule> = {
   fp16: 'fp16',
   'int8-dynamic': 'int8',
   int8: 'int8',
@@ -112,7 +124,7 @@ export const RELATIVE_RMS_LIMIT = { int8: 0.1, int4: 0.2 } as const;
  * lowrank at energy 0.95, int8 calibrated on the model's own test_data_set_* (the dataset layout already), and no
  * speed check (timing is not what is tested).
  */
-export function methodOptions(method: SuiteMethod, model: SuiteModel, outputPath: string): CompressFileOptions {
+export function methodOptions(method: CompressMethod, model: SuiteModel, outputPath: string): CompressFileOptions {
   return {
     inputPath: model.modelPath,
     outputPath,
@@ -230,6 +242,8 @@ export interface CaseResult {
  * the output, which is removed afterwards.
  */
 export async function runCase(model: SuiteModel, method: SuiteMethod, original: OriginalCheck, workDir: string): Promise<CaseResult> {
+  if (method === 'profile') return runProfileCase(model, original);
+  if (method === 'eval') return runEvalCase(model, original);
   const started = performance.now();
   const outputPath = join(workDir, `${model.id.replace(/[^A-Za-z0-9_.-]+/g, '_')}.${method}.onnx`);
   rmSync(outputPath, { force: true });
@@ -265,6 +279,61 @@ export async function runCase(model: SuiteModel, method: SuiteMethod, original: 
   } finally {
     rmSync(outputPath, { force: true });
   }
+}
+
+/** How a command's failure is classified (the compress cases add the output-file checks). */
+function classifyFailure(error: { code: string; message: string; badInput: boolean }, applicable: boolean): CaseOutcome {
+  if (error.code === 'MODEL_INVALID' && applicable) return 'misrefused';
+  if (error.badInput) return 'refused';
+  return 'crashed';
+}
+
+/**
+ * `edgetune profile MODEL` as the CLI runs it (in a child process), on synthesized inputs, with few runs: a result
+ * with a finite positive p50, or a refusal (exit 2) with a reason. MODEL_INVALID on a model onnxruntime runs on its
+ * recorded data is a misrefusal: synthesized inputs the model cannot take are the tool's problem to name, not the
+ * model's fault.
+ */
+async function runProfileCase(model: SuiteModel, original: OriginalCheck): Promise<CaseResult> {
+  const started = performance.now();
+  const done = (outcome: CaseOutcome, code: string | null, message: string): CaseResult => ({
+    model: model.id, method: 'profile', applicable: original.applicable, outcome, code, message, nodesChanged: null, seconds: (performance.now() - started) / 1000,
+  });
+  const outcome = await profileInChild({ modelPath: model.modelPath, iterations: 3, warmup: 1, threads: 1, energy: 'off', baselineMs: 0, energyMinDurationMs: 0, timeLimitMs: 60_000 });
+  if (outcome.state === 'failed') {
+    const { code, message } = outcome.error;
+    return done(classifyFailure({ code, message, badInput: new EdgetuneError(code, message).isBadInput }, original.applicable), code, message);
+  }
+  const p50 = outcome.result.latencyMs.p50;
+  if (!(Number.isFinite(p50) && p50 > 0)) return done('mismatched', null, `profile succeeded with a p50 of ${p50} ms`);
+  return done('matched', null, `p50 ${p50.toFixed(3)} ms`);
+}
+
+/**
+ * `edgetune eval MODEL --data DIR --reference MODEL` on the model's own recorded data: every numeric output must
+ * compare perfectly with itself (cosine 1 within 1e-6, zero max error); non-numeric outputs are not scored.
+ */
+async function runEvalCase(model: SuiteModel, original: OriginalCheck): Promise<CaseResult> {
+  const started = performance.now();
+  const done = (outcome: CaseOutcome, code: string | null, message: string): CaseResult => ({
+    model: model.id, method: 'eval', applicable: original.applicable, outcome, code, message, nodesChanged: null, seconds: (performance.now() - started) / 1000,
+  });
+  let result: EvaluateFilesResult;
+  try {
+    result = await evaluateModelFiles({ modelPath: model.modelPath, dataDir: model.dir, referencePath: model.modelPath, confidence: 0 });
+  } catch (error) {
+    const code = errorCodeOf(error);
+    const message = error instanceof EdgetuneError ? error.message : firstLines(error);
+    return done(classifyFailure({ code, message, badInput: error instanceof EdgetuneError && error.isBadInput }, original.applicable), code, message);
+  }
+  const outputs = result.outputs ?? [];
+  const imperfect = outputs.filter((o) => !(Math.abs(o.cosine - 1) <= 1e-6 && o.maxAbsError === 0));
+  if (imperfect.length > 0) {
+    const o = imperfect[0]!;
+    return done('mismatched', null, `output '${o.name}' against itself: cosine ${o.cosine}, max error ${o.maxAbsError}, SQNR ${o.sqnrDb} dB`);
+  }
+  if (result.collapsed.length > 0) return done('mismatched', null, `against itself, reported collapsed: ${result.collapsed.join('; ')}`);
+  return done('matched', null, `${outputs.length} output(s) compared on ${result.samples} sample(s): cosine 1, no error`);
 }
 
 async function verifyOutput(model: SuiteModel, outputPath: string, original: OriginalCheck, rule: ToleranceRule): Promise<{ outcome: CaseOutcome; message: string }> {

@@ -123,6 +123,10 @@ export interface FidelityGate {
 export function fidelityGate(m: FidelityMetrics, options: { judgedOn: JudgedOn; maxAccuracyDropPp?: number | undefined }): FidelityGate {
   const judgement = judgeAccuracy(m, options.judgedOn);
   const failures = [...m.collapsed];
+  // A NaN figure comes from NaN or ∞ in the variant where the original has a finite (or another) value.
+  for (const o of m.outputs ?? []) {
+    if (Number.isNaN(o.cosine) || Number.isNaN(o.sqnrDb)) failures.push(`output '${o.name}' has NaN or infinite values where the original's differ`);
+  }
   let bound: BoundCheck | null = null;
   if (options.maxAccuracyDropPp !== undefined) {
     if (!judgement) failures.push(`a ${options.maxAccuracyDropPp} pp bound cannot be checked: no output could be compared with the original`);

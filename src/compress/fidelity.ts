@@ -59,6 +59,23 @@ export interface MetricIntervals {
   sqnrDb: [number, number] | null;
 }
 
+/**
+ * Agreement of a sequence output ([batch, positions, classes], a text recognizer's per-step class scores) with the
+ * reference: the class (argmax over the last axis) at each position.
+ */
+export interface SequenceAgreement {
+  /** The output compared (the classification output). */
+  output: string;
+  /** Positions compared over all samples (Σ T). */
+  positions: number;
+  /** Share of positions whose class agrees with the reference's (mean over samples of each sample's share). */
+  agreement: number;
+  /** Interval of `agreement` (percentile bootstrap over samples, fixed seed): positions of one sample are not independent. */
+  ci: [number, number];
+  /** Samples whose class agrees at every position. */
+  identicalSamples: number;
+}
+
 /** Final metrics; null where a metric does not apply (no labels, no reference, not a classifier). */
 export interface FidelityMetrics {
   samples: number;
@@ -82,6 +99,12 @@ export interface FidelityMetrics {
   pairedCounts: PairedCounts | null;
   /** What has collapsed, in words (an output constant across samples, one class for every sample); empty when nothing. */
   collapsed: string[];
+  /**
+   * Per-position agreement when the classification output is a sequence [batch, positions, classes] and a reference
+   * was given (`agreement` is null then: it is the top-1 agreement of [batch, classes] outputs); null otherwise.
+   * Optional: metrics read back from stored reports may predate it.
+   */
+  sequenceAgreement?: SequenceAgreement | null;
 }
 
 /** One output of one batch, for `FidelityAccumulator.addOutputs`. */
@@ -222,6 +245,9 @@ class OutputComparison {
       for (let j = 0; j < width; j++) {
         const a = output[base + j]!;
         const b = reference[base + j]!;
+        // The same NaN or infinity in both (sqrt of a negative, a cast of "NaN") is agreement, left out of the sums;
+        // a non-finite value in one of them only propagates (NaN figures: the gate fails).
+        if (!Number.isFinite(a) && (a === b || (Number.isNaN(a) && Number.isNaN(b)))) continue;
         dot += a * b;
         na += a * a;
         nb += b * b;
@@ -232,8 +258,10 @@ class OutputComparison {
         if (first) {
           const da = a - first[j]!;
           const db = b - firstReference[j]!;
-          this.spread += da * da;
-          this.referenceSpread += db * db;
+          if (Number.isFinite(da) && Number.isFinite(db)) {
+            this.spread += da * da;
+            this.referenceSpread += db * db;
+          }
         }
       }
       if (!this.widthVaries) {
@@ -241,6 +269,8 @@ class OutputComparison {
         this.referenceSumSq ??= new Float64Array(width);
         for (let j = 0; j < width; j++) {
           const b = reference[base + j]!;
+          const a = output[base + j]!;
+          if (!Number.isFinite(a) && (a === b || (Number.isNaN(a) && Number.isNaN(b)))) continue;
           this.referenceSum[j]! += b;
           this.referenceSumSq[j]! += b * b;
         }
@@ -362,6 +392,10 @@ export class FidelityAccumulator {
   private readonly predicted = new Map<number, number>();
   private readonly referencePredicted = new Map<number, number>();
   private classOutputName = '';
+  // Sequence outputs [batch, positions, classes]: per sample, the share of positions whose class agrees.
+  private readonly sequenceShares = new Float64List();
+  private sequencePositions = 0;
+  private sequenceIdentical = 0;
 
   /** `options` as a number is the temperature (older callers). */
   constructor(options: FidelityOptions | number = {}) {
@@ -417,6 +451,7 @@ export class FidelityAccumulator {
     const { values: output, reference } = o;
     const width = output.length / batch;
     if (o.dims.length !== 2) this.classifier = false;
+    if (o.dims.length === 3 && reference && width > 0) this.addSequence(output, reference, batch, o.dims[1]!, o.dims[2]!);
     for (let r = 0; r < batch; r++) {
       this.samples++;
       const predicted = argmaxRow(output, r, width);
@@ -440,6 +475,28 @@ export class FidelityAccumulator {
         this.klSum += klOfDistributions(softmaxRow(reference, r, width, this.temperature), softmaxRow(output, r, width, this.temperature));
       }
     }
+  }
+
+  /** Per-position class agreement of a [batch, positions, classes] output with its reference. */
+  private addSequence(output: ArrayLike<number>, reference: ArrayLike<number>, batch: number, positions: number, classes: number): void {
+    if (positions * classes * batch !== output.length || classes === 0) return;
+    for (let r = 0; r < batch; r++) {
+      let same = 0;
+      for (let t = 0; t < positions; t++) {
+        const row = r * positions + t;
+        if (argmaxRow(output, row, classes) === argmaxRow(reference, row, classes)) same++;
+      }
+      this.sequencePositions += positions;
+      if (same === positions) this.sequenceIdentical++;
+      this.sequenceShares.push(positions === 0 ? 1 : same / positions);
+    }
+  }
+
+  private sequenceResult(): SequenceAgreement | null {
+    const shares = this.sequenceShares.view();
+    if (shares.length === 0) return null;
+    const { mean, interval } = bootstrapMeanInterval(shares, this.confidence, { seed: BOOTSTRAP_SEED, resamples: BOOTSTRAP_RESAMPLES });
+    return { output: this.classOutputName, positions: this.sequencePositions, agreement: mean, ci: interval, identicalSamples: this.sequenceIdentical };
   }
 
   /** The classifier gives one class for every sample where the reference gives several; in words, or null. */
@@ -484,6 +541,7 @@ export class FidelityAccumulator {
       },
       pairedCounts,
       collapsed,
+      sequenceAgreement: this.sequenceResult(),
     };
   }
 }

@@ -65,7 +65,8 @@ export function resolveInputShapes(inputs: readonly InputSpec[], overrides: Read
       throw new EdgetuneError('USAGE', `input '${input.name}' has no declared shape; give it with --shape ${input.name}=DxDx...`);
     }
     const dims = declared.map((d, i) => {
-      if (typeof d === 'number' && d > 0) return d;
+      // A declared 0 is an empty axis (onnxruntime reports an unknown dim as ''), not a symbol.
+      if (typeof d === 'number' && d >= 0) return d;
       if (i === 0 && declared.length >= 2) return batchSize;
       const label = typeof d === 'string' && d ? `'${d}'` : 'unknown';
       const example = declared.map((x, j) => (typeof x === 'number' && x > 0 ? String(x) : j === 0 && declared.length >= 2 ? String(batchSize) : 'N')).join('x');
@@ -83,10 +84,19 @@ export function resolveInputShapes(inputs: readonly InputSpec[], overrides: Read
 export const MAX_SYNTHETIC_ELEMENTS = 2 ** 28;
 
 /**
- * A synthetic input: floats uniform in [0, 1), integers uniform in [0, 10) (small enough to be valid indices or
- * token ids for most models), booleans 0/1. Strings are refused.
+ * How synthesized integer inputs are filled: `random` uniform in [0, 10) (token ids, class indices), `zeros` (an index
+ * or axis valid for any non-empty axis), `ones` (a divisor, a count, a broadcastable shape entry). Profile tries
+ * them in this order until the model runs.
  */
-export function synthesizeInput(name: string, dataType: number, dims: readonly number[], seed = 1): Tensor {
+export const INTEGER_FILLS = ['random', 'zeros', 'ones'] as const;
+/** One of INTEGER_FILLS. */
+export type IntegerFill = (typeof INTEGER_FILLS)[number];
+
+/**
+ * A synthetic input: floats uniform in [0, 1), integers per `integerFill` (default uniform in [0, 10)), booleans
+ * 0/1. Strings are refused.
+ */
+export function synthesizeInput(name: string, dataType: number, dims: readonly number[], seed = 1, integerFill: IntegerFill = 'random'): Tensor {
   const count = elementCount(dims);
   if (!Number.isSafeInteger(count) || count > MAX_SYNTHETIC_ELEMENTS) {
     throw new EdgetuneError(
@@ -104,14 +114,13 @@ export function synthesizeInput(name: string, dataType: number, dims: readonly n
     // Halves in [0, 1): exponent 0 .. 14 of binary16; simplest exact set: k/1024 for k in [0, 1024).
     const v = values as Uint16Array;
     for (let i = 0; i < count; i++) v[i] = halfOfFraction(Math.floor(rnd() * 1024));
-  } else if (values instanceof BigInt64Array || values instanceof BigUint64Array) {
-    for (let i = 0; i < count; i++) values[i] = BigInt(Math.floor(rnd() * 10));
   } else if (dataType === DataType.BOOL) {
     const v = values as Uint8Array;
     for (let i = 0; i < count; i++) v[i] = rnd() < 0.5 ? 0 : 1;
   } else {
-    const v = values as Int32Array;
-    for (let i = 0; i < count; i++) v[i] = Math.floor(rnd() * 10);
+    const next = integerFill === 'zeros' ? () => 0 : integerFill === 'ones' ? () => 1 : () => Math.floor(rnd() * 10);
+    if (values instanceof BigInt64Array || values instanceof BigUint64Array) for (let i = 0; i < count; i++) values[i] = BigInt(next());
+    else for (let i = 0; i < count; i++) (values as Int32Array)[i] = next();
   }
   return { name, dataType, dims: [...dims], values };
 }
@@ -125,12 +134,18 @@ function halfOfFraction(k: number): number {
 }
 
 /** One synthetic feed for every input, at the resolved shapes. */
-export function synthesizeFeeds(inputs: readonly InputSpec[], shapes: ReadonlyMap<string, number[]>): Record<string, Tensor> {
+export function synthesizeFeeds(inputs: readonly InputSpec[], shapes: ReadonlyMap<string, number[]>, integerFill: IntegerFill = 'random'): Record<string, Tensor> {
   const feeds: Record<string, Tensor> = {};
   inputs.forEach((input, k) => {
-    feeds[input.name] = synthesizeInput(input.name, input.dataType, shapes.get(input.name)!, k + 1);
+    feeds[input.name] = synthesizeInput(input.name, input.dataType, shapes.get(input.name)!, k + 1, integerFill);
   });
   return feeds;
+}
+
+/** Whether any input is an integer tensor (so the integer fill matters). */
+export function hasIntegerInput(inputs: readonly InputSpec[]): boolean {
+  const integer = new Set<number>([DataType.INT8, DataType.UINT8, DataType.INT16, DataType.UINT16, DataType.INT32, DataType.UINT32, DataType.INT64, DataType.UINT64]);
+  return inputs.some((i) => integer.has(i.dataType));
 }
 
 /** Feeds read from a dataset, split to the model's fixed batch where needed, at most `maxFeeds` of them. */

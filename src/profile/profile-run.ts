@@ -16,7 +16,7 @@ import { missingShapes, modelFlops } from './model-flops.js';
 import { summarizeOpProfile, type OpProfileSummary } from './op-profile.js';
 import { createOrtSession, refuseModelRunFailure, type OrtSession, type PreparedFeeds } from './ort-session.js';
 import { readProcMemory } from './proc-memory.js';
-import { batchSizeOf, datasetFeeds, resolveInputShapes, synthesizeFeeds, type InputSpec } from './profile-inputs.js';
+import { batchSizeOf, datasetFeeds, hasIntegerInput, INTEGER_FILLS, resolveInputShapes, synthesizeFeeds, type InputSpec, type IntegerFill } from './profile-inputs.js';
 import type { ChildExtras, ChildMeasurement, ChildProfileRequest, ProfileProgress } from './profile-types.js';
 
 /** How the child talks to its parent (IPC in the worker; plain callbacks in-process). */
@@ -65,8 +65,14 @@ export async function timeRuns(
   return samples;
 }
 
-/** The model inputs as the session declares them; a non-tensor input is MODEL_UNSUPPORTED. */
+/**
+ * The model inputs as the session declares them; a non-tensor input or output is MODEL_UNSUPPORTED (onnxruntime-node
+ * cannot feed those, and returning an optional sequence has crashed it: ONNX suite node/test_if_opt).
+ */
 function tensorInputs(session: OrtSession): InputSpec[] {
+  for (const o of session.outputs) {
+    if (o.dataType === 0) throw new EdgetuneError('MODEL_UNSUPPORTED', `output '${o.name}' is not a tensor (a sequence, map or optional): profile cannot run models that return one`);
+  }
   return session.inputs.map((i) => {
     if (i.dataType === 0) throw new EdgetuneError('MODEL_UNSUPPORTED', `input '${i.name}' is not a tensor (sequence or map): profile cannot feed it`);
     return { name: i.name, dataType: i.dataType, shape: i.shape };
@@ -104,11 +110,39 @@ export async function measureModel(request: ChildProfileRequest, io: ChildIo): P
     feeds = [synthesizeFeeds(specs, shapes)];
     batchSize = batchSizeOf(specs, shapes);
   }
-  const prepared = feeds.map((f) => session.prepare(f));
+  let prepared = feeds.map((f) => session.prepare(f));
   report('load', 1, 1, true);
 
   const tFirst = now();
-  await session.runPrepared(prepared[0]!).catch(refuseModelRunFailure('the model', request.dataDir ? 'the first sample of the dataset' : 'inputs of its declared types and shapes'));
+  let integerFill: IntegerFill | null = null;
+  if (request.dataDir) {
+    await session.runPrepared(prepared[0]!).catch(refuseModelRunFailure('the model', 'the first sample of the dataset'));
+  } else {
+    // Synthesized integers may be out of range for the model (an index past its axis, a zero divisor): try the
+    // other fills before giving up, and then say that the inputs, not the model, are the problem.
+    const fills: readonly IntegerFill[] = hasIntegerInput(specs) ? INTEGER_FILLS : ['random'];
+    const failures: string[] = [];
+    for (const fill of fills) {
+      if (fill !== 'random') {
+        feeds = [synthesizeFeeds(specs, shapes, fill)];
+        prepared = feeds.map((f) => session.prepare(f));
+      }
+      try {
+        await session.runPrepared(prepared[0]!);
+        integerFill = fills.length > 1 ? fill : null;
+        break;
+      } catch (error) {
+        if (!(error instanceof EdgetuneError) || error.code !== 'RUNTIME_FAILED' || /allocat|out of memory/i.test(error.message)) throw error;
+        failures.push(`${fill === 'random' ? 'integers uniform in 0–9' : `integers all ${fill === 'zeros' ? '0' : '1'}`}: ${error.message.split('\n')[0]}`);
+      }
+    }
+    if (failures.length === fills.length) {
+      throw new EdgetuneError(
+        'MODEL_UNSUPPORTED',
+        `the model does not run on synthesized inputs of its declared types and shapes (${failures.join('; ')}); profile it on real samples with --data DIR`,
+      );
+    }
+  }
   const firstRunMs = msSince(tFirst);
 
   report('warmup', 0, request.warmup, true);
@@ -141,6 +175,7 @@ export async function measureModel(request: ChildProfileRequest, io: ChildIo): P
       batchSize,
       inputs: specs.map((s) => ({ name: s.name, dataType: s.dataType, shape: s.shape, profiledShape: shapes.get(s.name)! })),
       inputSource: request.dataDir ? 'data' : 'synthetic',
+      syntheticIntegerFill: integerFill,
       latencySamplesMs,
       coldStart: { loadMs, firstRunMs },
       memory: { peakRssBytes: mem?.hwmBytes ?? 0, sessionRssBytes: sessionRss, baseRssBytes: baseRss },

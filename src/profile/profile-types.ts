@@ -132,6 +132,11 @@ export interface ProfileResult {
   batchSize: number;
   inputs: Array<{ name: string; dataType: number; shape: Dim[] | null; profiledShape: number[] }>;
   inputSource: 'synthetic' | 'data';
+  /**
+   * With synthesized inputs and an integer input: the fill the model ran on ('random' uniform 0–9, then 'zeros',
+   * then 'ones'); null otherwise.
+   */
+  syntheticIntegerFill: 'random' | 'zeros' | 'ones' | null;
   latencyMs: LatencyStats;
   throughputPerSec: number;
   coldStart: { loadMs: number; firstRunMs: number };
@@ -187,6 +192,7 @@ export interface ChildMeasurement {
   batchSize: number;
   inputs: ProfileResult['inputs'];
   inputSource: ProfileResult['inputSource'];
+  syntheticIntegerFill: ProfileResult['syntheticIntegerFill'];
   latencySamplesMs: number[];
   coldStart: ProfileResult['coldStart'];
   memory: { peakRssBytes: number; sessionRssBytes: number; baseRssBytes: number };

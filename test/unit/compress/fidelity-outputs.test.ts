@@ -220,3 +220,34 @@ describe('explained variation (R²) against the original', () => {
     expect(m.collapsed[0]).toMatch(/output 'y' is no closer to the original than a constant output would be: its error is .* × the original's variation across the 40 samples \(R² -/);
   });
 });
+
+describe('non-finite values', () => {
+  it('the same NaN or infinity in model and reference is agreement; one only in the model makes the figures NaN', () => {
+    const ref = new Float32Array([NaN, 2, Infinity, 3]);
+    const same = new FidelityAccumulator();
+    same.addOutputs([{ name: 'y', values: ref, dims: [1, 4], reference: ref }]);
+    const o = same.result().outputs![0]!;
+    expect(o.cosine).toBe(1);
+    expect(o.maxAbsError).toBe(0);
+    expect(o.sqnrDb).toBe(Infinity);
+    const differ = new FidelityAccumulator();
+    differ.addOutputs([{ name: 'y', values: new Float32Array([NaN, 2, 1, 3]), dims: [1, 4], reference: ref }]);
+    expect(differ.result().outputs![0]!.cosine).toBeNaN();
+  });
+});
+
+describe('the fidelity gate on non-finite values', () => {
+  it('fails a variant with NaN where the original is finite, passes the same NaN in both', async () => {
+    const { fidelityGate } = await import('../../../src/compress/accuracy-judgement.js');
+    const ref = new Float32Array([NaN, 2, 5, 3, 1, 2, 3, 4]);
+    const judge = (values: Float32Array) => {
+      const acc = new FidelityAccumulator();
+      acc.addOutputs([{ name: 'y', values, dims: [2, 4], reference: ref }]);
+      return fidelityGate(acc.result(), { judgedOn: 'validation' });
+    };
+    expect(judge(ref).passed).toBe(true);
+    const broken = judge(new Float32Array([NaN, 2, NaN, 3, 1, 2, 3, 4]));
+    expect(broken.passed).toBe(false);
+    expect(broken.failures).toContain("output 'y' has NaN or infinite values where the original's differ");
+  });
+});
