@@ -1,8 +1,12 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadModelFile } from '../onnx/model-file.js';
 import { validateGraph } from '../onnx/graph.js';
 import { openDataset } from './dataset.js';
 import { evaluateModel } from './evaluate.js';
 import type { FidelityMetrics } from './fidelity.js';
+import type { OnnxModel } from '../onnx/ir.js';
+import { EdgetuneError } from '../util/errors.js';
 
 /** Caller input for evaluating model files. */
 export interface EvaluateFilesOptions {
@@ -31,17 +35,44 @@ export async function evaluateModelFiles(options: EvaluateFilesOptions): Promise
   if (reference) validateGraph(reference.model);
   const dataset = openDataset(options.dataDir, loaded.model);
   dataset.load(0);
+  const outputIndex = options.outputIndex ?? 0;
+  if (!reference) refuseNothingToScore(loaded.model, outputIndex, options.dataDir, dataset.setNames);
   const metrics = await evaluateModel(loaded.model, dataset, {
     ...(reference ? { reference: reference.model } : {}),
-    outputIndex: options.outputIndex ?? 0,
+    outputIndex,
     temperature: options.temperature ?? 1,
     ...(options.confidence !== undefined ? { confidence: options.confidence } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
+  // The output's rank was not declared and turned out not to be [batch, classes]: the labels scored nothing.
+  if (!reference && metrics.top1 === null) throw notAClassifier(loaded.model, outputIndex, options.dataDir, 'is not [batch, classes]');
   return {
     ...metrics,
     model: { path: loaded.path, sha256: loaded.sha256 },
     reference: reference ? { path: reference.path, sha256: reference.sha256 } : null,
   };
+}
+
+const NEEDS = 'labels in the dataset (label.pb in each test_data_set_N: int64 class indices) or --reference MODEL (agreement, cosine, SQNR, KL against it)';
+
+/**
+ * Without a reference only top-1 can be measured: it needs labels and a classifier output [batch, classes]. Refuse
+ * (USAGE) up front rather than print a row of n/a.
+ */
+function refuseNothingToScore(model: OnnxModel, outputIndex: number, dataDir: string, setNames: readonly string[]): void {
+  if (!setNames.some((set) => existsSync(join(dataDir, set, 'label.pb')))) {
+    throw new EdgetuneError('USAGE', `eval: nothing to score against: '${dataDir}' has no label.pb in any of its ${setNames.length} set(s) and no --reference was given; eval needs ${NEEDS}`);
+  }
+  const rank = model.graph.outputs[outputIndex]?.type?.shape?.length;
+  if (rank !== undefined && rank !== 2) throw notAClassifier(model, outputIndex, dataDir, `has rank ${rank}`);
+}
+
+function notAClassifier(model: OnnxModel, outputIndex: number, dataDir: string, why: string): EdgetuneError {
+  const output = model.graph.outputs[outputIndex];
+  const shape = output?.type?.shape ? ` [${output.type.shape.map((d) => d ?? '?').join(',')}]` : '';
+  return new EdgetuneError(
+    'USAGE',
+    `eval: the labels in '${dataDir}' score top-1 of a classifier output [batch, classes]; output ${outputIndex} '${output?.name ?? '?'}'${shape} ${why}, so they score nothing without a reference; give --reference MODEL (for a sequence output: agreement per position), or --output-index of a [batch, classes] output`,
+  );
 }

@@ -88,11 +88,32 @@ export async function evaluateRunners(
         outputs.push({ name: names[i]!, values: tensorToFloat32(out), dims: out.dims, ...(ref ? { reference: tensorToFloat32(ref) } : {}) });
       }
       const labels = batch.labels ? (batch.labels.values as BigInt64Array | Int32Array).slice(piece.start, piece.end) : undefined;
+      const classOut = outs.get(names[index]!)!;
+      if (labels) checkLabels(labels, classOut.dims, names[index]!, batch.set, piece.start);
       acc.addOutputs(outputs, labels as ArrayLike<number | bigint> | undefined, classIndex);
     }
     options.onProgress?.(s + 1, sets);
   }
   return acc.result();
+}
+
+/**
+ * Labels must be classes of a classifier output [batch, classes]: 0 ≤ label < classes. DATASET_INVALID naming the set,
+ * the sample and the label otherwise (top-1 would count it wrong whatever the model predicts). Other output ranks
+ * have no classes to check against (their labels are not scored).
+ */
+function checkLabels(labels: ArrayLike<number | bigint>, dims: readonly number[], output: string, set: string, first: number): void {
+  if (dims.length !== 2) return;
+  const classes = dims[1]!;
+  for (let k = 0; k < labels.length; k++) {
+    const label = Number(labels[k]);
+    if (label < 0 || label >= classes) {
+      throw new EdgetuneError(
+        'DATASET_INVALID',
+        `${set}: label.pb holds label ${label} (sample ${first + k}), outside the classes of output '${output}' [${dims.join(',')}] (0 to ${classes - 1})`,
+      );
+    }
+  }
 }
 
 /**

@@ -34,7 +34,8 @@ export function parseNpy(bytes: Uint8Array, name: string): Tensor {
   const count = elementCount(dims);
   const dataStart = headerStart + headerLength;
   if (bytes.length - dataStart !== count * type.bytes) fail(`${bytes.length - dataStart} data bytes for shape (${dims.join(', ')}) of ${descr}`);
-  const copy = bytes.slice(dataStart).buffer;
+  // A copy of the data bytes alone: a Node Buffer's slice() is a view, and its .buffer the whole file (or a pool).
+  const copy = Uint8Array.prototype.slice.call(bytes, dataStart).buffer;
   let values = type.make(copy, count);
   let dataType = type.dataType;
   if (dataType === DataType.DOUBLE) {
@@ -50,5 +51,5 @@ export function parseRawFloat32(bytes: Uint8Array, dims: number[], name: string)
   if (bytes.length !== count * 4) {
     throw new EdgetuneError('DATASET_INVALID', `${name}: ${bytes.length} bytes, shape [${dims.join('x')}] of float32 needs ${count * 4}`);
   }
-  return { name, dataType: DataType.FLOAT, dims, values: new Float32Array(bytes.slice().buffer, 0, count) };
+  return { name, dataType: DataType.FLOAT, dims, values: new Float32Array(Uint8Array.prototype.slice.call(bytes).buffer, 0, count) };
 }

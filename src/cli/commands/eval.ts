@@ -40,12 +40,17 @@ export const commandModule: CommandModule = {
       const iv = result.intervals;
       const ci = (range: [number, number] | null, f: (v: number) => string): string => (range && iv.confidence > 0 ? ` [${f(range[0])}, ${f(range[1])}]` : '');
       const pp = (v: number): string => `${(v * 100).toFixed(2)}`;
+      // A sequence output [batch, positions, classes] (a text recognizer): the class at each position agrees or not.
+      const seq = result.sequenceAgreement ?? null;
+      const agreement = seq
+        ? `${pct(seq.agreement)} per position${ci(seq.ci, (v) => `${pp(v)}%`)} (class at each position of output '${seq.output}', ${seq.positions} positions; ${seq.identicalSamples} of ${result.samples} sequences identical at every position)`
+        : `${pct(result.agreement)}${ci(iv.agreement, (v) => `${pp(v)}%`)}`;
       printResult(args.json === true, result, () =>
         [
           `samples ${result.samples}`,
           `top-1 ${pct(result.top1)}${result.referenceTop1 !== null ? ` (reference ${pct(result.referenceTop1)}; drop ${pp(result.referenceTop1 - result.top1!)} pp${ci(iv.top1Drop, pp)})` : ''}`,
-          `agreement ${pct(result.agreement)}${ci(iv.agreement, (v) => `${pp(v)}%`)}  cosine ${num(result.cosine, 5)}${ci(iv.cosine, (v) => v.toFixed(5))}  SQNR ${num(result.sqnrDb, 2)} dB${ci(iv.sqnrDb, (v) => v.toFixed(2))}  KL ${num(result.kl, 5)}${several ? `  (worst output '${result.worstOutput}')` : ''}`,
-          ...(iv.confidence > 0 && result.agreement !== null ? [`(intervals: ${+(iv.confidence * 100).toFixed(1)} %, on these ${result.samples} samples)`] : []),
+          `agreement ${agreement}${seq ? '\n' : '  '}cosine ${num(result.cosine, 5)}${ci(iv.cosine, (v) => v.toFixed(5))}  SQNR ${num(result.sqnrDb, 2)} dB${ci(iv.sqnrDb, (v) => v.toFixed(2))}  KL ${num(result.kl, 5)}${several ? `  (worst output '${result.worstOutput}')` : ''}`,
+          ...(iv.confidence > 0 && (result.agreement !== null || seq) ? [`(intervals: ${+(iv.confidence * 100).toFixed(1)} %, on these ${result.samples} samples)`] : []),
           ...result.collapsed.map((c) => `COLLAPSED: ${c}`),
           ...(several
             ? result.outputs!.map((o) => `  output '${o.name}': cosine ${o.cosine.toFixed(5)}  SQNR ${o.sqnrDb.toFixed(2)} dB  max error ${o.maxAbsError.toPrecision(3)}${o.collapsed ? '  COLLAPSED' : ''}`)

@@ -32,6 +32,11 @@ describe('edgetune dataset', () => {
     const last = ds.load(2);
     expect(last.batchSize).toBe(6);
     expect(last.labels!.dims).toEqual([6]);
+    // The values themselves, not the .npy header read as data (issue 20: a Buffer's slice() is a view).
+    expect(Array.from(last.labels!.values as BigInt64Array, Number)).toEqual([64, 65, 66, 67, 68, 69].map((i) => i % 10));
+    const first = ds.load(0).inputs[0]!.values as Float32Array;
+    expect(first[0]).toBeCloseTo(0, 6);
+    expect(first[300]).toBeCloseTo(45 / 255, 6);
     const ev = runCli(['eval', 'test/fixtures/models/mnist-mlp.onnx', '--data', out, '--json']);
     expect(ev.status, ev.stderr).toBe(0);
     expect(JSON.parse(ev.stdout).samples).toBe(70);

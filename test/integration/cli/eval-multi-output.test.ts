@@ -55,12 +55,11 @@ describe('edgetune eval on a model with several outputs (BlazeFace, 4 outputs)',
     expect(r.stdout).not.toMatch(/COLLAPSED/);
   });
 
-  it('a model without reference: no per-output list', () => {
+  it('without a reference (and no labels) there is nothing to score: exit 2, not a row of n/a (issue 20)', () => {
     const r = runCli(['eval', compressed, '--data', data, '--json']);
-    expect(r.status, r.stderr).toBe(0);
-    const result = JSON.parse(r.stdout) as { outputs: unknown; worstOutput: unknown; cosine: unknown };
-    expect(result.outputs).toBeNull();
-    expect(result.worstOutput).toBeNull();
-    expect(result.cosine).toBeNull();
+    expect(r.status, r.stderr).toBe(2);
+    const result = JSON.parse(r.stdout) as { error: { code: string; message: string } };
+    expect(result.error.code).toBe('USAGE');
+    expect(result.error.message).toMatch(/no label\.pb .*--reference MODEL/);
   });
 });
