@@ -101,6 +101,19 @@ export function summarizeLatency(samplesMs: readonly number[]): LatencyStats {
   };
 }
 
+/** Latency coefficient of variation above which a profile is flagged as measured on a noisy machine. */
+export const NOISY_LATENCY_CV = 0.2;
+
+/**
+ * A warning when the latency samples vary too much to trust (CV > NOISY_LATENCY_CV): other load or frequency scaling
+ * during the runs. Suggests more iterations and, when several threads were used, one thread. Null when quiet.
+ */
+export function latencyNoiseWarning(stats: Pick<LatencyStats, 'cv'>, iterations: number, threads: number): string | null {
+  if (!(stats.cv > NOISY_LATENCY_CV)) return null;
+  const remedies = [`more --iterations (${iterations} now)`, ...(threads > 1 ? [`--threads 1 (${threads} now)`] : [])];
+  return `latency CV ${(stats.cv * 100).toFixed(1)} % is above ${NOISY_LATENCY_CV * 100} %: the machine was noisy during the runs (other load, frequency scaling); p50 is the steadiest figure; repeat with ${remedies.join(' or ')}`;
+}
+
 /** Inferences per second from a mean latency and a batch size (samples per run). */
 export function throughputPerSec(meanLatencyMs: number, batchSize: number): number {
   if (!(meanLatencyMs > 0)) return 0;

@@ -9,6 +9,7 @@ import { profileInChild } from '../../profile/profile-child.js';
 import { peaksFromFigures, powerModelFromFigures } from '../../profile/device-figures.js';
 import type { ProfileOptions, ProfileProgress, ProfileResult } from '../../profile/profile-types.js';
 import { dataTypeName } from '../../onnx/dtype.js';
+import { latencyNoiseWarning } from '../../profile/latency-stats.js';
 
 /** `edgetune profile MODEL`: latency, memory, energy, thermal state, op profile, FLOPs and fidelity on this device. */
 export const commandModule: CommandModule = {
@@ -153,14 +154,19 @@ export function formatProfile(r: ProfileResult): string {
   rows.push(['runs', `${r.iterations} measured after ${r.warmup} warm-up, ${r.threads} thread(s), ${r.executionProvider}, batch ${r.batchSize}`]);
   rows.push(['latency', `p50 ${fmtMs(l.p50)} ms  p90 ${fmtMs(l.p90)} ms  p99 ${fmtMs(l.p99)} ms`]);
   rows.push(['', `mean ${fmtMs(l.mean)} ± ${fmtMs(l.std)} ms  min ${fmtMs(l.min)}  max ${fmtMs(l.max)}  CV ${pct(l.cv)}`]);
+  const noisy = latencyNoiseWarning(l, r.iterations, r.threads);
+  if (noisy) rows.push(['warning', noisy]);
   rows.push(['throughput', `${r.throughputPerSec.toFixed(1)} inferences/s`]);
   rows.push(['cold start', `load + session ${fmtMs(r.coldStart.loadMs)} ms, first run ${fmtMs(r.coldStart.firstRunMs)} ms`]);
   rows.push(['memory', `peak RSS ${fmtMb(r.memory.peakRssBytes)}, after session ${fmtMb(r.memory.sessionRssBytes)} (process before load ${fmtMb(r.memory.baseRssBytes)})`]);
   if (r.energy) {
     const e = r.energy;
     const label = e.method === 'estimated' ? 'ESTIMATED' : 'measured';
-    rows.push(['energy', `${label} ${(e.joulesPerInference * 1000).toFixed(2)} mJ/inference (dynamic ${(e.dynamicJoulesPerInference * 1000).toFixed(2)} mJ)`]);
-    rows.push(['', `avg ${e.avgWatts.toFixed(2)} W, idle ${e.idleWatts.toFixed(2)} W over ${(e.durationMs / 1000).toFixed(1)} s, ${e.nSamples} samples (${e.source}: ${e.scope})`]);
+    rows.push(['energy', `${label} ${(e.joulesPerInference * 1000).toFixed(2)} mJ/inference (dynamic, above the idle baseline: ${(e.dynamicJoulesPerInference * 1000).toFixed(2)} mJ)`]);
+    // Two different idle figures can appear: the baseline measured here before the runs (what dynamic energy is
+    // counted above) and, for the estimate, its power model's figure at 0 % CPU (in the scope).
+    rows.push(['', `avg ${e.avgWatts.toFixed(2)} W over ${(e.durationMs / 1000).toFixed(1)} s, ${e.nSamples} samples; measured idle baseline ${e.idleWatts.toFixed(2)} W (${(e.baselineMs / 1000).toFixed(1)} s before the runs, model loaded)`]);
+    rows.push(['', `source ${e.source}: ${e.scope}`]);
   } else {
     rows.push(['energy', r.energyNote ?? 'none']);
   }

@@ -71,7 +71,8 @@ export async function probeCpuEstimate(ctx: SourceContext, model: PowerModel): P
     source: {
       id: 'estimate',
       method: 'estimated',
-      scope: `whole device, linear CPU-utilisation model (idle ${model.idleWatts} W, max ${model.maxWatts} W from ${model.source}; ±30-50%)`,
+      // "power-model idle": the profile's figure at 0 % CPU, not the idle baseline measured before the runs.
+      scope: `whole device, linear CPU-utilisation model (power-model idle ${model.idleWatts} W, max ${model.maxWatts} W from ${model.source}; ±30-50%)`,
       // /proc/stat counts USER_HZ (100 Hz) ticks: shorter periods only add quantisation noise.
       samplePeriodMs: 200,
       counterRangesUj: [0n],
