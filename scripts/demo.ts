@@ -62,7 +62,7 @@ async function main(): Promise<void> {
     process.stderr.write('edgetune demo: agent online; pushing the residual CNN with its calibration data (deploy: plan → compress → profile → activate)\n');
     const push = cli(['push', model, '--device', 'demo-device', '--action', 'deploy', '--data', data, '--key', 'keys/operator.key', '--broker', broker, '--data-dir', 'operator', '--wait', '--timeout', '600'], true);
     if (push.status !== 0) throw new Error(`push failed with exit code ${push.status}`);
-    process.stderr.write('edgetune demo: done. The operator store is in .edgetune-demo/operator; try `edgetune results --data-dir .edgetune-demo/operator`.\n');
+    process.stderr.write('edgetune demo: done. The operator store is in .edgetune-demo/operator; try `npx edgetune results --data-dir .edgetune-demo/operator`.\n');
   } finally {
     agent.kill('SIGTERM');
   }

@@ -1,5 +1,6 @@
 import yargs, { type Argv } from 'yargs';
 import { EdgetuneError, errorCodeOf, exitCodeFor, messageOf } from '../util/errors.js';
+import { edgetuneVersion } from '../agent/version.js';
 
 /** A CLI command module: yargs wiring only; the work lives in the library it imports. */
 export interface CommandModule {
@@ -10,14 +11,15 @@ export interface CommandModule {
   handler: (args: Record<string, unknown>) => Promise<void>;
 }
 
-interface CommandEntry {
+/** One entry of the command table: name and one-line description, the module loaded only when it runs. */
+export interface CommandEntry {
   name: string;
   describe: string;
   load: () => Promise<{ commandModule: CommandModule }>;
 }
 
-/** Every command, loaded lazily so that `edgetune hw` never loads onnxruntime or MQTT. */
-const COMMANDS: CommandEntry[] = [
+/** Every command, loaded lazily so that `edgetune hw` never loads onnxruntime or MQTT (docs/cli.md is generated from it). */
+export const COMMANDS: readonly CommandEntry[] = [
   { name: 'compress', describe: 'compress an ONNX model (int8, int8-dynamic, fp16, int4, prune, sparsity, lowrank, plan)', load: () => import('./commands/compress.js') },
   { name: 'distill', describe: 'teacher–student KL, agreement and accuracy; least-squares head distillation of the student', load: () => import('./commands/distill.js') },
   { name: 'eval', describe: 'accuracy and fidelity of a model on a dataset in the ONNX test-data layout', load: () => import('./commands/eval.js') },
@@ -42,11 +44,12 @@ export async function main(argv: string[]): Promise<void> {
   let cli = yargs(argv)
     .scriptName('edgetune')
     .strict()
-    .demandCommand(1, 'name a command; `edgetune --help` lists them')
+    .demandCommand(1, 'name a command; `npx edgetune --help` lists them')
     .recommendCommands()
     .help()
     .alias('h', 'help')
-    .version(false)
+    .version(edgetuneVersion())
+    .alias('V', 'version')
     .fail((message, error) => {
       throw error ?? new EdgetuneError('USAGE', message);
     });

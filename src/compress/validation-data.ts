@@ -63,7 +63,7 @@ export function checkValidationData(validationDir: string, model: OnnxModel, cal
   if (calibrationLabelled && first.labels === null) {
     throw new EdgetuneError(
       'DATASET_INVALID',
-      `--val-data ${validationDir} has no label.pb, but the calibration data has labels, so top-1 is the metric; add labels to the validation sets (edgetune dataset --labels)`,
+      `--val-data ${validationDir} has no label.pb, but the calibration data has labels, so top-1 is the metric; add labels to the validation sets (\`npx edgetune dataset --labels\`)`,
     );
   }
 }

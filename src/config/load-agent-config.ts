@@ -241,7 +241,7 @@ export function resolveAgentConfig(layers: ConfigLayer[], options: { configPath:
   const broker = isPlainObject(m.broker) ? (m.broker as Record<string, unknown>) : {};
   const trustedKeys = Array.isArray(m.trustedKeys) ? (m.trustedKeys as unknown[]) : null;
   if (m.allowUnsigned === false && trustedKeys !== null && trustedKeys.length === 0) {
-    problems.push('trustedKeys: empty while allowUnsigned is false, so no job could ever be accepted (run `edgetune keygen --out keys` and list keys/operator.pub)');
+    problems.push('trustedKeys: empty while allowUnsigned is false, so no job could ever be accepted (run `npx edgetune keygen --out keys` and list keys/operator.pub)');
   }
   if (typeof broker.reconnectInitialMs === 'number' && typeof broker.reconnectMaxMs === 'number' && broker.reconnectInitialMs > broker.reconnectMaxMs) {
     problems.push(`broker.reconnectInitialMs: ${broker.reconnectInitialMs} is above broker.reconnectMaxMs ${broker.reconnectMaxMs}`);

@@ -487,7 +487,7 @@ export const QDQ_FLOAT_OPS: readonly string[] = ['HardSwish', 'HardSigmoid', 'Co
  * ResNets and MobileNetV2 are 0 %.
  */
 export const QDQ_FLOAT_SHARE_MAX = 0.25;
-const RULE_OF_THUMB = "a rule of thumb from the model's ops, not a measurement: `edgetune tune` measures int8 against fp32 on the device";
+const RULE_OF_THUMB = "a rule of thumb from the model's ops, not a measurement: `npx edgetune tune` measures int8 against fp32 on the device";
 
 /**
  * Why int8 is not expected to pay on the CPU provider for this model, or null. Pure. Static int8 (`method` 'int8'):

@@ -39,6 +39,6 @@ export const commandModule: CommandModule = {
     const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd();
     process.stdout.write(`${[line(header), ...rows.map(line)].join('\n')}\n`);
     const missing = devices.reduce((n, d) => n + d.missingReports, 0);
-    if (missing > 0) process.stdout.write(`${missing} report(s) missing from this operator store; \`edgetune resync\` asks the devices to re-send them\n`);
+    if (missing > 0) process.stdout.write(`${missing} report(s) missing from this operator store; \`npx edgetune resync\` asks the devices to re-send them\n`);
   },
 };

@@ -232,7 +232,7 @@ describe('int8 rules of thumb (issue 12): fp32 where int8 is not expected to pay
   const PPOCR_CLS = { Constant: 250, Conv: 53, BatchNormalization: 35, Add: 26, Clip: 18, Mul: 27, Div: 18, Relu: 15, GlobalAveragePool: 10, HardSigmoid: 9, MaxPool: 1, Shape: 1, Cast: 3, Slice: 1, Concat: 1, Reshape: 1, MatMul: 1, Softmax: 1 };
   const BLAZEFACE = { Transpose: 5, Conv: 69, Relu: 33, Add: 31, MaxPool: 3, ConstantOfShape: 2, Concat: 2, Reshape: 4 };
   const MLSD_TINY = { Split: 1, Mul: 2, Sub: 1, Transpose: 2, Concat: 6, Conv: 41, Clip: 20, Pad: 3, Add: 8, Relu: 10, Shape: 3, Slice: 5, Resize: 3, Sigmoid: 1, Reshape: 3, MaxPool: 1, Equal: 1, Cast: 1 };
-  const TAIL = "→ keep fp32; int8 stays a candidate for a smaller file (a rule of thumb from the model's ops, not a measurement: `edgetune tune` measures int8 against fp32 on the device)";
+  const TAIL = "→ keep fp32; int8 stays a candidate for a smaller file (a rule of thumb from the model's ops, not a measurement: `npx edgetune tune` measures int8 against fp32 on the device)";
 
   it('PP-OCR direction classifier: HardSigmoid and exported hard-swish are a third of the compute nodes → fp32, with the reason', () => {
     expect(int8Doubt({ opHistogram: PPOCR_CLS }, 'int8')).toBe(
