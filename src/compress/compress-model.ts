@@ -8,6 +8,7 @@ import { loadCompressMethod } from './methods/registry.js';
 import type { MethodOptions } from './methods/method-types.js';
 import type { KeptNode, PassReport } from './pass.js';
 import { EdgetuneError, messageOf } from '../util/errors.js';
+import { requireOutputDirectory } from '../util/atomic-file.js';
 import { createOrtSession } from '../profile/ort-session.js';
 import { createInferenceRunner, type InferenceRunner } from '../profile/ort-inference.js';
 import { encodeModel } from '../onnx/model-codec.js';
@@ -96,6 +97,7 @@ export function countParameters(model: OnnxModel): number {
  */
 export async function compressModelFile(options: CompressFileOptions): Promise<CompressReport> {
   const started = performance.now();
+  requireOutputDirectory(options.outputPath); // before any work: a missing directory is bad input, not a late ENOENT
   const runner = await loadCompressMethod(options.method);
   const loaded = loadModelFile(options.inputPath);
   const model = loaded.model;

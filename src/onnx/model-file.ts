@@ -5,7 +5,7 @@ import { decodeModel, encodeModel } from './model-codec.js';
 import type { OnnxModel, Tensor } from './ir.js';
 import { encodeRawData, tensorByteLength } from './tensor.js';
 import { EdgetuneError, messageOf } from '../util/errors.js';
-import { fsyncDirectory, tempPathFor, writeFileAtomic } from '../util/atomic-file.js';
+import { fsyncDirectory, requireOutputDirectory, tempPathFor, writeFileAtomic } from '../util/atomic-file.js';
 
 /** A model read from disk, with the facts reports need about the file. */
 export interface LoadedModelFile {
@@ -96,6 +96,7 @@ export function saveModelFile(path: string, model: OnnxModel, options: SaveModel
   if (options.inputPath && resolve(options.inputPath) === resolve(path)) {
     throw new EdgetuneError('USAGE', `output '${path}' is the input model; edgetune never overwrites its input`);
   }
+  requireOutputDirectory(path);
   const threshold = options.externalDataThresholdBytes ?? PROTOBUF_LIMIT_BYTES;
   const weightBytes = [...model.graph.initializers.values()].reduce((n, t) => n + tensorByteLength(t), 0);
   if (weightBytes + 16 * 1024 * 1024 < threshold) {

@@ -27,7 +27,7 @@ import { peaksFromFigures, powerModelFromFigures } from '../profile/device-figur
 import { profileInChild } from '../profile/profile-child.js';
 import type { ProfileOptions } from '../profile/profile-types.js';
 import { TuneStore } from '../store/tune-store.js';
-import { writeFileAtomic } from '../util/atomic-file.js';
+import { requireOutputDirectory, writeFileAtomic } from '../util/atomic-file.js';
 import { EdgetuneError, errorCodeOf, messageOf, type ErrorCode } from '../util/errors.js';
 import { candidateSpace, type AvailableMethod, type CandidateSpec, type CandidateStep } from './candidate-space.js';
 import { fmtMs, fmtPp, fmtSize } from './pareto.js';
@@ -110,6 +110,9 @@ export async function tuneModel(options: TuneOptions): Promise<TuneResult> {
     throw new EdgetuneError('USAGE', `--budget-s must be a number > 0; got ${options.budgetSeconds}`);
   }
   if (options.reportPath !== undefined) reportFormatOf(options.reportPath);
+  // Before any candidate is built: a missing directory is bad input, not an ENOENT after the whole search.
+  if (options.reportPath !== undefined) requireOutputDirectory(options.reportPath, '--report');
+  if (options.outputPath !== undefined) requireOutputDirectory(options.outputPath, '-o');
   const modelPath = resolve(options.modelPath);
   if (options.outputPath !== undefined && resolve(options.outputPath) === modelPath) {
     throw new EdgetuneError('USAGE', `output '${options.outputPath}' is the input model; edgetune never overwrites its input`);

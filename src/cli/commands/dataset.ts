@@ -21,6 +21,9 @@ export const commandModule: CommandModule = {
     const { writeDataset } = await import('../../compress/dataset-writer.js');
     const { sliceBatch } = await import('../../compress/dataset.js');
     const { DataType } = await import('../../onnx/dtype.js');
+    const { requireOutputDirectory } = await import('../../util/atomic-file.js');
+    // The dataset directory itself is created; the directory it goes in must exist.
+    requireOutputDirectory(String(args.output), '-o');
     const inputs = (args.input as string[]).map((path, k) => {
       const bytes = read(path);
       const shape = (args.shape as string[] | undefined)?.[k];

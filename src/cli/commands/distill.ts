@@ -6,6 +6,7 @@ import { validateGraph } from '../../onnx/graph.js';
 import { openDataset } from '../../compress/dataset.js';
 import { distillHead } from '../../compress/distill.js';
 import { EdgetuneError } from '../../util/errors.js';
+import { requireOutputDirectory } from '../../util/atomic-file.js';
 
 /** `edgetune distill --teacher T --student S --data DIR -o OUT`: teacher–student metrics and head distillation. */
 export const commandModule: CommandModule = {
@@ -23,6 +24,7 @@ export const commandModule: CommandModule = {
   handler: async (args) => {
     const temperature = args.temperature as number;
     if (!(temperature > 0) || !Number.isFinite(temperature)) throw new EdgetuneError('USAGE', `--temperature must be a positive number; got ${args.temperature}`);
+    requireOutputDirectory(String(args.output), '-o');
     const started = Date.now();
     const teacherFile = loadModelFile(String(args.teacher));
     const studentFile = loadModelFile(String(args.student));
