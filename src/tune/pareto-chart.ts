@@ -18,8 +18,8 @@ export interface ChartInput {
     pareto: boolean;
     state: string;
     violations: readonly string[];
-    /** The accuracy drop's interval (pp); drawn as a vertical error bar. */
-    accuracy?: { ci: readonly [number, number] } | null;
+    /** The accuracy drop's interval (pp), drawn as a vertical error bar; agreement with the original, in the tooltip. */
+    accuracy?: { ci: readonly [number, number]; agreement?: number | null; metric?: string } | null;
     /** The p50 latency's interval (ms); drawn as a horizontal error bar. */
     latencyCiMs?: readonly [number, number] | null;
     /** Collapse findings: the candidate is drawn as rejected. */
@@ -111,7 +111,7 @@ export function paretoChart(input: ChartInput): SvgElement {
       el(
         'text',
         { x: 18, y: MARGIN.top + plotH / 2, 'text-anchor': 'middle', 'font-size': 12, fill: COLORS.axis, transform: `rotate(-90 18 ${num(MARGIN.top + plotH / 2)})` },
-        [accuracyKnown ? (input.accuracyLabel ?? 'accuracy drop (pp)') : 'accuracy drop (not measured)'],
+        [accuracyKnown ? (input.accuracyLabel ?? 'accuracy drop (pp; below 0: better than the original)') : 'accuracy drop (not measured)'],
       ),
     ]),
   );
@@ -129,6 +129,18 @@ export function paretoChart(input: ChartInput): SvgElement {
     bounds.push(el('text', { x: MARGIN.left + plotW - 4, y: by - 4, 'text-anchor': 'end', 'font-size': 10, fill: COLORS.bound }, [`max drop ${yBound} pp`]));
   }
   if (bounds.length > 0) children.push(el('g', { class: 'bounds' }, bounds));
+
+  // A drop below 0 is a candidate that scored better than the original: the zero line is the original's figure.
+  const zeroText = '↓ better than the original';
+  const zeroLabel: Box | null = accuracyKnown && ys.min < 0 ? { x0: MARGIN.left + 4, y0: y(0) + 3, x1: MARGIN.left + 4 + zeroText.length * LABEL_CHAR_PX * 0.9, y1: y(0) + 14 } : null;
+  if (zeroLabel) {
+    children.push(
+      el('g', { class: 'zero-line' }, [
+        el('line', { x1: MARGIN.left, y1: y(0), x2: MARGIN.left + plotW, y2: y(0), stroke: COLORS.axis, 'stroke-width': 1, 'stroke-dasharray': '2 3' }),
+        el('text', { x: zeroLabel.x0, y: zeroLabel.y1 - 2, 'font-size': 10, fill: COLORS.axis }, [zeroText]),
+      ]),
+    );
+  }
 
   // The latency–accuracy trade-off: a staircase through the front members no other front member beats on both
   // latency and accuracy drop (the others are on the front for their size or energy).
@@ -177,7 +189,8 @@ export function paretoChart(input: ChartInput): SvgElement {
     const status = collapsed.length > 0 ? ` — rejected, outputs collapsed: ${collapsed.join('; ')}` : p.violations.length > 0 ? ` — misses ${p.violations.join('; ')}` : p.pareto ? ' — on the front' : ' — dominated';
     const tip =
       `${p.id}: p50 ${fmtMs(p.latencyMs)} ms${lci ? ` [${fmtMs(lci[0])}, ${fmtMs(lci[1])}]` : ''}, ` +
-      `${accuracyKnown && p.accuracyDrop !== null ? `drop ${fmtDropWithInterval(p.accuracyDrop, dropCi(p))}, ` : ''}${fmtSize(p.sizeBytes)}${status}` +
+      `${accuracyKnown && p.accuracyDrop !== null ? `drop ${fmtDropWithInterval(p.accuracyDrop, dropCi(p))}${p.accuracyDrop < 0 ? ' (better than the original)' : ''}, ` : ''}` +
+      `${p.accuracy?.metric === 'top1' && typeof p.accuracy.agreement === 'number' ? `agreement with the original ${(p.accuracy.agreement * 100).toFixed(2)} %, ` : ''}${fmtSize(p.sizeBytes)}${status}` +
       `${p.suspect ? ` — warning: ${p.suspect}` : ''}`;
     const style =
       kind === 'front'
@@ -199,6 +212,7 @@ export function paretoChart(input: ChartInput): SvgElement {
     const r = radius(p.sizeBytes);
     return { x0: x(p.latencyMs) - r, y0: y(drop(p)) - r, x1: x(p.latencyMs) + r, y1: y(drop(p)) + r };
   });
+  if (zeroLabel) taken.push(zeroLabel);
   const plotBox: Box = { x0: MARGIN.left, y0: MARGIN.top, x1: width - 4, y1: MARGIN.top + plotH + 4 };
   const ordered = [...points].sort((a, b) => Number(b.id === input.chosen) - Number(a.id === input.chosen) || Number(b.pareto) - Number(a.pareto) || a.latencyMs - b.latencyMs);
   for (const p of ordered) {

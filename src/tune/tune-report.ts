@@ -88,14 +88,31 @@ function reportDocument(r: TuneResult): Block[] {
       chosen: r.chosen,
       constraints: { maxAccuracyDropPp: c.maxAccuracyDropPp, maxLatencyMs: c.maxLatencyMs },
       confidence: r.settings.confidence,
-      accuracyLabel: r.settings.accuracyMetric === 'cosine' ? 'fidelity drop: (1 − cosine) × 100' : `${r.settings.accuracyMetric === 'agreement' ? 'agreement' : 'top-1'} drop (pp)`,
+      accuracyLabel: r.settings.accuracyMetric === 'cosine' ? 'fidelity drop: (1 − cosine) × 100' : `${r.settings.accuracyMetric === 'agreement' ? 'agreement' : 'top-1'} drop (pp; ${BETTER_BELOW_ZERO})`,
     }),
   });
   blocks.push({ kind: 'heading', level: 2, text: 'Candidates' });
+  // Beside a labelled accuracy, how often each candidate gives the original's answer: the drop is a difference of
+  // two accuracies, agreement says how many answers changed.
+  const showAgreement = agreementShown(r);
   blocks.push({
     kind: 'table',
-    head: ['candidate', 'steps', 'state', 'p50 ms', 'speed-up', `accuracy drop${intervalsShown(r) ? ` [${pctText(r.settings.confidence)} interval]` : ''}`, 'size', 'smaller', 'peak RSS', 'mJ/inf', 'front', 'notes'],
-    align: ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l'],
+    head: [
+      'candidate',
+      'steps',
+      'state',
+      'p50 ms',
+      'speed-up',
+      `accuracy drop${intervalsShown(r) ? ` [${pctText(r.settings.confidence)} interval]` : ''}`,
+      ...(showAgreement ? ['agreement with the original'] : []),
+      'size',
+      'smaller',
+      'peak RSS',
+      'mJ/inf',
+      'front',
+      'notes',
+    ],
+    align: ['l', 'l', 'l', 'r', 'r', 'r', ...(showAgreement ? (['r'] as const) : []), 'r', 'r', 'r', 'r', 'l', 'l'],
     rows: r.candidates.map((x) => [
       x.id === r.chosen ? `${x.id} ★` : x.id,
       x.steps.length ? x.steps.map((s) => s.method).join(' → ') : 'original',
@@ -103,6 +120,7 @@ function reportDocument(r: TuneResult): Block[] {
       x.latencyMs !== null ? fmtMs(x.latencyMs) + (latencyCi(x) ? ` [${fmtMs(latencyCi(x)![0])}, ${fmtMs(latencyCi(x)![1])}]` : '') : '—',
       x.speedup !== null ? `${x.speedup.toFixed(2)}×` : '—',
       x.accuracyDrop !== null ? fmtDropWithInterval(x.accuracyDrop, dropCi(x)) : '—',
+      ...(showAgreement ? [agreementText(x)] : []),
       x.sizeBytes !== null ? fmtSize(x.sizeBytes) : '—',
       x.sizeRatio !== null ? `${x.sizeRatio.toFixed(2)}×` : '—',
       x.peakRssBytes !== null ? fmtSize(x.peakRssBytes) : '—',
@@ -111,6 +129,7 @@ function reportDocument(r: TuneResult): Block[] {
       noteFor(x),
     ]),
   });
+  if (r.candidates.some((x) => x.accuracyDrop !== null)) blocks.push({ kind: 'paragraph', text: DROP_MEANING });
   const lost = r.candidates.filter((x) => x.dominatedBy !== null);
   if (lost.length) {
     blocks.push({ kind: 'heading', level: 2, text: 'Why each dominated candidate lost' });
@@ -150,6 +169,26 @@ function reportDocument(r: TuneResult): Block[] {
 
 function axisName(axis: string): string {
   return axis === 'latencyMs' ? 'p50 latency' : axis === 'accuracyDropPp' ? 'accuracy drop' : axis === 'sizeBytes' ? 'size' : 'energy per inference';
+}
+
+/** How to read the sign of a drop (the chart's axis and the table say it). */
+const BETTER_BELOW_ZERO = 'below 0: better than the original';
+const DROP_MEANING =
+  "Accuracy drop = the original's figure − the candidate's, in percentage points: a negative drop means the candidate scored better than the original on these samples (whether by more than chance, its interval says).";
+
+/** Agreement is shown beside a labelled (top-1) accuracy when some candidate has it. */
+function agreementShown(r: TuneResult): boolean {
+  return r.settings.accuracyMetric === 'top1' && r.candidates.some((x) => agreementOf(x) !== null);
+}
+
+function agreementOf(x: TuneCandidateJson): number | null {
+  return x.accuracy?.agreement ?? null;
+}
+
+/** "99.22 %" (share of samples where the candidate's top-1 class is the original's), or "—". */
+function agreementText(x: TuneCandidateJson): string {
+  const a = agreementOf(x);
+  return a === null ? '—' : `${(a * 100).toFixed(2)} %`;
 }
 
 const CALIBRATION_WARNING = 'accuracy judged on calibration data (--no-holdout): the figures are optimistic';
@@ -223,7 +262,8 @@ function chosenSummary(x: TuneCandidateJson): string {
   const parts: string[] = [];
   if (x.latencyMs !== null) parts.push(`p50 ${latencyText(x)}${x.speedup !== null ? ` (${x.speedup.toFixed(2)}× the original's speed)` : ''}`);
   if (x.sizeBytes !== null) parts.push(`${fmtSize(x.sizeBytes)}${x.sizeRatio !== null ? ` (${x.sizeRatio.toFixed(2)}× smaller)` : ''}`);
-  if (x.accuracyDrop !== null) parts.push(`accuracy drop ${fmtDropWithInterval(x.accuracyDrop, dropCi(x))}`);
+  if (x.accuracyDrop !== null) parts.push(`accuracy drop ${fmtDropWithInterval(x.accuracyDrop, dropCi(x))}${x.accuracyDrop < 0 ? ' (better than the original)' : ''}`);
+  if (x.accuracy?.metric === 'top1' && agreementOf(x) !== null) parts.push(`agreement with the original ${agreementText(x)}`);
   return parts.join(', ');
 }
 

@@ -142,7 +142,9 @@ const mib = (v: number | null): string => (v === null ? '—' : (v / (1024 * 102
 
 /** The human-readable summary. */
 export function formatTune(r: TuneResult): string {
-  const rows = [['candidate', 'state', 'p50 ms', 'speed-up', 'drop pp', 'interval pp', 'MiB', 'mJ/inf', 'front', 'note']];
+  // Beside a labelled (top-1) drop, agreement with the original: how many answers changed, not only the net score.
+  const agree = r.settings.accuracyMetric === 'top1' && r.candidates.some((c) => typeof c.accuracy?.agreement === 'number');
+  const rows = [['candidate', 'state', 'p50 ms', 'speed-up', 'drop pp', 'interval pp', ...(agree ? ['agree %'] : []), 'MiB', 'mJ/inf', 'front', 'note']];
   for (const c of r.candidates) {
     rows.push([
       c.id === r.chosen ? `${c.id} *` : c.id,
@@ -151,6 +153,7 @@ export function formatTune(r: TuneResult): string {
       c.speedup === null ? '—' : `${c.speedup.toFixed(2)}×`,
       c.accuracyDrop === null ? '—' : c.accuracyDrop.toFixed(2),
       !c.accuracy || c.accuracy.confidence === 0 || c.id === 'fp32' ? '—' : `${c.accuracy.ci[0].toFixed(2)} … ${c.accuracy.ci[1].toFixed(2)}`,
+      ...(agree ? [typeof c.accuracy?.agreement === 'number' ? (c.accuracy.agreement * 100).toFixed(2) : '—'] : []),
       mib(c.sizeBytes),
       c.joulesPerInference === null ? '—' : `${(c.joulesPerInference * 1000).toPrecision(3)}${c.energyMethod === 'estimated' ? ' est' : ''}`,
       c.pareto ? 'yes' : '',
@@ -158,8 +161,11 @@ export function formatTune(r: TuneResult): string {
     ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => (i === rows[0]!.length - 1 ? 0 : row[i]!.length))));
-  const lines = rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : i >= 2 && i <= 7 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd());
-  const out = [`model   ${r.model.path}`, `device  ${r.device.profile} (${r.device.cpu ?? 'unknown CPU'})`, `batch ${r.settings.batchSize}, ${r.settings.iterations} runs per candidate, accuracy: ${r.settings.accuracyMetric ?? 'not measured'}${r.settings.judgedOn ? ` (judged on ${r.settings.judgedOn === 'validation' ? 'held-out data' : 'calibration data'})` : ''}`, '', ...lines, ''];
+  const lastNumber = agree ? 8 : 7;
+  const lines = rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : i >= 2 && i <= lastNumber ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd());
+  const out = [`model   ${r.model.path}`, `device  ${r.device.profile} (${r.device.cpu ?? 'unknown CPU'})`, `batch ${r.settings.batchSize}, ${r.settings.iterations} runs per candidate, accuracy: ${r.settings.accuracyMetric ?? 'not measured'}${r.settings.judgedOn ? ` (judged on ${r.settings.judgedOn === 'validation' ? 'held-out data' : 'calibration data'})` : ''}`, '', ...lines];
+  if (r.candidates.some((c) => c.accuracyDrop !== null)) out.push(`drop = the original's ${r.settings.accuracyMetric ?? 'accuracy'} − the candidate's: below 0 is better than the original${agree ? '; agree % = samples where the candidate gives the original\'s top-1 class' : ''}`);
+  out.push('');
   out.push(r.chosen ? `chosen: ${r.chosen} — ${r.chosenReason}` : `chosen: none — ${r.chosenReason}`);
   if (r.notTried.length) out.push(`not tried: ${r.notTried.map((n) => `${n.id} (${n.reason})`).join('; ')}`);
   for (const n of r.notes) out.push(`note: ${n}`);

@@ -1,6 +1,6 @@
 /** `edgetune tune` through the built bin (run `npm run build` first; `npm test` does). */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, tempDir } from '../cli/cli-helpers.js';
@@ -70,6 +70,7 @@ describe('edgetune tune', () => {
     const bad = join(dir, 'bad');
     const o = join(bad, 'x.onnx');
     const rep = join(bad, 'x.html');
+    mkdirSync(bad); // the outputs' directory exists: each case is refused for its own reason (issue 20)
     const cases: Array<[string[], RegExp]> = [
       [['tune', join(dir, 'missing.onnx')], /model file '.*missing\.onnx' does not exist \[MODEL_INVALID\]/],
       [['tune', MLP, '--report', join(bad, 'r.txt')], /--report must name a \.md or \.html file/],

@@ -189,7 +189,7 @@ describe('intervals, collapse, suspects and noise in the chart and the report (i
     ];
     const s = paretoChartSvg({ candidates, chosen: r.chosen, constraints: r.constraints });
     expect(marker(s, 'int4').class).toBe('candidate infeasible');
-    expect(s).toContain('int4: p50 3.50 ms [3.36, 3.64], drop 0.20 pp [−2.50, 2.90], 614 KiB — rejected, outputs collapsed: output logits is constant across samples');
+    expect(s).toContain('int4: p50 3.50 ms [3.36, 3.64], drop 0.20 pp [−2.50, 2.90], agreement with the original 97.00 %, 614 KiB — rejected, outputs collapsed: output logits is constant across samples');
     expect(elements(s, 'circle', 'suspect-ring')).toHaveLength(1);
     expect(s).toContain('suspect (see the report)');
     expect(svg).not.toContain('suspect (see the report)');
