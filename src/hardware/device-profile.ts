@@ -138,8 +138,8 @@ export type DeviceProfileOverride = { [key: string]: unknown };
  * `override` deep-merges over the chosen one (e.g. a measured `memory.bandwidthGBps`).
  */
 export const deviceProfileConfigSchema = z.strictObject({
-  name: z.string().min(1).optional(),
-  override: z.record(z.string(), z.unknown()).optional(),
+  name: z.string().min(1).optional().describe('use the device profile of this name (device-profiles/*.json) instead of matching one'),
+  override: z.record(z.string(), z.unknown()).optional().describe("any subset of a profile's keys, deep-merged over the named or matched profile (e.g. a measured memory.bandwidthGBps)"),
 });
 
 /** A validated `deviceProfile` section. */
