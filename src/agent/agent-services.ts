@@ -45,6 +45,8 @@ export interface ProfileRequest {
   threads?: number;
   energy?: string;
   opProfile?: boolean;
+  /** Concrete shapes of inputs with symbolic dims (`profile --shape NAME=DxDxD`). */
+  shapes?: Record<string, number[]>;
   /** The device's `hw` JSON (its `figures` and `profile` give the power model and peak figures), when known. */
   hardware?: HardwareJson | null;
 }
@@ -76,6 +78,8 @@ export interface TuneRequest {
   dataDir?: string;
   /** Extra `edgetune tune` options (maxAccuracyDrop, maxLatencyMs, objective, budgetS, iterations, ...). */
   options?: Record<string, string | number | boolean>;
+  /** Concrete shapes of inputs with symbolic dims (`tune --shape NAME=DxDxD`, repeated). */
+  shapes?: Record<string, number[]>;
 }
 
 /** Input of an evaluation run. */
@@ -138,6 +142,11 @@ export function optionsToFlags(options: Record<string, string | number | boolean
   return out;
 }
 
+/** `{ x: [1, 3, 48, 192] }` as `['--shape', 'x=1x3x48x192']` (the `profile` / `tune` flag, repeated). */
+export function shapeFlags(shapes: Readonly<Record<string, readonly number[]>> | undefined): string[] {
+  return Object.entries(shapes ?? {}).flatMap(([name, dims]) => ['--shape', `${name}=${dims.join('x')}`]);
+}
+
 /** The `edgetune hw` arguments of the agent's probe: the config's `deviceProfile` as `--profile`/`--profile-override`. */
 export function hwProbeArgs(deviceProfile: { name?: string | undefined; override?: Record<string, unknown> | undefined } | undefined): string[] {
   const args = ['hw'];
@@ -185,6 +194,7 @@ export function createCliServices(options: { deviceProfile?: { name?: string | u
           ...(req.dataDir ? { dataDir: req.dataDir } : {}),
           ...(req.energy ? { energy: parseEnergyMode(req.energy) } : {}),
           ...(req.opProfile ? { opProfile: true } : {}),
+          ...(req.shapes ? { shapes: req.shapes } : {}),
           ...(device ? { powerModel: device.powerModel, peak: device.peak } : {}),
           ...(hw ? { device: { profile: profileName, board: hw.board ?? null } } : {}),
           timeLimitMs: o.timeoutMs,
@@ -207,6 +217,7 @@ export function createCliServices(options: { deviceProfile?: { name?: string | u
       if (o.memoryLimitBytes) args.push('--memory-limit-mb', String(Math.floor(o.memoryLimitBytes / (1024 * 1024))));
       if (req.dataDir) args.push('--data', req.dataDir);
       if (req.options) args.push(...optionsToFlags(req.options));
+      args.push(...shapeFlags(req.shapes));
       const budgetS = typeof req.options?.budgetS === 'number' ? req.options.budgetS : null;
       // The whole search may run many profiles: its wall limit is the budget (or ten profiles) plus one profile.
       const wallMs = (budgetS !== null ? budgetS * 1000 : o.timeoutMs * 10) + o.timeoutMs;

@@ -5,6 +5,7 @@ import { decodeMessage, type JobMessage } from '../transport/messages.js';
 import { verifyJobSignature } from '../transport/signature.js';
 import { EdgetuneError, messageOf } from '../util/errors.js';
 import type { Logger } from './logger.js';
+import { jobOptionProblems } from './actions/job-option-schemas.js';
 
 /** Where a job came from. */
 export type JobSource = { kind: 'device'; deviceId: string } | { kind: 'group'; group: string };
@@ -37,8 +38,8 @@ export function salvageJobIdentity(payload: Buffer, maxBytes: number): { jobId: 
 /**
  * Validates a job message before anything else happens: size, JSON, schema, target vs. the topic it came on,
  * expiry, replay window and clock skew on the signed `issuedAt`, signature against the trusted keys, artifact size
- * limits, queue limit. Pure apart from the clock and the store's queue count; persistence is the caller's (inside
- * the MQTT ack-after-persist window).
+ * limits, the action's options (job-option-schemas.ts), queue limit. Pure apart from the clock and the store's queue
+ * count; persistence is the caller's (inside the MQTT ack-after-persist window).
  */
 export class JobValidator {
   private readonly config: ResolvedAgentConfig;
@@ -113,6 +114,8 @@ export class JobValidator {
     }
     if (job.action === 'deploy' && !job.artifact) return refuse('JOB_INVALID', `job ${job.jobId}: deploy needs a model artifact`);
     if (job.action === 'eval' && !job.data) return refuse('JOB_INVALID', `job ${job.jobId}: eval needs a dataset (data)`);
+    const problems = jobOptionProblems(job.action, job.options);
+    if (problems.length > 0) return refuse('JOB_INVALID', `job ${job.jobId} (${job.action}): ${problems.map((p) => p.message).join('; ')}`);
     const open = this.store.openJobCount();
     if (open >= limits.maxQueuedJobs) {
       return refuse('LIMIT_EXCEEDED', `job ${job.jobId}: ${open} jobs are already queued (limits.maxQueuedJobs ${limits.maxQueuedJobs})`);

@@ -36,11 +36,14 @@ export function registerReceivedModel(ctx: JobContext): VariantRow {
  * Returns the variant row and its file path.
  */
 export function resolveJobModel(ctx: JobContext): { variant: VariantRow; path: string } {
+  const wanted = ctx.job.options.variantId;
   if (ctx.job.artifact) {
+    if (wanted !== undefined && wanted !== ctx.job.artifact.sha256) {
+      throw new EdgetuneError('JOB_INVALID', `${ctx.job.action}: the job carries a model and names another options.variantId; give one of them`);
+    }
     const variant = registerReceivedModel(ctx);
     return { variant, path: ctx.paths.model(variant.variantId) };
   }
-  const wanted = ctx.job.options.variantId;
   let variant: VariantRow | undefined;
   if (wanted !== undefined) {
     if (typeof wanted !== 'string' || !SHA256_PATTERN.test(wanted)) throw new EdgetuneError('JOB_INVALID', `${ctx.job.action}: options.variantId must be a sha256`);

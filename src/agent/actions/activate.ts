@@ -1,10 +1,9 @@
-import { SHA256_PATTERN } from '../../transport/topics.js';
 import { EdgetuneError } from '../../util/errors.js';
 import { recordedGateFailures } from '../fidelity-verdict.js';
 import type { ActionHandler } from '../job-context.js';
 import { JobFailure } from '../job-failure.js';
 import { registerReceivedModel, summarizeVariant } from '../variants.js';
-import { fidelityOptions } from './job-options.js';
+import { optionsOf } from './job-options.js';
 
 /**
  * `activate`: make a stored variant live (`options.variantId`, or the job's model); the live one becomes previous.
@@ -12,13 +11,14 @@ import { fidelityOptions } from './job-options.js';
  * FIDELITY_FAILED and the live variant stays, unless `options.force`; the report then says `forced: true`.
  */
 export const activate: ActionHandler = async (ctx) => {
-  const { force } = fidelityOptions(ctx);
+  const { force, variantId: wanted } = optionsOf(ctx, 'activate');
   let variantId: string;
-  if (ctx.job.artifact) variantId = registerReceivedModel(ctx).variantId;
-  else {
-    const v = ctx.job.options.variantId;
-    if (typeof v !== 'string' || !SHA256_PATTERN.test(v)) throw new EdgetuneError('JOB_INVALID', 'activate: options.variantId must be the sha256 of a stored variant');
-    variantId = v;
+  if (ctx.job.artifact) {
+    if (wanted !== undefined && wanted !== ctx.job.artifact.sha256) throw new EdgetuneError('JOB_INVALID', 'activate: the job carries a model and names another options.variantId; give one of them');
+    variantId = registerReceivedModel(ctx).variantId;
+  } else {
+    if (wanted === undefined) throw new EdgetuneError('JOB_INVALID', 'activate: options.variantId is required when the job carries no model (the sha256 of a stored variant)');
+    variantId = wanted;
   }
   const target = ctx.store.getVariant(variantId);
   const failures = target ? recordedGateFailures(target.details) : [];

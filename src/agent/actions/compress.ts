@@ -6,7 +6,7 @@ import { installVariantFile, resolveJobModel, summarizeVariant } from '../varian
 import type { VariantRow } from '../../store/agent-store.js';
 import type { CompressJson } from '../agent-services.js';
 import { compressGateOf } from '../fidelity-verdict.js';
-import { COMPRESS_METHODS, boolOption, compressPassThrough, enumOption } from './job-options.js';
+import { compressPassThrough, optionsOf } from './job-options.js';
 
 /** A compression written to a scratch file, not yet stored as a variant. */
 export interface CompressedFile {
@@ -17,8 +17,8 @@ export interface CompressedFile {
   method: string;
 }
 
-/** Compress `source` with `method` in a child process into a scratch file (job options passed through as flags). */
-export async function compressToFile(ctx: JobContext, source: VariantRow, sourcePath: string, method: string, options = compressPassThrough(ctx)): Promise<CompressedFile> {
+/** Compress `source` with `method` in a child process into a scratch file (`options`: the job's compress flags). */
+export async function compressToFile(ctx: JobContext, source: VariantRow, sourcePath: string, method: string, options: Record<string, string | number | boolean>): Promise<CompressedFile> {
   mkdirSync(ctx.paths.workDir, { recursive: true });
   const tempPath = join(ctx.paths.workDir, `compress-${randomBytes(8).toString('hex')}.onnx`);
   ctx.progress('compress', null, `${method} on ${source.variantId.slice(0, 12)}`);
@@ -41,18 +41,24 @@ export async function compressToFile(ctx: JobContext, source: VariantRow, source
 }
 
 /** Compress `source` with `method` in a child process and store the result as a new variant. */
-export async function compressToVariant(ctx: JobContext, source: VariantRow, sourcePath: string, method: string): Promise<{ variant: VariantRow; result: CompressJson }> {
-  const file = await compressToFile(ctx, source, sourcePath, method);
+export async function compressToVariant(
+  ctx: JobContext,
+  source: VariantRow,
+  sourcePath: string,
+  method: string,
+  options: Record<string, string | number | boolean>,
+): Promise<{ variant: VariantRow; result: CompressJson }> {
+  const file = await compressToFile(ctx, source, sourcePath, method, options);
   const variant = await installVariantFile(ctx, file.tempPath, source.variantId, file.method, file.result);
   return { variant, result: file.result };
 }
 
 /** `compress`: compress the job's model (by `options.method`, default the device plan) into a stored variant. */
 export const compress: ActionHandler = async (ctx) => {
-  const method = enumOption(ctx, 'method', COMPRESS_METHODS) ?? 'plan';
-  const activate = boolOption(ctx, 'activate') ?? false;
+  const o = optionsOf(ctx, 'compress');
+  const { method, activate } = o;
   const { variant: source, path } = resolveJobModel(ctx);
-  const { variant, result } = await compressToVariant(ctx, source, path, method);
+  const { variant, result } = await compressToVariant(ctx, source, path, method, compressPassThrough(o));
   const live = activate ? ctx.store.activateVariant(variant.variantId).live : ctx.store.getVariant(variant.variantId);
   // written with force although it failed the fidelity gate: the report says so (a later activate refuses it without force)
   const forced = compressGateOf(result)?.forced === true;

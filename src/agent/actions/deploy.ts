@@ -7,7 +7,7 @@ import { JobFailure } from '../job-failure.js';
 import { installVariantFile, registerReceivedModel, summarizeVariant } from '../variants.js';
 import type { VariantRow } from '../../store/agent-store.js';
 import { compressToFile, type CompressedFile } from './compress.js';
-import { COMPRESS_METHODS, boolOption, compressPassThrough, enumOption, fidelityOptions, numberOption, profileSettings } from './job-options.js';
+import { compressPassThrough, optionsOf, profileSettings } from './job-options.js';
 
 /**
  * `deploy`: store the model, compress it by the device's plan (or `options.method`; 'none' keeps it as is),
@@ -24,12 +24,11 @@ import { COMPRESS_METHODS, boolOption, compressPassThrough, enumOption, fidelity
  */
 export const deploy: ActionHandler = async (ctx) => {
   if (!ctx.job.artifact) throw new EdgetuneError('JOB_INVALID', 'deploy: the job names no model artifact');
-  const method = enumOption(ctx, 'method', [...COMPRESS_METHODS, 'none'] as const) ?? 'plan';
-  const activate = boolOption(ctx, 'activate') ?? true;
-  const settings = profileSettings(ctx);
-  const fidelity = fidelityOptions(ctx);
-  const maxDrop = numberOption(ctx, 'maxAccuracyDrop', 0, 100);
-  const passThrough = method !== 'none' ? compressPassThrough(ctx) : {};
+  const o = optionsOf(ctx, 'deploy');
+  const { method, activate, maxAccuracyDrop: maxDrop } = o;
+  const settings = profileSettings(o);
+  const fidelity = { force: o.force, confidence: o.confidence, noHoldout: o.noHoldout };
+  const passThrough = method !== 'none' ? compressPassThrough(o) : {};
   const original = registerReceivedModel(ctx);
   const originalPath = ctx.paths.model(original.variantId);
   const dataDir = ctx.job.data ? ctx.paths.dataset(ctx.job.data.sha256) : undefined;

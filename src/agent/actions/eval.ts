@@ -1,12 +1,12 @@
 import { EdgetuneError } from '../../util/errors.js';
 import type { ActionHandler } from '../job-context.js';
 import { resolveJobModel, summarizeVariant } from '../variants.js';
-import { patternOption } from './job-options.js';
+import { optionsOf } from './job-options.js';
 
 /** `eval`: accuracy/fidelity of the job's model on the job's dataset; `options.reference` = 'source' or a variant sha256. */
 export const evaluate: ActionHandler = async (ctx) => {
   if (!ctx.job.data) throw new EdgetuneError('JOB_INVALID', 'eval: the job carries no dataset (push --data DIR)');
-  const reference = patternOption(ctx, 'reference', /^(source|[0-9a-f]{64})$/, "'source' or a variant sha256");
+  const { reference } = optionsOf(ctx, 'eval');
   const { variant, path } = resolveJobModel(ctx);
   let referencePath: string | undefined;
   if (reference !== undefined) {

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { EdgetuneError } from '../../util/errors.js';
 import type { ActionHandler } from '../job-context.js';
 import { summarizeVariant } from '../variants.js';
-import { intOption } from './job-options.js';
+import { optionsOf } from './job-options.js';
 
 /**
  * `ping`: answers with the agent's state. `options.holdMs` (≤ 60 s) keeps the job running that long first, so an
@@ -10,7 +10,7 @@ import { intOption } from './job-options.js';
  * received and verified (a transfer-only check).
  */
 export const ping: ActionHandler = async (ctx) => {
-  const holdMs = intOption(ctx, 'holdMs', 0, 60_000) ?? 0;
+  const { holdMs } = optionsOf(ctx, 'ping');
   if (holdMs > 0) {
     ctx.progress('hold', 0);
     await new Promise<void>((resolve, reject) => {

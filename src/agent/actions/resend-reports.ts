@@ -2,9 +2,9 @@ import { Topics } from '../../transport/topics.js';
 import { EdgetuneError } from '../../util/errors.js';
 import { seqRanges, subtractRanges, countSeqs, type SeqRange } from '../../util/seq-ranges.js';
 import type { ActionHandler } from '../job-context.js';
+import { MAX_RESEND_SPAN, parseJobOptions } from './job-option-schemas.js';
 
-/** Most seqs one `resend-reports` job may cover. */
-export const MAX_RESEND_SPAN = 10_000;
+export { MAX_RESEND_SPAN };
 
 /** Validated `resend-reports` options; `toSeq` undefined means up to the highest seq committed. */
 export interface ResendOptions {
@@ -12,24 +12,10 @@ export interface ResendOptions {
   toSeq?: number;
 }
 
-function seqOption(options: Record<string, unknown>, name: string): number | undefined {
-  const v = options[name];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) {
-    throw new EdgetuneError('JOB_INVALID', `resend-reports: options.${name} must be an integer >= 1, got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
-
-/** Check `resend-reports` options: `fromSeq` (integer >= 1, required), `toSeq` (>= fromSeq, at most 10,000 seqs). */
+/** Check `resend-reports` options (job-option-schemas.ts): `fromSeq` (integer >= 1, required), `toSeq` (>= fromSeq, at most 10,000 seqs). */
 export function parseResendOptions(options: Record<string, unknown>): ResendOptions {
-  const fromSeq = seqOption(options, 'fromSeq');
-  if (fromSeq === undefined) throw new EdgetuneError('JOB_INVALID', 'resend-reports: options.fromSeq is required (the first report seq to re-send)');
-  const toSeq = seqOption(options, 'toSeq');
-  if (toSeq === undefined) return { fromSeq };
-  if (toSeq < fromSeq) throw new EdgetuneError('JOB_INVALID', `resend-reports: options.toSeq ${toSeq} is below options.fromSeq ${fromSeq}`);
-  checkSpan(fromSeq, toSeq, 'options.fromSeq..options.toSeq');
-  return { fromSeq, toSeq };
+  const o = parseJobOptions('resend-reports', options);
+  return o.toSeq === undefined ? { fromSeq: o.fromSeq } : { fromSeq: o.fromSeq, toSeq: o.toSeq };
 }
 
 function checkSpan(fromSeq: number, toSeq: number, what: string): void {

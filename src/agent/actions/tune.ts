@@ -6,7 +6,7 @@ import type { VariantRow } from '../../store/agent-store.js';
 import type { ProfileJson, TuneJson } from '../agent-services.js';
 import type { ActionHandler, JobContext } from '../job-context.js';
 import { installVariantFile, resolveJobModel, summarizeVariant } from '../variants.js';
-import { boolOption, numberOption, profileSettings, tunePassThrough } from './job-options.js';
+import { optionsOf, tunePassThrough } from './job-options.js';
 
 /** Without a latency bound in the job, the health check allows this multiple of the p50 the tune measured. */
 export const HEALTH_LATENCY_FACTOR = 1.5;
@@ -58,9 +58,8 @@ function chosenLatencyMs(result: TuneJson, chosen: string): number | null {
   return typeof c?.latencyMs === 'number' ? c.latencyMs : null;
 }
 
-/** Profile the (now live) variant in a child through the agent's services and judge it. */
-async function checkHealth(ctx: JobContext, variant: VariantRow, bound: HealthBound): Promise<HealthCheck> {
-  const settings = profileSettings(ctx);
+/** Profile the (now live) variant in a child through the agent's services and judge it (at the job's threads and shapes). */
+async function checkHealth(ctx: JobContext, variant: VariantRow, bound: HealthBound, settings: { threads?: number | undefined; shapes?: Record<string, number[]> | undefined }): Promise<HealthCheck> {
   ctx.progress('health', null, `health check of ${variant.variantId.slice(0, 12)}`);
   try {
     const profile = await ctx.services.profile(
@@ -69,6 +68,7 @@ async function checkHealth(ctx: JobContext, variant: VariantRow, bound: HealthBo
         iterations: HEALTH_ITERATIONS,
         warmup: HEALTH_WARMUP,
         ...(settings.threads !== undefined ? { threads: settings.threads } : {}),
+        ...(settings.shapes !== undefined ? { shapes: settings.shapes } : {}),
         energy: 'off',
         hardware: await ctx.hardware(),
       },
@@ -91,16 +91,23 @@ async function checkHealth(ctx: JobContext, variant: VariantRow, bound: HealthBo
  * says so (`rolledBack`, `health.reason`). No candidate meeting the constraints is a result too: the report says so.
  */
 export const tune: ActionHandler = async (ctx) => {
-  const activate = boolOption(ctx, 'activate') ?? true;
-  const healthMaxLatencyMs = numberOption(ctx, 'healthMaxLatencyMs', 1e-9, 1e7);
-  const options = tunePassThrough(ctx);
+  const o = optionsOf(ctx, 'tune');
+  const { activate, healthMaxLatencyMs } = o;
+  const options = tunePassThrough(o);
   const { variant: source, path } = resolveJobModel(ctx);
   mkdirSync(ctx.paths.workDir, { recursive: true });
   mkdirSync(ctx.paths.tuneDir, { recursive: true });
   const outPath = join(ctx.paths.workDir, `tune-${randomBytes(8).toString('hex')}.onnx`);
   ctx.progress('tune', null, `searching compressions of ${source.variantId.slice(0, 12)}`);
   const result = await ctx.services.tune(
-    { modelPath: path, outPath, workDir: ctx.paths.tuneDir, ...(ctx.job.data ? { dataDir: ctx.paths.dataset(ctx.job.data.sha256) } : {}), options },
+    {
+      modelPath: path,
+      outPath,
+      workDir: ctx.paths.tuneDir,
+      ...(ctx.job.data ? { dataDir: ctx.paths.dataset(ctx.job.data.sha256) } : {}),
+      options,
+      ...(o.shapes !== undefined ? { shapes: o.shapes } : {}),
+    },
     ctx.callOptions(),
   );
   const chosen = typeof result.chosen === 'string' ? result.chosen : null;
@@ -113,11 +120,10 @@ export const tune: ActionHandler = async (ctx) => {
 
   const before = { live: ctx.store.variantWithRole('live')?.variantId ?? null, previous: ctx.store.variantWithRole('previous')?.variantId ?? null };
   const roles = ctx.store.activateVariant(variant.variantId);
-  const maxLatencyMs = typeof options.maxLatencyMs === 'number' ? options.maxLatencyMs : undefined;
-  const bound = healthBound({ healthMaxLatencyMs, maxLatencyMs, tunedLatencyMs: chosenLatencyMs(result, chosen) });
+  const bound = healthBound({ healthMaxLatencyMs, maxLatencyMs: o.maxLatencyMs, tunedLatencyMs: chosenLatencyMs(result, chosen) });
   let health: HealthCheck;
   try {
-    health = await checkHealth(ctx, roles.live, bound);
+    health = await checkHealth(ctx, roles.live, bound, o);
   } catch (error) {
     // Cancelled (agent stopping) before the check finished: an unchecked variant does not stay live.
     ctx.store.restoreVariantRoles(before);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { optionsToFlags } from '../../../src/agent/agent-services.js';
 import { isUnknownCommandMessage } from '../../../src/agent/cli-child.js';
 import { compareAcrossDevices, formatComparisonTable, summarizeReport } from '../../../src/agent/operator/compare-results.js';
-import { parseJobOptions } from '../../../src/cli/commands/push.js';
+import { jobOptionsFromArgs } from '../../../src/agent/operator/job-option-args.js';
 import type { OperatorReportRow } from '../../../src/store/operator-store.js';
 
 const sha = 'a'.repeat(64);
@@ -41,10 +41,10 @@ describe('option plumbing', () => {
     expect(() => optionsToFlags({ 'x --y': 1 })).toThrow(RangeError);
   });
 
-  it('parses --option KEY=VALUE with JSON values', () => {
-    expect(parseJobOptions(['iterations=50', 'method=int8', 'activate=false', 'x={"a":1}'])).toEqual({ iterations: 50, method: 'int8', activate: false, x: { a: 1 } });
-    expect(() => parseJobOptions(['=1'])).toThrow(/KEY=VALUE/);
-    expect(() => parseJobOptions(['a-b=1'])).toThrow(/plain identifier/);
+  it("parses --option KEY=VALUE by the action's option schema", () => {
+    expect(jobOptionsFromArgs('deploy', ['iterations=50', 'method=int8', 'activate=false', 'targetCache=65536'])).toEqual({ iterations: 50, method: 'int8', activate: false, targetCache: '65536' });
+    expect(() => jobOptionsFromArgs('deploy', ['=1'])).toThrow(/KEY=VALUE/);
+    expect(() => jobOptionsFromArgs('deploy', ['a-b=1'])).toThrow(/plain identifier/);
   });
 
   it('recognises a child that does not know the command', () => {
