@@ -4,13 +4,15 @@ import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { OperatorStore } from '../../store/operator-store.js';
 import { chunkCount } from '../../transport/chunk-layout.js';
-import { decodeMessage, encodeMessage, type ArtifactRef, type JobAction, type JobMessage, type ManifestMessage, type ReportMessage } from '../../transport/messages.js';
+import { JOB_ACTIONS, decodeMessage, encodeMessage, type ArtifactRef, type JobAction, type JobMessage, type ManifestMessage, type ReportMessage } from '../../transport/messages.js';
 import type { MqttConnection } from '../../transport/mqtt-connection.js';
 import { parsePrivateKey, signJob, signManifest } from '../../transport/signature.js';
 import { Topics } from '../../transport/topics.js';
 import { EdgetuneError, messageOf } from '../../util/errors.js';
 import { sha256OfFile } from '../artifact-receiver.js';
 import { packDatasetBundle } from '../dataset-bundle.js';
+import { jobOptionProblems, optionNamesOf } from '../actions/job-option-schemas.js';
+import { decodeModel } from '../../onnx/model-codec.js';
 import type { Logger } from '../logger.js';
 import { ArtifactServer, type DeviceTransferState } from './artifact-server.js';
 import { FleetInbox, MAX_DEVICE_MESSAGE_BYTES } from './fleet-inbox.js';
@@ -37,11 +39,25 @@ export interface PushOptions {
   chunkSizeBytes: number;
   /** The operator's store directory (reports land in operator.db; dataset bundles are built here). */
   operatorDataDir: string;
-  /** Job options passed to the device's action. */
+  /** Job options passed to the device's action (checked against the action's schema, job-option-schemas.ts). */
   jobOptions?: Record<string, unknown>;
+  /** Concrete shapes of inputs with symbolic dims (`--shape NAME=DxDxD`), sent as `options.shapes` (profile, deploy, tune). */
+  shapes?: Record<string, number[]>;
+  /**
+   * Check before anything is sent (default true): the options parse by the action's schema, and MODEL decodes as
+   * ONNX (except for `ping`, a transfer check that carries any bytes). false sends them as given: tests of the
+   * agent's own refusals.
+   */
+  preflight?: boolean;
+  /**
+   * A device the broker has no retained status or hello for has never connected there, and a broker keeps no job
+   * for a device without a session: without `queue` the push refuses it at once (USAGE); with it, the push waits (up
+   * to the timeout) for the device to come online and sends the job then.
+   */
+  queue?: boolean;
   /** Job expiry (default 7 days). */
   expiresInSeconds?: number;
-  /** How long to gather retained hello/status to learn a group's members (default 1500 ms). */
+  /** How long to gather retained hello/status to learn a group's members or that a device exists (default 1500 ms). */
   discoveryMs?: number;
   log: Logger;
   onProgress?: (snapshot: PushProgress) => void;
@@ -73,11 +89,36 @@ export interface PushResult {
   bytesSent: number;
   /** First chunk sent → last expected device said it has every artifact verified (null when nothing was sent). */
   transferSeconds: number | null;
+  /** The whole push: connect, transfer, and with `wait` the job until its last report. */
   seconds: number;
+  /** The target device had never been seen on the broker when the push started (`queue`: the job waited for it). */
+  unseenDevice: boolean;
 }
 
 /** Actions that send the model file along. */
 const SENDS_MODEL: ReadonlySet<JobAction> = new Set<JobAction>(['deploy', 'profile', 'compress', 'eval', 'tune', 'ping', 'activate']);
+/** Actions that act on the device's stored variants alone: a MODEL means nothing to them. */
+const TAKES_NO_MODEL: ReadonlySet<JobAction> = new Set<JobAction>(['rollback', 'resend-reports']);
+
+/** MODEL must decode as an ONNX model, in one file (the push sends one file): MODEL_INVALID naming it otherwise. */
+function checkOnnxModel(path: string): void {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    throw new EdgetuneError('USAGE', `MODEL ${path} cannot be read: ${messageOf(error)}`, { cause: error });
+  }
+  try {
+    if (bytes.length === 0) throw new EdgetuneError('MODEL_INVALID', 'the file is empty');
+    decodeModel(bytes, {
+      readExternal: (location, _offset, _length, tensorName) => {
+        throw new EdgetuneError('MODEL_INVALID', `tensor '${tensorName}' keeps its data in the separate file '${location}', and push sends one file: save the model with its weights inside`);
+      },
+    });
+  } catch (error) {
+    throw new EdgetuneError('MODEL_INVALID', `push: MODEL ${path} is not an ONNX model push can send: ${messageOf(error)}; nothing was sent`, { cause: error });
+  }
+}
 
 function jobIdNow(): string {
   return `job-${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
@@ -104,6 +145,9 @@ export async function pushJob(o: PushOptions): Promise<PushResult> {
   const topics = new Topics(o.topicPrefix);
   if (o.action === 'deploy' && !o.modelPath) throw new EdgetuneError('USAGE', 'push: deploy needs a MODEL file');
   if (o.action === 'eval' && !o.dataDir) throw new EdgetuneError('USAGE', 'push: eval needs --data DIR');
+  if (o.queue && 'group' in o.target) throw new EdgetuneError('USAGE', 'push: --queue applies to --device (a group push publishes for the members it finds)');
+  if (o.modelPath && TAKES_NO_MODEL.has(o.action)) throw new EdgetuneError('USAGE', `push: ${o.action} acts on the variants stored on the device and takes no MODEL`);
+  const preflight = o.preflight ?? true;
   let privateKey: KeyObject | null = null;
   if (o.keyPath) {
     let pem: Buffer;
@@ -119,6 +163,13 @@ export async function pushJob(o: PushOptions): Promise<PushResult> {
   const served: Array<{ ref: ArtifactRef; path: string; kind: 'model' | 'dataset' }> = [];
   let artifact: ArtifactRef | null = null;
   const jobOptions: Record<string, unknown> = { ...(o.jobOptions ?? {}) };
+  if (o.shapes && Object.keys(o.shapes).length > 0) {
+    if (!optionNamesOf(o.action).includes('shapes')) {
+      throw new EdgetuneError('USAGE', `push: --shape applies to ${JOB_ACTIONS.filter((a) => optionNamesOf(a).includes('shapes')).join(', ')}, not to ${o.action}`);
+    }
+    if (jobOptions.shapes !== undefined) throw new EdgetuneError('USAGE', 'push: give input shapes with --shape or with --option shapes=…, not both');
+    jobOptions.shapes = o.shapes;
+  }
   if (o.modelPath) {
     const d = await describeFile(o.modelPath, 'MODEL');
     const name = o.modelPath.split(/[\\/]/).pop()?.slice(0, 256) ?? 'model.onnx';
@@ -128,6 +179,12 @@ export async function pushJob(o: PushOptions): Promise<PushResult> {
     } else if (jobOptions.variantId === undefined) {
       jobOptions.variantId = d.sha256; // delete: name the stored model by digest, send nothing
     }
+  }
+  if (preflight) {
+    if (o.action === 'delete' && jobOptions.variantId === undefined) throw new EdgetuneError('USAGE', 'push: delete needs MODEL (its sha256 names the stored variant) or --option variantId=SHA256');
+    const problems = jobOptionProblems(o.action, jobOptions);
+    if (problems.length > 0) throw new EdgetuneError('USAGE', `push: ${o.action}: ${problems.map((p) => p.message).join('; ')}; nothing was sent`);
+    if (o.modelPath && o.action !== 'ping') checkOnnxModel(o.modelPath);
   }
   let data: ArtifactRef | null = null;
   if (o.dataDir) {
@@ -196,6 +253,7 @@ export async function pushJob(o: PushOptions): Promise<PushResult> {
         if (parsed.kind === 'hello' && Array.isArray(v.groups)) h.groups = v.groups.filter((g): g is string => typeof g === 'string');
         if (parsed.kind === 'status') h.online = v.state === 'online';
         hellos.set(id, h);
+        poke();
       }
     } catch (error) {
       o.log.debug(`${topic}: ${messageOf(error)}`);
@@ -211,6 +269,22 @@ export async function pushJob(o: PushOptions): Promise<PushResult> {
     : o.broker;
   const filters: string[] = [];
   const deadline = started + o.timeoutMs;
+  /** Wait until `cond` holds (woken by each message that may change it) or `untilMs` passes; its last value. */
+  const until = async (cond: () => boolean, untilMs: number): Promise<boolean> => {
+    while (!cond()) {
+      const left = untilMs - Date.now();
+      if (left <= 0 || o.signal?.aborted) return false;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(left, 250));
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    return true;
+  };
+  let unseenDevice = false;
   try {
     connection = await connectOperator(brokerOptions, (m) => onMessage(m.topic, m.payload), o.log.child('mqtt'));
     const link = connection;
@@ -218,10 +292,34 @@ export async function pushJob(o: PushOptions): Promise<PushResult> {
     link.on('connect', () => server?.resume());
     const isGroup = 'group' in o.target;
     const deviceFilter = (kind: 'requests' | 'reports' | 'hello' | 'status'): string => ('device' in o.target ? topics.device(o.target.device, kind) : topics.allDevices(kind));
-    filters.push(deviceFilter('requests'), deviceFilter('reports'), ...(isGroup ? [deviceFilter('hello'), deviceFilter('status')] : []));
+    filters.push(deviceFilter('requests'), deviceFilter('reports'), deviceFilter('hello'), deviceFilter('status'));
     await link.subscribe(filters, 1);
     if (isGroup) {
       await sleep(o.discoveryMs ?? 1500, o.signal);
+    } else {
+      // A device that ever connected left a retained status (its Last Will at least) and hello; they arrive right
+      // after the subscription. Without them the broker has no session for it either, and would drop the job.
+      const device = (o.target as { device: string }).device;
+      const seen = (): boolean => hellos.has(device);
+      if (!(await until(seen, Math.min(deadline, Date.now() + (o.discoveryMs ?? 1500))))) {
+        unseenDevice = true;
+        if (!o.queue) {
+          throw new EdgetuneError(
+            'USAGE',
+            `push: device '${device}' has never been seen on this broker (no retained status or hello under ${topics.device(device, 'status').replace(/\/status$/, '')}); nothing was sent. ` +
+              `\`npx edgetune devices\` lists the devices it knows (with the same broker settings); --queue waits for '${device}' to come online and sends the job then`,
+          );
+        }
+        o.log.warn(`push: device '${device}' has not been seen on this broker yet; the job is queued here and sent when it comes online (waiting up to ${Math.round((deadline - Date.now()) / 1000)} s, --timeout)`);
+        if (!(await until(seen, deadline))) {
+          if (o.signal?.aborted) throw new EdgetuneError('ABORTED', 'push: aborted');
+          throw new EdgetuneError(
+            'RUNTIME_FAILED',
+            `push: timed out after ${Math.round(o.timeoutMs / 1000)} s waiting for device '${device}' to come online; job ${job.jobId} was not sent (a broker keeps jobs only for devices that have connected to it)`,
+          );
+        }
+        o.log.warn(`push: device '${device}' came online; sending job ${job.jobId}`);
+      }
     }
     const expected = new Set<string>();
     if ('device' in o.target) expected.add(o.target.device);
@@ -298,6 +396,7 @@ export async function pushJob(o: PushOptions): Promise<PushResult> {
       bytesSent: server.bytesSent,
       transferSeconds: server.firstChunkAtMs !== null && lastCompleteAtMs !== null ? (lastCompleteAtMs - server.firstChunkAtMs) / 1000 : null,
       seconds: (Date.now() - started) / 1000,
+      unseenDevice,
     };
   } finally {
     await server?.close();

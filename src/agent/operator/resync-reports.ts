@@ -155,6 +155,8 @@ export async function resyncReports(o: ResyncOptions): Promise<ResyncResult> {
           chunkSizeBytes: o.chunkSizeBytes,
           operatorDataDir: o.operatorDataDir,
           jobOptions: { fromSeq: w.fromSeq, toSeq: w.toSeq },
+          // a device in the operator store the broker no longer has a retained status for: wait for it (timed out: no answer)
+          queue: true,
           log: o.log.child('push'),
         });
       } catch (error) {

@@ -1,31 +1,45 @@
 import type { Argv } from 'yargs';
 import cliProgress from 'cli-progress';
 import type { CommandModule } from '../main.js';
-import { pushJob, type PushProgress, type PushTarget } from '../../agent/operator/push-job.js';
+import { pushJob, type PushProgress, type PushResult, type PushTarget } from '../../agent/operator/push-job.js';
+import { jobOptionsFromArgs } from '../../agent/operator/job-option-args.js';
 import { compareAcrossDevices, formatComparisonTable } from '../../agent/operator/compare-results.js';
 import { reportModelSha } from '../../agent/operator/fleet-inbox.js';
 import { createLogger } from '../../agent/logger.js';
 import { DEVICE_ID_PATTERN } from '../../config/agent-config-schema.js';
+import { parseShapeArgs } from '../../profile/profile-inputs.js';
 import { JOB_ACTIONS, type JobAction } from '../../transport/messages.js';
 import { EdgetuneError, exitCodeFor, type ErrorCode } from '../../util/errors.js';
 import { operatorOptions, operatorSettingsFrom } from './operator-options.js';
 
-/** Parse `--option key=value` pairs; values are JSON when they parse as JSON, else strings. */
-export function parseJobOptions(pairs: readonly string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const pair of pairs) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new EdgetuneError('USAGE', `--option '${pair}' must be KEY=VALUE`);
-    const key = pair.slice(0, eq);
-    if (!/^[A-Za-z][A-Za-z0-9]{0,40}$/.test(key)) throw new EdgetuneError('USAGE', `--option key '${key}' must be a plain identifier (camelCase)`);
-    const raw = pair.slice(eq + 1);
-    try {
-      out[key] = JSON.parse(raw);
-    } catch {
-      out[key] = raw;
-    }
-  }
-  return out;
+/** Bytes for a person, in the units of the comparison table: 412 B, 38.2 KiB, 2.04 MiB. */
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / (1024 * 1024)).toFixed(2)} MiB`;
+}
+
+/** Seconds for a person: 0.16 s, 15.8 s. */
+function formatSeconds(seconds: number): string {
+  return `${seconds < 10 ? seconds.toFixed(2) : seconds.toFixed(1)} s`;
+}
+
+/**
+ * The push summary: the transfer and the job timed apart, e.g. `job J (deploy) → device d: 1 device(s);
+ * 28 chunks (2.94 MiB) sent in 0.16 s; job done in 15.8 s`.
+ */
+export function formatPushSummary(result: PushResult, wait: boolean): string {
+  const target = 'device' in result.target ? `device ${result.target.device}` : `group ${result.target.group}`;
+  const resent = result.chunksResent > 0 ? `, ${result.chunksResent} re-sent to one device` : '';
+  const transfer =
+    result.chunksSent === 0
+      ? result.artifact || result.data
+        ? 'no chunks sent (the artifacts were on the device already)'
+        : 'no artifact'
+      : `${result.chunksSent} chunk${result.chunksSent === 1 ? '' : 's'} (${formatBytes(result.bytesSent)}${resent}) sent${result.transferSeconds !== null ? ` in ${formatSeconds(result.transferSeconds)}` : ''}`;
+  const done = wait ? `job done in ${formatSeconds(result.seconds)}` : `push done in ${formatSeconds(result.seconds)} (the job runs on the device; --wait waits for its report)`;
+  const unseen = result.unseenDevice ? ` (queued for a device not seen on this broker before; it came online)` : '';
+  return `job ${result.jobId} (${result.action}) → ${target}${unseen}: ${result.devices.length} device(s); ${transfer}; ${done}\n`;
 }
 
 /** `edgetune push [MODEL] (--device ID | --group G)`: signed job + chunked model transfer, optionally waiting for reports. */
@@ -35,13 +49,15 @@ export const commandModule: CommandModule = {
   builder: (y: Argv) =>
     operatorOptions(
       y
-        .positional('model', { type: 'string', describe: 'ONNX model file (deploy/profile/compress/eval; optional for ping, rollback)' })
+        .positional('model', { type: 'string', describe: 'ONNX model file (deploy, profile, compress, eval, tune, activate; delete names the stored variant by its digest; ping sends any file)' })
         .option('device', { type: 'string', describe: 'target device id' })
         .option('group', { type: 'string', describe: 'target group' })
         .option('action', { type: 'string', choices: [...JOB_ACTIONS], default: 'deploy', describe: 'job action' })
         .option('data', { type: 'string', describe: 'dataset directory (ONNX test-data layout) sent with the job' })
         .option('key', { type: 'string', describe: 'ed25519 private key (PEM) that signs the job; agents refuse unsigned jobs by default' })
-        .option('option', { type: 'string', array: true, describe: 'job option KEY=VALUE (repeatable), e.g. method=int8, iterations=50' })
+        .option('option', { type: 'string', array: true, describe: "job option KEY=VALUE (repeatable), checked against the action's options, e.g. method=int8, iterations=50" })
+        .option('shape', { type: 'string', array: true, describe: 'NAME=DxDxD for model inputs with symbolic dims (repeatable; profile, deploy, tune), as profile --shape' })
+        .option('queue', { type: 'boolean', default: false, describe: 'the device has not connected to this broker yet: wait (up to --timeout) for it to come online and send the job then' })
         .option('wait', { type: 'boolean', default: false, describe: "wait for each device's report and print it" })
         .option('timeout', { type: 'number', default: 600, describe: 'seconds to wait for transfers / reports' })
         .option('chunk-size', { type: 'number', describe: 'artifact chunk bytes (default 262144; 65536 for brokers with 128 KB limits)' })
@@ -61,6 +77,8 @@ export const commandModule: CommandModule = {
     const settings = operatorSettingsFrom(args);
     const chunkSize = settings.chunkSizeBytes;
     if (!Number.isInteger(chunkSize) || chunkSize < 1024 || chunkSize > 64 * 1024 * 1024) throw new EdgetuneError('USAGE', `chunk size ${String(chunkSize)} must be an integer in 1024..67108864`);
+    const jobOptions = jobOptionsFromArgs(action, (args.option as string[] | undefined) ?? []);
+    const shapes = parseShapeArgs((args.shape as string[] | undefined) ?? []);
     const log = createLogger(args.verbose === true ? 'debug' : 'warn');
     const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ stream: process.stderr, format: 'push {bar} {value}/{total} chunks | {devices}', hideCursor: true }, cliProgress.Presets.shades_classic) : null;
     let barStarted = false;
@@ -90,7 +108,9 @@ export const commandModule: CommandModule = {
         timeoutMs: timeout * 1000,
         chunkSizeBytes: chunkSize,
         operatorDataDir: String(args.dataDir),
-        jobOptions: parseJobOptions((args.option as string[] | undefined) ?? []),
+        jobOptions,
+        ...(Object.keys(shapes).length > 0 ? { shapes } : {}),
+        queue: args.queue === true,
         log,
         onProgress,
       });
@@ -102,7 +122,7 @@ export const commandModule: CommandModule = {
       const single = args.wait === true && 'device' in target ? result.reports[0] : undefined;
       process.stdout.write(`${JSON.stringify(single ?? result)}\n`);
     } else {
-      process.stdout.write(`job ${result.jobId} (${result.action}) → ${'device' in target ? `device ${target.device}` : `group ${target.group}`}: ${result.devices.length} device(s), ${result.chunksSent} chunk(s) sent (${result.chunksResent} re-sent to one device) in ${result.seconds.toFixed(1)} s\n`);
+      process.stdout.write(formatPushSummary(result, args.wait === true));
       if (result.reports.length > 0) {
         const rows = result.reports.map((r) => ({
           reportId: r.reportId,

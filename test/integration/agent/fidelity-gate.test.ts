@@ -22,7 +22,7 @@ const COLLAPSE = /predicts class \d+ for all 256 samples/;
 type Report = ReportMessage & Record<string, any>;
 
 function pusher(fleet: ReturnType<typeof fleetDir>, deviceId: string, brokerUrl: () => string) {
-  return async (action: 'deploy' | 'activate' | 'rollback', options: Record<string, unknown>, withModel = true): Promise<Report> => {
+  return async (action: 'deploy' | 'activate' | 'rollback', options: Record<string, unknown>, withModel = true, preflight = true): Promise<Report> => {
     const result = await pushJob({
       ...(withModel ? { modelPath: RESCNN, dataDir: DATA } : {}),
       target: { device: deviceId },
@@ -35,6 +35,7 @@ function pusher(fleet: ReturnType<typeof fleetDir>, deviceId: string, brokerUrl:
       chunkSizeBytes: 256 * 1024,
       operatorDataDir: join(fleet.dir, `operator-${deviceId}`),
       jobOptions: options,
+      preflight,
       log: testLogger('push'),
     });
     return result.reports[0] as Report;
@@ -143,7 +144,8 @@ describe(`deploy applies the fidelity gate (${HAVE_MOSQUITTO ? 'Mosquitto' : 'em
   });
 
   it('refuses bad fidelity options with JOB_INVALID naming the option, and activates nothing', async () => {
-    const bad = await push('deploy', { method: 'fp16', confidence: 1.5, ...PROFILE });
+    // push itself refuses them (issue 20); preflight: false sends them anyway, as another operator might
+    const bad = await push('deploy', { method: 'fp16', confidence: 1.5, ...PROFILE }, true, false);
     expect(bad.state).toBe('failed');
     expect(bad.error?.code).toBe('JOB_INVALID');
     expect(bad.error?.message).toContain('options.confidence');

@@ -35,6 +35,9 @@ describe('the agent refuses bad input with a report, leaves nothing behind, and 
     return p;
   }
 
+  // The pushes of random bytes below pass `preflight: false`: push itself refuses a file that is not ONNX (issue 20),
+  // and these tests are about what the agent does with one that comes from elsewhere.
+
   /** Nothing of the artifact on disk or in the store, and nothing half-written anywhere. */
   function expectNothingLeftFor(sha: string): void {
     expect(readdirSync(agent.paths.stagingDir)).toEqual([]);
@@ -57,7 +60,7 @@ describe('the agent refuses bad input with a report, leaves nothing behind, and 
     const path = model(200_000, 'signed-by-stranger.onnx');
     const result = await pushJob({
       modelPath: path, target: { device: 'dev' }, action: 'profile', broker: { url: agent.brokerUrl }, topicPrefix: 'edgetune/v1', keyPath: otherKey,
-      wait: true, timeoutMs: 20_000, chunkSizeBytes: 65536, operatorDataDir: join(fleet.dir, 'op'), log: testLogger('push'),
+      wait: true, timeoutMs: 20_000, chunkSizeBytes: 65536, operatorDataDir: join(fleet.dir, 'op'), preflight: false, log: testLogger('push'),
     });
     const report = result.reports[0];
     expect(report?.state).toBe('failed');
@@ -90,7 +93,7 @@ describe('the agent refuses bad input with a report, leaves nothing behind, and 
     const path = model(LIMIT + 1, 'too-big.onnx');
     const result = await pushJob({
       modelPath: path, target: { device: 'dev' }, action: 'profile', broker: { url: agent.brokerUrl }, topicPrefix: 'edgetune/v1', keyPath: fleet.privateKey,
-      wait: true, timeoutMs: 20_000, chunkSizeBytes: 65536, operatorDataDir: join(fleet.dir, 'op'), log: testLogger('push'),
+      wait: true, timeoutMs: 20_000, chunkSizeBytes: 65536, operatorDataDir: join(fleet.dir, 'op'), preflight: false, log: testLogger('push'),
     });
     const report = result.reports[0];
     expect(report?.error?.code).toBe('LIMIT_EXCEEDED');
@@ -139,7 +142,7 @@ describe('the agent refuses bad input with a report, leaves nothing behind, and 
     const path = model(300_000, 'garbage.onnx');
     const result = await pushJob({
       modelPath: path, target: { device: 'dev' }, action: 'profile', broker: { url: agent.brokerUrl }, topicPrefix: 'edgetune/v1', keyPath: fleet.privateKey,
-      wait: true, timeoutMs: 60_000, chunkSizeBytes: 65536, operatorDataDir: join(fleet.dir, 'op'), jobOptions: { iterations: 2, energy: 'off' }, log: testLogger('push'),
+      wait: true, timeoutMs: 60_000, chunkSizeBytes: 65536, operatorDataDir: join(fleet.dir, 'op'), jobOptions: { iterations: 2, energy: 'off' }, preflight: false, log: testLogger('push'),
     });
     const report = result.reports[0];
     expect(report?.state).toBe('failed');
