@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { loadModelFile, saveModelFile } from '../onnx/model-file.js';
 import { cloneModel, defaultOpset, elementCount, type OnnxModel, type Tensor } from '../onnx/ir.js';
 import { validateGraph } from '../onnx/graph.js';
-import { normalizeModel } from '../onnx/normalize.js';
+import { normalizeModel, opsetUpgradeNote } from '../onnx/normalize.js';
 import { feedsForBatch, openDataset, type Dataset } from './dataset.js';
 import { loadCompressMethod } from './methods/registry.js';
 import type { MethodOptions } from './methods/method-types.js';
@@ -154,7 +154,8 @@ export async function compressModelFile(options: CompressFileOptions): Promise<C
       judge && inputBytes && outcome.report.nodesChanged > 0
         ? await compressionFidelity(inputBytes, outputBytes, outcome.model, judge, { ...options, confidence }, parts?.summary ?? null)
         : { fidelity: null, notes: fidelityNotes };
-    const notes = [...normalized.nodesConverted.map((n) => `opset upgrade converted ${n}`).slice(0, 20), ...outcome.report.notes, ...measured.notes];
+    const upgraded = opsetUpgradeNote(normalized);
+    const notes = [...(upgraded ? [upgraded] : []), ...outcome.report.notes, ...measured.notes];
     const gate = measured.fidelity?.gate;
     if (gate && !gate.passed) {
       const f = measured.fidelity!;

@@ -270,6 +270,23 @@ export function normalizeModel(model: OnnxModel, options: { minOpset?: number } 
   return { constantsLifted, opset: { from, to: defaultOpset(model) }, nodesConverted };
 }
 
+/**
+ * One line for what the opset upgrade changed, grouped by op type ("opset upgrade 11 → 13 converted 19 nodes: Clip
+ * ×19"), or null when it changed nothing. `converted` holds the labels `OpType 'name'` of `NormalizeReport`.
+ */
+export function opsetUpgradeNote(report: Pick<NormalizeReport, 'nodesConverted' | 'opset'>): string | null {
+  const n = report.nodesConverted.length;
+  if (n === 0) return null;
+  const byOp = new Map<string, number>();
+  for (const label of report.nodesConverted) {
+    const op = label.slice(0, label.indexOf(' ') > 0 ? label.indexOf(' ') : undefined);
+    byOp.set(op, (byOp.get(op) ?? 0) + 1);
+  }
+  const ops = [...byOp].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([op, count]) => `${op} ×${count}`);
+  const what = n === 1 ? `1 node: ${report.nodesConverted[0]}` : `${n} nodes: ${ops.join(', ')}`;
+  return `opset upgrade ${report.opset.from} → ${report.opset.to} converted ${what}`;
+}
+
 /** A scalar float32 initializer value. */
 export function scalarFloat(name: string, value: number): Tensor {
   return makeTensor(name, DataType.FLOAT, [], new Float32Array([value]));

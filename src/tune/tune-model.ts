@@ -299,6 +299,8 @@ export async function tuneModel(options: TuneOptions): Promise<TuneResult> {
 
     const budgetMs = options.budgetSeconds !== undefined ? options.budgetSeconds * 1000 : Infinity;
     let stoppedByBudget = false;
+    // Self-distillation notes already shown in a progress line, with the first candidate that had each.
+    const distillSeen = new Map<string, string>();
     for (let index = 0; index < specs.length; index++) {
       const spec = specs[index]!;
       const key = optionsKeyOf(spec);
@@ -322,7 +324,7 @@ export async function tuneModel(options: TuneOptions): Promise<TuneResult> {
         if (result.model) builtBySha.set(result.model.sha256, builtBySha.get(result.model.sha256) ?? spec.id);
         results.push(result);
         options.onEvent?.({ type: 'candidate-start', id: spec.id, index, total: specs.length, resumed: true });
-        options.onEvent?.({ type: 'candidate-done', id: spec.id, index, total: specs.length, state: result.state, resumed: true, summary: summarize(result) });
+        options.onEvent?.({ type: 'candidate-done', id: spec.id, index, total: specs.length, state: result.state, resumed: true, summary: summarize(result, distillSeen) });
         continue;
       }
       if (index > 0 && performance.now() - started >= budgetMs) {
@@ -354,7 +356,7 @@ export async function tuneModel(options: TuneOptions): Promise<TuneResult> {
       store.finishCandidate(loaded.sha256, spec.id, key, result.state, result);
       if (result.model && result.state !== 'skipped') builtBySha.set(result.model.sha256, builtBySha.get(result.model.sha256) ?? spec.id);
       results.push(result);
-      options.onEvent?.({ type: 'candidate-done', id: spec.id, index, total: specs.length, state: result.state, resumed: false, summary: summarize(result) });
+      options.onEvent?.({ type: 'candidate-done', id: spec.id, index, total: specs.length, state: result.state, resumed: false, summary: summarize(result, distillSeen) });
       if (index === 0 && result.state === 'failed' && isBadInput(result.errorCode)) {
         store.finishRun(runId, 'done', null);
         throw new EdgetuneError(result.errorCode!, `the original model cannot be profiled: ${result.reason}`);
@@ -532,14 +534,14 @@ async function runCandidate(spec: CandidateSpec, ctx: CandidateContext, previous
     a.bound = checkBound(judgementOf(a), bound, a.pairedCounts);
     return a.bound.met;
   };
-  let distillNote = '';
+  let distillNote: string | null = null;
   if (result.accuracy && !meets(result.accuracy) && spec.steps.length > 0 && ctx.calibDir && ctx.dataDir) {
     // Self-distillation as recovery: the compressed model is the student, the original the teacher.
     ctx.onEvent?.({ type: 'stage', id: spec.id, stage: 'self-distill' });
     const recovered = await selfDistill(result, ctx).catch((error: unknown) => ({
       note: `self-distillation ${error instanceof EdgetuneError && error.isBadInput ? 'not applicable' : 'failed'}: ${messageOf(error)}`,
     }));
-    distillNote = ` (${recovered.note})`;
+    distillNote = recovered.note;
     if ('model' in recovered && recovered.accuracy.collapsed.length === 0 && meets(recovered.accuracy)) {
       result.model = recovered.model;
       result.accuracy = recovered.accuracy;
@@ -549,7 +551,8 @@ async function runCandidate(spec: CandidateSpec, ctx: CandidateContext, previous
   }
   if (result.accuracy && !meets(result.accuracy)) {
     result.state = 'rejected';
-    result.reason = `--max-accuracy-drop: ${result.accuracy.bound!.message} (${judgedOnLabel(result.accuracy.judgedOn, result.accuracy.samples)}): dropped before profiling${distillNote}`;
+    result.reason = `--max-accuracy-drop: ${result.accuracy.bound!.message} (${judgedOnLabel(result.accuracy.judgedOn, result.accuracy.samples)}): dropped before profiling`;
+    result.selfDistillation = distillNote;
     result.seconds = (performance.now() - t0) / 1000;
     return result;
   }
@@ -685,8 +688,14 @@ export function stepLabel(step: CandidateStep): string {
   return opts.length > 0 ? `${step.method}(${opts.join(', ')})` : step.method;
 }
 
-function summarize(r: CandidateResult): string {
-  if (r.state !== 'done' || !r.profile) return `${r.state}: ${r.reason ?? ''}`;
+function summarize(r: CandidateResult, distillSeen: Map<string, string>): string {
+  if (r.state !== 'done' || !r.profile) {
+    const note = r.selfDistillation ?? null;
+    const first = note === null ? undefined : distillSeen.get(note);
+    if (note !== null && first === undefined) distillSeen.set(note, r.id);
+    const distill = note === null ? '' : first === undefined ? ` (${note})` : ` (self-distillation: as for ${first})`;
+    return `${r.state}: ${r.reason ?? ''}${distill}`;
+  }
   const parts = [`p50 ${fmtMs(r.profile.latencyMs.p50)} ms`, fmtSize(r.model?.bytes ?? 0)];
   if (r.accuracy) parts.push(`${r.accuracy.metric} drop ${fmtPp(r.accuracy.dropPp)} pp`);
   return parts.join(', ');
@@ -769,6 +778,10 @@ function assemble(a: AssembleInput): TuneResult {
   if (energyMethods.has('estimated')) notes.push('energy per inference is ESTIMATED from CPU utilisation and the device profile power model, not measured');
   if (profiled.some((r) => r.profile!.throttled)) notes.push(`thermal throttling during: ${profiled.filter((r) => r.profile!.throttled).map((r) => r.id).join(', ')}`);
   notes.push(...selection.notes);
+  // One note per distinct self-distillation outcome, naming the rejected candidates it was for (not one per rejection).
+  const distilled = new Map<string, string[]>();
+  for (const r of a.results) if (r.selfDistillation) distilled.set(r.selfDistillation, [...(distilled.get(r.selfDistillation) ?? []), r.id]);
+  for (const [note, ids] of distilled) notes.push(`${note} — tried on ${ids.length === 1 ? 'the rejected candidate' : `${ids.length} rejected candidates`}: ${ids.join(', ')}`);
   const candidates: TuneCandidateJson[] = a.results.map((r) => {
     const d = lost.get(r.id);
     return {
@@ -782,6 +795,7 @@ function assemble(a: AssembleInput): TuneResult {
       pareto: front.has(r.id),
       state: r.state,
       reason: r.reason,
+      selfDistillation: r.selfDistillation ?? null,
       violations: violations.get(r.id) ?? [],
       dominatedBy: d?.by ?? null,
       whyLost: d?.reason ?? (violations.has(r.id) ? `misses ${violations.get(r.id)!.join('; ')}` : slower.get(r.id)?.eligible === false ? slower.get(r.id)!.note : null),

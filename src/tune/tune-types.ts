@@ -171,6 +171,11 @@ export interface CandidateResult {
   seconds: number;
   /** True when it came from the store (an earlier, interrupted or finished run). */
   resumed: boolean;
+  /**
+   * What self-distillation did for a candidate rejected by --max-accuracy-drop (not applicable, not applied, or
+   * applied without meeting the bound); kept out of `reason` so that a note shared by many rejections is said once.
+   */
+  selfDistillation?: string | null;
 }
 
 /** A candidate in the `tune` JSON (SPEC fields first). */
@@ -186,6 +191,8 @@ export interface TuneCandidateJson {
   pareto: boolean;
   state: CandidateState;
   reason: string | null;
+  /** A rejected candidate's self-distillation attempt (CandidateResult.selfDistillation); the result's notes group them. */
+  selfDistillation?: string | null;
   /** Constraints it misses (profiled candidates only). */
   violations: string[];
   /** Why it is off the front (profiled, feasible candidates only). */

@@ -22,7 +22,7 @@ describe('tune offers self-distillation when a compressed candidate misses the a
       candidates: [spec('lowrank-0.95', [{ method: 'lowrank', options: { ratio: 0.95 } }])],
     });
     const c = result.candidates.find((x) => x.id === 'lowrank-0.95')!;
-    const text = `${c.reason ?? ''} ${c.note}`;
+    const text = `${c.reason ?? ''} ${c.note} ${c.selfDistillation ?? ''}`; // rejected after all: the attempt is in selfDistillation
     const m = /self-distilled head '[^']+' against the original: drop ([\d.]+) → ([\d.]+) pp/.exec(text);
     expect(m, text).not.toBeNull();
     expect(Number(m![2])).toBeLessThan(Number(m![1]));
