@@ -195,6 +195,49 @@ function labelFor(layers: ConfigLayer[], path: string): string {
   return 'defaults';
 }
 
+/** The keys the schema knows in the object at `path` (optional and defaulted sections unwrapped); [] when unknown. */
+function knownKeysAt(path: readonly string[]): string[] {
+  let schema: unknown = agentConfigSchema;
+  for (let i = 0; i <= path.length; i++) {
+    while (isWrapper(schema)) schema = schema.unwrap();
+    const shape = (schema as { shape?: Record<string, unknown> } | null)?.shape;
+    if (!isPlainObject(shape)) return [];
+    if (i === path.length) return Object.keys(shape);
+    schema = shape[path[i]!];
+  }
+  return [];
+}
+
+function isWrapper(schema: unknown): schema is { unwrap(): unknown } {
+  const type = (schema as { _zod?: { def?: { type?: string } } } | null)?._zod?.def?.type;
+  return (type === 'optional' || type === 'nullable' || type === 'default') && typeof (schema as { unwrap?: unknown }).unwrap === 'function';
+}
+
+/** The known key an unknown one most likely means: the same ignoring case, or within 2 edits (1 for short keys). */
+function closestKey(key: string, known: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestDistance = Infinity;
+  for (const k of known) {
+    const d = k.toLowerCase() === key.toLowerCase() ? 0 : editDistance(key.toLowerCase(), k.toLowerCase());
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = k;
+    }
+  }
+  return best !== null && bestDistance <= (key.length <= 4 ? 1 : 2) ? best : null;
+}
+
+/** Levenshtein distance. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
 function checkKeyFile(path: string, what: string, problems: string[], publicKey: boolean): void {
   try {
     if (!statSync(path).isFile()) {
@@ -230,9 +273,18 @@ export function resolveAgentConfig(layers: ConfigLayer[], options: { configPath:
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const path = issue.path.map(String).join('.');
-      const where = labelFor(all, path);
-      const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
-      problems.push(`${path || '(top level)'}: ${issue.message}${keys} [from ${where}]`);
+      if (issue.code === 'unrecognized_keys') {
+        // An unknown key is where it was written (the file, a variable, a flag), never the defaults: one line each,
+        // with the known key it most likely means.
+        const known = knownKeysAt(issue.path.map(String));
+        for (const key of issue.keys) {
+          const keyPath = path ? `${path}.${key}` : key;
+          const meant = closestKey(key, known);
+          problems.push(`${keyPath}: unknown key${meant ? ` (did you mean '${meant}'?)` : ''} [from ${labelFor(all, keyPath)}]`);
+        }
+        continue;
+      }
+      problems.push(`${path || '(top level)'}: ${issue.message} [from ${labelFor(all, path)}]`);
     }
   }
   // Cross-key and file checks run even when the schema found problems, on whatever values have the right type,
