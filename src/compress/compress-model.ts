@@ -155,7 +155,8 @@ export async function compressModelFile(options: CompressFileOptions): Promise<C
         ? await compressionFidelity(inputBytes, outputBytes, outcome.model, judge, { ...options, confidence }, parts?.summary ?? null)
         : { fidelity: null, notes: fidelityNotes };
     const upgraded = opsetUpgradeNote(normalized);
-    const notes = [...(upgraded ? [upgraded] : []), ...outcome.report.notes, ...measured.notes];
+    const controlFlow = controlFlowNote(outcome.model, outcome.report.nodesKeptFloat);
+    const notes = [...(upgraded ? [upgraded] : []), ...(controlFlow ? [controlFlow] : []), ...outcome.report.notes, ...measured.notes];
     const gate = measured.fidelity?.gate;
     if (gate && !gate.passed) {
       const f = measured.fidelity!;
@@ -241,6 +242,20 @@ async function checkOutputRuns(method: string, output: OnnxModel, inputBytes: Ui
 }
 
 /** Synthesized inputs to judge on when no data was given; null (with a note) when the input shapes are symbolic. */
+/**
+ * What a pass left alone inside control flow: passes work on the main graph only, so If/Loop/Scan bodies keep their
+ * ops as they were. Null when the model has none, or when the pass already listed them as kept float (fp16).
+ */
+function controlFlowNote(model: OnnxModel, keptFloat: readonly { opType: string }[]): string | null {
+  const counts = new Map<string, number>();
+  for (const node of model.graph.nodes) {
+    if ([...node.attributes.values()].some((a) => a.type === 'graph' || a.type === 'graphs')) counts.set(node.opType, (counts.get(node.opType) ?? 0) + 1);
+  }
+  if (counts.size === 0 || keptFloat.some((k) => counts.has(k.opType))) return null;
+  const list = [...counts].map(([op, n]) => `${op} ×${n}`).join(', ');
+  return `control flow left as it was: ${list} and the ops in their bodies are not compressed (the pass works on the main graph)`;
+}
+
 function syntheticJudge(model: OnnxModel, notes: string[]): { dataset: Dataset; judgedOn: JudgedOn } | null {
   try {
     return { dataset: syntheticDataset(model, SYNTHETIC_SAMPLES), judgedOn: 'synthetic' };
