@@ -48,8 +48,12 @@ export const commandModule: CommandModule = {
       printResult(args.json === true, result, () =>
         [
           `samples ${result.samples}`,
-          `top-1 ${pct(result.top1)}${result.referenceTop1 !== null ? ` (reference ${pct(result.referenceTop1)}; drop ${pp(result.referenceTop1 - result.top1!)} pp${ci(iv.top1Drop, pp)})` : ''}`,
-          `agreement ${agreement}${seq ? '\n' : '  '}cosine ${num(result.cosine, 5)}${ci(iv.cosine, (v) => v.toFixed(5))}  SQNR ${num(result.sqnrDb, 2)} dB${ci(iv.sqnrDb, (v) => v.toFixed(2))}  KL ${num(result.kl, 5)}${several ? `  (worst output '${result.worstOutput}')` : ''}`,
+          ...(result.top1 !== null
+            ? [`top-1 ${pct(result.top1)}${result.referenceTop1 !== null ? ` (reference ${pct(result.referenceTop1)}; drop ${pp(result.referenceTop1 - result.top1)} pp${ci(iv.top1Drop, pp)})` : ''}`]
+            : []),
+          // Without a reference there is nothing to agree with: say what would give those figures instead of n/a.
+          ...(result.reference === null ? ['(agreement, cosine, SQNR and KL compare with an original model: give it with --reference MODEL)'] : []),
+          ...(result.reference === null ? [] : [`agreement ${agreement}${seq ? '\n' : '  '}cosine ${num(result.cosine, 5)}${ci(iv.cosine, (v) => v.toFixed(5))}  SQNR ${num(result.sqnrDb, 2)} dB${ci(iv.sqnrDb, (v) => v.toFixed(2))}  KL ${num(result.kl, 5)}${several ? `  (worst output '${result.worstOutput}')` : ''}`]),
           ...(iv.confidence > 0 && (result.agreement !== null || seq) ? [`(intervals: ${+(iv.confidence * 100).toFixed(1)} %, on these ${result.samples} samples)`] : []),
           ...result.collapsed.map((c) => `COLLAPSED: ${c}`),
           ...(several

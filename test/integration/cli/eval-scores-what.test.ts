@@ -37,6 +37,15 @@ describe('edgetune eval: what it scores against', () => {
     expect(JSON.parse(reference.stdout).agreement).toBe(1);
   });
 
+  it('labels without a reference: the top-1 and what a reference would add, no row of n/a', () => {
+    writeDataset(join(dir, 'labelled'), [{ inputs: [floatTensor('x', [2, 784], new Float32Array(1568).fill(0.25))], labels: int64Tensor('l', [2], [0, 1]) }]);
+    const r = runCli(['eval', MLP, '--data', join(dir, 'labelled')]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^top-1 \d+\.\d\d%$/m);
+    expect(r.stdout).toContain('give it with --reference MODEL');
+    expect(r.stdout).not.toContain('n/a');
+  });
+
   it('a label outside the classifier output: exit 2 naming the set and the label (≥ width, and < 0)', () => {
     const high = runCli(['eval', MLP, '--data', join(dir, 'label-10')]);
     expect(high.status, high.stdout).toBe(2);
