@@ -1,6 +1,6 @@
 /**
  * Which docs/ files are generated and from what: docs/cli.md whole, and named sections inside the hand-written
- * docs/config.md and docs/mqtt.md. `generateDocs` computes every file's expected text in memory;
+ * docs/config.md, docs/mqtt.md and docs/jobs.md. `generateDocs` computes every file's expected text in memory;
  * scripts/gen-docs.ts writes it, test/unit/cli/docs-drift.test.ts compares it with what is committed.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadCommandDocs, renderCliReference } from './cli-reference.js';
 import { CONFIG_SOURCES, renderConfigDefaults, renderConfigKeys } from './config-reference.js';
+import { JOB_ACTION_SOURCES, JOB_OPTION_SOURCES, renderJobActions, renderJobOptions } from './jobs-reference.js';
 import { replaceSection } from './markdown.js';
 import { PAYLOAD_SOURCES, TOPIC_SOURCES, renderPayloads, renderTopicTable } from './mqtt-reference.js';
 
@@ -39,6 +40,13 @@ export const DOC_SPECS: readonly DocSpec[] = [
     sections: [
       { name: 'topics', sources: TOPIC_SOURCES, render: renderTopicTable },
       { name: 'payloads', sources: PAYLOAD_SOURCES, render: renderPayloads },
+    ],
+  },
+  {
+    path: 'docs/jobs.md',
+    sections: [
+      { name: 'job-actions', sources: JOB_ACTION_SOURCES, render: () => renderJobActions() },
+      { name: 'job-options', sources: JOB_OPTION_SOURCES, render: () => renderJobOptions() },
     ],
   },
 ];

@@ -21,6 +21,7 @@ describe('docs/ drift', () => {
     expect(await staleDocs(read({}))).toEqual([]);
     expect(await staleDocs(read({ 'docs/cli.md': (t) => t.replace('| `--data` |', '| `--dataset` |') }))).toEqual(['docs/cli.md']);
     expect(await staleDocs(read({ 'docs/config.md': (t) => t.replace('| `deviceId` |', '| `deviceName` |') }))).toEqual(['docs/config.md']);
+    expect(await staleDocs(read({ 'docs/jobs.md': (t) => t.replace('| `holdMs` |', '| `holdSeconds` |') }))).toEqual(['docs/jobs.md']);
     expect(await staleDocs(read({ 'docs/mqtt.md': (t) => t.replace('# MQTT interface', '# MQTT') }))).toEqual([]);
   });
 
