@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } fr
 import { join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { compressModelFile, type CompressReport } from '../compress/compress-model.js';
-import { openDataset } from '../compress/dataset.js';
+import { openDataset, realInputs } from '../compress/dataset.js';
 import { evaluateModelFiles } from '../compress/evaluate-files.js';
 import { DEFAULT_CONFIDENCE, type FidelityMetrics } from '../compress/fidelity.js';
 import { checkBound, identityJudgement, judgeAccuracy, judgedOnLabel, type AccuracyJudgement, type JudgedOn } from '../compress/accuracy-judgement.js';
@@ -97,6 +97,23 @@ function abortedError(done: number, total: number, store: string): EdgetuneError
 }
 
 /** Run a tune. Bad input throws before any work (USAGE, MODEL_INVALID, DATASET_INVALID); interruption throws ABORTED. */
+/**
+ * Profiling shapes from the first sample of a dataset, for the inputs whose declared shape has a symbolic dim past
+ * the batch axis (the batch axis takes `batchSize`); inputs with only a symbolic batch are left to `--batch`.
+ */
+function shapesFromData(model: Parameters<typeof realInputs>[0], dataDir: string, batchSize: number): Record<string, number[]> {
+  const batch = openDataset(dataDir, model).load(0);
+  const shapes: Record<string, number[]> = {};
+  realInputs(model).forEach((input, k) => {
+    const declared = input.type?.shape;
+    const dims = batch.inputs[k]?.dims;
+    if (!declared || !dims || dims.length !== declared.length) return;
+    if (!declared.some((d, i) => i > 0 && typeof d !== 'number')) return;
+    shapes[input.name] = dims.map((d, i) => (i === 0 && dims.length >= 2 && !batch.unbatched && typeof declared[0] !== 'number' ? batchSize : d));
+  });
+  return shapes;
+}
+
 export async function tuneModel(options: TuneOptions): Promise<TuneResult> {
   const started = performance.now();
   const signal = options.signal;
@@ -188,6 +205,10 @@ export async function tuneModel(options: TuneOptions): Promise<TuneResult> {
   if (constraints.maxAccuracyDropPp !== undefined && !dataDir) {
     throw new EdgetuneError('USAGE', '--max-accuracy-drop needs --data DIR: accuracy is measured on real samples');
   }
+  // Inputs with symbolic dims other than the batch (a detector's H and W) are profiled at the data's shape when no
+  // --shape was given: the data says what the model is used at.
+  const shapeDataDir = dataDir ?? calibDir;
+  if (Object.keys(settings.shapes).length === 0 && shapeDataDir) settings.shapes = shapesFromData(loaded.model, shapeDataDir, settings.batchSize);
   const evalFingerprint = dataDir ? fingerprintDirectory(dataDir) : null;
   const calibFingerprint = calibDir ? (calibDir === dataDir ? evalFingerprint : fingerprintDirectory(calibDir)) : null;
   if (signal?.aborted) throw new EdgetuneError('ABORTED', 'tune aborted before it started');
@@ -707,7 +728,7 @@ interface AssembleInput {
   bytes: number;
   planned: PlanForModelResult;
   detected: NonNullable<TuneOptions['detected']>;
-  settings: { iterations: number; warmup: number; batchSize: number; energy: string; threads: number | null };
+  settings: { iterations: number; warmup: number; batchSize: number; energy: string; threads: number | null; shapes: Record<string, number[]> };
   /** The data candidates were judged on (a split's validation part, --val-data, or --data). */
   dataDir: string | null;
   calibDir: string | null;
@@ -867,6 +888,7 @@ function assemble(a: AssembleInput): TuneResult {
       judgedOn: a.dataDir ? a.judgedOn : null,
       split: a.split,
       confidence: a.confidence,
+      shapes: a.settings.shapes,
     },
     baseline: {
       id: 'fp32',

@@ -58,7 +58,7 @@ function reportDocument(r: TuneResult): Block[] {
     rows: [
       ['model', `${r.model.path} (${fmtSize(r.model.bytes)}, sha256 ${r.model.sha256.slice(0, 16)}…)`],
       ['device', `${r.device.board ?? 'unknown board'}; ${r.device.cpu ?? 'unknown CPU'} (${r.device.arch ?? '?'}, ${r.device.cores ?? '?'} cores); profile ${r.device.profile}${caches.length ? `; ${caches.join(', ')}` : ''}`],
-      ['profiling', `batch ${r.settings.batchSize}, ${r.settings.iterations} measured runs after ${r.settings.warmup} warm-up, ${r.settings.threads ?? 'default'} thread(s); latency is the p50`],
+      ['profiling', `${Object.keys(r.settings.shapes ?? {}).length ? `inputs ${Object.entries(r.settings.shapes).map(([k, d]) => `${k}=${d.join('x')}`).join(', ')}; ` : ''}batch ${r.settings.batchSize}, ${r.settings.iterations} measured runs after ${r.settings.warmup} warm-up, ${r.settings.threads ?? 'default'} thread(s); latency is the p50`],
       ['energy', energyMethods.length === 0 ? `not measured (${r.settings.energy})` : energyMethods.map((m) => (m === 'estimated' ? 'ESTIMATED (CPU-utilisation power model, not a measurement)' : m)).join(', ')],
       ['accuracy', `${metricLabel(r.settings.accuracyMetric)}${r.settings.dataDir ? ` on ${r.settings.dataDir}` : ''}${r.baseline.accuracy?.metric === 'top1' ? `; original: ${(r.baseline.accuracy.value * 100).toFixed(2)}%` : ''}${judged ? `; ${judged}` : ''}`],
       ['constraints', constraintText.length ? constraintText.join(', ') : 'none'],

@@ -245,6 +245,8 @@ export interface TuneResult {
     /** How dataDir was split (null: not split). */
     split: SplitSummary | null;
     confidence: number;
+    /** Input shapes profiled at, by input name (--shape, or the data's for inputs with symbolic dims); {} when none. */
+    shapes: Record<string, number[]>;
   };
   baseline: {
     id: 'fp32';

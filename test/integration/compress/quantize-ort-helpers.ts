@@ -13,7 +13,7 @@ import type { OnnxModel } from '../../../src/onnx/ir.js';
 import { loadModelFile } from '../../../src/onnx/model-file.js';
 import { openDataset } from '../../../src/compress/dataset.js';
 import { tensorToFloat32, tensorToNumbers } from '../../../src/onnx/tensor.js';
-import { mnistDigitArrays, mnistPage, seededRandom } from '../../../scripts/lib/mnist-pages.js';
+import { digitTextLine, mnistDigitArrays, mnistPage, seededRandom } from '../../../scripts/lib/mnist-pages.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const FIXTURE_MODELS = join(HERE, '../../fixtures/models');
@@ -154,40 +154,8 @@ export function mnistTestSet(flat: boolean, maxSets = 20): MnistSet {
   return { inputs, labels };
 }
 
-/**
- * A text line of handwritten digits for the PaddleOCR recogniser / direction classifier: dark ink on a light
- * background, [1, 3, 48, width], normalised like PaddleOCR ((x − 0.5) / 0.5). `flipped` rotates it by 180°.
- */
-export function digitTextLine(seed: number, width = 320, flipped = false): FloatInput {
-  const rand = seededRandom(seed);
-  const digits = mnistDigitArrays();
-  const h = 48;
-  const grey = new Float32Array(h * width).fill(0.95);
-  let x = 4 + Math.floor(rand() * 8);
-  const scale = 1.3 + rand() * 0.2;
-  const glyph = Math.round(28 * scale);
-  const top = Math.floor((h - glyph) / 2);
-  while (x + glyph < width - 4) {
-    const pool = digits[Math.floor(rand() * 10)]!;
-    const offset = Math.floor(rand() * (pool.length / 784)) * 784;
-    for (let gy = 0; gy < glyph; gy++) {
-      for (let gx = 0; gx < glyph; gx++) {
-        const ink = pool[offset + Math.min(27, Math.floor(gy / scale)) * 28 + Math.min(27, Math.floor(gx / scale))]!;
-        const p = (top + gy) * width + x + gx;
-        grey[p] = Math.min(grey[p]!, 1 - ink * 0.9);
-      }
-    }
-    x += Math.round(glyph * (0.75 + rand() * 0.2));
-  }
-  const data = new Float32Array(3 * h * width);
-  for (let c = 0; c < 3; c++) {
-    for (let i = 0; i < h * width; i++) {
-      const src = flipped ? h * width - 1 - i : i;
-      data[c * h * width + i] = (grey[src]! - 0.5) / 0.5;
-    }
-  }
-  return { data, dims: [1, 3, h, width] };
-}
+/** A text line of handwritten digits for the PaddleOCR recogniser / direction classifier (scripts/lib/mnist-pages.ts). */
+export { digitTextLine };
 
 /** A page of handwritten digit lines for the PaddleOCR detector, [1, 3, size, size]. */
 export function digitPage(seed: number, size: number): FloatInput {

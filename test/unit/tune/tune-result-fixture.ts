@@ -79,7 +79,7 @@ export function sampleTuneResult(): TuneResult {
     model: { path: '/models/net <x>.onnx', sha256: 'cd'.repeat(32), bytes: 4 * MiB },
     device: { profile: 'x86-avx512-vnni', board: 'Test & Board', cpu: 'Test CPU', arch: 'x86_64', cores: 2, caches: { l1d: 32 * 1024, l2: MiB, l3: 32 * MiB } },
     plan: { method: 'int8', precision: 'int8', pruningRatio: null, reasons: ['VNNI present → int8 per-channel', 'largest layer within L2 → no pruning'] },
-    settings: { batchSize: 32, iterations: 20, warmup: 3, threads: 2, energy: 'auto', dataDir: '/data/test', calibrationDataDir: '/data/calib', accuracyMetric: 'top1', workDir: '/tmp/work',
+    settings: { shapes: {}, batchSize: 32, iterations: 20, warmup: 3, threads: 2, energy: 'auto', dataDir: '/data/test', calibrationDataDir: '/data/calib', accuracyMetric: 'top1', workDir: '/tmp/work',
       validationDataDir: null,
       judgedOn: 'validation',
       split: {
