@@ -110,6 +110,9 @@ export async function loadCommandDocs(): Promise<CliCommandDoc[]> {
     const { commandModule } = await entry.load();
     const doc = describeCommand(commandModule, entry.describe);
     if (doc.name !== entry.name) throw new RangeError(`COMMANDS entry '${entry.name}' loads a module whose command is '${commandModule.command}'`);
+    // Every argument and option says what it does: the reference has no '—' cells.
+    const undescribed = [...doc.positionals, ...doc.options].filter((o) => !o.description && !['help', 'version'].includes(o.name)).map((o) => o.name);
+    if (undescribed.length > 0) throw new RangeError(`edgetune ${entry.name}: no describe for ${undescribed.map((n) => `'${n}'`).join(', ')} (add describe: '…' in src/cli/commands/${entry.name}.ts)`);
     out.push(doc);
   }
   return out;

@@ -14,7 +14,7 @@ export const commandModule: CommandModule = {
       .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'output model path (written atomically)' })
       .option('method', { alias: 'm', type: 'string', demandOption: true, describe: 'int8 | int8-dynamic | fp16 | int4 | prune | sparsity | lowrank | plan' })
       .option('data', { type: 'string', describe: 'calibration / reconstruction data (ONNX test-data layout)' })
-      .option('calibration', { type: 'string', choices: ['minmax', 'percentile', 'entropy', 'mse', 'consumer-mse'], default: 'minmax' })
+      .option('calibration', { type: 'string', choices: ['minmax', 'percentile', 'entropy', 'mse', 'consumer-mse'], default: 'minmax', describe: 'int8: how activation ranges are taken from the data (consumer-mse: the range whose readers\' output error is lowest)' })
       .option('percentile', { type: 'number', default: 99.999, describe: 'percentile for --calibration percentile' })
       .option('per-channel', { type: 'boolean', default: true, describe: 'per-channel weights (--no-per-channel for per-tensor)' })
       .option('symmetric', { type: 'boolean', default: false, describe: 'int8: symmetric int8 activations (TensorRT style) instead of uint8 asymmetric' })
@@ -38,7 +38,7 @@ export const commandModule: CommandModule = {
       .option('force', { type: 'boolean', default: false, describe: 'write the model even when the fidelity gate fails (collapsed output, bound missed); the report says so first' })
       .option('profile', { type: 'string', describe: 'plan: device profile to plan for' })
       .option('sysroot', { type: 'string', describe: 'plan: probe hardware under this root' })
-      .option('json', { type: 'boolean', default: false }),
+      .option('json', { type: 'boolean', default: false, describe: 'print exactly one JSON object on stdout (progress and logs go to stderr)' }),
   handler: async (args) => {
     const { compressModelFile } = await import('../../compress/compress-model.js');
     const keepFloatArg = args['keep-float'] as string | undefined;

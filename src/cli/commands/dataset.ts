@@ -15,7 +15,7 @@ export const commandModule: CommandModule = {
       .option('labels', { type: 'string', describe: '.npy of integer class indices, one per sample' })
       .option('batch', { type: 'number', default: 32, describe: 'samples per test_data_set_N' })
       .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'dataset directory to create (must be empty)' })
-      .option('json', { type: 'boolean', default: false }),
+      .option('json', { type: 'boolean', default: false, describe: 'print exactly one JSON object on stdout (progress and logs go to stderr)' }),
   handler: async (args) => {
     const { parseNpy, parseRawFloat32 } = await import('../../compress/npy.js');
     const { writeDataset } = await import('../../compress/dataset-writer.js');

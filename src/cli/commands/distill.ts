@@ -20,7 +20,7 @@ export const commandModule: CommandModule = {
       .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'distilled student (.onnx)' })
       .option('temperature', { type: 'number', default: 4, describe: 'softmax temperature for KL and the soft targets' })
       .option('max-samples', { type: 'number', default: 4096, describe: 'samples of the dataset to use' })
-      .option('json', { type: 'boolean', default: false }),
+      .option('json', { type: 'boolean', default: false, describe: 'print exactly one JSON object on stdout (progress and logs go to stderr)' }),
   handler: async (args) => {
     const temperature = args.temperature as number;
     if (!(temperature > 0) || !Number.isFinite(temperature)) throw new EdgetuneError('USAGE', `--temperature must be a positive number; got ${args.temperature}`);

@@ -9,13 +9,13 @@ export const commandModule: CommandModule = {
   describe: 'accuracy and fidelity of a model on a dataset in the ONNX test-data layout',
   builder: (y: Argv) =>
     y
-      .positional('model', { type: 'string', demandOption: true })
+      .positional('model', { type: 'string', describe: 'ONNX model to score', demandOption: true })
       .option('data', { type: 'string', demandOption: true, describe: 'dataset directory (test_data_set_N/input_K.pb, label.pb)' })
       .option('reference', { type: 'string', describe: 'reference model (usually the original): agreement, cosine, SQNR, KL' })
       .option('output-index', { type: 'number', default: 0, describe: 'which model output top-1, agreement and KL score (cosine and SQNR cover every output)' })
       .option('temperature', { type: 'number', default: 1, describe: 'softmax temperature for KL' })
       .option('confidence', { type: 'number', default: 0.95, describe: 'confidence of the intervals (paired top-1 drop, agreement, cosine, SQNR; 0 = none)' })
-      .option('json', { type: 'boolean', default: false }),
+      .option('json', { type: 'boolean', default: false, describe: 'print exactly one JSON object on stdout (progress and logs go to stderr)' }),
   handler: async (args) => {
     const { evaluateModelFiles } = await import('../../compress/evaluate-files.js');
     const { isConfidenceLevel } = await import('../../compress/confidence.js');

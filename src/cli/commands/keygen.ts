@@ -15,7 +15,7 @@ export const commandModule: CommandModule = {
       .option('out', { type: 'string', demandOption: true, describe: 'directory for operator.key and operator.pub' })
       .option('name', { type: 'string', default: 'operator', describe: 'file name stem' })
       .option('force', { type: 'boolean', default: false, describe: 'overwrite existing key files' })
-      .option('json', { type: 'boolean', default: false }),
+      .option('json', { type: 'boolean', default: false, describe: 'print exactly one JSON object on stdout (progress and logs go to stderr)' }),
   handler: async (args) => {
     const dir = resolve(String(args.out));
     const name = String(args.name);

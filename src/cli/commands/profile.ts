@@ -33,9 +33,9 @@ export const commandModule: CommandModule = {
       .option('op-profile', { type: 'boolean', default: false, describe: "per-operator times from onnxruntime's profiler" })
       .option('flops', { type: 'boolean', default: true, describe: 'count FLOPs and weight bytes (--no-flops to skip)' })
       .option('cooldown-c', { type: 'number', describe: 'wait until the hottest thermal zone is at or below this (°C)' })
-      .option('cooldown-max-seconds', { type: 'number', default: 120 })
-      .option('time-limit-seconds', { type: 'number', default: AGENT_CONFIG_DEFAULTS.limits.maxProfileSeconds })
-      .option('memory-limit-mb', { type: 'number', default: AGENT_CONFIG_DEFAULTS.limits.maxChildMemoryMb })
+      .option('cooldown-max-seconds', { type: 'number', default: 120, describe: 'longest wait for --cooldown-c before measuring anyway' })
+      .option('time-limit-seconds', { type: 'number', default: AGENT_CONFIG_DEFAULTS.limits.maxProfileSeconds, describe: 'wall-clock limit of the profiling child (killed beyond it: CHILD_TIMEOUT)' })
+      .option('memory-limit-mb', { type: 'number', default: AGENT_CONFIG_DEFAULTS.limits.maxChildMemoryMb, describe: 'resident-memory limit of the profiling child (killed beyond it: CHILD_OOM)' })
       .option('sysroot', { type: 'string', default: '/', describe: 'read /sys and /proc under this root (tests)' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object' }),
   handler: async (args) => {
