@@ -99,7 +99,9 @@ run npx edgetune push "$MODEL" --device newcomer-pi --action deploy --data "$OUT
 run npx edgetune results --data-dir "$OUT/operator"
 
 say "checking what edgetune printed"
-problems=$(grep -n -i -E '\bwarn(ing)?\b|\bn/a\b' "$CHECKED" || true)
+# Two warnings describe the machine, not edgetune, and are left out: `hw` on a VM or container without a board
+# identity, and profile's noisy-machine line (a latency CV above 20 % on a shared CI runner).
+problems=$(grep -n -i -E '\bwarn(ing)?\b|\bn/a\b' "$CHECKED" | grep -v -E 'warning +board not identified|latency CV .* the machine was noisy' || true)
 if [ -n "$problems" ]; then
   echo "newcomer: edgetune's output has warnings or n/a (transcript: $LOG):" >&2
   printf '%s\n' "$problems" >&2
