@@ -260,7 +260,8 @@ function syntheticJudge(model: OnnxModel, notes: string[]): { dataset: Dataset; 
   try {
     return { dataset: syntheticDataset(model, SYNTHETIC_SAMPLES), judgedOn: 'synthetic' };
   } catch (error) {
-    notes.push(`fidelity gate not applied: no data and no inputs to synthesize (${messageOf(error)}); give --data DIR`);
+    // compress has no --shape: the synthesizer's "give it with --shape" would send the user to a flag that is not here.
+    notes.push(`fidelity gate not applied: no data and no inputs to synthesize (${messageOf(error).replace(/; give it with --shape \S+/, '')}); give --data DIR`);
     return null;
   }
 }
