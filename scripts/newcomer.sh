@@ -22,7 +22,8 @@ CHECKED="$WORK/edgetune-output.txt"
 MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 PIDS=()
 cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  # Each background process leads its own process group (setsid): npx's children go with it.
+  for pid in "${PIDS[@]}"; do kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true; done
 }
 trap cleanup EXIT
 
@@ -81,13 +82,13 @@ say "a fleet of one: Mosquitto, an agent, a push"
 PORT=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 BROKER="mqtt://127.0.0.1:$PORT"
 printf 'listener %s 127.0.0.1\nallow_anonymous true\n' "$PORT" >"$WORK/mosquitto.conf"
-"$MOSQUITTO" -c "$WORK/mosquitto.conf" >>"$LOG" 2>&1 &
+setsid "$MOSQUITTO" -c "$WORK/mosquitto.conf" >>"$LOG" 2>&1 &
 PIDS+=($!)
 run npx edgetune keygen --out "$OUT/keys"
 cat >"$OUT/agent.config.json" <<EOF
 { "deviceId": "newcomer-pi", "groups": ["lab"], "broker": { "url": "$BROKER" }, "dataDir": "$OUT/agent-data", "trustedKeys": ["$OUT/keys/operator.pub"] }
 EOF
-npx edgetune start --config "$OUT/agent.config.json" >>"$LOG" 2>&1 &
+setsid npx edgetune start --config "$OUT/agent.config.json" >>"$LOG" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 60); do
   if npx edgetune devices --broker "$BROKER" --data-dir "$OUT/operator" --settle-ms 300 --json 2>/dev/null | grep -q '"state":"online"'; then break; fi
