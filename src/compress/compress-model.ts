@@ -24,6 +24,8 @@ export interface CompressFileOptions extends MethodOptions {
   outputPath: string;
   method: string;
   dataDir?: string;
+  /** Concrete shapes for inputs with symbolic dims (`--shape NAME=DxDxD`): used to synthesize the gate's inputs without data. */
+  shapes?: Record<string, number[]>;
   /** Sets of `dataDir` the report's fidelity is measured on when there is no validation data (default 8; 0 = no fidelity and no gate). */
   fidelitySets?: number;
   /** Explicit validation data (ONNX test-data layout): the gate and the bound are judged on it. */
@@ -124,6 +126,14 @@ export async function compressModelFile(options: CompressFileOptions): Promise<C
   }
   if (options.validationDataDir && !gateOn) throw new EdgetuneError('USAGE', '--val-data needs the fidelity check');
   if (options.dataDir) openDataset(options.dataDir, model).load(0); // fail on a mismatched dataset before any work
+  if (options.shapes && Object.keys(options.shapes).length > 0) {
+    // A --shape naming no input, of the wrong rank or against a fixed dim is bad input before any work.
+    try {
+      syntheticDataset(model, 1, options.shapes);
+    } catch (error) {
+      if (error instanceof EdgetuneError && error.code === 'USAGE' && /^--shape /.test(error.message)) throw error;
+    }
+  }
   if (options.validationDataDir) checkValidationData(options.validationDataDir, model, options.dataDir);
   // A bound judged on data the method fitted to is no bound: split --data unless validation data or --no-holdout.
   const split = gateOn && options.dataDir && options.maxAccuracyDropPp !== undefined && !options.validationDataDir && !options.noHoldout;
@@ -145,7 +155,7 @@ export async function compressModelFile(options: CompressFileOptions): Promise<C
       : dataset
         ? { dataset, judgedOn: 'calibration', maxSets: fidelitySets }
         : gateOn
-          ? syntheticJudge(model, fidelityNotes)
+          ? syntheticJudge(model, fidelityNotes, options.shapes ?? {})
           : null;
     // The floor: nothing is written that onnxruntime cannot load, or run where the input model runs.
     const outputBytes = await checkOutputRuns(options.method, outcome.model, inputBytes, judge?.dataset);
@@ -256,12 +266,12 @@ function controlFlowNote(model: OnnxModel, keptFloat: readonly { opType: string 
   return `control flow left as it was: ${list} and the ops in their bodies are not compressed (the pass works on the main graph)`;
 }
 
-function syntheticJudge(model: OnnxModel, notes: string[]): { dataset: Dataset; judgedOn: JudgedOn } | null {
+function syntheticJudge(model: OnnxModel, notes: string[], shapes: Record<string, number[]>): { dataset: Dataset; judgedOn: JudgedOn } | null {
   try {
-    return { dataset: syntheticDataset(model, SYNTHETIC_SAMPLES), judgedOn: 'synthetic' };
+    return { dataset: syntheticDataset(model, SYNTHETIC_SAMPLES, shapes), judgedOn: 'synthetic' };
   } catch (error) {
-    // compress has no --shape: the synthesizer's "give it with --shape" would send the user to a flag that is not here.
-    notes.push(`fidelity gate not applied: no data and no inputs to synthesize (${messageOf(error).replace(/; give it with --shape \S+/, '')}); give --data DIR`);
+    if (error instanceof EdgetuneError && error.code === 'USAGE' && /^--shape /.test(error.message)) throw error; // a bad --shape is the caller's
+    notes.push(`fidelity gate not applied: no data and no inputs to synthesize (${messageOf(error)}); give --data DIR`);
     return null;
   }
 }

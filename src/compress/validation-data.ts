@@ -69,9 +69,9 @@ export function checkValidationData(validationDir: string, model: OnnxModel, cal
 }
 
 /** `count` sets of one synthesized sample each (seeded; floats uniform in [0, 1)), for the gate when no data was given. */
-export function syntheticDataset(model: OnnxModel, count: number): Dataset {
+export function syntheticDataset(model: OnnxModel, count: number, shapeOverrides: Readonly<Record<string, number[]>> = {}): Dataset {
   const inputs: InputSpec[] = realInputs(model).map((i) => ({ name: i.name, dataType: i.type?.elemType ?? 0, shape: i.type?.shape ?? null }));
-  const shapes = resolveInputShapes(inputs, {}, 1);
+  const shapes = resolveInputShapes(inputs, shapeOverrides, 1);
   const setNames = Array.from({ length: count }, (_, k) => `synthetic_${k}`);
   return {
     dir: '(synthesized inputs)',

@@ -36,6 +36,7 @@ export const commandModule: CommandModule = {
       .option('holdout', { type: 'boolean', default: true, describe: '--no-holdout: judge a bound on the data the method fitted to (the report says so)' })
       .option('confidence', { type: 'number', default: 0.95, describe: 'confidence of the intervals and of the bound check (0 = point estimates)' })
       .option('force', { type: 'boolean', default: false, describe: 'write the model even when the fidelity gate fails (collapsed output, bound missed); the report says so first' })
+      .option('shape', { type: 'string', array: true, describe: 'NAME=DxDxD for an input with symbolic dims (repeatable): without --data, the fidelity gate synthesizes inputs of this shape' })
       .option('profile', { type: 'string', describe: 'plan: device profile to plan for' })
       .option('sysroot', { type: 'string', describe: 'plan: probe hardware under this root' })
       .option('json', { type: 'boolean', default: false, describe: 'print exactly one JSON object on stdout (progress and logs go to stderr)' }),
@@ -48,6 +49,8 @@ export const commandModule: CommandModule = {
     if (drop !== undefined && !(drop >= 0)) throw new EdgetuneError('USAGE', `--max-accuracy-drop must be ≥ 0, got ${drop}`);
     const biasRounds = args['bias-correction'] as number;
     if (!Number.isInteger(biasRounds) || biasRounds < 0 || biasRounds > 5) throw new EdgetuneError('USAGE', `--bias-correction must be a whole number of rounds from 0 to 5, got ${biasRounds}`);
+    const { parseShapeArgs } = await import('../../profile/profile-inputs.js');
+    const shapes = parseShapeArgs((args.shape as string[] | undefined) ?? []);
     const progress = stageProgress();
     try {
       const report = await compressModelFile({
@@ -55,6 +58,7 @@ export const commandModule: CommandModule = {
         outputPath: String(args.output),
         method: String(args.method),
         ...(args.data ? { dataDir: String(args.data) } : {}),
+        ...(Object.keys(shapes).length > 0 ? { shapes } : {}),
         calibration: args.calibration as CalibrationMethod,
         percentile: args.percentile as number,
         perChannel: args['per-channel'] as boolean,
