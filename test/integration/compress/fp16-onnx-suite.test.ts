@@ -15,7 +15,6 @@ import type { Tensor } from '../../../src/onnx/ir.js';
 import { decodeModel, decodeTensor } from '../../../src/onnx/model-codec.js';
 import { tensorToFloat32 } from '../../../src/onnx/tensor.js';
 import { createInferenceRunner } from '../../../src/profile/ort-inference.js';
-import { EdgetuneError, exitCodeFor } from '../../../src/util/errors.js';
 
 const SUITE = '/usr/share/libonnx-testdata/data';
 
@@ -150,15 +149,11 @@ describe.skipIf(!existsSync(SUITE))('fp16 on the ONNX backend test suite', () =>
     });
   });
 
-  describe('what the pass refuses', () => {
-    it('node/test_if: control flow is refused with exit 2 naming the op, nothing written', async () => {
-      const out = join(dir, 'test_if.onnx');
-      const error = await compressModelFile({ inputPath: join(SUITE, 'node/test_if/model.onnx'), outputPath: out, method: 'fp16' }).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(EdgetuneError);
-      expect((error as EdgetuneError).code).toBe('MODEL_UNSUPPORTED');
-      expect(exitCodeFor(error)).toBe(2);
-      expect((error as Error).message).toMatch(/\(If\) has a subgraph/);
-      expect(existsSync(out)).toBe(false);
+  describe('control flow', () => {
+    it('node/test_if: the If and its branches stay float32, named in the report; the result matches the recorded outputs', async () => {
+      const { report, out } = await compressFp16('node/test_if');
+      expect(report.nodesKeptFloat).toEqual([expect.objectContaining({ opType: 'If', reason: expect.stringMatching(/^control flow: the If and its body stay float32/) })]);
+      await expectMatchesRecorded('node/test_if', out);
     });
   });
 });
