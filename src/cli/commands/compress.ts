@@ -19,9 +19,11 @@ export const commandModule: CommandModule = {
       .option('per-channel', { type: 'boolean', default: true, describe: 'per-channel weights (--no-per-channel for per-tensor)' })
       .option('symmetric', { type: 'boolean', default: false, describe: 'int8: symmetric int8 activations (TensorRT style) instead of uint8 asymmetric' })
       .option('reduce-range', { type: 'boolean', describe: '7-bit weights (x86 AVX2 without VNNI)' })
-      .option('ratio', { type: 'number', describe: 'prune: channel share; sparsity: zero share; lowrank: parameter budget' })
+      .option('ratio', { type: 'number', describe: 'prune: channel share of every group (--allocate uniform) or share of FLOPs removed (--allocate sensitivity); sparsity: zero share; lowrank: parameter budget' })
       .option('target-cache', { type: 'string', describe: 'prune: l1 | l2 | l3 | BYTES' })
       .option('steps', { type: 'number', describe: 'prune: iterative steps' })
+      .option('allocate', { type: 'string', choices: ['uniform', 'sensitivity'], describe: 'prune: one ratio for every group (uniform; default without --target-latency-ms), or per-group widths chosen greedily by latency measured here and accuracy loss on --data (sensitivity)' })
+      .option('target-latency-ms', { type: 'number', describe: 'prune: latency to reach (batch 1, one thread, measured on this device against the unpruned model); implies --allocate sensitivity, needs --data' })
       .option('importance', { type: 'string', choices: ['l1', 'l2', 'activation'], describe: 'prune: channel importance (filter norm, or mean |activation| on --data)' })
       .option('energy', { type: 'number', describe: 'lowrank: retained singular-value energy (e.g. 0.95)' })
       .option('block-size', { type: 'number', choices: [32, 64, 128], describe: 'int4 block size' })
@@ -45,6 +47,8 @@ export const commandModule: CommandModule = {
     const keepFloatArg = args['keep-float'] as string | undefined;
     const ratio = args.ratio as number | undefined;
     if (ratio !== undefined && !(ratio > 0 && ratio < 1)) throw new EdgetuneError('USAGE', `--ratio must be in (0, 1), got ${ratio}`);
+    const targetLatencyMs = args['target-latency-ms'] as number | undefined;
+    if (targetLatencyMs !== undefined && !(Number.isFinite(targetLatencyMs) && targetLatencyMs > 0)) throw new EdgetuneError('USAGE', `--target-latency-ms must be a number of milliseconds > 0, got ${targetLatencyMs}`);
     const drop = args['max-accuracy-drop'] as number | undefined;
     if (drop !== undefined && !(drop >= 0)) throw new EdgetuneError('USAGE', `--max-accuracy-drop must be ≥ 0, got ${drop}`);
     const biasRounds = args['bias-correction'] as number;
@@ -67,6 +71,8 @@ export const commandModule: CommandModule = {
         ...(ratio !== undefined ? { ratio } : {}),
         ...(args['target-cache'] ? { targetCache: String(args['target-cache']) } : {}),
         ...(args.steps !== undefined ? { steps: args.steps as number } : {}),
+        ...(args.allocate ? { allocate: args.allocate as 'uniform' | 'sensitivity' } : {}),
+        ...(targetLatencyMs !== undefined ? { targetLatencyMs } : {}),
         ...(args.importance ? { importance: args.importance as 'l1' | 'l2' | 'activation' } : {}),
         ...(args.energy !== undefined ? { energy: args.energy as number } : {}),
         ...(args['block-size'] !== undefined ? { blockSize: args['block-size'] as 32 | 64 | 128 } : {}),

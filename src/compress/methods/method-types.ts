@@ -24,6 +24,10 @@ export interface MethodOptions {
   importance?: 'l1' | 'l2' | 'activation';
   /** prune: iterative steps. */
   steps?: number;
+  /** prune: one ratio for every group ('uniform', default) or per-group widths by measured latency and sensitivity. */
+  allocate?: 'uniform' | 'sensitivity';
+  /** prune: latency (batch 1, one thread, measured here) the pruned model should reach; implies allocate 'sensitivity'. */
+  targetLatencyMs?: number;
   /** lowrank: retained singular-value energy. */
   energy?: number;
   /** int8/int4/fp16: 'auto' (needs maxAccuracyDropPp) or node names. */

@@ -7,6 +7,10 @@ import { cloneModel, defaultOpset, type OnnxModel } from '../../onnx/ir.js';
 import type { CompressMethodRunner, MethodContext, MethodOutcome } from './method-types.js';
 import type { Dataset } from '../dataset.js';
 import { EdgetuneError } from '../../util/errors.js';
+import { encodeModel } from '../../onnx/model-codec.js';
+import { comparePairedLatency } from '../../profile/paired-latency.js';
+import { allocatePruning, type AllocationResult, type AllocationTarget } from '../prune-allocation.js';
+import { profilePruneGroups, type GroupProfiles } from '../prune-group-profile.js';
 
 /** Options of the prune driver beyond MethodOptions. */
 export interface PruneDriverOptions {
@@ -16,6 +20,8 @@ export interface PruneDriverOptions {
   importance?: ChannelImportance;
   /** Refit + BN matching on the data (default: when data is given). */
   recover?: boolean;
+  /** Per-group removal ratios by group id (allocated pruning; 0 = left alone); groups absent from the map use `ratio`. */
+  groupRatios?: ReadonlyMap<number, number>;
   maxSamples?: number;
   onProgress?: (stage: string, done: number, total: number) => void;
   signal?: AbortSignal;
@@ -55,7 +61,8 @@ export async function pruneAndRecover(model: OnnxModel, original: OnnxModel, dat
     try {
       const importance = options.importance ?? 'l2';
       const channelScores = importance === 'activation' && dataset ? await measureActivationImportance(model, dataset, options.signal ? { signal: options.signal } : {}) : undefined;
-      result = pruneChannels(model, { ratio: stepRatio, importance, ...(channelScores ? { channelScores } : {}) });
+      const groupRatios = options.groupRatios ? new Map([...options.groupRatios].map(([id, r]) => [id, r > 0 ? 1 - Math.pow(1 - r, 1 / steps) : 0])) : undefined;
+      result = pruneChannels(model, { ratio: stepRatio, importance, ...(channelScores ? { channelScores } : {}), ...(groupRatios ? { groupRatios } : {}) });
     } catch (error) {
       if (s > 0 && error instanceof EdgetuneError && error.code === 'MODEL_UNSUPPORTED') break;
       throw error;
@@ -111,6 +118,12 @@ export const pruneMethod: CompressMethodRunner = {
   minOpset: 0,
   needsData: false,
   async run(context): Promise<MethodOutcome> {
+    const { options } = context;
+    if (options.targetLatencyMs !== undefined && options.allocate === 'uniform') {
+      throw new EdgetuneError('USAGE', '--target-latency-ms needs --allocate sensitivity: a latency target is met by measuring each group on this device');
+    }
+    const allocate = options.allocate ?? (options.targetLatencyMs !== undefined ? 'sensitivity' : 'uniform');
+    if (allocate === 'sensitivity') return runAllocated(context);
     const { ratio, note } = await resolveRatio(context);
     const opset = defaultOpset(context.model);
     const original = cloneModel(context.model);
@@ -141,3 +154,166 @@ export const pruneMethod: CompressMethodRunner = {
     };
   },
 };
+
+/**
+ * A target no allocation reaches but that the nearest reachable one is within this share of (latency: reachable ≤
+ * target × 1.1; FLOPs: removes ≥ 90 % of the share asked) is met with the nearest reachable and the report says so;
+ * further off is bad input.
+ */
+export const NEAREST_REACHABLE_TOLERANCE = 0.1;
+/** Allocation rounds for a latency target: after the first, the target is corrected by the measured latency. */
+const LATENCY_ROUNDS = 3;
+
+function describeTarget(target: AllocationTarget): string {
+  return target.kind === 'latency' ? `--target-latency-ms ${target.latencyMs}` : `--ratio ${target.removeShare} (share of FLOPs removed)`;
+}
+
+/** Check the allocated-pruning options; the target they give. */
+function allocationTarget(context: MethodContext): AllocationTarget {
+  const { options } = context;
+  if (options.targetCache !== undefined) throw new EdgetuneError('USAGE', '--target-cache sizes every group alike: use it with --allocate uniform (the default), or give --ratio (share of FLOPs) or --target-latency-ms with --allocate sensitivity');
+  if (options.steps !== undefined && options.steps !== 1) throw new EdgetuneError('USAGE', `--steps is for --allocate uniform; --allocate sensitivity prunes once to the allocated widths (got --steps ${options.steps})`);
+  if (options.ratio !== undefined && options.targetLatencyMs !== undefined) throw new EdgetuneError('USAGE', 'give either --ratio (share of FLOPs) or --target-latency-ms for --allocate sensitivity, not both');
+  if (options.targetLatencyMs !== undefined) {
+    if (!(Number.isFinite(options.targetLatencyMs) && options.targetLatencyMs > 0)) throw new EdgetuneError('USAGE', `--target-latency-ms must be a number of milliseconds > 0; got ${options.targetLatencyMs}`);
+    return { kind: 'latency', latencyMs: options.targetLatencyMs };
+  }
+  if (options.ratio === undefined) throw new EdgetuneError('USAGE', '--allocate sensitivity needs --ratio R (share of FLOPs to remove, 0 < R < 1) or --target-latency-ms MS');
+  if (!(options.ratio > 0 && options.ratio < 1)) throw new EdgetuneError('USAGE', `--ratio must be in (0, 1) for pruning; got ${options.ratio}`);
+  return { kind: 'flops', removeShare: options.ratio };
+}
+
+/** Bad input when the allocation falls short of the target by more than the tolerance; else a note (or null). */
+function checkReachable(result: AllocationResult, target: AllocationTarget, profiles: GroupProfiles): string | null {
+  if (result.reached) return null;
+  if (target.kind === 'latency') {
+    const nearest = result.reachableLatencyMs;
+    const what = `the nearest reachable latency is ${nearest.toFixed(3)} ms (measured here: unpruned ${profiles.baseLatencyMs.toFixed(3)} ms, batch 1, ${profiles.threads} thread(s))`;
+    if (nearest > target.latencyMs * (1 + NEAREST_REACHABLE_TOLERANCE)) {
+      throw new EdgetuneError('USAGE', `--target-latency-ms ${target.latencyMs} cannot be reached by pruning: ${what}; ask for at least ${(nearest / (1 + NEAREST_REACHABLE_TOLERANCE)).toFixed(3)} ms`);
+    }
+    return `target ${target.latencyMs} ms not reachable; pruned to the nearest reachable instead: ${what}`;
+  }
+  const share = 1 - result.reachableFlops / profiles.baseFlops;
+  const what = `at most ${(share * 100).toFixed(1)} % of the FLOPs can be removed without destructive groups`;
+  if (share < target.removeShare * (1 - NEAREST_REACHABLE_TOLERANCE)) throw new EdgetuneError('USAGE', `--ratio ${target.removeShare} (share of FLOPs) cannot be reached by pruning: ${what}`);
+  return `--ratio ${target.removeShare} not reachable; pruned to the nearest reachable instead: ${what}`;
+}
+
+/** `prune --allocate sensitivity`: per-group widths by measured latency and sensitivity (NetAdapt-style), then recovery. */
+async function runAllocated(context: MethodContext): Promise<MethodOutcome> {
+  const target = allocationTarget(context);
+  const { dataset, options } = context;
+  if (!dataset) throw new EdgetuneError('USAGE', '--allocate sensitivity needs --data DIR: each group\'s accuracy loss is measured on it');
+  const opset = defaultOpset(context.model);
+  const original = cloneModel(context.model);
+  const importance = options.importance ?? 'l2';
+  const channelScores = importance === 'activation' ? await measureActivationImportance(original, dataset, context.signal ? { signal: context.signal } : {}) : undefined;
+  const profiles = await profilePruneGroups(original, dataset, {
+    ...(importance !== 'activation' ? { importance } : {}),
+    ...(channelScores ? { channelScores } : {}),
+    ...(context.onProgress ? { onProgress: context.onProgress } : {}),
+    ...(context.signal ? { signal: context.signal } : {}),
+  });
+  if (target.kind === 'latency' && target.latencyMs >= profiles.baseLatencyMs) {
+    throw new EdgetuneError('USAGE', `the unpruned model already runs in ${profiles.baseLatencyMs.toFixed(3)} ms ≤ --target-latency-ms ${target.latencyMs} (batch 1, ${profiles.threads} thread(s), measured here): nothing to prune`);
+  }
+  const notes: string[] = [];
+  const flopsOf = (w: ReadonlyMap<number, number>): number => profiles.flopsOf(profiles.pruneTo(w));
+  const baseBytes = encodeModel(original);
+  let allocTarget = target;
+  let result: AllocationResult | null = null;
+  let pruned: PruneDriverResult | null = null;
+  let measured: { baseP50Ms: number; p50Ms: number; speedup: number; runs: number } | null = null;
+  const rounds: Array<{ allocatedForMs: number | null; predictedMs: number; measuredMs: number }> = [];
+  for (let round = 0; round < (target.kind === 'latency' ? LATENCY_ROUNDS : 1); round++) {
+    const next = allocatePruning({ baseLatencyMs: profiles.baseLatencyMs, baseFlops: profiles.baseFlops, groups: profiles.groups, target: allocTarget, flopsOf });
+    if (round === 0) {
+      const note = checkReachable(next, target, profiles);
+      if (note) notes.push(note);
+    }
+    if (round > 0 && result && sameWidths(next, result)) break;
+    const widths = next.groups.filter((g) => g.status === 'pruned');
+    if (widths.length === 0) throw new EdgetuneError('USAGE', `${describeTarget(target)}: no group can be narrowed with a gain (every group is left alone or gains nothing measurable)`);
+    // Every group in the map: one absent would be pruned by `ratio`.
+    const groupRatios = new Map([...profiles.groups, ...profiles.unprunable].map((g) => [g.id, 0]));
+    for (const g of widths) groupRatios.set(g.id, 1 - g.kept / g.channels);
+    const model = cloneModel(original);
+    const run = await pruneAndRecover(model, original, dataset, {
+      ratio: Math.max(...groupRatios.values()),
+      groupRatios,
+      importance,
+      ...(context.onProgress ? { onProgress: context.onProgress } : {}),
+      ...(context.signal ? { signal: context.signal } : {}),
+    });
+    const pair = await comparePairedLatency(baseBytes, encodeModel(model), profiles.feeds, { threads: profiles.threads, iterations: 30, warmup: 3 });
+    // On the table's clock: the unpruned latency of the table over this pairing's speed-up.
+    const onClockMs = profiles.baseLatencyMs / pair.speedup;
+    rounds.push({ allocatedForMs: allocTarget.kind === 'latency' ? allocTarget.latencyMs : null, predictedMs: next.predictedLatencyMs, measuredMs: onClockMs });
+    result = next;
+    pruned = run;
+    measured = { baseP50Ms: pair.aP50Ms, p50Ms: pair.bP50Ms, speedup: pair.speedup, runs: pair.runs };
+    if (target.kind !== 'latency' || allocTarget.kind !== 'latency') break;
+    // Gains are not quite additive: aim the next round lower (or higher) by how far the measurement is off the target.
+    if (Math.abs(onClockMs - target.latencyMs) <= target.latencyMs * NEAREST_REACHABLE_TOLERANCE * 0.5) break;
+    allocTarget = { kind: 'latency', latencyMs: Math.max(1e-6, allocTarget.latencyMs * (target.latencyMs / onClockMs)) };
+  }
+  const final = result!;
+  const run = pruned!;
+  const flopsAfter = profiles.flopsOf(run.model);
+  const allocated = final.groups;
+  const left = allocated.filter((g) => g.status === 'left alone');
+  notes.push(
+    `${allocated.filter((g) => g.status === 'pruned').length} of ${allocated.length} prunable group(s) narrowed by measured latency and sensitivity for ${describeTarget(target)}; ` +
+      `FLOPs ${(profiles.baseFlops / 1e6).toFixed(2)} M → ${(flopsAfter / 1e6).toFixed(2)} M (${((1 - flopsAfter / profiles.baseFlops) * 100).toFixed(1)} % removed); ` +
+      `latency ${measured!.baseP50Ms.toFixed(3)} → ${measured!.p50Ms.toFixed(3)} ms p50 in alternation (${measured!.speedup.toFixed(2)}×, batch 1, ${profiles.threads} thread(s))`,
+  );
+  for (const g of allocated) notes.push(`group ${g.id} (${g.producers.slice(0, 2).join(', ')}${g.producers.length > 2 ? ', …' : ''}): ${g.kept}/${g.channels} — ${g.status}: ${g.reason}`);
+  if (left.length) notes.push(`left alone as destructive on the data: ${left.map((g) => `group ${g.id}`).join(', ')}`);
+  for (const u of profiles.unprunable) if (u.channels > 1) notes.push(`group ${u.id} (${u.producers[0]}; ${u.channels} channels) not pruned: ${u.reason}`);
+  notes.push(`sensitivity: worst output's 1 − R² (disagreement for a classifier) without recovery, on ${profiles.sensitivitySamples} sample(s) of --data (its last ${profiles.sensitivitySets.length} set(s)); widths are multiples of 8 where a group keeps ≥ 8 channels`);
+  notes.push(...run.notes.filter((n) => !/^group \d+ .* not pruned: /.test(n)));
+  const groupReports = run.groups.map((g) => {
+    const a = allocated.find((x) => x.id === g.id);
+    return a ? { ...g, kept: g.kept, prunable: true, reason: a.status === 'pruned' ? null : a.reason } : g;
+  });
+  return {
+    model: run.model,
+    report: {
+      pass: 'prune',
+      nodesChanged: run.nodesChanged,
+      nodesKeptFloat: [],
+      opset: { from: opset, to: opset },
+      notes,
+      details: {
+        allocate: 'sensitivity',
+        importance,
+        target: target.kind === 'latency' ? { kind: 'latency', latencyMs: target.latencyMs } : { kind: 'flops', removeShare: target.removeShare },
+        reached: final.reached,
+        latency: {
+          threads: profiles.threads,
+          inputShapes: profiles.inputShapes,
+          tableBaseMs: profiles.baseLatencyMs,
+          predictedMs: final.predictedLatencyMs,
+          reachableMs: final.reachableLatencyMs,
+          baseP50Ms: measured!.baseP50Ms,
+          p50Ms: measured!.p50Ms,
+          speedup: measured!.speedup,
+          runs: measured!.runs,
+          rounds,
+        },
+        flops: { before: profiles.baseFlops, after: flopsAfter, removedShare: 1 - flopsAfter / profiles.baseFlops, reachableRemovedShare: 1 - final.reachableFlops / profiles.baseFlops },
+        sensitivity: { metric: 'worst-output 1 - R² / disagreement, without recovery', samples: profiles.sensitivitySamples, sets: profiles.sensitivitySets },
+        allocation: allocated,
+        table: profiles.groups.map((g) => ({ id: g.id, channels: g.channels, options: g.options })),
+        steps: final.steps,
+        groups: groupReports,
+        recovery: run.recovery.length ? run.recovery[run.recovery.length - 1] : null,
+      },
+    },
+  };
+}
+
+function sameWidths(a: AllocationResult, b: AllocationResult): boolean {
+  return a.groups.every((g, i) => g.kept === b.groups[i]!.kept);
+}

@@ -1,0 +1,175 @@
+/**
+ * Measurements the pruning allocator (prune-allocation.ts) works from: for every prunable channel group and a few
+ * widths of it (other groups untouched), the model's latency on this device (alternated with the unpruned model,
+ * profile/latency-table.ts), its FLOPs at the data's shape, and the accuracy loss on samples of the data judged by
+ * the worst output. Pruning here is without recovery: the loss ranks groups by sensitivity, it is not the final
+ * figure (recovery runs once, on the allocation).
+ */
+import { cloneModel, type OnnxModel, type Tensor } from '../onnx/ir.js';
+import { encodeModel } from '../onnx/model-codec.js';
+import { inferTensorTypes, staticShape } from '../onnx/shape-inference.js';
+import { modelFlops } from '../profile/model-flops.js';
+import { createInferenceRunner } from '../profile/ort-inference.js';
+import { measureLatencyTable } from '../profile/latency-table.js';
+import { analyzeChannels, pruneChannels, type ChannelImportance } from './prune-channels.js';
+import { candidateWidths, type GroupProfile, type GroupWidthOption } from './prune-allocation.js';
+import { feedsForBatch, sliceBatch, type Dataset } from './dataset.js';
+import { evaluateRunners } from './evaluate.js';
+import type { FidelityMetrics } from './fidelity.js';
+import { EdgetuneError } from '../util/errors.js';
+
+/** Options of the group measurements. */
+export interface GroupProfileOptions {
+  importance?: Exclude<ChannelImportance, 'activation'>;
+  /** Measured channel scores (importance 'activation'), by producer output. */
+  channelScores?: ReadonlyMap<string, Float64Array>;
+  /** Kept fractions of each group measured (default DEFAULT_WIDTH_FRACTIONS: 7/8 down to 1/4). */
+  fractions?: readonly number[];
+  /** Sets of the data (its last ones) the loss is judged on (default: a quarter of the sets, 1 to 8). */
+  sensitivitySets?: number;
+  /** Alternated runs per candidate in the latency table (default 12). */
+  latencyIterations?: number;
+  threads?: number;
+  onProgress?: (stage: string, done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+/** The measurements, with what they were taken on. */
+export interface GroupProfiles {
+  baseLatencyMs: number;
+  baseFlops: number;
+  groups: GroupProfile[];
+  /** Groups the analysis cannot prune, with why. */
+  unprunable: Array<{ id: number; producers: string[]; channels: number; reason: string }>;
+  /** Samples the loss was judged on, and which sets. */
+  sensitivitySamples: number;
+  sensitivitySets: string[];
+  /** Batch-1 feeds latency was measured with, and the input shapes FLOPs were counted at. */
+  feeds: Record<string, Tensor>;
+  inputShapes: Record<string, number[]>;
+  threads: number;
+  /** Model pruned to `widths` (group id → kept; other groups untouched), without recovery. */
+  pruneTo: (widths: ReadonlyMap<number, number>) => OnnxModel;
+  /** FLOPs of a model at the measured input shapes. */
+  flopsOf: (model: OnnxModel) => number;
+}
+
+/** Accuracy loss from fidelity metrics: the worst output's 1 − R² (1 − cosine without R²), or a classifier's disagreement. */
+export function lossOf(m: FidelityMetrics): number {
+  let loss = 0;
+  for (const o of m.outputs ?? []) {
+    const r2 = o.explainedVariation;
+    const l = r2 !== null && Number.isFinite(r2) ? 1 - r2 : Number.isFinite(o.cosine) ? 1 - o.cosine : 1;
+    loss = Math.max(loss, l);
+  }
+  if (!m.outputs && m.cosine !== null) loss = Math.max(loss, 1 - m.cosine);
+  if (m.agreement !== null) loss = Math.max(loss, 1 - m.agreement);
+  return Math.max(0, loss);
+}
+
+/** A dataset showing only the last `count` sets of `dataset`. */
+function lastSets(dataset: Dataset, count: number): Dataset {
+  const offset = dataset.setNames.length - count;
+  return { dir: dataset.dir, setNames: dataset.setNames.slice(offset), load: (i) => dataset.load(offset + i) };
+}
+
+/** Measure every prunable group of `model` at a few widths (see the file comment). MODEL_UNSUPPORTED when none can be pruned. */
+export async function profilePruneGroups(model: OnnxModel, dataset: Dataset, options: GroupProfileOptions = {}): Promise<GroupProfiles> {
+  const threads = options.threads ?? 1;
+  const first = feedsForBatch(model, dataset.load(0))[0]!;
+  const feeds: Record<string, Tensor> = {};
+  const inputShapes: Record<string, number[]> = {};
+  for (const [name, t] of Object.entries(first.feeds)) {
+    feeds[name] = t.dims.length > 0 && t.dims[0]! > 1 ? sliceBatch(t, 0, 1) : t;
+    inputShapes[name] = [...feeds[name]!.dims];
+  }
+  const flopsOf = (m: OnnxModel): number => {
+    const types = inferTensorTypes(m, { inputShapes });
+    return modelFlops(m, (n) => staticShape(types, n)).flops;
+  };
+  const analysis = analyzeChannels(model);
+  const unprunable: GroupProfiles['unprunable'] = [];
+  const prunable: Array<{ id: number; producers: string[]; channels: number }> = [];
+  for (const g of analysis.groups) {
+    const producers = g.producers.map((p) => p.node.name || p.node.outputs[0]!);
+    const channels = g.components.length;
+    if (g.blocked || channels < 2) unprunable.push({ id: g.id, producers, channels, reason: g.blocked ?? 'a single channel' });
+    else prunable.push({ id: g.id, producers, channels });
+  }
+  if (prunable.length === 0) {
+    const skipped = unprunable.slice(0, 5).map((g) => `${g.producers[0]}: ${g.reason}`);
+    throw new EdgetuneError('MODEL_UNSUPPORTED', `prune: no prunable channel group in the model${skipped.length ? ` (skipped: ${skipped.join('; ')})` : ''}`);
+  }
+  const pruneTo = (widths: ReadonlyMap<number, number>): OnnxModel => {
+    const copy = cloneModel(model);
+    const groupRatios = new Map<number, number>();
+    let any = 0;
+    for (const g of analysis.groups) {
+      const kept = widths.get(g.id);
+      const r = kept === undefined ? 0 : 1 - kept / g.components.length;
+      groupRatios.set(g.id, r);
+      any = Math.max(any, r);
+    }
+    if (!(any > 0)) return copy;
+    pruneChannels(copy, {
+      ratio: any,
+      groupRatios,
+      importance: options.channelScores ? 'activation' : (options.importance ?? 'l2'),
+      ...(options.channelScores ? { channelScores: options.channelScores } : {}),
+    });
+    return copy;
+  };
+
+  const candidates: Array<{ group: number; kept: number }> = [];
+  for (const g of prunable) for (const kept of candidateWidths(g.channels, options.fractions)) candidates.push({ group: g.id, kept });
+  const sets = Math.max(1, Math.min(dataset.setNames.length, options.sensitivitySets ?? Math.min(8, Math.ceil(dataset.setNames.length / 4))));
+  const judge = lastSets(dataset, sets);
+  const baseBytes = encodeModel(model);
+  const flopsByCandidate: number[] = [];
+  const losses: number[] = [];
+  let samples = 0;
+  const reference = await createInferenceRunner(baseBytes, { intraOpNumThreads: threads });
+  try {
+    for (let i = 0; i < candidates.length; i++) {
+      const c = candidates[i]!;
+      const pruned = pruneTo(new Map([[c.group, c.kept]]));
+      flopsByCandidate.push(flopsOf(pruned));
+      const runner = await createInferenceRunner(encodeModel(pruned), { intraOpNumThreads: threads });
+      try {
+        const m = await evaluateRunners(pruned, runner, reference, judge, { confidence: 0, ...(options.signal ? { signal: options.signal } : {}) });
+        samples = m.samples;
+        losses.push(lossOf(m));
+      } finally {
+        await runner.release();
+      }
+      options.onProgress?.('prune sensitivity', i + 1, candidates.length);
+    }
+  } finally {
+    await reference.release();
+  }
+  const table = await measureLatencyTable(baseBytes, candidates.length, (i) => encodeModel(pruneTo(new Map([[candidates[i]!.group, candidates[i]!.kept]]))), feeds, {
+    threads,
+    ...(options.latencyIterations ? { iterations: options.latencyIterations } : {}),
+    ...(options.onProgress ? { onProgress: (d: number, t: number) => options.onProgress!('prune latency table', d, t) } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const groups: GroupProfile[] = prunable.map((g) => ({ ...g, options: [] as GroupWidthOption[] }));
+  const byId = new Map(groups.map((g) => [g.id, g]));
+  candidates.forEach((c, i) => {
+    // Latency on one clock: the base latency over all pairings times this pairing's candidate/base ratio.
+    byId.get(c.group)!.options.push({ kept: c.kept, latencyMs: table.baseLatencyMs * table.candidates[i]!.ratio, flops: flopsByCandidate[i]!, loss: losses[i]! });
+  });
+  return {
+    baseLatencyMs: table.baseLatencyMs,
+    baseFlops: flopsOf(model),
+    groups,
+    unprunable,
+    sensitivitySamples: samples,
+    sensitivitySets: judge.setNames,
+    feeds,
+    inputShapes,
+    threads,
+    pruneTo,
+    flopsOf,
+  };
+}
