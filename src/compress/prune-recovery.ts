@@ -1,9 +1,16 @@
 /**
- * Recovery after channel pruning, without training: refit each layer whose input channels were removed so that it
- * reproduces the ORIGINAL layer's output on the data (least squares over the pruned network's own activations, as in
- * channel-pruning / ThiNet reconstruction; for k×k Conv over im2col patches at sampled positions), then match the
- * BatchNormalization statistics of the pruned network to the original's (moment matching on the data). Layers are
- * processed in graph order, each with activations of the network as already repaired upstream.
+ * Recovery after channel pruning, without training: layer-wise reconstruction as in ThiNet (Luo et al. 2017), He et
+ * al. 2017 "Channel pruning" and AMC's reconstruction step. Layers are refitted in graph order, each by regularised
+ * least squares over the pruned network's own activations (as already repaired upstream; for k×k Conv over im2col
+ * patches at sampled positions) so that it reproduces the ORIGINAL model's activation; then BatchNormalization
+ * statistics are matched to the original's (moment matching on the data).
+ *
+ * Scope 'next-layer' refits only the layers whose input channels were removed; 'sequential' (default) refits every
+ * Conv/Gemm/MatMul whose input differs from the original's because of the pruning, and (option `depthwise`) each
+ * depthwise Conv per channel (kh·kw + 1 unknowns per channel). With `blockOutput`, a layer that feeds a residual Add
+ * (directly or through a BatchNormalization) is fitted to the original Add output minus the pruned network's other
+ * operand, so it also cancels the error carried by the shortcut (the projection of an inverted residual is fitted
+ * to the original block output).
  */
 import { CholeskyDecomposition, Matrix, solve } from 'ml-matrix';
 import type { OnnxModel, OnnxNode, Tensor } from '../onnx/ir.js';
@@ -16,6 +23,9 @@ import { feedsForBatch, type Dataset } from './dataset.js';
 import { floatInitializer } from './prune-channels.js';
 import { EdgetuneError } from '../util/errors.js';
 
+/** Which layers recovery refits: see the module comment. */
+export type RefitScope = 'next-layer' | 'sequential';
+
 /** Recovery tunables. */
 export interface RecoveryOptions {
   /** Samples of the dataset used (default 512). */
@@ -24,8 +34,14 @@ export interface RecoveryOptions {
   maxRows?: number;
   /** Ridge strength relative to the mean diagonal of XᵀX (default 1e-3). */
   ridge?: number;
-  /** Refit consumer layers (default true). */
+  /** Refit layers (default true). */
   refit?: boolean;
+  /** Which layers to refit: those whose input channels were removed, or every layer downstream (default 'sequential'). */
+  scope?: RefitScope;
+  /** Refit depthwise Conv filters per channel (scope 'sequential'; default true). */
+  depthwise?: boolean;
+  /** Fit a layer feeding a residual Add to the original Add output minus the pruned shortcut (default true). */
+  blockOutput?: boolean;
   /** Match BatchNormalization statistics to the original (default true). */
   batchNorm?: boolean;
   onProgress?: (stage: string, done: number, total: number) => void;
@@ -35,7 +51,8 @@ export interface RecoveryOptions {
 /** What recovery did, per layer. */
 export interface RecoveryReport {
   samples: number;
-  refits: Array<{ node: string; rows: number; unknowns: number; errorBefore: number; errorAfter: number; applied: boolean }>;
+  /** errorBefore/After: mean squared error per row of the layer's fit (summed over its outputs). */
+  refits: Array<{ node: string; kind: 'dense' | 'depthwise'; target: 'output' | 'block'; rows: number; unknowns: number; errorBefore: number; errorAfter: number; applied: boolean }>;
   batchNorms: number;
 }
 
@@ -193,12 +210,12 @@ function pickChannels(values: Float32Array, dims: readonly number[], n: number, 
   else for (let k = 0; k < c; k++) out[k] = values[base + k * s + pos]!;
 }
 
-/** The part of `model` needed to compute `target`, with `target` as its only output (runs faster than the whole). */
-function truncatedModel(model: OnnxModel, target: string): OnnxModel {
+/** The part of `model` needed to compute `targets`, with them as its only outputs (runs faster than the whole). */
+function truncatedModel(model: OnnxModel, targets: readonly string[]): OnnxModel {
   const producers = new Map<string, OnnxNode>();
   for (const n of model.graph.nodes) for (const o of n.outputs) producers.set(o, n);
   const needed = new Set<OnnxNode>();
-  const stack = [target];
+  const stack = [...targets];
   while (stack.length) {
     const name = stack.pop()!;
     const p = producers.get(name);
@@ -210,7 +227,8 @@ function truncatedModel(model: OnnxModel, target: string): OnnxModel {
   const used = new Set(nodes.flatMap((n) => n.inputs));
   const initializers = new Map([...model.graph.initializers].filter(([k]) => used.has(k)));
   const inputs = model.graph.inputs.filter((i) => !model.graph.initializers.has(i.name) || used.has(i.name));
-  return { ...model, graph: { ...model.graph, nodes, initializers, inputs, valueInfo: [], outputs: [{ name: target, type: { elemType: 1, shape: null } }] } };
+  const outputs = targets.map((name) => ({ name, type: { elemType: 1, shape: null } }));
+  return { ...model, graph: { ...model.graph, nodes, initializers, inputs, valueInfo: [], outputs } };
 }
 
 /** A sampled row of a layer's least-squares problem: sample n of piece, output position p. */
@@ -220,12 +238,25 @@ interface RowPlan {
   p: number;
 }
 
+/** One layer to refit and what it is fitted to. */
+interface LayerPlan {
+  node: OnnxNode;
+  kind: 'dense' | 'depthwise';
+  /** Tensor of the original model the layer reproduces: its own output, or the residual Add's output. */
+  targetName: string;
+  /** Block target: the Add's other operand (taken from the pruned network) and the BatchNormalization in between. */
+  block: { skip: string; bn: OnnxNode | null } | null;
+}
+
 /** What one original-model pass stores for a refit: sampled rows and their target outputs. */
 interface RefitTarget {
-  node: OnnxNode;
+  plan: LayerPlan;
   rows: RowPlan[];
   y: Float64Array;
+  /** Output channels (of the pruned layer). */
   m: number;
+  /** Width of the output feature map (1 for rank 2). */
+  outW: number;
 }
 
 interface Moments {
@@ -257,75 +288,174 @@ function channelMoments(t: Tensor, channels: readonly number[] | null, acc: Mome
   acc.count += n * s;
 }
 
+const DENSE = new Set(['Conv', 'Gemm', 'MatMul']);
+
+/** Depthwise Conv (ONNX Conv: W is [M, C/group, kH, kW]; depthwise when group = M = C and C/group = 1). */
+function isDepthwise(graph: OnnxModel['graph'], node: OnnxNode): boolean {
+  if (node.opType !== 'Conv') return false;
+  const w = graph.initializers.get(node.inputs[1] ?? '');
+  const group = attrInt(node, 'group', 1);
+  return !!w && w.dims.length === 4 && group > 1 && w.dims[1] === 1 && w.dims[0] === group;
+}
+
+/** Conv (group 1) / Gemm / MatMul with constant weights and bias that recovery can refit. */
+function isDense(graph: OnnxModel['graph'], node: OnnxNode): boolean {
+  if (!DENSE.has(node.opType)) return false;
+  const w = graph.initializers.get(node.inputs[1] ?? '');
+  if (!w || (node.inputs[2] && !graph.initializers.has(node.inputs[2]))) return false;
+  if (node.opType === 'Conv') return attrInt(node, 'group', 1) === 1 && w.dims.length === 4;
+  return w.dims.length === 2 && (node.opType === 'MatMul' || attrInt(node, 'transA', 0) === 0);
+}
+
 /** Unknowns per output of a layer's least-squares problem (inputs × kernel + bias). */
-function unknownsOf(pruned: OnnxModel, node: OnnxNode): number {
+function unknownsOf(pruned: OnnxModel, plan: LayerPlan): number {
+  const node = plan.node;
   const w = pruned.graph.initializers.get(node.inputs[1]!)!;
   if (node.opType === 'Conv') return w.dims[1]! * elementCount(w.dims.slice(2)) + 1;
   const transB = node.opType === 'Gemm' ? attrInt(node, 'transB', 0) : 0;
   return (transB ? w.dims[1]! : w.dims[0]!) + (node.opType === 'Gemm' ? 1 : 0);
 }
 
+/**
+ * The residual Add that `node`'s output reaches through at most one BatchNormalization (each the only consumer),
+ * with the Add's other operand; null when there is none.
+ */
+function blockOf(graph: OnnxModel['graph'], node: OnnxNode, consumers: Map<string, OnnxNode[]>): LayerPlan['block'] & { add: OnnxNode } | null {
+  let out = node.outputs[0]!;
+  let next = consumers.get(out) ?? [];
+  let bn: OnnxNode | null = null;
+  if (next.length === 1 && next[0]!.opType === 'BatchNormalization' && !next[0]!.outputs.slice(1).some(Boolean)) {
+    bn = next[0]!;
+    if (bn.inputs.slice(1, 5).some((n) => !graph.initializers.has(n))) return null;
+    out = bn.outputs[0]!;
+    next = consumers.get(out) ?? [];
+  }
+  if (next.length !== 1 || next[0]!.opType !== 'Add' || next[0]!.inputs.length !== 2) return null;
+  const add = next[0]!;
+  const skip = add.inputs[0] === out ? add.inputs[1]! : add.inputs[0]!;
+  if (skip === out || graph.initializers.has(skip) || graph.outputs.some((o) => o.name === out)) return null;
+  return { add, skip, bn };
+}
+
+/** Per-channel affine y = a·x + c of an inference BatchNormalization. */
+function batchNormAffine(graph: OnnxModel['graph'], bn: OnnxNode): { a: Float32Array; c: Float32Array } {
+  const [gamma, beta, mean, variance] = [1, 2, 3, 4].map((i) => tensorToFloat32(graph.initializers.get(bn.inputs[i]!)!));
+  const eps = attrFloat(bn, 'epsilon', 1e-5);
+  const a = new Float32Array(gamma!.length);
+  const c = new Float32Array(gamma!.length);
+  for (let k = 0; k < a.length; k++) {
+    a[k] = gamma![k]! / Math.sqrt(variance![k]! + eps);
+    c[k] = beta![k]! - mean![k]! * a[k]!;
+  }
+  return { a, c };
+}
+
+/** im2col row of channel c (or all channels from c0 to c1) at output position (oy, ox). */
+function patch(xv: Float32Array, n: number, cIn: number, h: number, wd: number, c0: number, c1: number, oy: number, ox: number, geo: ConvGeometry, out: Float64Array): void {
+  const { kh, kw, strides, pads, dil } = geo;
+  let idx = 0;
+  for (let c = c0; c < c1; c++) {
+    const base = (n * cIn + c) * h * wd;
+    for (let i = 0; i < kh; i++) {
+      const iy = oy * strides[0]! - pads[0]! + i * dil[0]!;
+      for (let j = 0; j < kw; j++) {
+        const ix = ox * strides[1]! - pads[1]! + j * dil[1]!;
+        out[idx++] = iy >= 0 && iy < h && ix >= 0 && ix < wd ? xv[base + iy * wd + ix]! : 0;
+      }
+    }
+  }
+}
+
+interface ConvGeometry {
+  kh: number;
+  kw: number;
+  strides: number[];
+  pads: number[];
+  dil: number[];
+}
+
+function geometryOf(node: OnnxNode, w: Tensor): ConvGeometry {
+  return {
+    kh: w.dims[2] ?? 1,
+    kw: w.dims[3] ?? 1,
+    strides: attrInts(node, 'strides', [1, 1]),
+    pads: attrInts(node, 'pads', [0, 0, 0, 0]),
+    dil: attrInts(node, 'dilations', [1, 1]),
+  };
+}
+
+type RefitRow = RecoveryReport['refits'][number];
+
+/**
+ * Run the truncated pruned model over the pieces that hold rows of `target`; for each row call `visit` with the
+ * layer's input tensor values, its dims, the row and the row's target outputs (block targets already turned into the
+ * layer's own output: (Add − skip − c) / a).
+ */
+async function visitRows(
+  input: RecoveryInput,
+  target: RefitTarget,
+  pieces: Piece[],
+  visit: (xv: Float32Array, dims: readonly number[], row: RowPlan, y: Float64Array) => void,
+): Promise<void> {
+  const { plan, m } = target;
+  const graph = input.pruned.graph;
+  const inName = plan.node.inputs[0]!;
+  const outputs = plan.block ? [inName, plan.block.skip] : [inName];
+  const affine = plan.block?.bn ? batchNormAffine(graph, plan.block.bn) : null;
+  const runner = await createInferenceRunner(encodeModel(truncatedModel(input.pruned, outputs)), { graphOptimizationLevel: 'basic' });
+  const y = new Float64Array(m);
+  let row = 0;
+  try {
+    for (let pi = 0; pi < pieces.length; pi++) {
+      if (target.rows[row]?.piece !== pi) continue;
+      const got = await runner.run(pieces[pi]!.feeds, outputs);
+      const xt = got.get(inName)!;
+      const xv = tensorToFloat32(xt);
+      const skip = plan.block ? got.get(plan.block.skip)! : null;
+      const sv = skip ? tensorToFloat32(skip) : null;
+      for (; row < target.rows.length && target.rows[row]!.piece === pi; row++) {
+        const r = target.rows[row]!;
+        for (let k = 0; k < m; k++) y[k] = target.y[row * m + k]!;
+        if (skip && sv) {
+          const s = elementCount(skip.dims.slice(2));
+          for (let k = 0; k < m; k++) {
+            const v = y[k]! - sv[(r.n * m + k) * s + r.p]!;
+            y[k] = affine ? (v - affine.c[k]!) / affine.a[k]! : v;
+          }
+        }
+        visit(xv, xt.dims, r, y);
+      }
+    }
+  } finally {
+    await runner.release();
+  }
+}
+
 /** Refit one Conv (group 1) / Gemm / MatMul to its stored targets; returns the report row. */
-async function refitNode(input: RecoveryInput, target: RefitTarget, pieces: Piece[], ridge: number) {
-  const { pruned } = input;
-  const graph = pruned.graph;
-  const node = target.node;
+async function refitDense(input: RecoveryInput, target: RefitTarget, pieces: Piece[], ridge: number): Promise<RefitRow | null> {
+  const graph = input.pruned.graph;
+  const { node } = target.plan;
   const op = node.opType;
   const w = graph.initializers.get(node.inputs[1]!)!;
-  const inName = node.inputs[0]!;
   const outName = node.outputs[0]!;
   const isConv = op === 'Conv';
   const transB = op === 'Gemm' ? attrInt(node, 'transB', 0) : 0;
   const m = isConv || transB ? w.dims[0]! : w.dims[1]!;
   if (m !== target.m) return null;
   const cIn = isConv ? w.dims[1]! : transB ? w.dims[1]! : w.dims[0]!;
-  const kh = isConv ? w.dims[2]! : 1;
-  const kw = isConv ? w.dims[3]! : 1;
+  const geo = geometryOf(node, w);
+  const kh = isConv ? geo.kh : 1;
+  const kw = isConv ? geo.kw : 1;
   const hasBias = op !== 'MatMul';
   const f = cIn * kh * kw + (hasBias ? 1 : 0);
   const eq = new NormalEquations(f, m);
-  const strides = attrInts(node, 'strides', [1, 1]);
-  const dil = attrInts(node, 'dilations', [1, 1]);
-  const pads = attrInts(node, 'pads', [0, 0, 0, 0]);
-  const runner = await createInferenceRunner(encodeModel(truncatedModel(pruned, inName)), { graphOptimizationLevel: 'basic' });
   const x = new Float64Array(f);
-  const y = new Float64Array(m);
-  let row = 0;
-  try {
-    for (let pi = 0; pi < pieces.length; pi++) {
-      if (target.rows[row]?.piece !== pi) continue;
-      const xt = (await runner.run(pieces[pi]!.feeds, [inName])).get(inName)!;
-      const xv = tensorToFloat32(xt);
-      const h = xt.dims[2] ?? 1;
-      const wd = xt.dims[3] ?? 1;
-      for (; row < target.rows.length && target.rows[row]!.piece === pi; row++) {
-        const { n, p } = target.rows[row]!;
-        if (!isConv) {
-          pickChannels(xv, xt.dims, n, 0, null, x);
-        } else {
-          const outW = (rowsOutWidth.get(target) ?? 1);
-          const oy = Math.floor(p / outW);
-          const ox = p % outW;
-          let idx = 0;
-          for (let c = 0; c < cIn; c++) {
-            const base = (n * cIn + c) * h * wd;
-            for (let i = 0; i < kh; i++) {
-              const iy = oy * strides[0]! - pads[0]! + i * dil[0]!;
-              for (let j = 0; j < kw; j++) {
-                const ix = ox * strides[1]! - pads[1]! + j * dil[1]!;
-                x[idx++] = iy >= 0 && iy < h && ix >= 0 && ix < wd ? xv[base + iy * wd + ix]! : 0;
-              }
-            }
-          }
-        }
-        if (hasBias) x[f - 1] = 1;
-        for (let k = 0; k < m; k++) y[k] = target.y[row * m + k]!;
-        eq.add(x, y);
-      }
-    }
-  } finally {
-    await runner.release();
-  }
+  await visitRows(input, target, pieces, (xv, dims, { n, p }, y) => {
+    if (!isConv) pickChannels(xv, dims, n, 0, null, x);
+    else patch(xv, n, cIn, dims[2] ?? 1, dims[3] ?? 1, 0, cIn, Math.floor(p / target.outW), p % target.outW, geo, x);
+    if (hasBias) x[f - 1] = 1;
+    eq.add(x, y);
+  });
   const wv = tensorToFloat32(w);
   const biasName = hasBias ? node.inputs[2] : undefined;
   const bias = biasName ? tensorToFloat32(graph.initializers.get(biasName)!) : null;
@@ -348,23 +478,84 @@ async function refitNode(input: RecoveryInput, target: RefitTarget, pieces: Piec
     if (hasBias) {
       const b = new Float32Array(m);
       for (let k = 0; k < m; k++) b[k] = solved[(f - 1) * m + k]!;
-      const old = biasName ? graph.initializers.get(biasName) : undefined;
-      if (old && elementCount(old.dims) === m) graph.initializers.set(biasName!, { ...old, values: b, dims: [m] });
-      else {
-        const name = nameFactory(graph)(`${node.name || outName}_refit_bias`);
-        graph.initializers.set(name, floatInitializer(name, [m], b));
-        node.inputs[2] = name;
-      }
+      setBias(input.pruned, node, b, outName);
       if (op === 'Gemm') {
         node.attributes.set('alpha', attr.float(1));
         node.attributes.set('beta', attr.float(1));
       }
     }
   }
-  return { node: node.name || outName, rows: eq.rows, unknowns: f * m, errorBefore: errorBefore / Math.max(1, eq.rows), errorAfter: errorAfter / Math.max(1, eq.rows), applied };
+  const rows = Math.max(1, eq.rows);
+  return { node: node.name || outName, kind: 'dense', target: target.plan.block ? 'block' : 'output', rows: eq.rows, unknowns: f * m, errorBefore: errorBefore / rows, errorAfter: errorAfter / rows, applied };
 }
 
-const rowsOutWidth = new WeakMap<RefitTarget, number>();
+/** Write bias `b` ([M]) of `node`, adding a bias input when it has none. */
+function setBias(model: OnnxModel, node: OnnxNode, b: Float32Array, label: string): void {
+  const graph = model.graph;
+  const biasName = node.inputs[2];
+  const old = biasName ? graph.initializers.get(biasName) : undefined;
+  if (old && elementCount(old.dims) === b.length) graph.initializers.set(biasName!, { ...old, values: b, dims: [b.length] });
+  else {
+    const name = nameFactory(graph)(`${node.name || label}_refit_bias`);
+    graph.initializers.set(name, floatInitializer(name, [b.length], b));
+    node.inputs[2] = name;
+  }
+}
+
+/** Refit a depthwise Conv channel by channel: each channel is its own problem with kh·kw + 1 unknowns. */
+async function refitDepthwise(input: RecoveryInput, target: RefitTarget, pieces: Piece[], ridge: number): Promise<RefitRow | null> {
+  const graph = input.pruned.graph;
+  const { node } = target.plan;
+  const w = graph.initializers.get(node.inputs[1]!)!;
+  const m = w.dims[0]!;
+  if (m !== target.m) return null;
+  const geo = geometryOf(node, w);
+  const inner = geo.kh * geo.kw;
+  const f = inner + 1;
+  const eqs = Array.from({ length: m }, () => new NormalEquations(f, 1));
+  const x = new Float64Array(f);
+  const yk = new Float64Array(1);
+  await visitRows(input, target, pieces, (xv, dims, { n, p }, y) => {
+    const oy = Math.floor(p / target.outW);
+    const ox = p % target.outW;
+    for (let k = 0; k < m; k++) {
+      patch(xv, n, m, dims[2] ?? 1, dims[3] ?? 1, k, k + 1, oy, ox, geo, x);
+      x[f - 1] = 1;
+      yk[0] = y[k]!;
+      eqs[k]!.add(x, yk);
+    }
+  });
+  const wv = tensorToFloat32(w);
+  const biasName = node.inputs[2];
+  const bias = biasName ? tensorToFloat32(graph.initializers.get(biasName)!) : null;
+  const newW = Float32Array.from(wv);
+  const newB = new Float32Array(m);
+  let before = 0;
+  let after = 0;
+  let applied = false;
+  const current = new Float64Array(f);
+  for (let k = 0; k < m; k++) {
+    for (let i = 0; i < inner; i++) current[i] = wv[k * inner + i]!;
+    current[inner] = bias ? bias[k]! : 0;
+    newB[k] = current[inner]!;
+    const e0 = eqs[k]!.error(current);
+    const solved = eqs[k]!.solve(ridge, inner);
+    const e1 = eqs[k]!.error(solved);
+    before += e0;
+    if (e1 < e0) {
+      for (let i = 0; i < inner; i++) newW[k * inner + i] = solved[i]!;
+      newB[k] = solved[inner]!;
+      applied = true;
+      after += e1;
+    } else after += e0;
+  }
+  if (applied) {
+    graph.initializers.set(w.name, { ...w, values: newW });
+    setBias(input.pruned, node, newB, node.outputs[0]!);
+  }
+  const rows = Math.max(1, eqs[0]?.rows ?? 0);
+  return { node: node.name || node.outputs[0]!, kind: 'depthwise', target: target.plan.block ? 'block' : 'output', rows: eqs[0]?.rows ?? 0, unknowns: f * m, errorBefore: before / rows, errorAfter: after / rows, applied };
+}
 
 async function matchBatchNorm(input: RecoveryInput, node: OnnxNode, pieces: Piece[], theirs: Moments): Promise<boolean> {
   const graph = input.pruned.graph;
@@ -373,7 +564,7 @@ async function matchBatchNorm(input: RecoveryInput, node: OnnxNode, pieces: Piec
   const variance = graph.initializers.get(node.inputs[4]!)!;
   const c = mean.dims[0]!;
   if (theirs.sum.length !== c) return false;
-  const runner = await createInferenceRunner(encodeModel(truncatedModel(input.pruned, name)), { graphOptimizationLevel: 'basic' });
+  const runner = await createInferenceRunner(encodeModel(truncatedModel(input.pruned, [name])), { graphOptimizationLevel: 'basic' });
   const mine: Moments = { sum: new Float64Array(c), sq: new Float64Array(c), count: 0 };
   try {
     for (const piece of pieces) {
@@ -412,27 +603,65 @@ async function matchBatchNorm(input: RecoveryInput, node: OnnxNode, pieces: Piec
 }
 
 /**
- * Refit the given layers and match BatchNorm statistics, in graph order (mutates `input.pruned`). One pass of the
+
+/** The layers to refit, in graph order, with what each is fitted to. */
+function planLayers(input: RecoveryInput, options: RecoveryOptions): LayerPlan[] {
+  if (options.refit === false) return [];
+  const graph = input.pruned.graph;
+  const consumers = new Map<string, OnnxNode[]>();
+  for (const n of graph.nodes) for (const i of n.inputs) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+  const refitSet = new Set(input.refitNodes);
+  const chosen: OnnxNode[] = [];
+  if ((options.scope ?? 'sequential') === 'next-layer') {
+    chosen.push(...graph.nodes.filter((n) => refitSet.has(n.name) && isDense(graph, n)));
+  } else {
+    // Every layer whose input differs from the original's: downstream of a layer that lost input channels.
+    const affected = new Set<string>();
+    for (const n of graph.nodes) {
+      if (!refitSet.has(n.name) && !n.inputs.some((i) => affected.has(i))) continue;
+      for (const o of n.outputs) affected.add(o);
+      if (isDense(graph, n) || (options.depthwise !== false && isDepthwise(graph, n))) chosen.push(n);
+    }
+  }
+  return chosen.map((node) => {
+    const block = options.blockOutput !== false ? blockOf(graph, node, consumers) : null;
+    return {
+      node,
+      kind: isDepthwise(graph, node) ? 'depthwise' : 'dense',
+      targetName: block ? block.add.outputs[0]! : node.outputs[0]!,
+      block: block ? { skip: block.skip, bn: block.bn } : null,
+    };
+  });
+}
+
+/**
+ * Refit the layers and match BatchNorm statistics, in graph order (mutates `input.pruned`). One pass of the
  * original model stores the sampled targets and moments; then one pass of the (truncated) pruned model per layer.
  */
 export async function recoverPrunedModel(input: RecoveryInput, options: RecoveryOptions = {}): Promise<RecoveryReport> {
   const maxSamples = options.maxSamples ?? 512;
   const maxRows = options.maxRows ?? 6000;
+  const ridge = options.ridge ?? 1e-3;
   const { pieces, samples } = collectPieces(input.pruned, input.dataset, maxSamples);
-  const refitSet = new Set(options.refit === false ? [] : input.refitNodes);
-  const nodes = input.pruned.graph.nodes;
-  const firstIndex = nodes.findIndex((n) => refitSet.has(n.name) || input.channelMap.has(n.outputs[0] ?? ''));
+  const graph = input.pruned.graph;
+  const nodes = graph.nodes;
+  const plans = planLayers(input, options);
+  const planOf = new Map(plans.map((p) => [p.node, p]));
+  const refitSet = new Set(input.refitNodes);
+  // A BatchNormalization folded into a block target is already accounted for by the refit before it.
+  const blockNorms = new Set(plans.flatMap((p) => (p.block?.bn ? [p.block.bn] : [])));
+  const firstIndex = nodes.findIndex((n) => refitSet.has(n.name) || planOf.has(n) || input.channelMap.has(n.outputs[0] ?? ''));
   const work = nodes.filter(
     (n, i) =>
-      (refitSet.has(n.name) && ['Conv', 'Gemm', 'MatMul'].includes(n.opType)) ||
-      (options.batchNorm !== false && n.opType === 'BatchNormalization' && i >= Math.max(0, firstIndex) && input.pruned.graph.initializers.has(n.inputs[3] ?? '')),
+      planOf.has(n) ||
+      (options.batchNorm !== false && n.opType === 'BatchNormalization' && !blockNorms.has(n) && i >= Math.max(0, firstIndex) && graph.initializers.has(n.inputs[3] ?? '')),
   );
   const rand = random(1234);
   // One original pass: sampled targets for each refit, moments for each BN.
   const targets = new Map<OnnxNode, RefitTarget>();
   const moments = new Map<OnnxNode, Moments>();
   const yRows = new Map<OnnxNode, number[]>();
-  const names = [...new Set(work.map((n) => (n.opType === 'BatchNormalization' ? n.inputs[0]! : n.outputs[0]!)))];
+  const names = [...new Set(work.map((n) => (n.opType === 'BatchNormalization' ? n.inputs[0]! : planOf.get(n)!.targetName)))];
   const origRunner = await runnerWithOutputs(cloneModel(input.original), names);
   try {
     for (let pi = 0; pi < pieces.length; pi++) {
@@ -447,19 +676,20 @@ export async function recoverPrunedModel(input: RecoveryInput, options: Recovery
           moments.set(node, acc);
           continue;
         }
-        const t = outs.get(node.outputs[0]!)!;
-        const channels = input.channelMap.get(node.outputs[0]!) ?? null;
+        const plan = planOf.get(node)!;
+        const t = outs.get(plan.targetName)!;
+        const channels = input.channelMap.get(plan.targetName) ?? null;
         const m = channels?.length ?? t.dims[1]!;
         const batch = t.dims[0]!;
         const positions = elementCount(t.dims.slice(2));
         let target = targets.get(node);
         if (!target) {
-          target = { node, rows: [], y: new Float64Array(0), m };
+          target = { plan, rows: [], y: new Float64Array(0), m, outW: t.dims[3] ?? 1 };
           targets.set(node, target);
           yRows.set(node, []);
-          rowsOutWidth.set(target, t.dims[3] ?? 1);
         }
-        const rowsWanted = Math.min(maxRows, Math.max(4 * unknownsOf(input.pruned, node), 2000));
+        // A depthwise refit is m problems of kh·kw + 1 unknowns: rows are cheap, take the most.
+        const rowsWanted = plan.kind === 'depthwise' ? maxRows : Math.min(maxRows, Math.max(4 * unknownsOf(input.pruned, plan), 2000));
         const perSample = rowsWanted / samples;
         const vals = tensorToFloat32(t);
         const ys = yRows.get(node)!;
@@ -486,7 +716,8 @@ export async function recoverPrunedModel(input: RecoveryInput, options: Recovery
     if (node.opType === 'BatchNormalization') {
       if (await matchBatchNorm(input, node, pieces, moments.get(node)!)) report.batchNorms++;
     } else {
-      const row = await refitNode(input, targets.get(node)!, pieces, options.ridge ?? 1e-3);
+      const target = targets.get(node)!;
+      const row = target.plan.kind === 'depthwise' ? await refitDepthwise(input, target, pieces, ridge) : await refitDense(input, target, pieces, ridge);
       if (row) report.refits.push(row);
     }
     options.onProgress?.('recover', ++done, work.length);
