@@ -121,12 +121,13 @@ const LOSS_FLOOR = 1e-4;
 export const DEFAULT_WIDTH_FRACTIONS: readonly number[] = [0.875, 0.75, 0.625, 0.5, 0.375, 0.25];
 
 /** Candidate widths of a group of `channels`: keep `fractions` of it, multiples of `multiple` where ≥ `multiple`. */
-export function candidateWidths(channels: number, fractions: readonly number[] = [0.75, 0.5, 0.25], multiple = 8): number[] {
+export function candidateWidths(channels: number, fractions: readonly number[] = DEFAULT_WIDTH_FRACTIONS, multiple = 8): number[] {
   const widths = new Set<number>();
   for (const f of fractions) {
     if (!(f > 0 && f < 1)) throw new RangeError(`fractions must be in (0, 1); got ${f}`);
     const k = keepCount(channels, 1 - f, multiple);
-    if (k < channels && k >= 1) widths.add(k);
+    // keepCount falls back to the exact count when the rounded multiple is the full width (21 of 24): skip those.
+    if (k < channels && k >= 1 && (multiple <= 1 || k < multiple || k % multiple === 0)) widths.add(k);
   }
   return [...widths].sort((a, b) => b - a);
 }
