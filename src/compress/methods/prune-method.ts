@@ -260,6 +260,13 @@ async function runAllocated(context: MethodContext): Promise<MethodOutcome> {
   }
   const final = result!;
   const run = pruned!;
+  const last = rounds[rounds.length - 1]!;
+  if (target.kind === 'latency' && Math.abs(last.measuredMs - target.latencyMs) > target.latencyMs * NEAREST_REACHABLE_TOLERANCE) {
+    notes.push(
+      `latency target missed: measured ${last.measuredMs.toFixed(3)} ms against ${target.latencyMs} ms (${(((last.measuredMs / target.latencyMs) - 1) * 100).toFixed(1)} %) after ${rounds.length} round(s); ` +
+        'the per-group gains of the latency table did not add up on this device (noise, or kernels that do not speed up at these widths)',
+    );
+  }
   const flopsAfter = profiles.flopsOf(run.model);
   const allocated = final.groups;
   const left = allocated.filter((g) => g.status === 'left alone');
