@@ -232,7 +232,7 @@ async function runProfile(options: ProfileOptions, signal: AbortSignal | undefin
       batchSize: m.batchSize,
       inputs: m.inputs,
       inputSource: m.inputSource,
-      syntheticIntegerFill: m.syntheticIntegerFill,
+      syntheticFill: m.syntheticFill,
       latencyMs,
       throughputPerSec: totalMs > 0 ? (m.latencySamplesMs.length * m.batchSize) / (totalMs / 1000) : 0,
       coldStart: m.coldStart,

@@ -84,19 +84,19 @@ export function resolveInputShapes(inputs: readonly InputSpec[], overrides: Read
 export const MAX_SYNTHETIC_ELEMENTS = 2 ** 28;
 
 /**
- * How synthesized integer inputs are filled: `random` uniform in [0, 10) (token ids, class indices), `zeros` (an index
- * or axis valid for any non-empty axis), `ones` (a divisor, a count, a broadcastable shape entry). Profile tries
- * them in this order until the model runs.
+ * How synthesized inputs are filled: `random` (floats uniform in [0, 1), integers uniform in [0, 10): token ids,
+ * class indices), `zeros` (an index or axis valid for any non-empty axis), `ones` (a divisor, a count, a scale, a
+ * broadcastable shape entry). Profile tries them in this order until the model runs.
  */
-export const INTEGER_FILLS = ['random', 'zeros', 'ones'] as const;
-/** One of INTEGER_FILLS. */
-export type IntegerFill = (typeof INTEGER_FILLS)[number];
+export const SYNTHETIC_FILLS = ['random', 'zeros', 'ones'] as const;
+/** One of SYNTHETIC_FILLS. */
+export type SyntheticFill = (typeof SYNTHETIC_FILLS)[number];
 
 /**
- * A synthetic input: floats uniform in [0, 1), integers per `integerFill` (default uniform in [0, 10)), booleans
- * 0/1. Strings are refused.
+ * A synthetic input, filled per `fill` (default `random`: floats uniform in [0, 1), integers uniform in [0, 10));
+ * booleans are 0/1 at random whatever the fill. Strings are refused.
  */
-export function synthesizeInput(name: string, dataType: number, dims: readonly number[], seed = 1, integerFill: IntegerFill = 'random'): Tensor {
+export function synthesizeInput(name: string, dataType: number, dims: readonly number[], seed = 1, fill: SyntheticFill = 'random'): Tensor {
   const count = elementCount(dims);
   if (!Number.isSafeInteger(count) || count > MAX_SYNTHETIC_ELEMENTS) {
     throw new EdgetuneError(
@@ -109,16 +109,18 @@ export function synthesizeInput(name: string, dataType: number, dims: readonly n
   const values = allocateValues(dataType, count);
   const rnd = mulberry32(seed);
   if (values instanceof Float32Array || values instanceof Float64Array) {
-    for (let i = 0; i < count; i++) values[i] = rnd();
+    if (fill === 'random') for (let i = 0; i < count; i++) values[i] = rnd();
+    else values.fill(fill === 'zeros' ? 0 : 1);
   } else if (dataType === DataType.FLOAT16) {
-    // Halves in [0, 1): exponent 0 .. 14 of binary16; simplest exact set: k/1024 for k in [0, 1024).
+    // Halves in [0, 1): exponent 0 .. 14 of binary16; simplest exact set: k/1024 for k in [0, 1024). 1.0 is 0x3c00.
     const v = values as Uint16Array;
-    for (let i = 0; i < count; i++) v[i] = halfOfFraction(Math.floor(rnd() * 1024));
+    if (fill === 'random') for (let i = 0; i < count; i++) v[i] = halfOfFraction(Math.floor(rnd() * 1024));
+    else v.fill(fill === 'zeros' ? 0 : 0x3c00);
   } else if (dataType === DataType.BOOL) {
     const v = values as Uint8Array;
     for (let i = 0; i < count; i++) v[i] = rnd() < 0.5 ? 0 : 1;
   } else {
-    const next = integerFill === 'zeros' ? () => 0 : integerFill === 'ones' ? () => 1 : () => Math.floor(rnd() * 10);
+    const next = fill === 'zeros' ? () => 0 : fill === 'ones' ? () => 1 : () => Math.floor(rnd() * 10);
     if (values instanceof BigInt64Array || values instanceof BigUint64Array) for (let i = 0; i < count; i++) values[i] = BigInt(next());
     else for (let i = 0; i < count; i++) (values as Int32Array)[i] = next();
   }
@@ -134,15 +136,15 @@ function halfOfFraction(k: number): number {
 }
 
 /** One synthetic feed for every input, at the resolved shapes. */
-export function synthesizeFeeds(inputs: readonly InputSpec[], shapes: ReadonlyMap<string, number[]>, integerFill: IntegerFill = 'random'): Record<string, Tensor> {
+export function synthesizeFeeds(inputs: readonly InputSpec[], shapes: ReadonlyMap<string, number[]>, fill: SyntheticFill = 'random'): Record<string, Tensor> {
   const feeds: Record<string, Tensor> = {};
   inputs.forEach((input, k) => {
-    feeds[input.name] = synthesizeInput(input.name, input.dataType, shapes.get(input.name)!, k + 1, integerFill);
+    feeds[input.name] = synthesizeInput(input.name, input.dataType, shapes.get(input.name)!, k + 1, fill);
   });
   return feeds;
 }
 
-/** Whether any input is an integer tensor (so the integer fill matters). */
+/** Whether any input is an integer tensor (its values may be indices, axes or shapes, not data). */
 export function hasIntegerInput(inputs: readonly InputSpec[]): boolean {
   const integer = new Set<number>([DataType.INT8, DataType.UINT8, DataType.INT16, DataType.UINT16, DataType.INT32, DataType.UINT32, DataType.INT64, DataType.UINT64]);
   return inputs.some((i) => integer.has(i.dataType));

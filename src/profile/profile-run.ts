@@ -16,7 +16,7 @@ import { missingShapes, modelFlops } from './model-flops.js';
 import { summarizeOpProfile, type OpProfileSummary } from './op-profile.js';
 import { createOrtSession, refuseModelRunFailure, type OrtSession, type PreparedFeeds } from './ort-session.js';
 import { readProcMemory } from './proc-memory.js';
-import { batchSizeOf, datasetFeeds, hasIntegerInput, INTEGER_FILLS, resolveInputShapes, synthesizeFeeds, type InputSpec, type IntegerFill } from './profile-inputs.js';
+import { batchSizeOf, datasetFeeds, hasIntegerInput, resolveInputShapes, SYNTHETIC_FILLS, synthesizeFeeds, type InputSpec, type SyntheticFill } from './profile-inputs.js';
 import type { ChildExtras, ChildMeasurement, ChildProfileRequest, ProfileProgress } from './profile-types.js';
 
 /** How the child talks to its parent (IPC in the worker; plain callbacks in-process). */
@@ -114,33 +114,38 @@ export async function measureModel(request: ChildProfileRequest, io: ChildIo): P
   report('load', 1, 1, true);
 
   const tFirst = now();
-  let integerFill: IntegerFill | null = null;
+  let syntheticFill: SyntheticFill | null = null;
   if (request.dataDir) {
     await session.runPrepared(prepared[0]!).catch(refuseModelRunFailure('the model', 'the first sample of the dataset'));
   } else {
-    // Synthesized integers may be out of range for the model (an index past its axis, a zero divisor): try the
-    // other fills before giving up, and then say that the inputs, not the model, are the problem.
-    const fills: readonly IntegerFill[] = hasIntegerInput(specs) ? INTEGER_FILLS : ['random'];
-    const failures: string[] = [];
-    for (const fill of fills) {
+    // Synthesized values may be out of range for the model (an index past its axis, a zero divisor, a scale that
+    // gives an empty output): try the other fills before giving up.
+    const failures: Array<{ fill: SyntheticFill; message: string }> = [];
+    for (const fill of SYNTHETIC_FILLS) {
       if (fill !== 'random') {
         feeds = [synthesizeFeeds(specs, shapes, fill)];
         prepared = feeds.map((f) => session.prepare(f));
       }
       try {
         await session.runPrepared(prepared[0]!);
-        integerFill = fills.length > 1 ? fill : null;
+        syntheticFill = fill;
         break;
       } catch (error) {
         if (!(error instanceof EdgetuneError) || error.code !== 'RUNTIME_FAILED' || /allocat|out of memory/i.test(error.message)) throw error;
-        failures.push(`${fill === 'random' ? 'integers uniform in 0–9' : `integers all ${fill === 'zeros' ? '0' : '1'}`}: ${error.message.split('\n')[0]}`);
+        failures.push({ fill, message: error.message.split('\n')[0]! });
       }
     }
-    if (failures.length === fills.length) {
-      throw new EdgetuneError(
-        'MODEL_UNSUPPORTED',
-        `the model does not run on synthesized inputs of its declared types and shapes (${failures.join('; ')}); profile it on real samples with --data DIR`,
-      );
+    if (syntheticFill === null) {
+      const label = (fill: SyntheticFill): string => (fill === 'random' ? 'random values' : `every value ${fill === 'zeros' ? 0 : 1}`);
+      // Integer inputs may be indices, axes or shapes that no fill satisfies: the inputs are the problem. With float
+      // inputs only, a node that fails on random values, on zeros and on ones is malformed.
+      if (hasIntegerInput(specs)) {
+        throw new EdgetuneError(
+          'MODEL_UNSUPPORTED',
+          `the model does not run on synthesized inputs of its declared types and shapes (${failures.map((f) => `${label(f.fill)}: ${f.message}`).join('; ')}); profile it on real samples with --data DIR`,
+        );
+      }
+      throw new EdgetuneError('MODEL_INVALID', `the model fails on inputs of its declared types and shapes: ${failures[0]!.message} (and with every value 0, and every value 1)`);
     }
   }
   const firstRunMs = msSince(tFirst);
@@ -175,7 +180,7 @@ export async function measureModel(request: ChildProfileRequest, io: ChildIo): P
       batchSize,
       inputs: specs.map((s) => ({ name: s.name, dataType: s.dataType, shape: s.shape, profiledShape: shapes.get(s.name)! })),
       inputSource: request.dataDir ? 'data' : 'synthetic',
-      syntheticIntegerFill: integerFill,
+      syntheticFill: request.dataDir ? null : syntheticFill,
       latencySamplesMs,
       coldStart: { loadMs, firstRunMs },
       memory: { peakRssBytes: mem?.hwmBytes ?? 0, sessionRssBytes: sessionRss, baseRssBytes: baseRss },

@@ -133,10 +133,10 @@ export interface ProfileResult {
   inputs: Array<{ name: string; dataType: number; shape: Dim[] | null; profiledShape: number[] }>;
   inputSource: 'synthetic' | 'data';
   /**
-   * With synthesized inputs and an integer input: the fill the model ran on ('random' uniform 0–9, then 'zeros',
-   * then 'ones'); null otherwise.
+   * With synthesized inputs: the fill the model ran on — 'random' (floats uniform in [0, 1), integers in 0–9), else
+   * 'zeros', else 'ones', tried in that order; null with --data.
    */
-  syntheticIntegerFill: 'random' | 'zeros' | 'ones' | null;
+  syntheticFill: 'random' | 'zeros' | 'ones' | null;
   latencyMs: LatencyStats;
   throughputPerSec: number;
   coldStart: { loadMs: number; firstRunMs: number };
@@ -192,7 +192,7 @@ export interface ChildMeasurement {
   batchSize: number;
   inputs: ProfileResult['inputs'];
   inputSource: ProfileResult['inputSource'];
-  syntheticIntegerFill: ProfileResult['syntheticIntegerFill'];
+  syntheticFill: ProfileResult['syntheticFill'];
   latencySamplesMs: number[];
   coldStart: ProfileResult['coldStart'];
   memory: { peakRssBytes: number; sessionRssBytes: number; baseRssBytes: number };

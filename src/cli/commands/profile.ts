@@ -150,7 +150,7 @@ export function formatProfile(r: ProfileResult): string {
   const rows: Array<[string, string]> = [];
   const l = r.latencyMs;
   rows.push(['model', `${r.model.path} (${fmtMb(r.model.bytes)}, sha256 ${r.model.sha256.slice(0, 12)})`]);
-  rows.push(['inputs', r.inputs.map((i) => `${i.name} ${dataTypeName(i.dataType)}[${i.profiledShape.join('x')}]`).join(', ') + ` (${r.inputSource}${r.syntheticIntegerFill && r.syntheticIntegerFill !== 'random' ? `, integers all ${r.syntheticIntegerFill === 'zeros' ? 0 : 1}` : ''})`]);
+  rows.push(['inputs', r.inputs.map((i) => `${i.name} ${dataTypeName(i.dataType)}[${i.profiledShape.join('x')}]`).join(', ') + ` (${r.inputSource}${r.syntheticFill && r.syntheticFill !== 'random' ? `, every value ${r.syntheticFill === 'zeros' ? 0 : 1}: random values did not run` : ''})`]);
   rows.push(['runs', `${r.iterations} measured after ${r.warmup} warm-up, ${r.threads} thread(s), ${r.executionProvider}, batch ${r.batchSize}`]);
   rows.push(['latency', `p50 ${fmtMs(l.p50)} ms  p90 ${fmtMs(l.p90)} ms  p99 ${fmtMs(l.p99)} ms`]);
   rows.push(['', `mean ${fmtMs(l.mean)} ± ${fmtMs(l.std)} ms  min ${fmtMs(l.min)}  max ${fmtMs(l.max)}  CV ${pct(l.cv)}`]);

@@ -37,7 +37,7 @@ describe('profile on synthesized integer inputs', () => {
     );
     const outcome = await profileInChild({ modelPath: path, ...quick });
     expect(outcome.state).toBe('ok');
-    if (outcome.state === 'ok') expect(outcome.result.syntheticIntegerFill).toBe('zeros');
+    if (outcome.state === 'ok') expect(outcome.result.syntheticFill).toBe('zeros');
   });
 
   it('an integer divisor runs on ones (0–9 and zeros include a zero divisor)', async () => {
@@ -51,7 +51,7 @@ describe('profile on synthesized integer inputs', () => {
     );
     const outcome = await profileInChild({ modelPath: path, ...quick });
     expect(outcome.state).toBe('ok');
-    if (outcome.state === 'ok') expect(outcome.result.syntheticIntegerFill).toBe('ones');
+    if (outcome.state === 'ok') expect(outcome.result.syntheticFill).toBe('ones');
   });
 
   it('a model that runs on no fill is MODEL_UNSUPPORTED, naming the fills and pointing to --data', async () => {
@@ -69,7 +69,7 @@ describe('profile on synthesized integer inputs', () => {
     expect(outcome.state).toBe('failed');
     if (outcome.state === 'failed') {
       expect(outcome.error.code).toBe('MODEL_UNSUPPORTED');
-      expect(outcome.error.message).toMatch(/does not run on synthesized inputs .*integers uniform in 0–9.*integers all 0.*integers all 1.*--data/);
+      expect(outcome.error.message).toMatch(/does not run on synthesized inputs .*random values: .*every value 0: .*every value 1: .*--data/);
     }
   });
 });
