@@ -39,6 +39,8 @@ export interface OutputFidelity {
    * Σ error² / Σ (reference − mean)². ≤ 0 means no closer to the original than a constant output (a gate failure).
    */
   explainedVariation: number | null;
+  /** The original's output itself held NaN or ±∞ on these samples (then NaN figures are the original's, not the variant's). */
+  referenceNonFinite: boolean;
   /** Interval of `cosine` (bootstrap over samples, at `FidelityMetrics.intervals.confidence`). */
   cosineCi: [number, number];
   /** Interval of `sqnrDb` (bootstrap over samples). */
@@ -219,6 +221,7 @@ class OutputComparison {
   private referenceSum: Float64Array | null = null;
   private referenceSumSq: Float64Array | null = null;
   private noiseTotal = 0;
+  private referenceNonFinite = false;
 
   constructor(readonly name: string) {}
 
@@ -245,6 +248,7 @@ class OutputComparison {
       for (let j = 0; j < width; j++) {
         const a = output[base + j]!;
         const b = reference[base + j]!;
+        if (!Number.isFinite(b)) this.referenceNonFinite = true;
         // The same NaN or infinity in both (sqrt of a negative, a cast of "NaN") is agreement, left out of the sums;
         // a non-finite value in one of them only propagates (NaN figures: the gate fails).
         if (!Number.isFinite(a) && (a === b || (Number.isNaN(a) && Number.isNaN(b)))) continue;
@@ -335,6 +339,7 @@ class OutputComparison {
       maxAbsError: this.maxAbsError,
       collapsed: this.collapse() !== null,
       explainedVariation: this.explainedVariation(),
+      referenceNonFinite: this.referenceNonFinite,
       cosineCi: cosine.interval,
       sqnrDbCi: bootstrapSqnrInterval(signals, noises, confidence),
     };
