@@ -100,6 +100,10 @@ const compressFields = {
   symmetric: flag().optional().describe('int8: symmetric int8 activations instead of uint8 asymmetric (`--symmetric`).'),
   ratio: num(0, 1).optional().describe('prune: channel share; sparsity: zero share; lowrank: parameter budget (`--ratio`).'),
   targetCache: matching(/^(l1|l2|l3|\d{1,12})$/, 'l1, l2, l3 or a byte count').optional().describe('prune: the cache the pruned weights should fit (`--target-cache`).'),
+  allocate: oneOf(['uniform', 'sensitivity'] as const)
+    .optional()
+    .describe('prune: one channel ratio for every group, or per-group widths from measured latency and sensitivity on the data (`--allocate`; sensitivity reads `ratio` as a share of FLOPs).'),
+  targetLatencyMs: num(0, 1_000_000).optional().describe('prune: latency to reach, measured on the device at batch 1, one thread (`--target-latency-ms`; implies allocate sensitivity).'),
   keepFloat: matching(/^(auto|[A-Za-z0-9_./:-]{1,200}(,[A-Za-z0-9_./:-]{1,200}){0,200})$/, "'auto' or a comma list of node names")
     .optional()
     .describe("Nodes kept float: 'auto' (with maxAccuracyDrop) or NODE,NODE,… (`--keep-float`)."),

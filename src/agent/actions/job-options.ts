@@ -15,6 +15,8 @@ export type CompressFlagOptions = Pick<
   | 'symmetric'
   | 'ratio'
   | 'targetCache'
+  | 'allocate'
+  | 'targetLatencyMs'
   | 'keepFloat'
   | 'maxAccuracyDrop'
   | 'equalize'
@@ -29,7 +31,7 @@ export type CompressFlagOptions = Pick<
 /** The options given, as `edgetune compress` flags (`noHoldout` → `--no-holdout`; defaults left out). */
 export function compressPassThrough(o: CompressFlagOptions): Record<string, string | number | boolean> {
   const out: Record<string, string | number | boolean> = {};
-  for (const key of ['calibration', 'perChannel', 'symmetric', 'ratio', 'targetCache', 'keepFloat', 'maxAccuracyDrop', 'equalize', 'equalizeFloatInputs', 'biasCorrection', 'floatHead'] as const) {
+  for (const key of ['calibration', 'perChannel', 'symmetric', 'ratio', 'targetCache', 'allocate', 'targetLatencyMs', 'keepFloat', 'maxAccuracyDrop', 'equalize', 'equalizeFloatInputs', 'biasCorrection', 'floatHead'] as const) {
     const v = o[key];
     if (v !== undefined) out[key] = v;
   }
