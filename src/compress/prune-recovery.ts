@@ -711,6 +711,7 @@ export async function recoverPrunedModel(input: RecoveryInput, options: Recovery
   for (const [node, target] of targets) target.y = Float64Array.from(yRows.get(node)!);
   const report: RecoveryReport = { samples, refits: [], batchNorms: 0 };
   let done = 0;
+  const biasFree = new Set(plans.filter((p) => p.node.opType === 'Conv' && !p.node.inputs[2]).map((p) => p.node));
   for (const node of work) {
     if (options.signal?.aborted) throw new EdgetuneError('ABORTED', 'recovery aborted');
     if (node.opType === 'BatchNormalization') {
@@ -722,5 +723,29 @@ export async function recoverPrunedModel(input: RecoveryInput, options: Recovery
     }
     options.onProgress?.('recover', ++done, work.length);
   }
+  for (const node of biasFree) if (node.inputs[2]) foldBiasIntoBatchNorm(input.pruned, node);
   return report;
+}
+
+/**
+ * A bias that recovery gave a bias-free Conv moves into the BatchNormalization that alone reads it (BN(y + b) is BN(y)
+ * with mean − b), so the refitted model has the original's inputs and FLOPs.
+ */
+function foldBiasIntoBatchNorm(model: OnnxModel, node: OnnxNode): void {
+  const graph = model.graph;
+  const out = node.outputs[0]!;
+  const readers = graph.nodes.filter((n) => n.inputs.includes(out));
+  const bn = readers[0];
+  if (readers.length !== 1 || bn!.opType !== 'BatchNormalization' || bn!.inputs[0] !== out || graph.outputs.some((o) => o.name === out)) return;
+  const meanName = bn!.inputs[3]!;
+  const mean = graph.initializers.get(meanName);
+  const biasName = node.inputs[2]!;
+  const bias = graph.initializers.get(biasName);
+  if (!mean || !bias || graph.nodes.filter((n) => n.inputs.includes(meanName) || n.inputs.includes(biasName)).length !== 2) return;
+  const mu = tensorToFloat32(mean);
+  const b = tensorToFloat32(bias);
+  if (mu.length !== b.length) return;
+  graph.initializers.set(meanName, { ...mean, values: mu.map((v, k) => v - b[k]!), dims: [mu.length] });
+  graph.initializers.delete(biasName);
+  node.inputs.length = 2;
 }
