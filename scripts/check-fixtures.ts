@@ -6,7 +6,7 @@
  * The TensorProto reader below is deliberately tiny (float32/int64 with raw_data only, which is
  * what make-fixtures.py writes); the product's real reader lives in src/onnx.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
@@ -118,6 +118,10 @@ const pairs: Array<[string, string]> = [
   ['mnist-rescnn.onnx', 'mnist-calib'],
   ['mnist-mlp.onnx', 'mnist-test-flat'],
   ['mnist-mlp.onnx', 'mnist-calib-flat'],
+  // Written by scripts/make-mbv2-fixture.py, after the others.
+  ...(existsSync(join(fixturesDir, 'models', 'mnist-mbv2.onnx'))
+    ? ([['mnist-mbv2.onnx', 'mnist-test'], ['mnist-mbv2.onnx', 'mnist-calib']] as Array<[string, string]>)
+    : []),
 ];
 const results = [];
 for (const [model, data] of pairs) results.push(await evaluate(model, data));
