@@ -6,8 +6,8 @@
 #
 # The transcript (WORK/transcript.txt) is then checked: every command exits 0, and edgetune printed no warning and
 # no "n/a" (a figure it could not give is a question the newcomer should not have to ask). npm's own output is in the
-# transcript but not checked (its one warning, "Unknown project config onnxruntime-node-install", comes from the
-# .npmrc line that npm 10 needs to skip onnxruntime-node's CUDA download).
+# transcript but not checked (its one warning, "Unknown project config onnxruntime-node-install" — "env config" under
+# `npm run` — comes from the .npmrc line that npm 10 needs to skip onnxruntime-node's CUDA download).
 #
 #   scripts/newcomer.sh [WORK_DIR]        # needs git, node ≥ 20.19, npm, mosquitto (/usr/sbin/mosquitto)
 set -euo pipefail
@@ -38,7 +38,7 @@ run() {
   printf '$ %s\n' "$*" | tee -a "$LOG" >>"$CHECKED"
   local out status=0
   out=$("$@" 2>&1) || status=$?
-  printf '%s\n' "$out" | grep -v '^npm warn Unknown project config "onnxruntime-node-install"' | tee -a "$LOG" >>"$CHECKED" || true
+  printf '%s\n' "$out" | grep -v -E '^npm warn Unknown (project|env) config "onnxruntime-node-install"' | tee -a "$LOG" >>"$CHECKED" || true
   if [ "$status" -ne 0 ]; then
     echo "newcomer: '$*' exited $status; transcript: $LOG" >&2
     printf '%s\n' "$out" | tail -30 >&2

@@ -752,7 +752,8 @@ interface AssembleInput {
 /** The candidates' results → the `tune` JSON: constraints, front, choice, and why each one lost. */
 function assemble(a: AssembleInput): TuneResult {
   const profiled = a.results.filter((r) => r.state === 'done' && r.profile && r.model);
-  const suspects = new Map(a.results.map((r) => [r.id, suspectReason(r)]));
+  const unbounded = a.constraints.maxAccuracyDropPp === undefined;
+  const suspects = new Map(a.results.map((r) => [r.id, suspectReason(r) ?? (unbounded ? confirmedLossReason(r) : null)]));
   const latencyCi = new Map(
     profiled.map((r) => [r.id, latencyCiOf(r.profile!, a.confidence)] as const),
   );
@@ -942,6 +943,19 @@ export function suspectReason(r: CandidateResult): string | null {
   const disagreePp = (1 - a.agreement) * 100;
   if (disagreePp <= SUSPECT_DISAGREEMENT_PP) return null;
   return `scores ${fmtPp(-a.dropPp)} pp above the original on the labels while disagreeing with it on ${fmtPp(disagreePp)} % of the samples: the labels may be poor or too few; not chosen`;
+}
+
+/**
+ * Without --max-accuracy-drop, a candidate whose loss is confirmed to reach UNBOUNDED_DROP_WARNING_PP (the lower end
+ * of its drop interval, or the point estimate without intervals) is not chosen: a device tuning itself must not pick
+ * a variant measured to be that much worse because nobody set a bound. It stays in the table and on the front.
+ */
+export function confirmedLossReason(r: CandidateResult): string | null {
+  const a = r.accuracy;
+  if (!a || r.id === 'fp32') return null;
+  const lower = a.confidence === 0 ? a.dropPp : a.ci[0];
+  if (!(lower >= UNBOUNDED_DROP_WARNING_PP)) return null;
+  return `loses at least ${fmtPp(lower)} pp of ${a.metric} (${a.confidence === 0 ? 'point estimate' : `interval ${fmtPp(a.ci[0])} … ${fmtPp(a.ci[1])} pp`}) and no --max-accuracy-drop allows it; give one to choose it`;
 }
 
 /** Report file extension check, re-exported for the CLI. */

@@ -116,9 +116,10 @@ describe('tune: collapse is caught without a bound, and --val-data gives the int
     expect(dyn.latencyCiMs).not.toBeNull();
   });
 
-  it('warns first when the choice, made without a bound, loses a lot', () => {
-    expect(result.chosen).toBe('prune-0.9');
-    expect(byId(result, 'prune-0.9').accuracyDrop!).toBeGreaterThan(5);
-    expect(result.notes[0]).toMatch(/^WARNING: prune-0\.9 was chosen without an accuracy bound and loses .* pp of top1 \(interval .*\): give --max-accuracy-drop PP to bound it/);
+  it('without a bound, does not choose a candidate whose loss is confirmed ≥ 5 pp (it stays in the table, saying why)', () => {
+    const prune = byId(result, 'prune-0.9');
+    expect(prune.accuracy!.ci[0]).toBeGreaterThanOrEqual(5);
+    expect(result.chosen).not.toBe('prune-0.9');
+    expect(result.chosenReason).toMatch(/prune-0\.9 is not eligible: loses at least .* pp of top1 \(interval .*\) and no --max-accuracy-drop allows it; give one to choose it/);
   });
 });
