@@ -9,20 +9,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { encodeNpy } from '../src/compress/npy.js';
 import { digitTextLine } from './lib/mnist-pages.js';
-
-/** A .npy file (format 1.0, C order) of a little-endian array. */
-function npy(descr: '<f4' | '<i8', shape: number[], data: ArrayBufferView): Buffer {
-  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
-  // Magic (6) + version (2) + length (2) + header + '\n', padded to a multiple of 64.
-  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
-  const head = Buffer.alloc(10);
-  head.write('\x93NUMPY', 0, 'latin1');
-  head[6] = 1;
-  head[7] = 0;
-  head.writeUInt16LE(header.length, 8);
-  return Buffer.concat([head, Buffer.from(header, 'latin1'), Buffer.from(data.buffer, data.byteOffset, data.byteLength)]);
-}
 
 const [outDir, countArg] = process.argv.slice(2);
 if (!outDir) throw new RangeError('usage: npx tsx scripts/newcomer-data.ts OUT_DIR [COUNT]');
@@ -32,6 +20,6 @@ const x = new Float32Array(count * 3 * height * width);
 for (let i = 0; i < count; i++) x.set(digitTextLine(500 + i, width, i % 2 === 1).data, i * 3 * height * width);
 const y = BigInt64Array.from({ length: count }, (_, i) => BigInt(i % 2));
 mkdirSync(outDir, { recursive: true });
-writeFileSync(join(outDir, 'x.npy'), npy('<f4', [count, 3, height, width], x));
-writeFileSync(join(outDir, 'y.npy'), npy('<i8', [count], y));
+writeFileSync(join(outDir, 'x.npy'), encodeNpy('<f4', [count, 3, height, width], x));
+writeFileSync(join(outDir, 'y.npy'), encodeNpy('<i8', [count], y));
 console.log(`wrote ${count} samples to ${join(outDir, 'x.npy')} and ${join(outDir, 'y.npy')}`);

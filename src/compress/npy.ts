@@ -53,3 +53,15 @@ export function parseRawFloat32(bytes: Uint8Array, dims: number[], name: string)
   }
   return { name, dataType: DataType.FLOAT, dims, values: new Float32Array(Uint8Array.prototype.slice.call(bytes).buffer, 0, count) };
 }
+
+/** A .npy file (format 1.0, C order) of a little-endian array, as `np.save` writes it: header padded to 64 bytes. */
+export function encodeNpy(descr: '<f4' | '<f8' | '<i8' | '<i4' | '|u1', shape: readonly number[], data: ArrayBufferView): Buffer {
+  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+  header += ' '.repeat((64 - ((10 + header.length + 1) % 64)) % 64) + '\n';
+  const head = Buffer.alloc(10);
+  head.write('\x93NUMPY', 0, 'latin1');
+  head[6] = 1;
+  head[7] = 0;
+  head.writeUInt16LE(header.length, 8);
+  return Buffer.concat([head, Buffer.from(header, 'latin1'), Buffer.from(data.buffer, data.byteOffset, data.byteLength)]);
+}

@@ -3,26 +3,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, tempDir } from './cli-helpers.js';
 import { openDataset } from '../../../src/compress/dataset.js';
-
-/** Build a .npy file (format 1.0) by hand. */
-function npy(descr: string, shape: number[], data: ArrayBufferView): Buffer {
-  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
-  const total = 10 + header.length + 1;
-  header += ' '.repeat((64 - (total % 64)) % 64) + '\n';
-  const head = Buffer.alloc(10);
-  head.write('\x93NUMPY', 0, 'latin1');
-  head[6] = 1;
-  head[7] = 0;
-  head.writeUInt16LE(header.length, 8);
-  return Buffer.concat([head, Buffer.from(header, 'latin1'), Buffer.from(data.buffer, data.byteOffset, data.byteLength)]);
-}
+import { encodeNpy } from '../../../src/compress/npy.js';
 
 describe('edgetune dataset', () => {
   it('converts .npy inputs and labels into the ONNX test-data layout that eval reads', () => {
     const dir = tempDir();
     const x = new Float32Array(70 * 784).map((_, i) => (i % 255) / 255);
-    writeFileSync(join(dir, 'x.npy'), npy('<f4', [70, 784], x));
-    writeFileSync(join(dir, 'y.npy'), npy('<i8', [70], BigInt64Array.from({ length: 70 }, (_, i) => BigInt(i % 10))));
+    writeFileSync(join(dir, 'x.npy'), encodeNpy('<f4', [70, 784], x));
+    writeFileSync(join(dir, 'y.npy'), encodeNpy('<i8', [70], BigInt64Array.from({ length: 70 }, (_, i) => BigInt(i % 10))));
     const out = join(dir, 'data');
     const r = runCli(['dataset', '--input', join(dir, 'x.npy'), '--labels', join(dir, 'y.npy'), '--batch', '32', '-o', out, '--json']);
     expect(r.status, r.stderr).toBe(0);
