@@ -598,7 +598,7 @@ const FROM_NON_TENSOR: ReadonlyMap<string, number> = new Map([
  * Element types for the fp16 pass: shape inference, corrected where its fallback (an unknown op gets its first
  * input's type) would make the pass cast a tensor that is not float32, or miss one that is:
  * - declared types (graph inputs and outputs, value_info) win: onnxruntime loaded the input model with them;
- * - Unique's indices/inverse_indices/counts are int64, OneHot's output has the type of `values`, Cast-1's string `to`;
+ * - Cast-1's string `to` (Unique's and OneHot's output types come right from inferTensorTypes);
  * - sequence and optional values (declared, or produced by sequence ops, Optional, and whatever reads them) are not
  *   tensors: they get element type 0 and are returned in `nonTensor` with their type, so their readers stay float;
  * - a node whose first input's type was corrected has its outputs' inferred type (copied from that input) dropped.
@@ -640,10 +640,6 @@ function fp16TensorTypes(model: OnnxModel): { types: TensorTypeMap; nonTensor: M
       // Identity, If, OptionalGetElement, SequenceAt…: the output may be a sequence again or a tensor of the
       // element type; neither is known here.
       for (const o of node.outputs) if (o) nonTensor.set(o, `of unknown type (output of ${op} reading '${fromNonTensor}')`);
-    } else if (standard && op === 'Unique') {
-      for (const o of node.outputs.slice(1)) setElem(o, DataType.INT64);
-    } else if (standard && op === 'OneHot') {
-      setElem(node.outputs[0], elemOf(node.inputs[2]));
     } else if (standard && op === 'Cast' && castTarget(node) !== 0) {
       setElem(node.outputs[0], castTarget(node));
     } else {
