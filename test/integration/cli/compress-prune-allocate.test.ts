@@ -67,7 +67,16 @@ describe('prune --allocate sensitivity on the residual CNN', () => {
   it('--target-latency-ms: a valid model, the report lists the target, the measured latency and every group', async () => {
     expect(baseMs).toBeGreaterThan(0);
     const out = join(dir, 'latency.onnx');
-    const r = compress(['--target-latency-ms', (baseMs * 0.85).toFixed(4)], out);
+    // The machine is shared: the unpruned latency measured by this run may be below the one of the run before. When
+    // the command says the target is already met, it names the latency it measured; aim 15 % below that instead.
+    let targetMs = baseMs * 0.85;
+    let r = compress(['--target-latency-ms', targetMs.toFixed(4)], out);
+    for (let attempt = 0; attempt < 3 && r.status === 2; attempt++) {
+      const measured = /already runs in ([\d.]+) ms/.exec(r.stderr);
+      if (!measured) break;
+      targetMs = Number(measured[1]) * 0.85;
+      r = compress(['--target-latency-ms', targetMs.toFixed(4)], out);
+    }
     expect(r.status, r.stderr).toBe(0);
     const { details, notes } = r.report!;
     expect(details.target.kind).toBe('latency');
