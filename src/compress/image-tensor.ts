@@ -1,4 +1,5 @@
 import jpeg from 'jpeg-js';
+import { PNG } from 'pngjs';
 import { floatTensor } from '../onnx/tensor.js';
 import type { Tensor } from '../onnx/ir.js';
 import { EdgetuneError } from '../util/errors.js';
@@ -46,6 +47,55 @@ export function decodeJpeg(bytes: Uint8Array, label = 'image'): RgbImage {
     rgb[i + 2] = decoded.data[j + 2]!;
   }
   return { width: decoded.width, height: decoded.height, rgb };
+}
+
+/**
+ * Decode a PNG file's bytes into RGB: every colour type (grey, grey + alpha, RGB, palette, RGBA), bit depths 1–16
+ * (16-bit rounded to 8), tRNS transparency; alpha is composited on white. Pure (no I/O).
+ */
+export function decodePng(bytes: Uint8Array, label = 'image'): RgbImage {
+  let decoded: { width: number; height: number; data: Uint8Array };
+  try {
+    // pngjs normalises every colour type and depth to 8-bit RGBA (palette expanded, tRNS applied, 16-bit rescaled).
+    decoded = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  } catch (error) {
+    throw new EdgetuneError('DATASET_INVALID', `${label}: not a decodable PNG (${(error as Error).message})`, { cause: error });
+  }
+  const rgb = new Uint8Array(decoded.width * decoded.height * 3);
+  for (let i = 0, j = 0; i < rgb.length; i += 3, j += 4) {
+    const alpha = decoded.data[j + 3]!;
+    for (let c = 0; c < 3; c++) {
+      const v = decoded.data[j + c]!;
+      // Composite on white: v·a + 255·(1 − a), a in [0, 1].
+      rgb[i + c] = alpha === 255 ? v : Math.round((v * alpha + 255 * (255 - alpha)) / 255);
+    }
+  }
+  return { width: decoded.width, height: decoded.height, rgb };
+}
+
+/** The image formats `decodeImage` recognises by their first bytes. */
+export type ImageFormat = 'jpeg' | 'png';
+
+/** The format of an image file from its magic bytes (JPEG `FF D8 FF`, PNG `89 50 4E 47`), or null. Pure. */
+export function sniffImageFormat(bytes: Uint8Array): ImageFormat | null {
+  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
+  if (bytes.length >= 4 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) return 'png';
+  return null;
+}
+
+/**
+ * Decode a JPEG or PNG file's bytes into RGB, choosing the decoder by magic bytes (not by the file name).
+ * Throws DATASET_INVALID naming `label` for any other content or an undecodable file. Pure (no I/O).
+ */
+export function decodeImage(bytes: Uint8Array, label = 'image'): RgbImage {
+  const format = sniffImageFormat(bytes);
+  if (format === 'jpeg') return decodeJpeg(bytes, label);
+  if (format === 'png') return decodePng(bytes, label);
+  const head = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
+  throw new EdgetuneError(
+    'DATASET_INVALID',
+    `${label}: neither a JPEG (FF D8 FF) nor a PNG (89 50 4E 47) file; it starts with ${bytes.length === 0 ? 'nothing (empty file)' : head}`,
+  );
 }
 
 /** Bilinear resample of `box` of `image` to `width`×`height` (align-corners off, like OpenCV's INTER_LINEAR). */
