@@ -496,6 +496,8 @@ function* gatheredSets(part: SplitPart, load: (index: number) => DataBatch): Gen
     const out: DatasetSetToWrite = { inputs: batch.inputs.map((t, k) => cut(t, `input_${k}.pb`)) };
     if (batch.labels) out.labels = cutLabels(batch.labels, rows, batch.batchSize, whole);
     if (batch.outputs.length) out.outputs = batch.outputs.map((t, k) => cut(t, `output_${k}.pb`));
+    // An image set's source file and frame describe the whole set: they travel only with it.
+    if (batch.meta && whole) out.meta = batch.meta;
     yield out;
   }
 }

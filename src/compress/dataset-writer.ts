@@ -10,6 +10,8 @@ export interface DatasetSetToWrite {
   inputs: Tensor[];
   labels?: Tensor;
   outputs?: Tensor[];
+  /** Per-set metadata written as `meta.json` (an image set's source file and how it was fitted to the input). */
+  meta?: Record<string, unknown>;
 }
 
 /**
@@ -29,6 +31,7 @@ export function writeDataset(dir: string, sets: Iterable<DatasetSetToWrite>): nu
       set.inputs.forEach((t, k) => writeFileAtomic(join(setDir, `input_${k}.pb`), encodeTensor(t)));
       if (set.labels) writeFileAtomic(join(setDir, 'label.pb'), encodeTensor(set.labels));
       set.outputs?.forEach((t, k) => writeFileAtomic(join(setDir, `output_${k}.pb`), encodeTensor(t)));
+      if (set.meta) writeFileAtomic(join(setDir, 'meta.json'), `${JSON.stringify(set.meta)}\n`);
       count++;
     }
     if (count === 0) throw new EdgetuneError('DATASET_INVALID', 'no samples to write');

@@ -20,6 +20,8 @@ export interface DataBatch {
    * ONNX backend test suite): the set is one sample, fed whole and never split.
    */
   unbatched?: boolean;
+  /** The set's `meta.json` (edgetune's own: an image set's source file and input frame), null when absent. */
+  meta?: Record<string, unknown> | null;
 }
 
 /** A dataset in the ONNX test-data layout, read lazily set by set. */
@@ -82,6 +84,7 @@ function loadSet(path: string, set: string, modelInputs: ValueInfo[] | undefined
   const outputs: Tensor[] = [];
   for (let k = 0; files.has(`output_${k}.pb`); k++) outputs.push(readTensorFile(join(path, `output_${k}.pb`), set));
   const labels = files.has('label.pb') ? readTensorFile(join(path, 'label.pb'), set) : null;
+  const meta = files.has('meta.json') ? readMetaFile(join(path, 'meta.json'), set) : null;
   const leading = inputs[0]?.dims[0];
   const unbatched = leading === undefined || inputs.some((t) => t.dims.length === 0 || t.dims[0] !== leading);
   const batchSize = unbatched ? 1 : leading;
@@ -103,7 +106,18 @@ function loadSet(path: string, set: string, modelInputs: ValueInfo[] | undefined
       throw new EdgetuneError('DATASET_INVALID', `${set}: label.pb has ${elementCount(labels.dims)} labels for a batch of ${batchSize}`);
     }
   }
-  return { set, inputs, labels, outputs, batchSize, ...(unbatched ? { unbatched } : {}) };
+  return { set, inputs, labels, outputs, batchSize, meta, ...(unbatched ? { unbatched } : {}) };
+}
+
+function readMetaFile(path: string, set: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new EdgetuneError('DATASET_INVALID', `${set}: ${path} is not valid JSON: ${messageOf(error)}`, { cause: error });
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new EdgetuneError('DATASET_INVALID', `${set}: ${path} must hold a JSON object`);
+  return parsed as Record<string, unknown>;
 }
 
 function checkAgainstInput(tensor: Tensor, info: ValueInfo, set: string, k: number, unbatched: boolean): void {

@@ -8,6 +8,7 @@ import { FLOAT16_MAX } from '../onnx/float16.js';
 import { elementCount, type OnnxGraph, type OnnxModel, type OnnxNode, type Tensor } from '../onnx/ir.js';
 import { attrInt, graphOutputNames, producerMap, consumerMap } from '../onnx/graph.js';
 import { tensorToFloat32 } from '../onnx/tensor.js';
+import { inferTensorTypes, staticShape } from '../onnx/shape-inference.js';
 
 /** One weighted layer (Conv, ConvTranspose, Gemm, MatMul with a constant weight). */
 export interface LayerFacts {
@@ -57,6 +58,11 @@ export interface ModelFacts {
   quantizationNodes: number;
   /** Element type that holds most layer weight elements ('float', 'float16', 'int8', ...); null without layers. */
   weightElementType: string | null;
+  /**
+   * Share of the Conv multiply-accumulates done by depthwise convolutions (group = input channels > 1), at the
+   * model's declared input shapes; null when an input or a Conv output has no static shape.
+   */
+  depthwiseFlopShare: number | null;
   fp16: {
     /** Largest |w| over float initializers. */
     maxAbsWeight: number;
@@ -166,8 +172,34 @@ export function modelFacts(model: OnnxModel): ModelFacts {
     opHistogram,
     quantizationNodes,
     weightElementType,
+    depthwiseFlopShare: depthwiseFlopShare(model, layerNodes),
     fp16: { maxAbsWeight, underflowShare, friendly: fp16Reason === null, reason: fp16Reason },
   };
+}
+
+/** Depthwise share of the Conv MACs (2·outputs·C/group·kH·kW each), or null without static shapes. */
+function depthwiseFlopShare(model: OnnxModel, layerNodes: ReadonlySet<OnnxNode>): number | null {
+  const convs = [...layerNodes].filter((n) => n.opType === 'Conv');
+  if (convs.length === 0) return null;
+  let types: ReturnType<typeof inferTensorTypes>;
+  try {
+    types = inferTensorTypes(model);
+  } catch {
+    return null;
+  }
+  let all = 0;
+  let depthwise = 0;
+  for (const node of convs) {
+    const out = staticShape(types, node.outputs[0]!);
+    const weight = model.graph.initializers.get(node.inputs[1]!) ?? null;
+    const wShape = weight?.dims ?? staticShape(types, node.inputs[1]!);
+    if (!out || !wShape || wShape.length < 3) return null;
+    const macs = elementCount(out) * elementCount(wShape.slice(1));
+    all += macs;
+    const group = attrInt(node, 'group', 1);
+    if (group > 1 && wShape[1] === 1) depthwise += macs;
+  }
+  return all > 0 ? depthwise / all : null;
 }
 
 function countOps(graph: OnnxGraph, histogram: Record<string, number>, each: (op: string) => void): void {

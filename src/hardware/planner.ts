@@ -168,7 +168,7 @@ export function planCompression(input: PlannerInput): CompressionPlan {
   // Precision.
   let choice = choosePrecision(basis, facts, ep, gpu, options, reasons);
   if (ep === 'cpu' && (choice.method === 'int8' || choice.method === 'int8-dynamic')) {
-    const doubt = int8Doubt(facts, choice.method);
+    const doubt = int8Doubt(facts, choice.method, basis.isa);
     if (doubt !== null) {
       reasons.push(doubt);
       const int8: PlanCandidate = { precision: 'int8', method: choice.method, reduceRange: choice.reduceRange, note: 'int8 for a smaller file (weights 4× smaller); not expected to be faster here: measure' };
@@ -487,17 +487,36 @@ export const QDQ_FLOAT_OPS: readonly string[] = ['HardSwish', 'HardSigmoid', 'Co
  * ResNets and MobileNetV2 are 0 %.
  */
 export const QDQ_FLOAT_SHARE_MAX = 0.25;
+/**
+ * Rule of thumb (x86 CPU provider): above this depthwise share of the Conv MACs, static int8 is not expected to beat
+ * fp32. Measured here (BENCHMARKS.md, issue 12; paired, int8 vs fp32): BlazeFace 20 % → 0.73–0.81×, PP-OCR cls 30 %
+ * → 0.64×; M-LSD tiny 8.5 % → 1.50×, M-LSD large 6.6 % → 1.96×, PP-OCRv4 det 4 % → 1.21–1.40×. Five models, one
+ * machine: a threshold between 8.5 % and 19 %, not a law; `compress` measures and says so.
+ */
+export const DEPTHWISE_FLOP_SHARE_MAX = 0.15;
 const RULE_OF_THUMB = "a rule of thumb from the model's ops, not a measurement: `npx edgetune tune` measures int8 against fp32 on the device";
 
 /**
  * Why int8 is not expected to pay on the CPU provider for this model, or null. Pure. Static int8 (`method` 'int8'):
  * the share of compute nodes onnxruntime keeps float between DQ and Q (exported hard-swish `x·Clip(x+3,0,6)/6`,
- * fused into HardSwish by the int8 pass, is counted as min(#Clip, #Div)). No rule on model size: the MNIST MLP
- * (~1 MFLOP) runs 1.9× faster in int8 on this machine while BlazeFace (~391 MFLOPs) runs slower; `compress` measures.
+ * fused into HardSwish by the int8 pass, is counted as min(#Clip, #Div)); on x86, the depthwise share of the Conv
+ * MACs (`DEPTHWISE_FLOP_SHARE_MAX`). No rule on model size: the MNIST MLP (~1 MFLOP) runs 1.9× faster in int8 on
+ * this machine while BlazeFace (~391 MFLOPs) runs slower; `compress` measures.
  */
-export function int8Doubt(facts: Pick<ModelFacts, 'opHistogram'>, method: 'int8' | 'int8-dynamic'): string | null {
+export function int8Doubt(
+  facts: Pick<ModelFacts, 'opHistogram'> & Partial<Pick<ModelFacts, 'depthwiseFlopShare'>>,
+  method: 'int8' | 'int8-dynamic',
+  isa: IsaFamily | null = null,
+): string | null {
   const h = facts.opHistogram;
   if (method !== 'int8') return null;
+  const depthwise = facts.depthwiseFlopShare ?? null;
+  if (isa === 'x86' && depthwise !== null && depthwise > DEPTHWISE_FLOP_SHARE_MAX) {
+    return (
+      `depthwise convolutions do ${pct(depthwise)} of the Conv multiply-accumulates (above ${pct(DEPTHWISE_FLOP_SHARE_MAX)}): onnxruntime's x86 int8 depthwise ` +
+      `kernels lose to its fp32 NCHWc ones on such models, so static int8 is not expected to beat fp32 → keep fp32; int8 stays a candidate for a smaller file (${RULE_OF_THUMB})`
+    );
+  }
   const kept: Array<[string, number]> = [];
   for (const op of QDQ_FLOAT_OPS) if ((h[op] ?? 0) > 0) kept.push([op, h[op]!]);
   const exportedHardSwish = Math.min(h.Clip ?? 0, h.Div ?? 0);

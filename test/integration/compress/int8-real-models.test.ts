@@ -196,6 +196,16 @@ describe('int8 on BlazeFace (tf2onnx, four outputs: scores and boxes at two anch
     }
   });
 
+  it("plan keeps fp32 on this x86 machine's profile (depthwise share of the Conv MACs) and int8 on a Pi 5; M-LSD keeps int8", () => {
+    const plan = (path: string, profile: string): { precision: string; reasons: string[] } => JSON.parse(runCli(['plan', path, '--profile', profile, '--json']).stdout);
+    const x86 = plan(modelPath(BLAZEFACE), 'x86-avx512-vnni');
+    expect(x86.precision).toBe('fp32');
+    // Measured share: 20 % (BENCHMARKS.md: int8 0.73–0.81× of fp32 here).
+    expect(x86.reasons.join('\n')).toMatch(/depthwise convolutions do 20% of the Conv multiply-accumulates/);
+    expect(plan(modelPath(BLAZEFACE), 'pi5').precision).toBe('int8');
+    expect(plan(modelPath(MLSD), 'x86-avx512-vnni').precision).toBe('int8');
+  });
+
   it('lists the detector head layers it kept float', () => {
     const head = defaults.result.report.nodesKeptFloat.filter((k) => k.reason.startsWith('detector head'));
     // Measured: 4 (the last Conv before each output).

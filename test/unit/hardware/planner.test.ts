@@ -6,7 +6,7 @@ import { findDeviceProfile } from '../../../src/hardware/match-profile.js';
 import { mergeDeviceProfileOverride, type DeviceProfile } from '../../../src/hardware/device-profile.js';
 import { detectHardware } from '../../../src/hardware/detect-hardware.js';
 import { modelFacts, type ModelFacts } from '../../../src/hardware/model-facts.js';
-import { int8Doubt, parseTargetCache, planCompression, QDQ_FLOAT_SHARE_MAX, type CompressionPlan, type PlanOptions } from '../../../src/hardware/planner.js';
+import { DEPTHWISE_FLOP_SHARE_MAX, int8Doubt, parseTargetCache, planCompression, QDQ_FLOAT_SHARE_MAX, type CompressionPlan, type PlanOptions } from '../../../src/hardware/planner.js';
 import { planForModel } from '../../../src/hardware/plan-for-model.js';
 import type { ExecutionProviderInfo, HardwareInfo } from '../../../src/hardware/hardware-info.js';
 import { cnnLarge, cnnSmall, gemmWith, mlpLarge, quantizedMatMul } from './hardware-test-models.js';
@@ -246,6 +246,19 @@ describe('int8 rules of thumb (issue 12): fp32 where int8 is not expected to pay
     expect(int8Doubt({ opHistogram: BLAZEFACE }, 'int8')).toBeNull();
     expect(int8Doubt({ opHistogram: MLSD_TINY }, 'int8')).toBeNull();
     expect(int8Doubt({ opHistogram: { Conv: 4, Resize: 10, ConvTranspose: 1 } }, 'int8')).toBeNull(); // 1 of 5 = 20 %
+  });
+
+  it('x86: a depthwise share of the Conv MACs above 15 % (BlazeFace 20 %) keeps fp32; M-LSD (8.5 %) and ARM boards keep int8', () => {
+    expect(DEPTHWISE_FLOP_SHARE_MAX).toBe(0.15);
+    expect(int8Doubt({ opHistogram: BLAZEFACE, depthwiseFlopShare: 0.193 }, 'int8', 'x86')).toBe(
+      "depthwise convolutions do 19% of the Conv multiply-accumulates (above 15%): onnxruntime's x86 int8 depthwise kernels lose to its fp32 NCHWc ones on such models, " +
+        'so static int8 is not expected to beat fp32 ' +
+        TAIL,
+    );
+    expect(int8Doubt({ opHistogram: MLSD_TINY, depthwiseFlopShare: 0.085 }, 'int8', 'x86')).toBeNull();
+    expect(int8Doubt({ opHistogram: BLAZEFACE, depthwiseFlopShare: 0.193 }, 'int8', 'arm64')).toBeNull();
+    expect(int8Doubt({ opHistogram: BLAZEFACE, depthwiseFlopShare: null }, 'int8', 'x86')).toBeNull();
+    expect(int8Doubt({ opHistogram: BLAZEFACE, depthwiseFlopShare: 0.15 }, 'int8', 'x86')).toBeNull();
   });
 
   it('the share threshold is exclusive; dynamic int8 (MatMul/Gemm only) is not judged on float-kept ops', () => {
