@@ -6,8 +6,12 @@
 import { clopperPearsonInterval, samplesToConfirm, samplesToConfirmDrop } from './confidence.js';
 import type { FidelityMetrics } from './fidelity.js';
 
-/** top1 with labels; agreement (top-1 match with the original) for classifiers without labels; cosine otherwise. */
-export type AccuracyMetric = 'top1' | 'agreement' | 'cosine';
+/**
+ * top1 with labels; agreement (top-1 match with the original) for classifiers without labels; cosine otherwise;
+ * for detectors (`--task detection`) COCO mAP@[.5:.95] or, for text detectors, hmean — against labels, or against
+ * the original's own detections.
+ */
+export type AccuracyMetric = 'top1' | 'agreement' | 'cosine' | 'map5095' | 'hmean';
 /** The samples a figure was measured on: held out from every fit, or the data the variant was fitted to. */
 export type JudgedOn = 'validation' | 'calibration' | 'synthetic';
 
@@ -52,6 +56,15 @@ const confidenceLabel = (c: number): string => `${+(c * 100).toFixed(1)} %`;
 export function judgeAccuracy(m: FidelityMetrics, judgedOn: JudgedOn): AccuracyJudgement | null {
   const confidence = m.intervals.confidence;
   const common = { confidence, samples: m.samples, judgedOn, agreement: m.agreement, cosine: m.cosine, collapsed: m.collapsed };
+  const d = m.detection;
+  if (d) {
+    if (!d.drop) return null;
+    // Labels: the original's figure on them; without: the variant against the original's detections (1 = identical).
+    const value = d.metric === 'hmean' ? d.hmean!.hmean : d.map5095;
+    const baseline = d.mode === 'labels' ? (d.metric === 'hmean' ? d.hmean!.reference!.hmean : d.referenceMap!.map5095) : 1;
+    const shown = d.mode === 'labels' ? value : baseline - d.drop.points / 100;
+    return { metric: d.metric, value: shown, baseline, drop: d.drop.points, ci: d.drop.ci, ...common, samples: d.images };
+  }
   if (m.top1 !== null && m.referenceTop1 !== null && m.intervals.top1Drop) {
     const [lo, hi] = m.intervals.top1Drop;
     return { metric: 'top1', value: m.top1, baseline: m.referenceTop1, drop: (m.referenceTop1 - m.top1) * 100, ci: [lo * 100, hi * 100], ...common };

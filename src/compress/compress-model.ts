@@ -12,7 +12,16 @@ import { requireOutputDirectory } from '../util/atomic-file.js';
 import { createOrtSession } from '../profile/ort-session.js';
 import { createInferenceRunner, type InferenceRunner } from '../profile/ort-inference.js';
 import { encodeModel } from '../onnx/model-codec.js';
-import { evaluateRunners } from './evaluate.js';
+import { declaredOutputs, evaluateRunners } from './evaluate.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { detectionEvalSpec } from './evaluate-files.js';
+import { isImageFolder } from '../detect/image-folder.js';
+import { prepareDetectionData, type PreparedDetectionData } from '../detect/image-dataset.js';
+import { loadDetectionTask, type DetectionTaskFiles } from '../detect/load-detection-task.js';
+import type { DetectionTask } from '../detect/detection-task.js';
+import type { DetectionMetrics } from '../detect/detection-metrics.js';
 import { isConfidenceLevel } from './confidence.js';
 import { DEFAULT_CONFIDENCE, type FidelityMetrics, type OutputFidelity } from './fidelity.js';
 import { fidelityGate, judgedOnLabel, type AccuracyJudgement, type BoundCheck, type JudgedOn } from './accuracy-judgement.js';
@@ -38,6 +47,8 @@ export interface CompressFileOptions extends MethodOptions {
   force?: boolean;
   /** Seed of the `dataDir` split (default: a fixed seed, so the same data gives the same split). */
   splitSeed?: number;
+  /** `--task detection`: data may be image folders, and the gate and the bound are judged on decoded detections. */
+  detection?: DetectionTaskFiles;
   onProgress?: (stage: string, done: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -60,6 +71,8 @@ export interface CompressFidelity {
   gate: { passed: boolean; failures: string[]; forced: boolean };
   /** How `--data` was split into fit and validation parts (null: not split). */
   split: SplitSummary | null;
+  /** `--task detection`: mAP / agreement / hmean of the variant (null otherwise). */
+  detection: DetectionMetrics | null;
 }
 
 /** Default number of dataset sets the compress report's fidelity is measured on. */
@@ -98,6 +111,40 @@ export function countParameters(model: OnnxModel): number {
  * overwritten.
  */
 export async function compressModelFile(options: CompressFileOptions): Promise<CompressReport> {
+  if (!options.detection) {
+    for (const [flag, dir] of [['--data', options.dataDir], ['--val-data', options.validationDataDir]] as const) {
+      if (dir && isImageFolder(dir)) {
+        throw new EdgetuneError('USAGE', `${flag} ${dir} is a folder of images: compress reads images for detectors (--task detection --decoder NAME, whose preset says how to feed them); other models take the ONNX test-data layout`);
+      }
+    }
+    return compressPrepared(options, null);
+  }
+  // A detector: image folders become test-data sets (one image a set, with its frame) for calibration and judging.
+  requireOutputDirectory(options.outputPath);
+  const task = loadDetectionTask(options.detection);
+  const model = loadModelFile(options.inputPath).model;
+  validateGraph(model);
+  task.decoder.checkOutputs(declaredOutputs(model));
+  const prepared: PreparedDetectionData[] = [];
+  try {
+    const prepare = (dir: string | undefined, name: string): string | undefined => {
+      if (!dir) return undefined;
+      const data = prepareDetectionData({ dataDir: dir, model, preset: task.preset, workDir: join(mkdtempSync(join(tmpdir(), `edgetune-${name}-`)), 'sets') });
+      prepared.push(data);
+      return data.dataDir;
+    };
+    const dataDir = prepare(options.dataDir, 'data');
+    const validationDataDir = prepare(options.validationDataDir, 'val-data');
+    return await compressPrepared({ ...options, ...(dataDir ? { dataDir } : {}), ...(validationDataDir ? { validationDataDir } : {}) }, task);
+  } finally {
+    for (const p of prepared) {
+      p.cleanup();
+      if (p.fromImages) rmSync(dirname(p.dataDir), { recursive: true, force: true });
+    }
+  }
+}
+
+async function compressPrepared(options: CompressFileOptions, task: DetectionTask | null): Promise<CompressReport> {
   const started = performance.now();
   requireOutputDirectory(options.outputPath); // before any work: a missing directory is bad input, not a late ENOENT
   const runner = await loadCompressMethod(options.method);
@@ -162,7 +209,7 @@ export async function compressModelFile(options: CompressFileOptions): Promise<C
     // Only what the method changed is measured (nodesChanged 0: an already-quantized model, nothing to factorise…).
     const measured =
       judge && inputBytes && outcome.report.nodesChanged > 0
-        ? await compressionFidelity(inputBytes, outputBytes, outcome.model, judge, { ...options, confidence }, parts?.summary ?? null)
+        ? await compressionFidelity(inputBytes, outputBytes, outcome.model, judge, { ...options, confidence }, parts?.summary ?? null, task)
         : { fidelity: null, notes: fidelityNotes };
     const upgraded = opsetUpgradeNote(normalized);
     const controlFlow = controlFlowNote(outcome.model, outcome.report.nodesKeptFloat);
@@ -291,6 +338,7 @@ async function compressionFidelity(
   judge: { dataset: Dataset; judgedOn: JudgedOn; maxSets?: number },
   options: CompressFileOptions & { confidence: number },
   split: SplitSummary | null,
+  task: DetectionTask | null,
 ): Promise<{ fidelity: CompressFidelity | null; notes: string[] }> {
   let reference: InferenceRunner | undefined;
   let runner: InferenceRunner | undefined;
@@ -303,11 +351,14 @@ async function compressionFidelity(
       confidence: options.confidence,
       // Random inputs are no scale for R²: on them only collapse is judged.
       checkExplainedVariation: judge.judgedOn !== 'synthetic',
+      ...(task && judge.judgedOn !== 'synthetic' ? { detection: detectionEvalSpec(task) } : {}),
       ...(options.onProgress ? { onProgress: (done: number, total: number) => options.onProgress!('fidelity', done, total) } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });
   } catch (error) {
     if (error instanceof EdgetuneError && error.code === 'ABORTED') throw error;
+    // A detector's labels or decoder that do not fit the data are the caller's to fix, not a missing figure.
+    if (task && error instanceof EdgetuneError && error.isBadInput) throw error;
     return { fidelity: null, notes: [`fidelity not measured: ${messageOf(error)}`] };
   } finally {
     await runner?.release();
@@ -321,6 +372,16 @@ async function compressionFidelity(
       (accuracy && accuracy.metric !== 'cosine' ? `; ${accuracy.metric} drop ${accuracy.drop.toFixed(2)} pp (interval ${accuracy.ci[0].toFixed(2)} … ${accuracy.ci[1].toFixed(2)} pp)` : '') +
       (m.collapsed.length > 0 ? `; COLLAPSED: ${m.collapsed.join('; ')}` : ''),
   ];
+  const d = m.detection;
+  if (d) {
+    const f = (v: number): string => (v < 0 ? 'n/a' : v.toFixed(4));
+    notes.push(
+      `detection (${d.images} images, against ${d.mode === 'labels' ? `${d.objects} labelled objects` : `the original's ${d.objects} detections at score ≥ ${d.refConf}`}): ` +
+        (d.hmean ? `hmean ${f(d.hmean.hmean)}${d.hmean.reference ? ` (original ${f(d.hmean.reference.hmean)})` : ''}, ` : '') +
+        `mAP@.5 ${f(d.map50)}, mAP@.5:.95 ${f(d.map5095)}${d.referenceMap ? ` (original ${f(d.referenceMap.map50)} / ${f(d.referenceMap.map5095)})` : ''}` +
+        (d.agreement ? `; agreement F1 ${f(d.agreement.f1)}, mean IoU ${d.agreement.meanIou === null ? 'n/a' : d.agreement.meanIou.toFixed(3)}` : ''),
+    );
+  }
   if (gate.bound) notes.push(`bound: ${gate.bound.message}`);
   if (split) notes.push(`--data split ${split.fit.samples} fit / ${split.validation.samples} validation samples (${split.stratified ? 'stratified by label, ' : ''}seed ${split.seed})`);
   return {
@@ -335,6 +396,7 @@ async function compressionFidelity(
       bound: gate.bound,
       gate: { passed: gate.passed, failures: gate.failures, forced: false },
       split,
+      detection: m.detection ?? null,
     },
     notes,
   };

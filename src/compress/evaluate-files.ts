@@ -3,7 +3,13 @@ import { join } from 'node:path';
 import { loadModelFile } from '../onnx/model-file.js';
 import { validateGraph } from '../onnx/graph.js';
 import { openDataset } from './dataset.js';
-import { evaluateModel } from './evaluate.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { declaredOutputs, evaluateModel, type DetectionEvalSpec } from './evaluate.js';
+import { isImageFolder } from '../detect/image-folder.js';
+import { prepareDetectionData } from '../detect/image-dataset.js';
+import { loadDetectionTask, type DetectionTaskFiles } from '../detect/load-detection-task.js';
+import type { DetectionTask } from '../detect/detection-task.js';
 import type { FidelityMetrics } from './fidelity.js';
 import type { OnnxModel } from '../onnx/ir.js';
 import { EdgetuneError } from '../util/errors.js';
@@ -17,6 +23,8 @@ export interface EvaluateFilesOptions {
   temperature?: number;
   /** Confidence of the metric intervals (default 0.95; 0 = point estimates). */
   confidence?: number;
+  /** `--task detection`: decode outputs and score detections (mAP vs labels or vs the reference's detections). */
+  detection?: DetectionTaskFiles;
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -33,6 +41,10 @@ export async function evaluateModelFiles(options: EvaluateFilesOptions): Promise
   validateGraph(loaded.model);
   const reference = options.referencePath ? loadModelFile(options.referencePath) : undefined;
   if (reference) validateGraph(reference.model);
+  if (options.detection) return evaluateDetectorFiles(options, options.detection, loaded, reference);
+  if (isImageFolder(options.dataDir)) {
+    throw new EdgetuneError('USAGE', `--data ${options.dataDir} is a folder of images: eval reads images for detectors (--task detection --decoder NAME, whose preset says how to feed them); other models take the ONNX test-data layout`);
+  }
   const dataset = openDataset(options.dataDir, loaded.model);
   dataset.load(0);
   const outputIndex = options.outputIndex ?? 0;
@@ -51,6 +63,49 @@ export async function evaluateModelFiles(options: EvaluateFilesOptions): Promise
     ...metrics,
     model: { path: loaded.path, sha256: loaded.sha256 },
     reference: reference ? { path: reference.path, sha256: reference.sha256 } : null,
+  };
+}
+
+/** A detector: images (or test-data sets) through the model and the reference, decoded and scored. */
+async function evaluateDetectorFiles(
+  options: EvaluateFilesOptions,
+  files: DetectionTaskFiles,
+  loaded: ReturnType<typeof loadModelFile>,
+  reference: ReturnType<typeof loadModelFile> | undefined,
+): Promise<EvaluateFilesResult> {
+  const task = loadDetectionTask(files);
+  if (!reference && !task.labels) {
+    throw new EdgetuneError('USAGE', 'eval --task detection: nothing to score against: give --labels COCO.json (boxes by image file name), --reference MODEL (its own detections), or both');
+  }
+  task.decoder.checkOutputs(declaredOutputs(loaded.model));
+  const workDir = mkdtempSync(join(tmpdir(), 'edgetune-eval-images-'));
+  rmSync(workDir, { recursive: true });
+  const data = prepareDetectionData({ dataDir: options.dataDir, model: loaded.model, preset: task.preset, workDir, labels: task.labels });
+  try {
+    const dataset = openDataset(data.dataDir, loaded.model);
+    const metrics = await evaluateModel(loaded.model, dataset, {
+      ...(reference ? { reference: reference.model } : {}),
+      ...(options.confidence !== undefined ? { confidence: options.confidence } : {}),
+      detection: detectionEvalSpec(task),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    return {
+      ...metrics,
+      model: { path: loaded.path, sha256: loaded.sha256 },
+      reference: reference ? { path: reference.path, sha256: reference.sha256 } : null,
+    };
+  } finally {
+    data.cleanup();
+  }
+}
+
+/** The evaluate-level spec of a resolved detection task. */
+export function detectionEvalSpec(task: DetectionTask): DetectionEvalSpec {
+  return {
+    decoder: task.decoder,
+    layout: task.preset.layout,
+    metrics: { metric: task.metric, labels: task.labels, refConf: task.refConf, ...(task.categoryIdOfClass ? { categoryIdOfClass: task.categoryIdOfClass } : {}) },
   };
 }
 

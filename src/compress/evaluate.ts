@@ -1,4 +1,4 @@
-import { elementCount, type OnnxModel } from '../onnx/ir.js';
+import { elementCount, type OnnxModel, type Tensor } from '../onnx/ir.js';
 import { encodeModel } from '../onnx/model-codec.js';
 import { createInferenceRunner, type InferenceRunner } from '../profile/ort-inference.js';
 import { refuseModelRunFailure } from '../profile/ort-session.js';
@@ -9,6 +9,17 @@ import { feedsForBatch, openDataset, type Dataset } from './dataset.js';
 import { FidelityAccumulator, type FidelityMetrics, type OutputBatch } from './fidelity.js';
 import { tensorToFloat32 } from '../onnx/tensor.js';
 import { EdgetuneError } from '../util/errors.js';
+import type { Decoder, Detection, RawOutput } from '../detect/detection-types.js';
+import { toSourcePixels } from '../detect/detection-types.js';
+import { detectionMetrics, type DetectionMetricsOptions, type ImageResult } from '../detect/detection-metrics.js';
+import { imageOfSample } from '../detect/image-dataset.js';
+
+/** What a detection eval needs besides the models: the decoder, the input layout and how to score. */
+export interface DetectionEvalSpec {
+  decoder: Decoder;
+  layout: 'nchw' | 'nhwc';
+  metrics: Omit<DetectionMetricsOptions, 'confidence'>;
+}
 
 /** Options for evaluating a model on a dataset. */
 export interface EvaluateOptions {
@@ -25,6 +36,8 @@ export interface EvaluateOptions {
   /** Report outputs no closer to the original than a constant (default true; off for synthesized inputs). */
   checkExplainedVariation?: boolean;
   intraOpNumThreads?: number;
+  /** Decode every sample's outputs with a detector decoder and score detections (mAP, agreement, hmean). */
+  detection?: DetectionEvalSpec;
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -65,6 +78,9 @@ export async function evaluateRunners(
     ...(options.checkExplainedVariation !== undefined ? { checkExplainedVariation: options.checkExplainedVariation } : {}),
   });
   const sets = Math.min(dataset.setNames.length, options.maxSets ?? Infinity);
+  const detection = options.detection;
+  const images: ImageResult[] = [];
+  if (detection) detection.decoder.checkOutputs(declaredOutputs(model));
   for (let s = 0; s < sets; s++) {
     if (options.signal?.aborted) throw new EdgetuneError('ABORTED', 'evaluation aborted');
     const batch = dataset.load(s);
@@ -91,10 +107,38 @@ export async function evaluateRunners(
       const classOut = outs.get(names[index]!)!;
       if (labels) checkLabels(labels, classOut.dims, names[index]!, batch.set, piece.start);
       acc.addOutputs(outputs, labels as ArrayLike<number | bigint> | undefined, classIndex);
+      if (detection) {
+        for (let row = 0; row < piece.end - piece.start; row++) {
+          const image = imageOfSample(batch, piece.start + row, detection.layout);
+          const decode = (values: Map<string, Tensor>, outputNames: readonly string[]): Detection[] =>
+            detection.decoder
+              .decode(rawOutputsOf(values, outputNames, names, row), image.frame)
+              .map((d) => toSourcePixels(d, image.frame));
+          images.push({ fileName: image.fileName, model: decode(outs, names), reference: refs ? decode(refs, referenceNames!) : null });
+        }
+      }
     }
     options.onProgress?.(s + 1, sets);
   }
-  return acc.result();
+  const result = acc.result();
+  if (detection) result.detection = detectionMetrics(images, { ...detection.metrics, confidence: result.intervals.confidence });
+  return result;
+}
+
+/** The model's outputs with their declared dims (null for a symbolic or unknown axis), for a decoder's check. */
+export function declaredOutputs(model: OnnxModel): Array<{ name: string; dims: Array<number | null> }> {
+  return model.graph.outputs.map((o) => ({ name: o.name, dims: (o.type?.shape ?? []).map((d) => (typeof d === 'number' ? d : null)) }));
+}
+
+/** One row of each output, as float32, under the model's output names (the reference's are matched by position). */
+function rawOutputsOf(values: Map<string, Tensor>, outputNames: readonly string[], modelNames: readonly string[], row: number): RawOutput[] {
+  return outputNames.map((name, i) => {
+    const out = values.get(name)!;
+    const all = tensorToFloat32(out);
+    const batch = out.dims[0] ?? 1;
+    const per = batch > 0 ? all.length / batch : all.length;
+    return { name: modelNames[i]!, dims: [1, ...out.dims.slice(1)], values: batch > 1 ? all.subarray(row * per, (row + 1) * per) : all };
+  });
 }
 
 /**

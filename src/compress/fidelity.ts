@@ -6,6 +6,7 @@
 
 import { bootstrapMeanInterval, clopperPearsonInterval, isConfidenceLevel, pairedDifferenceInterval, type PairedCounts } from './confidence.js';
 import { mulberry32 } from '../util/random.js';
+import type { DetectionMetrics } from '../detect/detection-metrics.js';
 
 /**
  * A model output is collapsed when the RMS spread of its values across samples is at most this fraction of the
@@ -107,6 +108,8 @@ export interface FidelityMetrics {
    * Optional: metrics read back from stored reports may predate it.
    */
   sequenceAgreement?: SequenceAgreement | null;
+  /** Detector figures (mAP, agreement, hmean) when the eval ran with a decoder (`--task detection`); absent otherwise. */
+  detection?: DetectionMetrics | null;
 }
 
 /** One output of one batch, for `FidelityAccumulator.addOutputs`. */

@@ -7,11 +7,18 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { compressModelFile, type CompressReport } from '../compress/compress-model.js';
 import { openDataset, realInputs } from '../compress/dataset.js';
 import { evaluateModelFiles } from '../compress/evaluate-files.js';
+import { declaredOutputs } from '../compress/evaluate.js';
+import { isImageFolder } from '../detect/image-folder.js';
+import { checkLabelsInData, prepareDetectionData } from '../detect/image-dataset.js';
+import { openImageFolder } from '../detect/image-folder.js';
+import type { CocoLabels } from '../detect/coco-eval.js';
+import { loadDetectionTask, type DetectionTaskFiles } from '../detect/load-detection-task.js';
+import type { DetectionTask } from '../detect/detection-task.js';
 import { DEFAULT_CONFIDENCE, type FidelityMetrics } from '../compress/fidelity.js';
 import { checkBound, identityJudgement, judgeAccuracy, judgedOnLabel, type AccuracyJudgement, type JudgedOn } from '../compress/accuracy-judgement.js';
 import { datasetOverlap, splitDatasetToDirs } from '../compress/dataset-split.js';
@@ -91,6 +98,21 @@ function nonNegative(name: string, v: number | undefined, fallback: number): num
   return v;
 }
 
+/**
+ * Detector data for tune: an image folder is converted once into test-data sets under the work dir (keyed by the
+ * folder's content and the preset, so a resumed tune reuses it); a test-data directory is used as it is.
+ */
+function detectionDataDir(dir: string, model: Parameters<typeof realInputs>[0], task: DetectionTask, workDir: string, labels: CocoLabels | null): string {
+  if (!isImageFolder(dir)) return prepareDetectionData({ dataDir: dir, model, preset: task.preset, workDir: dir, labels }).dataDir;
+  if (labels) checkLabelsInData(labels, openImageFolder(dir).fileNames, dir);
+  const key = sha256Hex(canonicalJson({ images: fingerprintDirectory(dir), preset: task.preset })).slice(0, 16);
+  const out = join(workDir, 'images', key);
+  if (existsSync(join(out, 'test_data_set_0'))) return out;
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(dirname(out), { recursive: true });
+  return prepareDetectionData({ dataDir: dir, model, preset: task.preset, workDir: out, labels: null }).dataDir;
+}
+
 /** Abort with a message that says the work done so far is kept. */
 function abortedError(done: number, total: number, store: string): EdgetuneError {
   return new EdgetuneError('ABORTED', `tune interrupted after ${done} of ${total} candidate(s); finished ones are kept in ${store}: run the same command again to continue`);
@@ -154,10 +176,22 @@ export async function tuneModel(options: TuneOptions): Promise<TuneResult> {
   const loaded = loadModelFile(modelPath);
   validateGraph(loaded.model);
   const workDir = resolve(options.workDir);
-  // The data: what candidates are fitted on (calibDir) and what they are judged on (dataDir below).
-  const givenData = options.dataDir ? resolve(options.dataDir) : null;
-  const givenCalib = options.calibrationDataDir ? resolve(options.calibrationDataDir) : null;
-  const givenVal = options.validationDataDir ? resolve(options.validationDataDir) : null;
+  // A detector: its decoder and labels, and image folders turned into test-data sets (kept in the work dir).
+  const detectionTask = options.detection ? loadDetectionTask(options.detection) : null;
+  if (detectionTask) detectionTask.decoder.checkOutputs(declaredOutputs(loaded.model));
+  const asData = (dir: string | undefined, flag: string): string | null => {
+    if (!dir) return null;
+    if (!detectionTask) {
+      if (isImageFolder(dir)) throw new EdgetuneError('USAGE', `${flag} ${dir} is a folder of images: tune reads images for detectors (--task detection --decoder NAME, whose preset says how to feed them); other models take the ONNX test-data layout`);
+      return resolve(dir);
+    }
+    // Labels cover the data tune judges on (--val-data, else --data, which it splits).
+    const judged = flag === '--val-data' || (flag === '--data' && !options.validationDataDir);
+    return detectionDataDir(resolve(dir), loaded.model, detectionTask, workDir, judged ? detectionTask.labels : null);
+  };
+  const givenData = asData(options.dataDir, '--data');
+  const givenCalib = asData(options.calibrationDataDir, '--calib');
+  const givenVal = asData(options.validationDataDir, '--val-data');
   for (const dir of new Set([givenData, givenCalib])) {
     if (dir) openDataset(dir, loaded.model).load(0);
   }
@@ -210,6 +244,10 @@ export async function tuneModel(options: TuneOptions): Promise<TuneResult> {
   const shapeDataDir = dataDir ?? calibDir;
   if (Object.keys(settings.shapes).length === 0 && shapeDataDir) settings.shapes = shapesFromData(loaded.model, shapeDataDir, settings.batchSize);
   const evalFingerprint = dataDir ? fingerprintDirectory(dataDir) : null;
+  // The decoder, its config and the labels decide a detector's figures: stored candidates judged otherwise are stale.
+  const detectionKey = options.detection
+    ? sha256Hex(canonicalJson({ decoder: options.detection.decoder, refConf: detectionTask!.refConf, config: options.detection.decoderConfigPath ? sha256Hex(readFileSync(options.detection.decoderConfigPath)) : null, labels: options.detection.labelsPath ? sha256Hex(readFileSync(options.detection.labelsPath)) : null }))
+    : null;
   const calibFingerprint = calibDir ? (calibDir === dataDir ? evalFingerprint : fingerprintDirectory(calibDir)) : null;
   if (signal?.aborted) throw new EdgetuneError('ABORTED', 'tune aborted before it started');
 
@@ -293,11 +331,18 @@ export async function tuneModel(options: TuneOptions): Promise<TuneResult> {
       reference: null,
       judgedOn: judgedOn ?? 'calibration',
       confidence,
+      detection: options.detection ?? null,
     };
     const optionsKeyOf = (spec: CandidateSpec): string =>
-      sha256Hex(canonicalJson({ v: TUNE_FORMAT_VERSION, steps: spec.steps, eval: evalFingerprint, calib: spec.steps.length > 0 ? calibFingerprint : null, profile: profileKey, confidence, judgedOn }));
+      sha256Hex(canonicalJson({ v: TUNE_FORMAT_VERSION, steps: spec.steps, eval: evalFingerprint, calib: spec.steps.length > 0 ? calibFingerprint : null, profile: profileKey, confidence, judgedOn, ...(detectionKey ? { detection: detectionKey } : {}) }));
 
-    if (dataDir) {
+    if (dataDir && detectionTask) {
+      // A detector: the original against itself on the decoded detections gives the baseline (labels: its mAP).
+      const self = await evaluateModelFiles({ modelPath, dataDir, referencePath: modelPath, confidence: 0, detection: options.detection!, ...(signal ? { signal } : {}) });
+      const d = self.detection!;
+      baselineMetric = d.metric;
+      baselineTop1 = d.mode === 'labels' ? (d.metric === 'hmean' ? d.hmean!.hmean : d.map5095) : 1;
+    } else if (dataDir) {
       // The original runs over the data once; candidates are scored against its kept outputs.
       try {
         ctx.reference = await ReferenceOutputs.compute(modelPath, dataDir, { confidence, ...(signal ? { signal } : {}) });
@@ -469,6 +514,8 @@ interface CandidateContext {
   /** What dataDir is: held-out samples, or the data the candidates were fitted to. */
   judgedOn: JudgedOn;
   confidence: number;
+  /** A detector's task: candidates are judged on decoded detections. */
+  detection: DetectionTaskFiles | null;
 }
 
 function baseResult(spec: CandidateSpec, state: CandidateState, reason: string | null, errorCode: ErrorCode | null): CandidateResult {
@@ -535,7 +582,7 @@ async function runCandidate(spec: CandidateSpec, ctx: CandidateContext, previous
       else {
         const metrics = ctx.reference
           ? await ctx.reference.evaluate(result.model.path, ctx.signal)
-          : await evaluateModelFiles({ modelPath: result.model.path, dataDir: ctx.dataDir, referencePath: ctx.modelPath, confidence: ctx.confidence, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+          : await evaluateModelFiles({ modelPath: result.model.path, dataDir: ctx.dataDir, referencePath: ctx.modelPath, confidence: ctx.confidence, ...(ctx.detection ? { detection: ctx.detection } : {}), ...(ctx.signal ? { signal: ctx.signal } : {}) });
         result.accuracy = accuracyOf(metrics, ctx.baselineTop1(), ctx.judgedOn);
       }
     } catch (error) {
@@ -615,7 +662,8 @@ async function runCandidate(spec: CandidateSpec, ctx: CandidateContext, previous
 function baselineAccuracy(ctx: CandidateContext): CandidateAccuracy {
   const top1 = ctx.baselineTop1();
   const metric = ctx.baselineMetric();
-  const value = metric === 'top1' && top1 !== null ? top1 : 1;
+  // With labels the original's own figure (top-1, or a detector's mAP / hmean on them); against itself 1.
+  const value = (metric === 'top1' || metric === 'map5095' || metric === 'hmean') && top1 !== null ? top1 : 1;
   const samples = ctx.reference?.baseline.samples ?? 0;
   return candidateAccuracyOf(identityJudgement(metric, value, samples, ctx.judgedOn, ctx.confidence), null);
 }
@@ -981,7 +1029,7 @@ async function selfDistill(
   const confidence = ctx.confidence === 0 ? 0 : 1 - (1 - ctx.confidence) / 2;
   const metrics = ctx.reference
     ? await ctx.reference.evaluate(path, ctx.signal, confidence)
-    : await evaluateModelFiles({ modelPath: path, dataDir: ctx.dataDir!, referencePath: ctx.modelPath, confidence, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+    : await evaluateModelFiles({ modelPath: path, dataDir: ctx.dataDir!, referencePath: ctx.modelPath, confidence, ...(ctx.detection ? { detection: ctx.detection } : {}), ...(ctx.signal ? { signal: ctx.signal } : {}) });
   const accuracy = accuracyOf(metrics, ctx.baselineTop1(), ctx.judgedOn);
   return {
     model: { path, sha256: saved.sha256, bytes: saved.bytes },

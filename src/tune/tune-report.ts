@@ -36,7 +36,14 @@ type Block =
   | { kind: 'table'; head: string[]; rows: string[][]; align: Array<'l' | 'r'> }
   | { kind: 'svg'; svg: string };
 
-const metricLabel = (m: string | null): string => (m === 'top1' ? 'top-1 accuracy' : m === 'agreement' ? 'top-1 agreement with the original' : m === 'cosine' ? '1 − cosine similarity to the original, ×100' : 'not measured');
+const METRIC_LABELS: Record<string, string> = {
+  top1: 'top-1 accuracy',
+  agreement: 'top-1 agreement with the original',
+  cosine: '1 − cosine similarity to the original, ×100',
+  map5095: 'COCO mAP@[.5:.95] of the decoded detections (against labels, or against the original\'s detections), points',
+  hmean: 'text-detection hmean (PaddleOCR, IoU 0.5; against labels, or against the original\'s regions), points',
+};
+const metricLabel = (m: string | null): string => (m !== null && METRIC_LABELS[m]) || 'not measured';
 
 function reportDocument(r: TuneResult): Block[] {
   const blocks: Block[] = [];
@@ -60,7 +67,7 @@ function reportDocument(r: TuneResult): Block[] {
       ['device', `${r.device.board ?? 'unknown board'}; ${r.device.cpu ?? 'unknown CPU'} (${r.device.arch ?? '?'}, ${r.device.cores ?? '?'} cores); profile ${r.device.profile}${caches.length ? `; ${caches.join(', ')}` : ''}`],
       ['profiling', `${Object.keys(r.settings.shapes ?? {}).length ? `inputs ${Object.entries(r.settings.shapes).map(([k, d]) => `${k}=${d.join('x')}`).join(', ')}; ` : ''}batch ${r.settings.batchSize}, ${r.settings.iterations} measured runs after ${r.settings.warmup} warm-up, ${r.settings.threads ?? 'default'} thread(s); latency is the p50`],
       ['energy', energyMethods.length === 0 ? `not measured (${r.settings.energy})` : energyMethods.map((m) => (m === 'estimated' ? 'ESTIMATED (CPU-utilisation power model, not a measurement)' : m)).join(', ')],
-      ['accuracy', `${metricLabel(r.settings.accuracyMetric)}${r.settings.dataDir ? ` on ${r.settings.dataDir}` : ''}${r.baseline.accuracy?.metric === 'top1' ? `; original: ${(r.baseline.accuracy.value * 100).toFixed(2)}%` : ''}${judged ? `; ${judged}` : ''}`],
+      ['accuracy', `${metricLabel(r.settings.accuracyMetric)}${r.settings.dataDir ? ` on ${r.settings.dataDir}` : ''}${r.baseline.accuracy?.metric === 'top1' ? `; original: ${(r.baseline.accuracy.value * 100).toFixed(2)}%` : ''}${(r.baseline.accuracy?.metric === 'map5095' || r.baseline.accuracy?.metric === 'hmean') && r.baseline.accuracy.value !== 1 ? `; original: ${r.baseline.accuracy.value.toFixed(4)}` : ''}${judged ? `; ${judged}` : ''}`],
       ['constraints', constraintText.length ? constraintText.join(', ') : 'none'],
       ['objective', r.objectiveUsed === r.objective ? r.objective : `${r.objective} (applied: ${r.objectiveUsed})`],
       ['chosen', chosen ? `**${chosen.id}** — ${chosenSummary(chosen)}` : `none: ${r.chosenReason}`],
@@ -88,7 +95,10 @@ function reportDocument(r: TuneResult): Block[] {
       chosen: r.chosen,
       constraints: { maxAccuracyDropPp: c.maxAccuracyDropPp, maxLatencyMs: c.maxLatencyMs },
       confidence: r.settings.confidence,
-      accuracyLabel: r.settings.accuracyMetric === 'cosine' ? 'fidelity drop: (1 − cosine) × 100' : `${r.settings.accuracyMetric === 'agreement' ? 'agreement' : 'top-1'} drop (pp; ${BETTER_BELOW_ZERO})`,
+      accuracyLabel:
+        r.settings.accuracyMetric === 'cosine'
+          ? 'fidelity drop: (1 − cosine) × 100'
+          : `${r.settings.accuracyMetric === 'agreement' ? 'agreement' : r.settings.accuracyMetric === 'map5095' ? 'mAP@.5:.95' : r.settings.accuracyMetric === 'hmean' ? 'hmean' : 'top-1'} drop (pp; ${BETTER_BELOW_ZERO})`,
     }),
   });
   blocks.push({ kind: 'heading', level: 2, text: 'Candidates' });

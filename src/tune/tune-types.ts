@@ -1,6 +1,7 @@
 /** The data of a tune: what the caller asks for, what each candidate gives, and the result (SPEC.md `tune` JSON). */
 import type { ErrorCode } from '../util/errors.js';
-import type { BoundCheck, JudgedOn } from '../compress/accuracy-judgement.js';
+import type { DetectionTaskFiles } from '../detect/load-detection-task.js';
+import type { AccuracyMetric, BoundCheck, JudgedOn } from '../compress/accuracy-judgement.js';
 import type { PairedCounts } from '../compress/confidence.js';
 import type { SplitSummary } from '../compress/validation-data.js';
 import type { EnergyMode } from '../profile/energy/energy-sampler.js';
@@ -60,6 +61,11 @@ export interface TuneOptions {
   confidence?: number;
   /** Seed of the dataDir split. */
   splitSeed?: number;
+  /**
+   * `--task detection`: the data may be image folders (fitted to the model by the decoder's preset), and candidates
+   * are judged by decoded detections — mAP@[.5:.95] (or hmean) against labels, or against the original's detections.
+   */
+  detection?: DetectionTaskFiles;
   constraints?: TuneConstraints;
   /** What the chosen candidate minimises (default 'latency'). */
   objective?: TuneObjective;
@@ -98,7 +104,7 @@ export type CandidateState = 'done' | 'failed' | 'rejected' | 'skipped';
 /** Accuracy against the original model on the data. */
 export interface CandidateAccuracy {
   /** top1 with labels; agreement (top-1 match with the original) for classifiers without labels; cosine otherwise. */
-  metric: 'top1' | 'agreement' | 'cosine';
+  metric: AccuracyMetric;
   value: number;
   baseline: number;
   /** (baseline − value) × 100, in percentage points. */

@@ -1,4 +1,5 @@
 import type { Argv } from 'yargs';
+import { detectionOptions, detectionTaskFromArgs } from './detection-options.js';
 import type { CommandModule } from '../main.js';
 import { printResult, stageProgress } from '../progress.js';
 import { EdgetuneError } from '../../util/errors.js';
@@ -9,11 +10,11 @@ export const commandModule: CommandModule = {
   command: 'compress <model>',
   describe: 'compress an ONNX model (int8, int8-dynamic, fp16, int4, prune, sparsity, lowrank, plan)',
   builder: (y: Argv) =>
-    y
+    detectionOptions(y)
       .positional('model', { type: 'string', describe: 'input ONNX model (never overwritten)', demandOption: true })
       .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'output model path (written atomically)' })
       .option('method', { alias: 'm', type: 'string', demandOption: true, describe: 'int8 | int8-dynamic | fp16 | int4 | prune | sparsity | lowrank | plan' })
-      .option('data', { type: 'string', describe: 'calibration / reconstruction data (ONNX test-data layout)' })
+      .option('data', { type: 'string', describe: 'calibration / reconstruction data (ONNX test-data layout; with --task detection also a folder of JPEG/PNG images)' })
       .option('calibration', { type: 'string', choices: ['minmax', 'percentile', 'entropy', 'mse', 'consumer-mse'], default: 'minmax', describe: 'int8: how activation ranges are taken from the data (consumer-mse: the range whose readers\' output error is lowest)' })
       .option('percentile', { type: 'number', default: 99.999, describe: 'percentile for --calibration percentile' })
       .option('per-channel', { type: 'boolean', default: true, describe: 'per-channel weights (--no-per-channel for per-tensor)' })
@@ -33,7 +34,7 @@ export const commandModule: CommandModule = {
       .option('float-head', { type: 'boolean', default: true, describe: "int8: keep a detector's output tail and head layers float (--no-float-head to quantize them)" })
       .option('speed-check', { type: 'boolean', default: true, describe: 'int8: time fp32 and int8 in alternation here and report the speed-up (--no-speed-check to skip)' })
       .option('keep-float', { type: 'string', describe: 'auto (with --max-accuracy-drop) or NODE,NODE,...' })
-      .option('max-accuracy-drop', { type: 'number', describe: 'percentage points of top-1 (agreement, or cosine ×100) the model may lose: checked on held-out data, on the upper end of its confidence interval' })
+      .option('max-accuracy-drop', { type: 'number', describe: 'percentage points of top-1 (agreement, or cosine ×100; detectors: mAP@.5:.95 or hmean ×100) the model may lose: checked on held-out data, on the upper end of its confidence interval' })
       .option('val-data', { type: 'string', describe: 'validation data (ONNX test-data layout) the result is judged on; without it --data is split when a bound is given' })
       .option('holdout', { type: 'boolean', default: true, describe: '--no-holdout: judge a bound on the data the method fitted to (the report says so)' })
       .option('confidence', { type: 'number', default: 0.95, describe: 'confidence of the intervals and of the bound check (0 = point estimates)' })
@@ -49,6 +50,7 @@ export const commandModule: CommandModule = {
     if (ratio !== undefined && !(ratio > 0 && ratio < 1)) throw new EdgetuneError('USAGE', `--ratio must be in (0, 1), got ${ratio}`);
     const targetLatencyMs = args['target-latency-ms'] as number | undefined;
     if (targetLatencyMs !== undefined && !(Number.isFinite(targetLatencyMs) && targetLatencyMs > 0)) throw new EdgetuneError('USAGE', `--target-latency-ms must be a number of milliseconds > 0, got ${targetLatencyMs}`);
+    const detection = detectionTaskFromArgs(args);
     const drop = args['max-accuracy-drop'] as number | undefined;
     if (drop !== undefined && !(drop >= 0)) throw new EdgetuneError('USAGE', `--max-accuracy-drop must be ≥ 0, got ${drop}`);
     const biasRounds = args['bias-correction'] as number;
@@ -62,6 +64,7 @@ export const commandModule: CommandModule = {
         outputPath: String(args.output),
         method: String(args.method),
         ...(args.data ? { dataDir: String(args.data) } : {}),
+        ...(detection ? { detection } : {}),
         ...(Object.keys(shapes).length > 0 ? { shapes } : {}),
         calibration: args.calibration as CalibrationMethod,
         percentile: args.percentile as number,

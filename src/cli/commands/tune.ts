@@ -1,4 +1,5 @@
 import type { Argv } from 'yargs';
+import { detectionOptions, detectionTaskFromArgs } from './detection-options.js';
 import type { CommandModule } from '../main.js';
 import { printResult } from '../progress.js';
 import { AGENT_CONFIG_DEFAULTS } from '../../config/agent-config-defaults.js';
@@ -11,7 +12,7 @@ export const commandModule: CommandModule = {
   command: 'tune <model>',
   describe: 'measure compressed variants of a model on this device and choose one (Pareto front over latency, accuracy drop, size, energy)',
   builder: (y: Argv) =>
-    y
+    detectionOptions(y)
       .positional('model', { type: 'string', describe: 'ONNX model (never overwritten)', demandOption: true })
       .option('data', { type: 'string', describe: 'data (ONNX test-data layout; label.pb gives top-1): split into a part to fit on and a held-out part to judge on' })
       .option('calib', { type: 'string', describe: 'calibration / reconstruction data (then --data is only judged on, not split)' })
@@ -47,6 +48,7 @@ export const commandModule: CommandModule = {
     const { parseEnergyMode } = await import('../../profile/energy/energy-sampler.js');
     const { parseShapeArgs } = await import('../../profile/profile-inputs.js');
     const json = args.json === true;
+    const detection = detectionTaskFromArgs(args);
     const opt = (name: string): number | undefined => {
       const v = args[name];
       if (v === undefined) return undefined;
@@ -70,6 +72,7 @@ export const commandModule: CommandModule = {
     try {
       result = await tuneModel({
         modelPath: String(args.model),
+        ...(detection ? { detection } : {}),
         ...(args.data !== undefined ? { dataDir: String(args.data) } : {}),
         ...(args.calib !== undefined ? { calibrationDataDir: String(args.calib) } : {}),
         ...(args['val-data'] !== undefined ? { validationDataDir: String(args['val-data']) } : {}),
