@@ -12,6 +12,11 @@ import type { FidelityMetrics } from './fidelity.js';
  * the original's own detections.
  */
 export type AccuracyMetric = 'top1' | 'agreement' | 'cosine' | 'map5095' | 'hmean';
+/** How a metric is named in messages: `mAP@.5:.95` rather than `map5095`. */
+export function accuracyMetricLabel(metric: AccuracyMetric): string {
+  return metric === 'map5095' ? 'mAP@.5:.95' : metric;
+}
+
 /** The samples a figure was measured on: held out from every fit, or the data the variant was fitted to. */
 export type JudgedOn = 'validation' | 'calibration' | 'synthetic';
 
@@ -92,7 +97,7 @@ export function identityJudgement(metric: AccuracyMetric, baseline: number, samp
  */
 export function checkBound(j: AccuracyJudgement, boundPp: number, pairedCounts: FidelityMetrics['pairedCounts'] = null): BoundCheck {
   const upper = j.confidence === 0 ? j.drop : j.ci[1];
-  const what = `${j.metric} drop ${pct(j.drop)} pp`;
+  const what = `${accuracyMetricLabel(j.metric)} drop ${pct(j.drop)} pp`;
   const interval = j.confidence === 0 ? '' : ` (${confidenceLabel(j.confidence)} interval ${pct(j.ci[0])} … ${pct(j.ci[1])} pp, ${j.samples} samples)`;
   if (upper <= boundPp) return { boundPp, met: true, unconfirmed: false, samplesNeeded: null, message: `${what}${interval} within the ${boundPp} pp bound` };
   if (j.drop >= boundPp) return { boundPp, met: false, unconfirmed: false, samplesNeeded: null, message: `${what}${interval} exceeds the ${boundPp} pp bound` };

@@ -15,7 +15,7 @@
  */
 import { z } from 'zod';
 import { EdgetuneError } from '../util/errors.js';
-import type { Box, Detection, GroundTruthBox } from './detection-types.js';
+import type { Box, Detection, GroundTruthBox, Point } from './detection-types.js';
 import { numpyMean } from './numpy-sum.js';
 
 /** A COCO `bbox`: `[x, y, width, height]` in pixels, as COCO JSON and results files store it. */
@@ -516,7 +516,8 @@ export interface CocoCategory {
 export interface CocoLabels {
   images: CocoImage[];
   categories: CocoCategory[];
-  annotations: CocoGroundTruth[];
+  /** `polygon`: the annotation's first segmentation polygon as points, when it has one (text regions). */
+  annotations: Array<CocoGroundTruth & { polygon?: Point[] }>;
 }
 
 const finite = z.number('must be a finite number');
@@ -533,6 +534,8 @@ const cocoAnnotationSchema = z.looseObject({
   bbox: z.tuple([finite, finite, finite.nonnegative('width must be ≥ 0'), finite.nonnegative('height must be ≥ 0')], 'must be [x, y, width, height]'),
   area: finite.nonnegative('must be ≥ 0').optional(),
   iscrowd: z.union([z.literal(0), z.literal(1), z.boolean()], 'must be 0, 1, true or false').optional(),
+  // Polygons (text regions: the first polygon is the region's outline); RLE masks are accepted and not read.
+  segmentation: z.union([z.array(z.array(finite)), z.looseObject({})], 'must be a list of polygons [[x1, y1, x2, y2, …]] or an RLE object').optional(),
 });
 const cocoCategorySchema = z.looseObject({
   id: z.number('must be a number').int('must be an integer'),
@@ -582,8 +585,18 @@ export function parseCocoLabels(json: unknown): CocoLabels {
       bbox: [a.bbox[0], a.bbox[1], a.bbox[2], a.bbox[3]],
       areaPx2: a.area ?? a.bbox[2] * a.bbox[3],
       iscrowd: a.iscrowd === 1 || a.iscrowd === true,
+      ...polygonOf(a.segmentation),
     })),
   };
+}
+
+function polygonOf(segmentation: unknown): { polygon?: Point[] } {
+  if (!Array.isArray(segmentation) || !Array.isArray(segmentation[0])) return {};
+  const flat = segmentation[0] as number[];
+  if (flat.length < 6 || flat.length % 2 !== 0) return {};
+  const polygon: Point[] = [];
+  for (let i = 0; i < flat.length; i += 2) polygon.push([flat[i]!, flat[i + 1]!]);
+  return { polygon };
 }
 
 function formatPath(path: ReadonlyArray<PropertyKey>): string {

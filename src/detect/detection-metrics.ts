@@ -8,8 +8,9 @@ import { mulberry32 } from '../util/random.js';
 import { EdgetuneError } from '../util/errors.js';
 import { cocoBboxToCorners, evaluateCocoDetections, type CocoEvalResult, type CocoLabels, type ImageDetections } from './coco-eval.js';
 import type { Detection, GroundTruthBox } from './detection-types.js';
+import { vocAp } from './voc-ap.js';
 import { referenceAgreement, type OperatingPointAgreement } from './reference-agreement.js';
-import { textHmeanCounts, type TextHmeanCounts } from './text-hmean.js';
+import { evaluateTextImage } from './text-hmean.js';
 
 /** The figure a detector is judged by: COCO mAP@[.5:.95] (boxes) or PaddleOCR's hmean (text regions). */
 export type DetectionMetricName = 'map5095' | 'hmean';
@@ -61,6 +62,8 @@ export interface DetectionMetrics {
   map5095: number;
   map75: number;
   ar100: number;
+  /** VOC mAP@0.5 (all-points, py-faster-rcnn's voc_eval; crowd boxes as "difficult") on the same boxes; null when no class has ground truth. */
+  vocMap50: number | null;
   /** Per category (labels mode): AP@[.5:.95] and AP50; −1 where the category has no ground truth. */
   perClass: Array<{ categoryId: number; name: string | null; ap5095: number; ap50: number; objects: number }>;
   /** With labels and a reference: the reference's own figures on the same labels. */
@@ -171,6 +174,11 @@ export function detectionMetrics(results: readonly ImageResult[], options: Detec
     map5095: stats.map5095,
     map75: stats.map75,
     ar100: stats.ar100,
+    vocMap50: vocAp({
+      images: all.map((row, i) => ({ imageId: i + 1, groundTruth: (labels ? labelled : pseudo)(scored[row]!), detections: scored[row]!.model })),
+      categoryIdOfClass,
+      ...(labels ? { categoryIds: labels.categories.map((c) => c.id) } : {}),
+    }).map,
     perClass: labels
       ? main.perCategory.map((c) => ({ categoryId: c.categoryId, name: names.get(c.categoryId) ?? null, ap5095: c.ap5095, ap50: c.ap50, objects: c.groundTruthCount }))
       : [],
@@ -197,7 +205,7 @@ function groundTruthByFileName(labels: CocoLabels): Map<string, GroundTruthBox[]
     out.set(im.fileName, list);
   }
   for (const a of labels.annotations) {
-    const polygon = (a as { polygon?: GroundTruthBox['polygon'] }).polygon;
+    const polygon = a.polygon;
     byId.get(a.imageId)!.push({ id: a.id, box: cocoBboxToCorners(a.bbox), categoryId: a.categoryId, area: a.areaPx2, iscrowd: a.iscrowd, ...(polygon ? { polygon } : {}) });
   }
   return out;
@@ -235,6 +243,18 @@ function classIdsOf(results: readonly ImageResult[]): number[] {
 
 function referenceAgreementOf(results: readonly ImageResult[], refConf: number): OperatingPointAgreement {
   return referenceAgreement({ images: results.map((r, i) => ({ imageId: i + 1, candidate: r.model, reference: r.reference! })), refConf }).agreement;
+}
+
+/** One image's counts for PaddleOCR's hmean (summed over images: a bootstrap resamples these). */
+interface TextHmeanCounts {
+  matched: number;
+  groundTruthCare: number;
+  detectionsCare: number;
+}
+
+function textHmeanCounts(gt: readonly GroundTruthBox[], detections: readonly Detection[]): TextHmeanCounts {
+  const r = evaluateTextImage(gt, detections);
+  return { matched: r.detMatched, groundTruthCare: r.gtCare, detectionsCare: r.detCare };
 }
 
 function hmeanOf(counts: readonly TextHmeanCounts[], rows: readonly number[]): HmeanFigures {

@@ -6,11 +6,16 @@ import { readFileSync } from 'node:fs';
 import { EdgetuneError, messageOf } from '../util/errors.js';
 import { resolveDetectionTask, type DetectionTask } from './detection-task.js';
 
-/** The task as the command line gives it: a decoder name and file paths. */
+/**
+ * The task as the command line gives it (a decoder name and file paths) or as a job carries it (the same JSON
+ * inline: `decoderConfig`, `labels`). A path and its inline form are not given together.
+ */
 export interface DetectionTaskFiles {
   decoder: string;
   decoderConfigPath?: string;
+  decoderConfig?: unknown;
   labelsPath?: string;
+  labels?: unknown;
   refConf?: number;
 }
 
@@ -18,8 +23,16 @@ export interface DetectionTaskFiles {
 export function loadDetectionTask(files: DetectionTaskFiles): DetectionTask {
   return resolveDetectionTask({
     decoder: files.decoder,
-    ...(files.decoderConfigPath !== undefined ? { decoderConfig: readJson(files.decoderConfigPath, 'USAGE', '--decoder-config'), decoderConfigSource: files.decoderConfigPath } : {}),
-    ...(files.labelsPath !== undefined ? { labels: readJson(files.labelsPath, 'DATASET_INVALID', '--labels'), labelsSource: files.labelsPath } : {}),
+    ...(files.decoderConfigPath !== undefined
+      ? { decoderConfig: readJson(files.decoderConfigPath, 'USAGE', '--decoder-config'), decoderConfigSource: files.decoderConfigPath }
+      : files.decoderConfig !== undefined
+        ? { decoderConfig: files.decoderConfig, decoderConfigSource: 'decoderConfig' }
+        : {}),
+    ...(files.labelsPath !== undefined
+      ? { labels: readJson(files.labelsPath, 'DATASET_INVALID', '--labels'), labelsSource: files.labelsPath }
+      : files.labels !== undefined
+        ? { labels: files.labels, labelsSource: 'labels' }
+        : {}),
     ...(files.refConf !== undefined ? { refConf: files.refConf } : {}),
   });
 }

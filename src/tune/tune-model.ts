@@ -20,7 +20,7 @@ import type { CocoLabels } from '../detect/coco-eval.js';
 import { loadDetectionTask, type DetectionTaskFiles } from '../detect/load-detection-task.js';
 import type { DetectionTask } from '../detect/detection-task.js';
 import { DEFAULT_CONFIDENCE, type FidelityMetrics } from '../compress/fidelity.js';
-import { checkBound, identityJudgement, judgeAccuracy, judgedOnLabel, type AccuracyJudgement, type JudgedOn } from '../compress/accuracy-judgement.js';
+import { accuracyMetricLabel, checkBound, identityJudgement, judgeAccuracy, judgedOnLabel, type AccuracyJudgement, type JudgedOn } from '../compress/accuracy-judgement.js';
 import { datasetOverlap, splitDatasetToDirs } from '../compress/dataset-split.js';
 import { isConfidenceLevel } from '../compress/confidence.js';
 import { checkValidationData, type SplitSummary } from '../compress/validation-data.js';
@@ -246,7 +246,7 @@ export async function tuneModel(options: TuneOptions): Promise<TuneResult> {
   const evalFingerprint = dataDir ? fingerprintDirectory(dataDir) : null;
   // The decoder, its config and the labels decide a detector's figures: stored candidates judged otherwise are stale.
   const detectionKey = options.detection
-    ? sha256Hex(canonicalJson({ decoder: options.detection.decoder, refConf: detectionTask!.refConf, config: options.detection.decoderConfigPath ? sha256Hex(readFileSync(options.detection.decoderConfigPath)) : null, labels: options.detection.labelsPath ? sha256Hex(readFileSync(options.detection.labelsPath)) : null }))
+    ? sha256Hex(canonicalJson({ decoder: options.detection.decoder, refConf: detectionTask!.refConf, config: options.detection.decoderConfigPath ? sha256Hex(readFileSync(options.detection.decoderConfigPath)) : (options.detection.decoderConfig ?? null), labels: options.detection.labelsPath ? sha256Hex(readFileSync(options.detection.labelsPath)) : options.detection.labels !== undefined ? sha256Hex(canonicalJson(options.detection.labels)) : null }))
     : null;
   const calibFingerprint = calibDir ? (calibDir === dataDir ? evalFingerprint : fingerprintDirectory(calibDir)) : null;
   if (signal?.aborted) throw new EdgetuneError('ABORTED', 'tune aborted before it started');
@@ -766,7 +766,7 @@ function summarize(r: CandidateResult, distillSeen: Map<string, string>): string
     return `${r.state}: ${r.reason ?? ''}${distill}`;
   }
   const parts = [`p50 ${fmtMs(r.profile.latencyMs.p50)} ms`, fmtSize(r.model?.bytes ?? 0)];
-  if (r.accuracy) parts.push(`${r.accuracy.metric} drop ${fmtPp(r.accuracy.dropPp)} pp`);
+  if (r.accuracy) parts.push(`${accuracyMetricLabel(r.accuracy.metric)} drop ${fmtPp(r.accuracy.dropPp)} pp`);
   return parts.join(', ');
 }
 

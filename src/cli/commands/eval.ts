@@ -82,7 +82,7 @@ function detectionText(result: EvaluateFilesResult, d: DetectionMetrics): string
     const h = d.hmean;
     lines.push(`text: precision ${f(h.precision)}  recall ${f(h.recall)}  hmean ${f(h.hmean)}${h.reference ? `  (reference hmean ${f(h.reference.hmean)})` : ''}`);
   }
-  lines.push(`mAP@.5 ${f(d.map50)}  mAP@.5:.95 ${f(d.map5095)}  mAP@.75 ${f(d.map75)}  AR@100 ${f(d.ar100)}`);
+  lines.push(`mAP@.5 ${f(d.map50)}  mAP@.5:.95 ${f(d.map5095)}  mAP@.75 ${f(d.map75)}  AR@100 ${f(d.ar100)}  (COCO)   VOC mAP@.5 ${d.vocMap50 === null ? 'n/a' : f(d.vocMap50)}`);
   if (d.referenceMap) lines.push(`reference on the same labels: mAP@.5 ${f(d.referenceMap.map50)}  mAP@.5:.95 ${f(d.referenceMap.map5095)}`);
   if (d.mode === 'labels' && d.vsReference) lines.push(`against the reference's detections: mAP@.5 ${f(d.vsReference.map50)}  mAP@.5:.95 ${f(d.vsReference.map5095)}`);
   if (d.agreement) {
