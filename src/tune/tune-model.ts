@@ -41,7 +41,7 @@ import { fmtMs, fmtPp, fmtSize } from './pareto.js';
 import { latencyIntervalMs, selectCandidate, validateConstraints, type SelectablePoint, type TuneConstraints } from './select-candidate.js';
 import { ReferenceOutputs } from './reference-outputs.js';
 import { renderTuneReport, reportFormatOf } from './tune-report.js';
-import type { CandidateAccuracy, CandidateMeasurement, CandidateResult, CandidateState, TuneCandidateJson, TuneOptions, TuneResult } from './tune-types.js';
+import type { CandidateAccuracy, CandidateDetection, CandidateMeasurement, CandidateResult, CandidateState, TuneCandidateJson, TuneOptions, TuneResult } from './tune-types.js';
 
 /** Bumped when stored results of an older edgetune must not be reused. */
 export const TUNE_FORMAT_VERSION = 2;
@@ -308,6 +308,7 @@ export async function tuneModel(options: TuneOptions): Promise<TuneResult> {
     // Baseline accuracy (with labels: its top-1; without: 1 for agreement and cosine).
     let baselineTop1: number | null = null;
     let baselineMetric: CandidateAccuracy['metric'] = 'cosine';
+    let baselineDetection: CandidateDetection | null = null;
     const results: CandidateResult[] = [];
     const builtBySha = new Map<string, string>([[loaded.sha256, 'fp32']]);
 
@@ -328,6 +329,7 @@ export async function tuneModel(options: TuneOptions): Promise<TuneResult> {
       builtBySha,
       baselineTop1: () => baselineTop1,
       baselineMetric: () => baselineMetric,
+      baselineDetection: () => baselineDetection,
       reference: null,
       judgedOn: judgedOn ?? 'calibration',
       confidence,
@@ -342,6 +344,7 @@ export async function tuneModel(options: TuneOptions): Promise<TuneResult> {
       const d = self.detection!;
       baselineMetric = d.metric;
       baselineTop1 = d.mode === 'labels' ? (d.metric === 'hmean' ? d.hmean!.hmean : d.map5095) : 1;
+      baselineDetection = { mode: d.mode, map50: d.map50, map5095: d.map5095, hmean: d.hmean?.hmean ?? null, agreementF1: d.agreement?.f1 ?? null };
     } else if (dataDir) {
       // The original runs over the data once; candidates are scored against its kept outputs.
       try {
@@ -509,6 +512,8 @@ interface CandidateContext {
   baselineTop1: () => number | null;
   /** The accuracy metric of this tune (the original's: top1 with labels, agreement for classifiers, else cosine). */
   baselineMetric: () => CandidateAccuracy['metric'];
+  /** A detector's figures of the original (its own detections against labels, or 1 against itself). */
+  baselineDetection: () => CandidateDetection | null;
   /** The original's outputs on the data (null: evaluate pairwise). */
   reference: ReferenceOutputs | null;
   /** What dataDir is: held-out samples, or the data the candidates were fitted to. */
@@ -665,7 +670,10 @@ function baselineAccuracy(ctx: CandidateContext): CandidateAccuracy {
   // With labels the original's own figure (top-1, or a detector's mAP / hmean on them); against itself 1.
   const value = (metric === 'top1' || metric === 'map5095' || metric === 'hmean') && top1 !== null ? top1 : 1;
   const samples = ctx.reference?.baseline.samples ?? 0;
-  return candidateAccuracyOf(identityJudgement(metric, value, samples, ctx.judgedOn, ctx.confidence), null);
+  const accuracy = candidateAccuracyOf(identityJudgement(metric, value, samples, ctx.judgedOn, ctx.confidence), null);
+  const detection = ctx.baselineDetection();
+  if (detection) accuracy.detection = detection;
+  return accuracy;
 }
 
 function candidateAccuracyOf(j: AccuracyJudgement, pairedCounts: CandidateAccuracy['pairedCounts']): CandidateAccuracy {
@@ -699,7 +707,10 @@ export function accuracyOf(m: FidelityMetrics, baselineTop1: number | null, judg
     j = { metric: 'top1', value: m.top1, baseline: baselineTop1, drop: (baselineTop1 - m.top1) * 100, ci: [(baselineTop1 - m.top1) * 100, (baselineTop1 - m.top1) * 100], confidence: 0, samples: m.samples, judgedOn, agreement: m.agreement, cosine: m.cosine, collapsed: m.collapsed };
   }
   if (!j) throw new EdgetuneError('RUNTIME_FAILED', 'no accuracy figure: the outputs are neither classes nor comparable with the original');
-  return candidateAccuracyOf(j, m.pairedCounts);
+  const accuracy = candidateAccuracyOf(j, m.pairedCounts);
+  const d = m.detection;
+  if (d) accuracy.detection = { mode: d.mode, map50: d.map50, map5095: d.map5095, hmean: d.hmean?.hmean ?? null, agreementF1: d.agreement?.f1 ?? null };
+  return accuracy;
 }
 
 async function buildSteps(spec: CandidateSpec, ctx: CandidateContext): Promise<{ model: NonNullable<CandidateResult['model']>; build: NonNullable<CandidateResult['build']> }> {
@@ -885,6 +896,7 @@ function assemble(a: AssembleInput): TuneResult {
             baseline: r.accuracy.baseline,
             agreement: r.accuracy.agreement,
             cosine: r.accuracy.cosine,
+            ...(r.accuracy.detection ? { detection: r.accuracy.detection } : {}),
           }
         : null,
       collapsed: r.accuracy?.collapsed ?? [],

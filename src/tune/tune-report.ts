@@ -105,6 +105,11 @@ function reportDocument(r: TuneResult): Block[] {
   // Beside a labelled accuracy, how often each candidate gives the original's answer: the drop is a difference of
   // two accuracies, agreement says how many answers changed.
   const showAgreement = agreementShown(r);
+  // A detector: FPS and the mAP figures themselves (against labels, or against the original's detections).
+  const detector = r.candidates.some((x) => x.accuracy?.detection);
+  const text = r.settings.accuracyMetric === 'hmean';
+  const fig = (v: number | null | undefined): string => (v === null || v === undefined || v < 0 ? '—' : v.toFixed(4));
+  const vs = r.candidates.find((x) => x.accuracy?.detection)?.accuracy?.detection?.mode === 'reference' ? ' (vs original)' : '';
   blocks.push({
     kind: 'table',
     head: [
@@ -112,6 +117,7 @@ function reportDocument(r: TuneResult): Block[] {
       'steps',
       'state',
       'p50 ms',
+      ...(detector ? ['FPS', ...(text ? [`hmean${vs}`] : []), `mAP@.5${vs}`, `mAP@.5:.95${vs}`] : []),
       'speed-up',
       `accuracy drop${intervalsShown(r) ? ` [${pctText(r.settings.confidence)} interval]` : ''}`,
       ...(showAgreement ? ['agreement with the original'] : []),
@@ -122,12 +128,15 @@ function reportDocument(r: TuneResult): Block[] {
       'front',
       'notes',
     ],
-    align: ['l', 'l', 'l', 'r', 'r', 'r', ...(showAgreement ? (['r'] as const) : []), 'r', 'r', 'r', 'r', 'l', 'l'],
+    align: ['l', 'l', 'l', 'r', ...(detector ? (Array(text ? 4 : 3).fill('r') as Array<'r'>) : []), 'r', 'r', ...(showAgreement ? (['r'] as const) : []), 'r', 'r', 'r', 'r', 'l', 'l'],
     rows: r.candidates.map((x) => [
       x.id === r.chosen ? `${x.id} ★` : x.id,
       x.steps.length ? x.steps.map((s) => s.method).join(' → ') : 'original',
       stateOf(x) + (x.collapsed.length ? ' (collapsed)' : '') + (x.resumed ? ' (stored)' : ''),
       x.latencyMs !== null ? fmtMs(x.latencyMs) + (latencyCi(x) ? ` [${fmtMs(latencyCi(x)![0])}, ${fmtMs(latencyCi(x)![1])}]` : '') : '—',
+      ...(detector
+        ? [x.latencyMs ? (1000 / x.latencyMs).toFixed(1) : '—', ...(text ? [fig(x.accuracy?.detection?.hmean)] : []), fig(x.accuracy?.detection?.map50), fig(x.accuracy?.detection?.map5095)]
+        : []),
       x.speedup !== null ? `${x.speedup.toFixed(2)}×` : '—',
       x.accuracyDrop !== null ? fmtDropWithInterval(x.accuracyDrop, dropCi(x)) : '—',
       ...(showAgreement ? [agreementText(x)] : []),

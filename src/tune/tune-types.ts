@@ -122,6 +122,21 @@ export interface CandidateAccuracy {
   pairedCounts: PairedCounts | null;
   /** The `--max-accuracy-drop` check (null without a bound). */
   bound: BoundCheck | null;
+  /**
+   * A detector's figures (`--task detection`): mAP@.5 and mAP@.5:.95 against labels (or against the original's
+   * detections), hmean for text; absent for other models and for stored results that predate it.
+   */
+  detection?: CandidateDetection | null;
+}
+
+/** The detection figures a tune table shows per candidate. */
+export interface CandidateDetection {
+  mode: 'labels' | 'reference';
+  map50: number;
+  map5095: number;
+  hmean: number | null;
+  /** Agreement F1 with the original's detections at the operating threshold (null without a reference run). */
+  agreementF1: number | null;
 }
 
 /** A candidate's accuracy in the `tune` JSON (SPEC: `accuracy: { metric, drop, ci: [lo, hi], samples, judgedOn }`). */
@@ -138,6 +153,8 @@ export interface CandidateAccuracyJson {
   baseline: number;
   agreement: number | null;
   cosine: number | null;
+  /** A detector's mAP / hmean figures (`--task detection`). */
+  detection?: CandidateDetection;
 }
 
 /** What the profiler measured. */

@@ -1,4 +1,5 @@
 import type { Argv } from 'yargs';
+import { accuracyMetricLabel } from '../../compress/accuracy-judgement.js';
 import { detectionOptions, detectionTaskFromArgs } from './detection-options.js';
 import type { CommandModule } from '../main.js';
 import { printResult } from '../progress.js';
@@ -147,12 +148,19 @@ const mib = (v: number | null): string => (v === null ? '—' : (v / (1024 * 102
 export function formatTune(r: TuneResult): string {
   // Beside a labelled (top-1) drop, agreement with the original: how many answers changed, not only the net score.
   const agree = r.settings.accuracyMetric === 'top1' && r.candidates.some((c) => typeof c.accuracy?.agreement === 'number');
-  const rows = [['candidate', 'state', 'p50 ms', 'speed-up', 'drop pp', 'interval pp', ...(agree ? ['agree %'] : []), 'MiB', 'mJ/inf', 'front', 'note']];
+  // A detector: frames per second and the mAP figures themselves beside the drop (the comparison people quote).
+  const detector = r.candidates.some((c) => c.accuracy?.detection);
+  const text = r.settings.accuracyMetric === 'hmean';
+  const fig = (v: number | null | undefined): string => (v === null || v === undefined || v < 0 ? '—' : v.toFixed(4));
+  const detectionHead = detector ? ['FPS', ...(text ? ['hmean'] : []), 'mAP@.5', 'mAP@.5:.95'] : [];
+  const rows = [['candidate', 'state', 'p50 ms', ...detectionHead, 'speed-up', 'drop pp', 'interval pp', ...(agree ? ['agree %'] : []), 'MiB', 'mJ/inf', 'front', 'note']];
   for (const c of r.candidates) {
+    const d = c.accuracy?.detection;
     rows.push([
       c.id === r.chosen ? `${c.id} *` : c.id,
       c.state + (c.resumed ? ' (stored)' : ''),
       ms(c.latencyMs),
+      ...(detector ? [c.latencyMs ? (1000 / c.latencyMs).toFixed(1) : '—', ...(text ? [fig(d?.hmean)] : []), fig(d?.map50), fig(d?.map5095)] : []),
       c.speedup === null ? '—' : `${c.speedup.toFixed(2)}×`,
       c.accuracyDrop === null ? '—' : c.accuracyDrop.toFixed(2),
       !c.accuracy || c.accuracy.confidence === 0 || c.id === 'fp32' ? '—' : `${c.accuracy.ci[0].toFixed(2)} … ${c.accuracy.ci[1].toFixed(2)}`,
@@ -164,10 +172,12 @@ export function formatTune(r: TuneResult): string {
     ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => (i === rows[0]!.length - 1 ? 0 : row[i]!.length))));
-  const lastNumber = agree ? 8 : 7;
+  const lastNumber = (agree ? 8 : 7) + detectionHead.length;
   const lines = rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : i >= 2 && i <= lastNumber ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd());
-  const out = [`model   ${r.model.path}`, `device  ${r.device.profile} (${r.device.cpu ?? 'unknown CPU'})`, `batch ${r.settings.batchSize}, ${r.settings.iterations} runs per candidate, accuracy: ${r.settings.accuracyMetric ?? 'not measured'}${r.settings.judgedOn ? ` (judged on ${r.settings.judgedOn === 'validation' ? 'held-out data' : 'calibration data'})` : ''}`, '', ...lines];
-  if (r.candidates.some((c) => c.accuracyDrop !== null)) out.push(`drop = the original's ${r.settings.accuracyMetric ?? 'accuracy'} − the candidate's: below 0 is better than the original${agree ? '; agree % = samples where the candidate gives the original\'s top-1 class' : ''}`);
+  const out = [`model   ${r.model.path}`, `device  ${r.device.profile} (${r.device.cpu ?? 'unknown CPU'})`, `batch ${r.settings.batchSize}, ${r.settings.iterations} runs per candidate, accuracy: ${r.settings.accuracyMetric ? accuracyMetricLabel(r.settings.accuracyMetric) : 'not measured'}${r.settings.judgedOn ? ` (judged on ${r.settings.judgedOn === 'validation' ? 'held-out data' : 'calibration data'})` : ''}`, '', ...lines];
+  const mode = r.candidates.find((c) => c.accuracy?.detection)?.accuracy?.detection?.mode;
+  if (mode) out.push(mode === 'labels' ? 'mAP (and hmean) against the labels; FPS = 1000 / p50 at batch 1' : "mAP (and hmean) against the original's own detections at the operating threshold (the original scores 1); FPS = 1000 / p50 at batch 1");
+  if (r.candidates.some((c) => c.accuracyDrop !== null)) out.push(`drop = the original's ${r.settings.accuracyMetric ? accuracyMetricLabel(r.settings.accuracyMetric) : 'accuracy'} − the candidate's${r.settings.accuracyMetric === 'map5095' || r.settings.accuracyMetric === 'hmean' ? ' (×100, points)' : ''}: below 0 is better than the original${agree ? '; agree % = samples where the candidate gives the original\'s top-1 class' : ''}`);
   out.push('');
   out.push(r.chosen ? `chosen: ${r.chosen} — ${r.chosenReason}` : `chosen: none — ${r.chosenReason}`);
   if (r.notTried.length) out.push(`not tried: ${r.notTried.map((n) => `${n.id} (${n.reason})`).join('; ')}`);
