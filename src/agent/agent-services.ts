@@ -1,4 +1,7 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import type { DetectionTaskFiles } from '../detect/load-detection-task.js';
 import { DEVICE_PROFILE_ENV } from '../hardware/device-profile.js';
 import { EdgetuneError } from '../util/errors.js';
 import { runCliChild } from './cli-child.js';
@@ -60,6 +63,8 @@ export interface CompressRequest {
   dataDir?: string;
   /** Extra SPEC compress options (calibration, ratio, targetCache, ...), passed as --flags. */
   options?: Record<string, string | number | boolean>;
+  /** A detector (`--task detection`): the gate and `maxAccuracyDrop` are judged on decoded detections. */
+  detection?: DetectionTaskFiles;
 }
 
 /** SPEC.md `tune` JSON (fields the agent reads). */
@@ -80,6 +85,8 @@ export interface TuneRequest {
   options?: Record<string, string | number | boolean>;
   /** Concrete shapes of inputs with symbolic dims (`tune --shape NAME=DxDxD`, repeated). */
   shapes?: Record<string, number[]>;
+  /** A detector (`--task detection`): candidates' accuracy is mAP@.5:.95 (hmean for text) of decoded detections. */
+  detection?: DetectionTaskFiles;
 }
 
 /** Input of an evaluation run. */
@@ -89,6 +96,8 @@ export interface EvalRequest {
   referencePath?: string;
   /** Confidence of the intervals (`--confidence`; 0 = none); the command's default (0.95) when absent. */
   confidence?: number;
+  /** A detector (`--task detection`): the result carries `detection` (mAP, agreement, hmean). */
+  detection?: DetectionTaskFiles;
 }
 
 /** Telemetry sample for the heartbeat. */
@@ -142,6 +151,39 @@ export function optionsToFlags(options: Record<string, string | number | boolean
   return out;
 }
 
+/**
+ * The `--task detection` flags of a child command (`eval`, `compress`, `tune`). A job carries the decoder config and
+ * the labels inline: they are written as JSON files into `dir` (the caller's private scratch directory) and named
+ * by path; paths given as such pass through.
+ */
+export function detectionFlags(detection: DetectionTaskFiles, dir: string): string[] {
+  const args = ['--task', 'detection', '--decoder', detection.decoder];
+  const file = (name: string, value: unknown): string => {
+    mkdirSync(dir, { recursive: true });
+    const path = join(dir, name);
+    writeFileSync(path, `${JSON.stringify(value)}\n`, { mode: 0o600 });
+    return path;
+  };
+  if (detection.decoderConfigPath !== undefined) args.push('--decoder-config', detection.decoderConfigPath);
+  else if (detection.decoderConfig !== undefined) args.push('--decoder-config', file('decoder-config.json', detection.decoderConfig));
+  if (detection.labelsPath !== undefined) args.push('--labels', detection.labelsPath);
+  else if (detection.labels !== undefined) args.push('--labels', file('labels.json', detection.labels));
+  if (detection.refConf !== undefined) args.push('--ref-conf', String(detection.refConf));
+  return args;
+}
+
+/** Run `call` with the detection flags (none without a detection task); the JSON files written for it are removed after. */
+async function withDetectionFlags<T>(detection: DetectionTaskFiles | undefined, workDir: string, call: (flags: string[]) => Promise<T>): Promise<T> {
+  if (!detection) return call([]);
+  mkdirSync(workDir, { recursive: true });
+  const dir = mkdtempSync(join(workDir, 'detection-'));
+  try {
+    return await call(detectionFlags(detection, dir));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** `{ x: [1, 3, 48, 192] }` as `['--shape', 'x=1x3x48x192']` (the `profile` / `tune` flag, repeated). */
 export function shapeFlags(shapes: Readonly<Record<string, readonly number[]>> | undefined): string[] {
   return Object.entries(shapes ?? {}).flatMap(([name, dims]) => ['--shape', `${name}=${dims.join('x')}`]);
@@ -173,7 +215,7 @@ export function createCliServices(options: { deviceProfile?: { name?: string | u
       const args = ['compress', req.modelPath, '-o', req.outPath, '--method', req.method];
       if (req.dataDir) args.push('--data', req.dataDir);
       if (req.options) args.push(...optionsToFlags(req.options));
-      return (await call(args, o)) as CompressJson;
+      return (await withDetectionFlags(req.detection, o.workDir, (flags) => call([...args, ...flags], o))) as CompressJson;
     },
     profile: async (req, o) => {
       // The profiler's own child-process runner (src/profile): imported on first use so that an idle agent never
@@ -210,7 +252,7 @@ export function createCliServices(options: { deviceProfile?: { name?: string | u
       const args = ['eval', req.modelPath, '--data', req.dataDir];
       if (req.referencePath) args.push('--reference', req.referencePath);
       if (req.confidence !== undefined) args.push('--confidence', String(req.confidence));
-      return (await call(args, o)) as EvalJson;
+      return (await withDetectionFlags(req.detection, o.workDir, (flags) => call([...args, ...flags], o))) as EvalJson;
     },
     tune: async (req, o) => {
       const args = ['tune', req.modelPath, '-o', req.outPath, '--work-dir', req.workDir, '--time-limit-seconds', String(Math.round(o.timeoutMs / 1000))];
@@ -221,7 +263,9 @@ export function createCliServices(options: { deviceProfile?: { name?: string | u
       const budgetS = typeof req.options?.budgetS === 'number' ? req.options.budgetS : null;
       // The whole search may run many profiles: its wall limit is the budget (or ten profiles) plus one profile.
       const wallMs = (budgetS !== null ? budgetS * 1000 : o.timeoutMs * 10) + o.timeoutMs;
-      return (await runCliChild(args, { timeoutMs: wallMs, signal: o.signal, cwd: o.workDir, env, resultOnExitOne: true, ...(o.onLog ? { onStderrLine: o.onLog } : {}) })) as TuneJson;
+      return (await withDetectionFlags(req.detection, o.workDir, (flags) =>
+        runCliChild([...args, ...flags], { timeoutMs: wallMs, signal: o.signal, cwd: o.workDir, env, resultOnExitOne: true, ...(o.onLog ? { onStderrLine: o.onLog } : {}) }),
+      )) as TuneJson;
     },
     telemetry: async () => {
       // src/profile's thermal readers (sysfs zones, Pi get_throttled, Intel/Jetson throttle counters): small

@@ -8,8 +8,20 @@ const MAGIC = 'EDGETUNE-DATASET-1\n';
 const MAX_HEADER_BYTES = 1024 * 1024;
 const MAX_FILES = 100_000;
 
-/** Names a dataset bundle may contain: the ONNX test-data layout and nothing else (never used as given). */
-export const DATASET_ENTRY_PATTERN = /^test_data_set_(0|[1-9]\d{0,5})\/(input_(0|[1-9]\d{0,3})|output_(0|[1-9]\d{0,3})|label)\.pb$/;
+/**
+ * Names a dataset bundle may contain: the ONNX test-data layout and, per set, edgetune's `meta.json` (an image
+ * set's source file and frame, src/detect/image-dataset.ts), and nothing else (never used as given).
+ */
+export const DATASET_ENTRY_PATTERN = /^test_data_set_(0|[1-9]\d{0,5})\/((input_(0|[1-9]\d{0,3})|output_(0|[1-9]\d{0,3})|label)\.pb|meta\.json)$/;
+/** Largest `meta.json` of a set (it holds a file name and a frame: a few hundred bytes). */
+export const MAX_SET_META_BYTES = 64 * 1024;
+
+/** A set's `meta.json` over {@link MAX_SET_META_BYTES}: DATASET_INVALID naming it. */
+function checkMetaSize(path: string, bytes: number, where: string): void {
+  if (path.endsWith('/meta.json') && bytes > MAX_SET_META_BYTES) {
+    throw new EdgetuneError('DATASET_INVALID', `${where}${path} is ${bytes} bytes; a set's meta.json holds at most ${MAX_SET_META_BYTES} (${MAX_SET_META_BYTES / 1024} KiB)`);
+  }
+}
 
 /** One file of a bundle. */
 export interface DatasetBundleEntry {
@@ -17,7 +29,10 @@ export interface DatasetBundleEntry {
   bytes: number;
 }
 
-/** List the files of a dataset directory in the ONNX test-data layout (sorted); DATASET_INVALID if there are none. */
+/**
+ * List the files of a dataset directory in the ONNX test-data layout, with each set's `meta.json` (sorted);
+ * DATASET_INVALID if there are none, or a meta.json is over the cap.
+ */
 export function listDatasetFiles(dir: string): DatasetBundleEntry[] {
   let sets: string[];
   try {
@@ -33,10 +48,12 @@ export function listDatasetFiles(dir: string): DatasetBundleEntry[] {
       const rel = `${set}/${file}`;
       if (!DATASET_ENTRY_PATTERN.test(rel)) continue;
       const st = statSync(join(setDir, file));
-      if (st.isFile()) out.push({ path: rel, bytes: st.size });
+      if (!st.isFile()) continue;
+      checkMetaSize(rel, st.size, `${dir}: `);
+      out.push({ path: rel, bytes: st.size });
     }
   }
-  if (out.length === 0) throw new EdgetuneError('DATASET_INVALID', `${dir} holds no test_data_set_N/input_N.pb files (the ONNX test-data layout)`);
+  if (!out.some((e) => e.path.endsWith('.pb'))) throw new EdgetuneError('DATASET_INVALID', `${dir} holds no test_data_set_N/input_N.pb files (the ONNX test-data layout)`);
   return out;
 }
 
@@ -110,6 +127,7 @@ export function parseDatasetBundleHeader(head: Buffer, fileBytes: number): { ent
       throw new EdgetuneError('DATASET_INVALID', `dataset bundle entry ${i} has a name outside the ONNX test-data layout: ${JSON.stringify(e.path)}`);
     }
     if (typeof e.bytes !== 'number' || !Number.isInteger(e.bytes) || e.bytes < 0) throw new EdgetuneError('DATASET_INVALID', `dataset bundle entry ${e.path} has no valid size`);
+    checkMetaSize(e.path, e.bytes, 'dataset bundle entry ');
     if (seen.has(e.path)) throw new EdgetuneError('DATASET_INVALID', `dataset bundle lists ${e.path} twice`);
     seen.add(e.path);
     sum += e.bytes;

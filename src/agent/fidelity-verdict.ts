@@ -5,6 +5,7 @@
  */
 import { fidelityGate, judgedOnLabel, type AccuracyJudgement, type BoundCheck, type JudgedOn } from '../compress/accuracy-judgement.js';
 import type { FidelityMetrics, MetricIntervals } from '../compress/fidelity.js';
+import type { DetectionMetrics } from '../detect/detection-metrics.js';
 import type { CompressJson, EvalJson } from './agent-services.js';
 
 /** The compress child's own gate, as its JSON reports it (`fidelity.gate`). */
@@ -101,8 +102,22 @@ export function fidelityMetricsOf(json: EvalJson): { metrics: FidelityMetrics; p
     intervals,
     pairedCounts: paired,
     collapsed: collapsed ?? [],
+    // A detector's eval (`--task detection`): the figure and its drop are in points of mAP@.5:.95 (or hmean).
+    detection: isDetectionJson(json.detection) ? json.detection : null,
   };
   return { metrics, problems };
+}
+
+/** True when an eval's `detection` has what a judgement reads (metric, mode, figures, drop); the child wrote the rest. */
+function isDetectionJson(v: unknown): v is DetectionMetrics {
+  if (!isObject(v)) return false;
+  if ((v.metric !== 'map5095' && v.metric !== 'hmean') || (v.mode !== 'labels' && v.mode !== 'reference')) return false;
+  if (numberOrNull(v.map5095) === null || numberOrNull(v.images) === null) return false;
+  const drop = v.drop;
+  if (drop !== null && !(isObject(drop) && numberOrNull(drop.points) !== null && pairOrNull(drop.ci) !== null)) return false;
+  if (drop !== null && v.mode === 'labels' && v.metric === 'map5095' && !(isObject(v.referenceMap) && numberOrNull(v.referenceMap.map5095) !== null)) return false;
+  if (v.metric === 'hmean' && !(isObject(v.hmean) && numberOrNull(v.hmean.hmean) !== null && (drop === null || v.mode !== 'labels' || (isObject(v.hmean.reference) && numberOrNull(v.hmean.reference.hmean) !== null)))) return false;
+  return true;
 }
 
 /** The compress child's gate from its JSON (`fidelity.gate`), or null when it measured no fidelity. */
@@ -118,6 +133,14 @@ const fixed = (v: number, digits: number): string => v.toFixed(digits);
 /** "agreement 0.1328 (95 % interval 0.0950 … 0.1797), top-1 0.1328 (original 1.0000), worst output 'logits' cosine 0.39146 on 256 samples". */
 export function describeFigures(m: FidelityMetrics): string {
   const parts: string[] = [];
+  const d = m.detection;
+  if (d) {
+    const label = d.metric === 'hmean' ? 'hmean' : 'mAP@.5:.95';
+    const value = d.metric === 'hmean' ? (d.hmean?.hmean ?? d.map5095) : d.map5095;
+    const against = d.mode === 'labels' ? `${d.objects} labelled objects` : "the original's detections";
+    const drop = d.drop ? `, drop ${fixed(d.drop.points, 2)} points${d.drop.confidence > 0 ? ` (${+(d.drop.confidence * 100).toFixed(1)} % interval ${fixed(d.drop.ci[0], 2)} … ${fixed(d.drop.ci[1], 2)})` : ''}` : '';
+    parts.push(`${label} ${fixed(value, 4)} against ${against}${drop}`);
+  }
   if (m.agreement !== null) {
     const iv = m.intervals.agreement && m.intervals.confidence > 0 ? ` (${+(m.intervals.confidence * 100).toFixed(1)} % interval ${fixed(m.intervals.agreement[0], 4)} … ${fixed(m.intervals.agreement[1], 4)})` : '';
     parts.push(`agreement ${fixed(m.agreement, 4)}${iv}`);

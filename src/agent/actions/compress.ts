@@ -5,8 +5,9 @@ import type { ActionHandler, JobContext } from '../job-context.js';
 import { installVariantFile, resolveJobModel, summarizeVariant } from '../variants.js';
 import type { VariantRow } from '../../store/agent-store.js';
 import type { CompressJson } from '../agent-services.js';
+import type { DetectionTaskFiles } from '../../detect/load-detection-task.js';
 import { compressGateOf } from '../fidelity-verdict.js';
-import { compressPassThrough, optionsOf } from './job-options.js';
+import { compressPassThrough, detectionTaskOf, optionsOf } from './job-options.js';
 
 /** A compression written to a scratch file, not yet stored as a variant. */
 export interface CompressedFile {
@@ -17,8 +18,18 @@ export interface CompressedFile {
   method: string;
 }
 
-/** Compress `source` with `method` in a child process into a scratch file (`options`: the job's compress flags). */
-export async function compressToFile(ctx: JobContext, source: VariantRow, sourcePath: string, method: string, options: Record<string, string | number | boolean>): Promise<CompressedFile> {
+/**
+ * Compress `source` with `method` in a child process into a scratch file (`options`: the job's compress flags;
+ * `detection`: a detector's task, whose decoded boxes the child's gate and bound judge).
+ */
+export async function compressToFile(
+  ctx: JobContext,
+  source: VariantRow,
+  sourcePath: string,
+  method: string,
+  options: Record<string, string | number | boolean>,
+  detection?: DetectionTaskFiles,
+): Promise<CompressedFile> {
   mkdirSync(ctx.paths.workDir, { recursive: true });
   const tempPath = join(ctx.paths.workDir, `compress-${randomBytes(8).toString('hex')}.onnx`);
   ctx.progress('compress', null, `${method} on ${source.variantId.slice(0, 12)}`);
@@ -30,6 +41,7 @@ export async function compressToFile(ctx: JobContext, source: VariantRow, source
         method,
         ...(ctx.job.data ? { dataDir: ctx.paths.dataset(ctx.job.data.sha256) } : {}),
         options,
+        ...(detection ? { detection } : {}),
       },
       ctx.callOptions(),
     );
@@ -47,18 +59,22 @@ export async function compressToVariant(
   sourcePath: string,
   method: string,
   options: Record<string, string | number | boolean>,
+  detection?: DetectionTaskFiles,
 ): Promise<{ variant: VariantRow; result: CompressJson }> {
-  const file = await compressToFile(ctx, source, sourcePath, method, options);
+  const file = await compressToFile(ctx, source, sourcePath, method, options, detection);
   const variant = await installVariantFile(ctx, file.tempPath, source.variantId, file.method, file.result);
   return { variant, result: file.result };
 }
 
-/** `compress`: compress the job's model (by `options.method`, default the device plan) into a stored variant. */
+/**
+ * `compress`: compress the job's model (by `options.method`, default the device plan) into a stored variant; with
+ * `options.detection` the fidelity gate and `maxAccuracyDrop` judge decoded detections (`compress.fidelity.detection`).
+ */
 export const compress: ActionHandler = async (ctx) => {
   const o = optionsOf(ctx, 'compress');
   const { method, activate } = o;
   const { variant: source, path } = resolveJobModel(ctx);
-  const { variant, result } = await compressToVariant(ctx, source, path, method, compressPassThrough(o));
+  const { variant, result } = await compressToVariant(ctx, source, path, method, compressPassThrough(o), detectionTaskOf(o));
   const live = activate ? ctx.store.activateVariant(variant.variantId).live : ctx.store.getVariant(variant.variantId);
   // written with force although it failed the fidelity gate: the report says so (a later activate refuses it without force)
   const forced = compressGateOf(result)?.forced === true;

@@ -6,8 +6,9 @@ import type { ActionHandler, JobContext } from '../job-context.js';
 import { JobFailure } from '../job-failure.js';
 import { installVariantFile, registerReceivedModel, summarizeVariant } from '../variants.js';
 import type { VariantRow } from '../../store/agent-store.js';
+import type { DetectionTaskFiles } from '../../detect/load-detection-task.js';
 import { compressToFile, type CompressedFile } from './compress.js';
-import { compressPassThrough, optionsOf, profileSettings } from './job-options.js';
+import { compressPassThrough, detectionTaskOf, optionsOf, profileSettings } from './job-options.js';
 
 /**
  * `deploy`: store the model, compress it by the device's plan (or `options.method`; 'none' keeps it as is),
@@ -20,7 +21,8 @@ import { compressPassThrough, optionsOf, profileSettings } from './job-options.j
  * (a later `activate` refuses it as well). `options.maxAccuracyDrop` goes to compress, which judges it on a
  * held-out part of the job's data; the eval here runs on the data the variant was calibrated on, so it checks the
  * bound only with `options.noHoldout`. `options.force` writes and activates a failing variant anyway; the report
- * then says `forced: true` and lists the failures.
+ * then says `forced: true` and lists the failures. With `options.detection` (a detector) compress and eval judge
+ * the decoded boxes: the eval's `detection` figures, and a bound in points of mAP@.5:.95 (hmean for text).
  */
 export const deploy: ActionHandler = async (ctx) => {
   if (!ctx.job.artifact) throw new EdgetuneError('JOB_INVALID', 'deploy: the job names no model artifact');
@@ -29,6 +31,7 @@ export const deploy: ActionHandler = async (ctx) => {
   const settings = profileSettings(o);
   const fidelity = { force: o.force, confidence: o.confidence, noHoldout: o.noHoldout };
   const passThrough = method !== 'none' ? compressPassThrough(o) : {};
+  const detection = detectionTaskOf(o);
   const original = registerReceivedModel(ctx);
   const originalPath = ctx.paths.model(original.variantId);
   const dataDir = ctx.job.data ? ctx.paths.dataset(ctx.job.data.sha256) : undefined;
@@ -44,13 +47,19 @@ export const deploy: ActionHandler = async (ctx) => {
   let verdict: FidelityVerdict | null = null;
   if (method !== 'none') {
     ctx.progress('compress', 0.3);
-    const file = await compressOrRefuse(ctx, original, originalPath, method, passThrough);
+    const file = await compressOrRefuse(ctx, original, originalPath, method, passThrough, detection);
     compress = file.result;
     try {
       if (dataDir) {
         ctx.progress('eval', 0.5);
         evaluation = await ctx.services.evaluate(
-          { modelPath: file.tempPath, dataDir, referencePath: originalPath, ...(fidelity.confidence !== undefined ? { confidence: fidelity.confidence } : {}) },
+          {
+            modelPath: file.tempPath,
+            dataDir,
+            referencePath: originalPath,
+            ...(fidelity.confidence !== undefined ? { confidence: fidelity.confidence } : {}),
+            ...(detection ? { detection } : {}),
+          },
           ctx.callOptions(),
         );
         verdict = deployVerdict(evaluation, {
@@ -85,7 +94,9 @@ export const deploy: ActionHandler = async (ctx) => {
     }
   } else if (dataDir) {
     ctx.progress('eval', 0.5);
-    evaluation = await ctx.services.evaluate({ modelPath: originalPath, dataDir }, ctx.callOptions());
+    // Nothing to compare with: a detector is scored against its labels, or (without labels) as raw outputs.
+    const scored = detection?.labels !== undefined ? { detection } : {};
+    evaluation = await ctx.services.evaluate({ modelPath: originalPath, dataDir, ...scored }, ctx.callOptions());
   }
   ctx.progress('profile', 0.7);
   const profile = await ctx.services.profile(
@@ -111,9 +122,16 @@ export const deploy: ActionHandler = async (ctx) => {
 };
 
 /** The compression; a FIDELITY_FAILED refusal of the compress child becomes a failed deploy that says what stays live. */
-async function compressOrRefuse(ctx: JobContext, original: VariantRow, originalPath: string, method: string, options: Record<string, string | number | boolean>): Promise<CompressedFile> {
+async function compressOrRefuse(
+  ctx: JobContext,
+  original: VariantRow,
+  originalPath: string,
+  method: string,
+  options: Record<string, string | number | boolean>,
+  detection: DetectionTaskFiles | undefined,
+): Promise<CompressedFile> {
   try {
-    return await compressToFile(ctx, original, originalPath, method, options);
+    return await compressToFile(ctx, original, originalPath, method, options, detection);
   } catch (error) {
     if (!(error instanceof EdgetuneError) || error.code !== 'FIDELITY_FAILED') throw error;
     const live = ctx.store.variantWithRole('live');

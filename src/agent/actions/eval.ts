@@ -1,12 +1,17 @@
 import { EdgetuneError } from '../../util/errors.js';
 import type { ActionHandler } from '../job-context.js';
 import { resolveJobModel, summarizeVariant } from '../variants.js';
-import { optionsOf } from './job-options.js';
+import { detectionTaskOf, optionsOf } from './job-options.js';
 
-/** `eval`: accuracy/fidelity of the job's model on the job's dataset; `options.reference` = 'source' or a variant sha256. */
+/**
+ * `eval`: accuracy/fidelity of the job's model on the job's dataset; `options.reference` = 'source' or a variant
+ * sha256; `options.detection` decodes a detector's outputs and scores the boxes (the report's `eval.detection`).
+ */
 export const evaluate: ActionHandler = async (ctx) => {
   if (!ctx.job.data) throw new EdgetuneError('JOB_INVALID', 'eval: the job carries no dataset (push --data DIR)');
-  const { reference } = optionsOf(ctx, 'eval');
+  const o = optionsOf(ctx, 'eval');
+  const { reference } = o;
+  const detection = detectionTaskOf(o);
   const { variant, path } = resolveJobModel(ctx);
   let referencePath: string | undefined;
   if (reference !== undefined) {
@@ -16,7 +21,7 @@ export const evaluate: ActionHandler = async (ctx) => {
   }
   ctx.progress('eval', null);
   const result = await ctx.services.evaluate(
-    { modelPath: path, dataDir: ctx.paths.dataset(ctx.job.data.sha256), ...(referencePath ? { referencePath } : {}) },
+    { modelPath: path, dataDir: ctx.paths.dataset(ctx.job.data.sha256), ...(referencePath ? { referencePath } : {}), ...(detection ? { detection } : {}) },
     ctx.callOptions(),
   );
   return { variant: summarizeVariant(variant), eval: result };

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import type { CalibrationMethod } from '../../compress/calibration-stats.js';
 import { isConfidenceLevel } from '../../compress/confidence.js';
 import { COMPRESS_METHODS } from '../../compress/methods/method-types.js';
+import type { DecoderName } from '../../detect/decoders/index.js';
 import type { JobAction } from '../../transport/messages.js';
 import { SHA256_PATTERN } from '../../transport/topics.js';
 import { EdgetuneError } from '../../util/errors.js';
@@ -18,6 +19,13 @@ import { EdgetuneError } from '../../util/errors.js';
 export const CALIBRATION_METHODS = ['minmax', 'percentile', 'entropy', 'mse', 'consumer-mse'] as const satisfies readonly CalibrationMethod[];
 /** What `edgetune tune --objective` minimises. */
 export const TUNE_OBJECTIVES = ['latency', 'energy', 'size'] as const;
+
+/** Decoders a detection job may name (the `--decoder` values of src/detect/decoders). */
+export const DETECTION_DECODERS = ['ssd-anchors', 'yolo', 'db-text'] as const satisfies readonly DecoderName[];
+/** Largest inline decoder config of a job (`detection.decoderConfig`), in bytes of JSON. */
+export const MAX_DECODER_CONFIG_BYTES = 16 * 1024;
+/** Largest inline COCO labels of a job (`detection.labels`), in bytes of JSON: the whole job is at most 64 KiB. */
+export const MAX_DETECTION_LABELS_BYTES = 48 * 1024;
 
 /** Most inputs a job's `shapes` may name, and most dims per input. */
 export const MAX_SHAPE_INPUTS = 64;
@@ -91,7 +99,46 @@ const noHoldout = flag()
   .describe('Judge `maxAccuracyDrop` on the data the variant was fitted to instead of a held-out part (`--no-holdout`).');
 const maxAccuracyDrop = num(0, 100)
   .optional()
-  .describe('Percentage points of top-1 (or agreement) the variant may lose, checked on held-out data (`--max-accuracy-drop`).');
+  .describe(
+    'Percentage points of top-1 (or agreement) the variant may lose, checked on held-out data (`--max-accuracy-drop`); for a detector (`detection`): points of mAP@.5:.95, or of hmean for `db-text`.',
+  );
+
+/** Bytes of `value` as compact JSON (what the job carries). */
+function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
+}
+
+/** A JSON object carried inline in a job, at most `maxBytes` of JSON; `option` names it in the size message. */
+function jsonObject(option: string, maxBytes: number, what: string) {
+  const error = `must be a JSON object (${what})`;
+  return z
+    .record(z.string({ error }), z.unknown(), { error })
+    .superRefine((v, ctx) => {
+      const bytes = jsonBytes(v);
+      if (bytes > maxBytes) ctx.addIssue({ code: 'custom', params: WHOLE, message: `options.${option} is ${bytes} bytes of JSON; a job carries at most ${maxBytes} (${maxBytes / 1024} KiB)` });
+    });
+}
+
+/** The detector task of a job (`--task detection`): the decoder, its config and the labels, inline. */
+const detection = z
+  .strictObject({
+    decoder: oneOf(DETECTION_DECODERS).describe('Turns the raw outputs into boxes: `ssd-anchors` (MediaPipe SSD, e.g. BlazeFace), `yolo` (v5/v8 heads) or `db-text` (text regions) (`--decoder`).'),
+    decoderConfig: jsonObject('detection.decoderConfig', MAX_DECODER_CONFIG_BYTES, 'the decoder\'s options')
+      .optional()
+      .describe(
+        `The decoder's options, e.g. \`{ "preset": "blazeface-back-256" }\`, with optional \`input\` (preprocessing) and \`categoryIds\`: the JSON of \`--decoder-config F.json\`, inline (at most ${MAX_DECODER_CONFIG_BYTES / 1024} KiB).`,
+      ),
+    labels: jsonObject('detection.labels', MAX_DETECTION_LABELS_BYTES, 'COCO labels: images, annotations, categories')
+      .optional()
+      .describe(
+        `COCO labels (images matched to the data by \`file_name\`): mAP against them instead of against the original's detections; the JSON of \`--labels coco.json\`, inline (at most ${MAX_DETECTION_LABELS_BYTES / 1024} KiB).`,
+      ),
+    refConf: num(0, 1).optional().describe("Operating threshold: the original's detections at or above it are the ground truth without labels, and agreement is measured there (`--ref-conf`; default per decoder: ssd-anchors 0.5, yolo 0.25, db-text 0.6)."),
+  }, { error: 'must be an object { decoder, decoderConfig?, labels?, refConf? }' })
+  .optional()
+  .describe(
+    'A detector (`push --task detection`): outputs are decoded into boxes and scored by mAP (hmean for text) against `labels`, else against the original\'s detections; `maxAccuracyDrop` is then in points of that figure. The data may come from a folder of images (push converts it; each set carries a `meta.json`).',
+  );
 
 /** Options a job passes through to `edgetune compress` (flags of the same names, kebab-cased). */
 const compressFields = {
@@ -131,6 +178,7 @@ const deploy = z
     method: oneOf([...COMPRESS_METHODS, 'none']).default('plan').describe("Compression: a METHOD, 'plan' (the device plan's choice) or 'none' (deploy the model as it is)."),
     activate: flag().default(true).describe('Make the variant live (the live one is kept as previous, for rollback).'),
     ...compressFields,
+    detection,
     ...profileFields,
     opProfile: flag().optional().describe("Per-operator times from onnxruntime's profiler in the health-check profile (`--op-profile`)."),
   })
@@ -148,6 +196,7 @@ const compress = z
     activate: flag().default(false).describe('Make the new variant live.'),
     variantId: variantId.optional().describe('Compress this stored variant instead of the job\'s model (default: the job\'s model, else the live one).'),
     ...compressFields,
+    detection,
   })
   .describe("Compress the job's model into a stored variant.");
 
@@ -177,6 +226,7 @@ const tune = z
     ...profileFields,
     confidence,
     noHoldout,
+    detection,
     variantId: variantId.optional().describe("Tune this stored variant (default: the job's model, else the live one)."),
   })
   .describe('Search compressions under constraints on the device, store the chosen one, activate and health-check it.');
@@ -187,8 +237,20 @@ const evalOptions = z
       .optional()
       .describe("Compare against this model: 'source' (the variant's original) or a stored variant's sha256 (`eval --reference`)."),
     variantId: variantId.optional().describe("Evaluate this stored variant (default: the job's model, else the live one)."),
+    detection,
   })
-  .describe("Accuracy and fidelity of the job's model on the job's dataset.");
+  .superRefine((o, ctx) => {
+    // A detector is scored against labels or against the reference's own detections: one of them is needed.
+    if (o.detection && o.detection.labels === undefined && o.reference === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['detection'],
+        params: WHOLE,
+        message: "options.detection has no labels, so the detections are scored against a reference's: give options.reference ('source' or a variant's sha256) or detection.labels (push --labels coco.json)",
+      });
+    }
+  })
+  .describe("Accuracy and fidelity of the job's model on the job's dataset (detectors: mAP of the decoded boxes).");
 
 const activate = z
   .strictObject({
@@ -281,6 +343,31 @@ function valueAt(options: unknown, path: readonly PropertyKey[]): unknown {
   return v;
 }
 
+/** A value as shown in a message: at most 80 characters (an inline object may be kilobytes). */
+function clipped(text: string): string {
+  return text.length <= 80 ? text : `${text.slice(0, 77)}…`;
+}
+
+/** The field names of the object option at `path` (e.g. ['detection']), in schema order; [] when it is not one. */
+function nestedOptionNames(action: JobAction, path: readonly PropertyKey[]): string[] {
+  let schema: z.ZodType | undefined = JOB_OPTION_SCHEMAS[action];
+  for (const key of path) {
+    schema = unwrapped(schema);
+    const shape = schema instanceof z.ZodObject ? (schema.shape as Record<string, z.ZodType>) : undefined;
+    schema = typeof key === 'string' && shape && Object.hasOwn(shape, key) ? shape[key] : undefined;
+    if (!schema) return [];
+  }
+  const inner = unwrapped(schema);
+  return inner instanceof z.ZodObject ? Object.keys(inner.shape) : [];
+}
+
+/** The schema under `.optional()` / `.default()` wrappers. */
+function unwrapped(schema: z.ZodType | undefined): z.ZodType | undefined {
+  let s = schema;
+  while (s instanceof z.ZodOptional || s instanceof z.ZodDefault) s = s.unwrap() as z.ZodType;
+  return s;
+}
+
 /** Why unknown options are refused: each with the likely intended name, then what the action takes. */
 export function unknownOptionsMessage(action: JobAction, keys: readonly string[]): string {
   const named = keys.map((key) => {
@@ -302,6 +389,17 @@ export function jobOptionProblems(action: JobAction, options: unknown): JobOptio
   if (r.success) return [];
   const problems: JobOptionProblem[] = [];
   for (const issue of r.error.issues) {
+    if (issue.code === 'unrecognized_keys' && issue.path.length > 0) {
+      // Inside an object option (`detection`): name the keys with their path and what that object takes.
+      const parent = issue.path.map(String).join('.');
+      const names = nestedOptionNames(action, issue.path);
+      const keys = issue.keys.map((k) => `options.${parent}.${k}`);
+      problems.push({
+        option: issue.keys.map((k) => `${parent}.${k}`).join(','),
+        message: `${keys.join(', ')} ${keys.length === 1 ? 'is not a' : 'are not'} ${parent} option${keys.length === 1 ? '' : 's'}; ${parent} takes ${names.join(', ')}`,
+      });
+      continue;
+    }
     if (issue.code === 'unrecognized_keys') {
       problems.push({ option: issue.keys.join(','), message: unknownOptionsMessage(action, issue.keys) });
       continue;
@@ -316,7 +414,7 @@ export function jobOptionProblems(action: JobAction, options: unknown): JobOptio
       continue;
     }
     const value = valueAt(options, issue.path);
-    problems.push({ option, message: value === undefined ? `options.${option} is required (it ${issue.message})` : `options.${option} ${issue.message}, got ${JSON.stringify(value)}` });
+    problems.push({ option, message: value === undefined ? `options.${option} is required (it ${issue.message})` : `options.${option} ${issue.message}, got ${clipped(JSON.stringify(value) ?? String(value))}` });
   }
   return problems;
 }

@@ -1,3 +1,4 @@
+import type { DetectionTaskFiles } from '../../detect/load-detection-task.js';
 import type { JobAction } from '../../transport/messages.js';
 import type { JobContext } from '../job-context.js';
 import { parseJobOptions, type JobOptionsOf } from './job-option-schemas.js';
@@ -74,4 +75,16 @@ export function tunePassThrough(o: JobOptionsOf<'tune'>): Record<string, string 
   if (o.confidence !== undefined) out.confidence = o.confidence;
   if (o.noHoldout) out.holdout = false;
   return out;
+}
+
+/** The job's `detection` option as the task the `eval`, `compress` and `tune` children take (config and labels inline). */
+export function detectionTaskOf(o: { detection?: JobOptionsOf<'eval'>['detection'] }): DetectionTaskFiles | undefined {
+  const d = o.detection;
+  if (!d) return undefined;
+  return {
+    decoder: d.decoder,
+    ...(d.decoderConfig !== undefined ? { decoderConfig: d.decoderConfig } : {}),
+    ...(d.labels !== undefined ? { labels: d.labels } : {}),
+    ...(d.refConf !== undefined ? { refConf: d.refConf } : {}),
+  };
 }

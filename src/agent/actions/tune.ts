@@ -6,7 +6,7 @@ import type { VariantRow } from '../../store/agent-store.js';
 import type { ProfileJson, TuneJson } from '../agent-services.js';
 import type { ActionHandler, JobContext } from '../job-context.js';
 import { installVariantFile, resolveJobModel, summarizeVariant } from '../variants.js';
-import { optionsOf, tunePassThrough } from './job-options.js';
+import { detectionTaskOf, optionsOf, tunePassThrough } from './job-options.js';
 
 /** Without a latency bound in the job, the health check allows this multiple of the p50 the tune measured. */
 export const HEALTH_LATENCY_FACTOR = 1.5;
@@ -89,11 +89,13 @@ async function checkHealth(ctx: JobContext, variant: VariantRow, bound: HealthBo
  * in a profiling child: it loads, it runs, its p50 is within `healthMaxLatencyMs`, else `maxLatencyMs`, else 1.5×
  * what the tune measured. When it fails, the live/previous roles are put back exactly as they were and the report
  * says so (`rolledBack`, `health.reason`). No candidate meeting the constraints is a result too: the report says so.
+ * With `options.detection` the candidates' accuracy is mAP@.5:.95 (hmean for text) of the decoded detections.
  */
 export const tune: ActionHandler = async (ctx) => {
   const o = optionsOf(ctx, 'tune');
   const { activate, healthMaxLatencyMs } = o;
   const options = tunePassThrough(o);
+  const detection = detectionTaskOf(o);
   const { variant: source, path } = resolveJobModel(ctx);
   mkdirSync(ctx.paths.workDir, { recursive: true });
   mkdirSync(ctx.paths.tuneDir, { recursive: true });
@@ -107,6 +109,7 @@ export const tune: ActionHandler = async (ctx) => {
       ...(ctx.job.data ? { dataDir: ctx.paths.dataset(ctx.job.data.sha256) } : {}),
       options,
       ...(o.shapes !== undefined ? { shapes: o.shapes } : {}),
+      ...(detection ? { detection } : {}),
     },
     ctx.callOptions(),
   );

@@ -13,6 +13,8 @@ import { sha256OfFile } from '../artifact-receiver.js';
 import { packDatasetBundle } from '../dataset-bundle.js';
 import { jobOptionProblems, optionNamesOf } from '../actions/job-option-schemas.js';
 import { decodeModel } from '../../onnx/model-codec.js';
+import type { DetectionTaskFiles } from '../../detect/load-detection-task.js';
+import { detectionJobOption, preparePushData, resolveJobDetection, type DetectionSources, type JobDetectionOption } from './detection-push.js';
 import type { Logger } from '../logger.js';
 import { ArtifactServer, type DeviceTransferState } from './artifact-server.js';
 import { FleetInbox, MAX_DEVICE_MESSAGE_BYTES } from './fleet-inbox.js';
@@ -27,8 +29,17 @@ export interface PushOptions {
   modelPath?: string;
   target: PushTarget;
   action: JobAction;
-  /** Dataset directory in the ONNX test-data layout, sent along as a bundle. */
+  /**
+   * Dataset directory in the ONNX test-data layout, sent along as a bundle; with a detector task also a folder of
+   * JPEG/PNG images, converted here (fitted to MODEL's input by the decoder's preset, one set with a `meta.json` per
+   * image) into a temporary directory that is removed once bundled.
+   */
   dataDir?: string;
+  /**
+   * A detector (`--task detection --decoder NAME [--decoder-config F.json] [--labels coco.json] [--ref-conf X]`):
+   * the files are read here and sent inline as `options.detection` (deploy, compress, tune, eval).
+   */
+  detection?: DetectionTaskFiles;
   broker: OperatorBrokerOptions;
   topicPrefix: string;
   /** ed25519 private key (PEM) to sign the job and manifests; unsigned without it. */
@@ -170,6 +181,13 @@ export async function pushJob(o: PushOptions): Promise<PushResult> {
     if (jobOptions.shapes !== undefined) throw new EdgetuneError('USAGE', 'push: give input shapes with --shape or with --option shapes=…, not both');
     jobOptions.shapes = o.shapes;
   }
+  let detectionSources: DetectionSources = {};
+  if (o.detection) {
+    if (jobOptions.detection !== undefined) throw new EdgetuneError('USAGE', 'push: give the detector task with --task detection or with --option detection=…, not both');
+    const { option, sources } = detectionJobOption(o.action, o.detection);
+    jobOptions.detection = option;
+    detectionSources = sources;
+  }
   if (o.modelPath) {
     const d = await describeFile(o.modelPath, 'MODEL');
     const name = o.modelPath.split(/[\\/]/).pop()?.slice(0, 256) ?? 'model.onnx';
@@ -186,15 +204,30 @@ export async function pushJob(o: PushOptions): Promise<PushResult> {
     if (problems.length > 0) throw new EdgetuneError('USAGE', `push: ${o.action}: ${problems.map((p) => p.message).join('; ')}; nothing was sent`);
     if (o.modelPath && o.action !== 'ping') checkOnnxModel(o.modelPath);
   }
+  // The detector task as the device will resolve it: a bad decoder, config or labels is refused here, before sending.
+  const detectionOption = jobOptions.detection as JobDetectionOption | undefined;
+  const task = detectionOption !== undefined && (preflight || (o.dataDir !== undefined && o.modelPath !== undefined)) ? resolveJobDetection(detectionOption, detectionSources) : null;
   let data: ArtifactRef | null = null;
+  /** The bundle this push wrote (removed again when the job is refused below). */
+  let newBundle: string | null = null;
   if (o.dataDir) {
     const bundlesDir = join(o.operatorDataDir, 'bundles');
     const temp = join(bundlesDir, `pack-${randomBytes(6).toString('hex')}.bundle`);
-    packDatasetBundle(o.dataDir, temp);
+    // Converted images go to a temporary directory beside the bundles (removed once packed, or on a refusal).
+    const prepared = preparePushData({ dataDir: o.dataDir, modelPath: SENDS_MODEL.has(o.action) ? o.modelPath : undefined, task, tempRoot: bundlesDir });
+    try {
+      packDatasetBundle(prepared.dataDir, temp);
+    } finally {
+      prepared.cleanup();
+    }
+    if (prepared.fromImages) o.log.info(`push: ${prepared.images} images of ${o.dataDir} fitted to the model's input by the ${detectionOption?.decoder} preset and bundled as test-data sets`);
     const d = await describeFile(temp, 'dataset bundle');
     const final = join(bundlesDir, `${d.sha256}.bundle`);
     if (existsSync(final)) rmSync(temp, { force: true });
-    else renameSync(temp, final);
+    else {
+      renameSync(temp, final);
+      newBundle = final;
+    }
     data = { sha256: d.sha256, bytes: d.bytes, name: o.dataDir.split(/[\\/]/).filter(Boolean).pop()?.slice(0, 256) ?? 'dataset' };
     served.push({ ref: data, path: final, kind: 'dataset' });
   }
@@ -213,7 +246,11 @@ export async function pushJob(o: PushOptions): Promise<PushResult> {
   };
   if (privateKey) job = signJob(job, privateKey);
   const jobBytes = encodeMessage('jobs', job);
-  if (jobBytes.length > 64 * 1024) throw new EdgetuneError('USAGE', `push: the job is ${jobBytes.length} bytes; agents accept at most 64 KiB (fewer options)`);
+  if (jobBytes.length > 64 * 1024) {
+    if (newBundle) rmSync(newBundle, { force: true });
+    const labels = detectionOption?.labels !== undefined ? `; options.detection.labels is ${Buffer.byteLength(JSON.stringify(detectionOption.labels))} bytes of it (label fewer images)` : '';
+    throw new EdgetuneError('USAGE', `push: the job is ${jobBytes.length} bytes; agents accept at most 64 KiB (fewer options${labels}); nothing was sent`);
+  }
 
   const store = new OperatorStore(join(o.operatorDataDir, 'operator.db'));
   const inbox = new FleetInbox(store, topics, o.log);

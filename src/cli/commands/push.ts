@@ -10,6 +10,7 @@ import { DEVICE_ID_PATTERN } from '../../config/agent-config-schema.js';
 import { parseShapeArgs } from '../../profile/profile-inputs.js';
 import { JOB_ACTIONS, type JobAction } from '../../transport/messages.js';
 import { EdgetuneError, exitCodeFor, type ErrorCode } from '../../util/errors.js';
+import { detectionOptions, detectionTaskFromArgs } from './detection-options.js';
 import { operatorOptions, operatorSettingsFrom } from './operator-options.js';
 
 /** Bytes for a person, in the units of the comparison table: 412 B, 38.2 KiB, 2.04 MiB. */
@@ -42,18 +43,21 @@ export function formatPushSummary(result: PushResult, wait: boolean): string {
   return `job ${result.jobId} (${result.action}) → ${target}${unseen}: ${result.devices.length} device(s); ${transfer}; ${done}\n`;
 }
 
-/** `edgetune push [MODEL] (--device ID | --group G)`: signed job + chunked model transfer, optionally waiting for reports. */
+/**
+ * `edgetune push [MODEL] (--device ID | --group G)`: signed job + chunked model transfer, optionally waiting for
+ * reports; `--task detection --decoder NAME …` sends a detector's task inline (and converts an image folder `--data`).
+ */
 export const commandModule: CommandModule = {
   command: 'push [model]',
   describe: 'push a model and a job to a device or a group over MQTT; --wait prints the report',
   builder: (y: Argv) =>
     operatorOptions(
-      y
+      detectionOptions(y)
         .positional('model', { type: 'string', describe: 'ONNX model file (deploy, profile, compress, eval, tune, activate; delete names the stored variant by its digest; ping sends any file)' })
         .option('device', { type: 'string', describe: 'target device id' })
         .option('group', { type: 'string', describe: 'target group' })
         .option('action', { type: 'string', choices: [...JOB_ACTIONS], default: 'deploy', describe: 'job action' })
-        .option('data', { type: 'string', describe: 'dataset directory (ONNX test-data layout) sent with the job' })
+        .option('data', { type: 'string', describe: 'dataset directory (ONNX test-data layout) sent with the job; with --task detection also a folder of JPEG/PNG images, converted here into test-data sets fitted to MODEL' })
         .option('key', { type: 'string', describe: 'ed25519 private key (PEM) that signs the job; agents refuse unsigned jobs by default' })
         .option('option', { type: 'string', array: true, describe: "job option KEY=VALUE (repeatable), checked against the action's options, e.g. method=int8, iterations=50" })
         .option('shape', { type: 'string', array: true, describe: 'NAME=DxDxD for model inputs with symbolic dims (repeatable; profile, deploy, tune), as profile --shape' })
@@ -78,6 +82,7 @@ export const commandModule: CommandModule = {
     const chunkSize = settings.chunkSizeBytes;
     if (!Number.isInteger(chunkSize) || chunkSize < 1024 || chunkSize > 64 * 1024 * 1024) throw new EdgetuneError('USAGE', `chunk size ${String(chunkSize)} must be an integer in 1024..67108864`);
     const jobOptions = jobOptionsFromArgs(action, (args.option as string[] | undefined) ?? []);
+    const detection = detectionTaskFromArgs(args);
     const shapes = parseShapeArgs((args.shape as string[] | undefined) ?? []);
     const log = createLogger(args.verbose === true ? 'debug' : 'warn');
     const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ stream: process.stderr, format: 'push {bar} {value}/{total} chunks | {devices}', hideCursor: true }, cliProgress.Presets.shades_classic) : null;
@@ -101,6 +106,7 @@ export const commandModule: CommandModule = {
         target,
         action,
         ...(args.data !== undefined ? { dataDir: String(args.data) } : {}),
+        ...(detection ? { detection } : {}),
         broker: settings.broker,
         topicPrefix: settings.topicPrefix,
         ...(args.key !== undefined ? { keyPath: String(args.key) } : {}),

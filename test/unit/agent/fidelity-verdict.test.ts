@@ -76,6 +76,48 @@ describe('deployVerdict: the deploy gate on an eval against the original', () =>
   });
 });
 
+describe('deployVerdict on a detector (eval with `detection`, issue 14)', () => {
+  /** A detector's eval against its original with labels: mAP@.5:.95 0.40 against the original's 0.43. */
+  const detectorEval = (drop: { points: number; ci: [number, number] }): Record<string, unknown> =>
+    evalJson({
+      samples: 9,
+      agreement: null,
+      intervals: { confidence: 0.95, top1Drop: null, agreement: null, cosine: [0.998, 0.9995], sqnrDb: [30, 32] },
+      detection: {
+        mode: 'labels',
+        metric: 'map5095',
+        images: 9,
+        objects: 25,
+        detections: 24,
+        refConf: 0.5,
+        map50: 0.8,
+        map5095: 0.4,
+        map75: 0.3,
+        ar100: 0.45,
+        referenceMap: { map50: 0.84, map5095: 0.43, map75: 0.31, ar100: 0.46 },
+        hmean: null,
+        drop: { ...drop, confidence: 0.95 },
+        notes: [],
+      },
+    });
+
+  it('judges the bound in points of mAP@.5:.95, and names the figure', () => {
+    const within = deployVerdict(detectorEval({ points: 3, ci: [1, 5] }), { judgedOn: 'calibration', maxAccuracyDropPp: 6, compress: null, force: false });
+    expect(within.passed).toBe(true);
+    expect(within.accuracy).toMatchObject({ metric: 'map5095', value: 0.4, baseline: 0.43, drop: 3, ci: [1, 5], samples: 9 });
+    expect(within.figures).toMatch(/^mAP@\.5:\.95 0\.4000 against 25 labelled objects, drop 3\.00 points \(95 % interval 1\.00 … 5\.00\)/);
+    const over = deployVerdict(detectorEval({ points: 3, ci: [1, 5] }), { judgedOn: 'calibration', maxAccuracyDropPp: 2, compress: null, force: false });
+    expect(over.passed).toBe(false);
+    expect(over.failures[0]).toMatch(/mAP@\.5:\.95 drop 3\.00 pp .* exceeds the 2 pp bound/);
+  });
+
+  it('ignores a malformed detection object (the classifier figures stand)', () => {
+    const json = detectorEval({ points: 3, ci: [1, 5] });
+    (json.detection as Record<string, unknown>).metric = 'recall';
+    expect(fidelityMetricsOf(json).metrics.detection).toBeNull();
+  });
+});
+
 describe('recordedGateFailures: the verdict kept with a stored variant', () => {
   it("reads a forced compress result's gate", () => {
     const details = JSON.stringify({ method: 'sparsity', fidelity: { gate: { passed: false, failures: [COLLAPSE], forced: true } } });

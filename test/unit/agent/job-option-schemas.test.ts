@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { JOB_OPTION_SCHEMAS, jobOptionProblems, optionNamesOf, parseJobOptions } from '../../../src/agent/actions/job-option-schemas.js';
+import {
+  DETECTION_DECODERS,
+  JOB_OPTION_SCHEMAS,
+  MAX_DETECTION_LABELS_BYTES,
+  jobOptionProblems,
+  optionNamesOf,
+  parseJobOptions,
+} from '../../../src/agent/actions/job-option-schemas.js';
+import { DECODER_NAMES } from '../../../src/detect/decoders/index.js';
 import { jobOptionsFromArgs } from '../../../src/agent/operator/job-option-args.js';
 import { JOB_ACTIONS } from '../../../src/transport/messages.js';
 import { EdgetuneError } from '../../../src/util/errors.js';
@@ -31,7 +39,7 @@ describe('job option schemas (one per action)', () => {
     expect(optionNamesOf('profile').sort()).toEqual(['energy', 'iterations', 'opProfile', 'shapes', 'threads', 'variantId', 'warmup']);
     expect(optionNamesOf('delete')).toEqual(['variantId']);
     expect(optionNamesOf('activate').sort()).toEqual(['force', 'variantId']);
-    expect(optionNamesOf('eval').sort()).toEqual(['reference', 'variantId']);
+    expect(optionNamesOf('eval').sort()).toEqual(['detection', 'reference', 'variantId']);
     expect(optionNamesOf('resend-reports')).toEqual(['fromSeq', 'toSeq']);
     for (const name of ['method', 'activate', 'calibration', 'perChannel', 'ratio', 'targetCache', 'keepFloat', 'maxAccuracyDrop', 'biasCorrection', 'force', 'confidence', 'noHoldout', 'iterations', 'shapes']) {
       expect(optionNamesOf('deploy'), name).toContain(name);
@@ -76,6 +84,54 @@ describe('job option schemas (one per action)', () => {
     expect(parseJobOptions('profile', { shapes: { x: [1, 3, 48, 192] } }).shapes).toEqual({ x: [1, 3, 48, 192] });
     expect(jobOptionProblems('deploy', { shapes: { x: [1, 3, 48, 192], mask: [1, 48] } })).toEqual([]);
     expect(jobOptionProblems('tune', { shapes: { x: [1, 3, 48, 192] } })).toEqual([]);
+  });
+});
+
+describe('the detection option (issue 14: a detector job, its decoder config and labels inline)', () => {
+  const blazeface = { decoder: 'ssd-anchors', decoderConfig: { preset: 'blazeface-back-256' } };
+  const labels = { images: [{ id: 1, file_name: 'a.jpg', width: 640, height: 480 }], annotations: [], categories: [{ id: 1, name: 'face' }] };
+
+  it('is an option of deploy, compress, tune and eval, and of no other action', () => {
+    for (const action of JOB_ACTIONS) expect(optionNamesOf(action).includes('detection'), action).toBe(['deploy', 'compress', 'tune', 'eval'].includes(action));
+    expect(parseJobOptions('compress', { detection: blazeface }).detection).toEqual(blazeface);
+    expect(parseJobOptions('tune', { detection: { ...blazeface, labels, refConf: 0.6 } }).detection).toEqual({ ...blazeface, labels, refConf: 0.6 });
+    expect(parseJobOptions('eval', { detection: { decoder: 'yolo', labels } }).detection).toEqual({ decoder: 'yolo', labels });
+    // deploy with method 'none' still evaluates (against labels), so the task is not a compress-only option
+    expect(jobOptionProblems('deploy', { method: 'none', detection: { decoder: 'db-text' } })).toEqual([]);
+  });
+
+  it('names the decoders the detector code knows', () => {
+    expect([...DETECTION_DECODERS].sort()).toEqual([...DECODER_NAMES].sort());
+  });
+
+  it.each([
+    ['eval', { reference: 'source', detection: { ...blazeface, preset: 'x' } }, /^eval: options\.detection\.preset is not a detection option; detection takes decoder, decoderConfig, labels, refConf$/],
+    ['compress', { detection: { ...blazeface, lables: {}, conf: 1 } }, /options\.detection\.lables, options\.detection\.conf are not detection options; detection takes decoder, /],
+    ['tune', { detection: { decoder: 'ssd' } }, /options\.detection\.decoder must be one of ssd-anchors, yolo, db-text, got "ssd"/],
+    ['deploy', { detection: {} }, /options\.detection\.decoder is required/],
+    ['deploy', { detection: 'ssd-anchors' }, /options\.detection must be an object { decoder, decoderConfig\?, labels\?, refConf\? }, got "ssd-anchors"/],
+    ['compress', { detection: { decoder: 'yolo', refConf: 1.5 } }, /options\.detection\.refConf must be a number in 0\.\.1, got 1\.5/],
+    ['compress', { detection: { decoder: 'yolo', decoderConfig: [1, 2] } }, /options\.detection\.decoderConfig must be a JSON object \(the decoder's options\), got \[1,2\]/],
+    ['eval', { detection: blazeface }, /options\.detection has no labels, so the detections are scored against a reference's: give options\.reference/],
+  ] as const)('%s refuses %j with JOB_INVALID naming the option', (action, options, message) => {
+    const e = refusal(() => parseJobOptions(action, options));
+    expect(e.code).toBe('JOB_INVALID');
+    expect(e.message).toMatch(message);
+  });
+
+  it('caps the inline labels, and does not print them back', () => {
+    const big = { ...labels, info: { note: 'x'.repeat(MAX_DETECTION_LABELS_BYTES) } };
+    const problems = jobOptionProblems('compress', { detection: { decoder: 'yolo', labels: big } });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]!.option).toBe('detection.labels');
+    expect(problems[0]!.message).toMatch(/^options\.detection\.labels is \d+ bytes of JSON; a job carries at most 49152 \(48 KiB\)$/);
+    const wrong = jobOptionProblems('compress', { detection: { decoder: 'yolo', labels: ['y'.repeat(1000)] } });
+    expect(wrong[0]!.message.length).toBeLessThan(200);
+  });
+
+  it('push --option detection=JSON reads the object', () => {
+    expect(jobOptionsFromArgs('compress', [`detection=${JSON.stringify(blazeface)}`])).toEqual({ detection: blazeface });
+    expect(refusal(() => jobOptionsFromArgs('compress', ['detection={"decoder":"ssd-anchors","x":1}'])).message).toMatch(/--option detection=.*compress option detection/);
   });
 });
 
