@@ -59,6 +59,11 @@ export interface Decoder {
    */
   checkOutputs(outputs: ReadonlyArray<{ name: string; dims: ReadonlyArray<number | null> }>): void;
   decode(outputs: readonly RawOutput[], frame: InputFrame): Detection[];
+  /**
+   * The outputs whose raw values the decoder passes through a sigmoid (SSD score logits), for refits that must be
+   * judged after the sigmoid (detector head distillation); absent or empty when none.
+   */
+  sigmoidOutputs?(outputs: ReadonlyArray<{ name: string; dims: ReadonlyArray<number | null> }>): string[];
 }
 
 /** Ground truth of one image (COCO conventions: category ids, crowd flag, area). */

@@ -13,6 +13,8 @@ import { compressModelFile, type CompressReport } from '../compress/compress-mod
 import { openDataset, realInputs } from '../compress/dataset.js';
 import { evaluateModelFiles } from '../compress/evaluate-files.js';
 import { declaredOutputs } from '../compress/evaluate.js';
+import { distillDetectorHeads } from '../compress/distill-detector.js';
+import type { OnnxModel } from '../onnx/ir.js';
 import { isImageFolder } from '../detect/image-folder.js';
 import { checkLabelsInData, prepareDetectionData } from '../detect/image-dataset.js';
 import { openImageFolder } from '../detect/image-folder.js';
@@ -1032,10 +1034,23 @@ async function selfDistill(
 ): Promise<{ model: NonNullable<CandidateResult['model']>; accuracy: CandidateAccuracy; note: string } | { note: string }> {
   const student = loadModelFile(result.model!.path).model;
   const teacher = loadModelFile(ctx.modelPath).model;
-  const distilled = await distillHead(teacher, student, openDataset(ctx.calibDir!, teacher));
-  if (!distilled.head.applied) return { note: `self-distillation not applied: ${distilled.head.reason ?? 'no gain'}` };
+  let refit: { student: OnnxModel; what: string };
+  if (ctx.detection) {
+    // A detector: every output's final convolution refit to the original's (score heads judged after the sigmoid).
+    const decoder = loadDetectionTask(ctx.detection).decoder;
+    const heads = await distillDetectorHeads(teacher, student, openDataset(ctx.calibDir!, teacher), {
+      sigmoidOutputs: decoder.sigmoidOutputs?.(declaredOutputs(teacher)) ?? [],
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    });
+    if (heads.applied === 0) return { note: `self-distillation not applied: no detector head refit lowered its held-out error (${heads.heads.map((h) => `${h.output}: ${h.reason ?? 'no gain'}`).join('; ')})` };
+    refit = { student: heads.student, what: `${heads.applied} detector head(s) (${heads.heads.filter((h) => h.applied).map((h) => h.node).join(', ')})` };
+  } else {
+    const distilled = await distillHead(teacher, student, openDataset(ctx.calibDir!, teacher));
+    if (!distilled.head.applied) return { note: `self-distillation not applied: ${distilled.head.reason ?? 'no gain'}` };
+    refit = { student: distilled.student, what: `head '${distilled.head.node}'` };
+  }
   const path = `${result.model!.path.replace(/\.onnx$/, '')}.distilled.onnx`;
-  const saved = saveModelFile(path, distilled.student);
+  const saved = saveModelFile(path, refit.student);
   // A second look at the same validation samples (the first variant failed there): Bonferroni over the two looks,
   // so the kept variant's interval is at 1 − α/2 (95 % → 97.5 %) and passing on the second try is not a free retry.
   const confidence = ctx.confidence === 0 ? 0 : 1 - (1 - ctx.confidence) / 2;
@@ -1046,6 +1061,6 @@ async function selfDistill(
   return {
     model: { path, sha256: saved.sha256, bytes: saved.bytes },
     accuracy,
-    note: `self-distilled head '${distilled.head.node}' against the original: drop ${fmtPp(result.accuracy!.dropPp)} → ${fmtPp(accuracy.dropPp)} pp${confidence > 0 ? ` (judged again on the same samples: interval at ${+(confidence * 100).toFixed(1)} %, Bonferroni over the two looks)` : ''}`,
+    note: `self-distilled ${refit.what} against the original: drop ${fmtPp(result.accuracy!.dropPp)} → ${fmtPp(accuracy.dropPp)} pp${confidence > 0 ? ` (judged again on the same samples: interval at ${+(confidence * 100).toFixed(1)} %, Bonferroni over the two looks)` : ''}`,
   };
 }

@@ -7,16 +7,21 @@ import { openDataset } from '../../compress/dataset.js';
 import { distillHead } from '../../compress/distill.js';
 import { EdgetuneError } from '../../util/errors.js';
 import { requireOutputDirectory } from '../../util/atomic-file.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { detectionOptions, detectionTaskFromArgs } from './detection-options.js';
+import type { DetectionTaskFiles } from '../../detect/load-detection-task.js';
 
 /** `edgetune distill --teacher T --student S --data DIR -o OUT`: teacher–student metrics and head distillation. */
 export const commandModule: CommandModule = {
   command: 'distill',
   describe: 'teacher–student KL/agreement/accuracy and least-squares head distillation of the student',
   builder: (y: Argv) =>
-    y
+    detectionOptions(y)
       .option('teacher', { type: 'string', demandOption: true, describe: 'teacher model (usually the original)' })
       .option('student', { type: 'string', demandOption: true, describe: 'student model (pruned, low-rank, smaller)' })
-      .option('data', { type: 'string', demandOption: true, describe: 'dataset directory (ONNX test-data layout)' })
+      .option('data', { type: 'string', demandOption: true, describe: 'dataset directory (ONNX test-data layout; with --task detection also a folder of JPEG/PNG images)' })
       .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'distilled student (.onnx)' })
       .option('temperature', { type: 'number', default: 4, describe: 'softmax temperature for KL and the soft targets' })
       .option('max-samples', { type: 'number', default: 4096, describe: 'samples of the dataset to use' })
@@ -30,6 +35,11 @@ export const commandModule: CommandModule = {
     const studentFile = loadModelFile(String(args.student));
     validateGraph(teacherFile.model);
     validateGraph(studentFile.model);
+    const detection = detectionTaskFromArgs(args);
+    if (detection) {
+      await distillDetector(args, detection, teacherFile, studentFile, started);
+      return;
+    }
     const dataset = openDataset(String(args.data), studentFile.model);
     dataset.load(0);
     const progress = stageProgress();
@@ -68,3 +78,57 @@ export const commandModule: CommandModule = {
     }
   },
 };
+
+/** `distill --task detection`: refit the student's final convolution of every output to the teacher's (least squares). */
+async function distillDetector(
+  args: Record<string, unknown>,
+  detection: DetectionTaskFiles,
+  teacherFile: ReturnType<typeof loadModelFile>,
+  studentFile: ReturnType<typeof loadModelFile>,
+  started: number,
+): Promise<void> {
+  const { distillDetectorHeads } = await import('../../compress/distill-detector.js');
+  const { loadDetectionTask } = await import('../../detect/load-detection-task.js');
+  const { prepareDetectionData } = await import('../../detect/image-dataset.js');
+  const { declaredOutputs } = await import('../../compress/evaluate.js');
+  const task = loadDetectionTask(detection);
+  task.decoder.checkOutputs(declaredOutputs(teacherFile.model));
+  const workDir = join(mkdtempSync(join(tmpdir(), 'edgetune-distill-')), 'sets');
+  const data = prepareDetectionData({ dataDir: String(args.data), model: teacherFile.model, preset: task.preset, workDir });
+  const progress = stageProgress();
+  try {
+    const result = await distillDetectorHeads(teacherFile.model, studentFile.model, openDataset(data.dataDir, teacherFile.model), {
+      sigmoidOutputs: task.decoder.sigmoidOutputs?.(declaredOutputs(teacherFile.model)) ?? [],
+      maxSamples: args['max-samples'] as number,
+      onProgress: (stage, done, total) => progress.update(stage, done, total),
+    });
+    const saved = saveModelFile(String(args.output), result.student, { inputPath: String(args.student) });
+    progress.stop();
+    const out = {
+      teacher: { path: teacherFile.path, sha256: teacherFile.sha256 },
+      student: { path: studentFile.path, sha256: studentFile.sha256 },
+      output: { path: saved.path, bytes: saved.bytes, sha256: saved.sha256 },
+      task: 'detection',
+      samples: result.samples,
+      heldOutSamples: result.heldOutSamples,
+      applied: result.applied,
+      heads: result.heads,
+      seconds: (Date.now() - started) / 1000,
+    };
+    printResult(args.json === true, out, () =>
+      [
+        `samples ${result.samples} (${result.heldOutSamples} held out to decide each refit)`,
+        ...result.heads.map((h) =>
+          h.applied
+            ? `head ${h.output}: Conv '${h.node}' refit (${h.metric === 'sigmoid' ? 'after the sigmoid' : 'values'}): held-out MSE ${h.mseBefore.toPrecision(3)} → ${h.mseAfter.toPrecision(3)}`
+            : `head ${h.output}: kept (${h.reason ?? 'no gain'})`,
+        ),
+        `wrote ${saved.path} (${saved.bytes} bytes)${result.applied === 0 ? ' — the student unchanged' : ''}`,
+      ].join('\n'),
+    );
+  } finally {
+    progress.stop();
+    data.cleanup();
+    rmSync(dirname(workDir), { recursive: true, force: true });
+  }
+}

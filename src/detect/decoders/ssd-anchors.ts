@@ -371,6 +371,7 @@ export function createSsdAnchorsDecoder(config: unknown): Decoder {
   return {
     name: 'ssd-anchors',
     checkOutputs: (outputs) => checkSsdOutputs(c, outputs),
+    sigmoidOutputs: (outputs) => (c.sigmoidScore ? splitOutputs(c, outputs).scores.map((o) => o.name) : []),
     decode(outputs: readonly RawOutput[], frame: InputFrame): Detection[] {
       const { scores, boxes } = splitOutputs(c, outputs);
       if (scores.length === 0 || boxes.length === 0) checkSsdOutputs(c, outputs);
