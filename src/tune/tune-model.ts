@@ -14,6 +14,7 @@ import { openDataset, realInputs } from '../compress/dataset.js';
 import { evaluateModelFiles } from '../compress/evaluate-files.js';
 import { declaredOutputs } from '../compress/evaluate.js';
 import { distillDetectorHeads } from '../compress/distill-detector.js';
+import { detectedObjectCount, MIN_DISTILL_OBJECTS } from '../compress/detection-objects.js';
 import type { OnnxModel } from '../onnx/ir.js';
 import { isImageFolder } from '../detect/image-folder.js';
 import { checkLabelsInData, prepareDetectionData } from '../detect/image-dataset.js';
@@ -1037,8 +1038,14 @@ async function selfDistill(
   let refit: { student: OnnxModel; what: string };
   if (ctx.detection) {
     // A detector: every output's final convolution refit to the original's (score heads judged after the sigmoid).
-    const decoder = loadDetectionTask(ctx.detection).decoder;
-    const heads = await distillDetectorHeads(teacher, student, openDataset(ctx.calibDir!, teacher), {
+    const task = loadDetectionTask(ctx.detection);
+    const decoder = task.decoder;
+    const calib = openDataset(ctx.calibDir!, teacher);
+    const found = await detectedObjectCount(teacher, calib, task, ctx.signal);
+    if (found.objects < MIN_DISTILL_OBJECTS) {
+      return { note: `self-distillation not applied: the original detects ${found.objects} object(s) at score ≥ ${task.refConf} in the ${found.images} calibration image(s), fewer than ${MIN_DISTILL_OBJECTS}; heads refit there would learn background` };
+    }
+    const heads = await distillDetectorHeads(teacher, student, calib, {
       sigmoidOutputs: decoder.sigmoidOutputs?.(declaredOutputs(teacher)) ?? [],
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     });

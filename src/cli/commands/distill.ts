@@ -97,7 +97,16 @@ async function distillDetector(
   const data = prepareDetectionData({ dataDir: String(args.data), model: teacherFile.model, preset: task.preset, workDir });
   const progress = stageProgress();
   try {
-    const result = await distillDetectorHeads(teacherFile.model, studentFile.model, openDataset(data.dataDir, teacherFile.model), {
+    const dataset = openDataset(data.dataDir, teacherFile.model);
+    const { detectedObjectCount, MIN_DISTILL_OBJECTS } = await import('../../compress/detection-objects.js');
+    const found = await detectedObjectCount(teacherFile.model, dataset, task);
+    if (found.objects < MIN_DISTILL_OBJECTS) {
+      throw new EdgetuneError(
+        'USAGE',
+        `distill --task detection: the teacher detects ${found.objects} object(s) at score ≥ ${task.refConf} in the ${found.images} image(s) of ${String(args.data)}, fewer than ${MIN_DISTILL_OBJECTS}: refit there, the heads would learn background; give photos that show the objects (not the ones you evaluate on)`,
+      );
+    }
+    const result = await distillDetectorHeads(teacherFile.model, studentFile.model, dataset, {
       sigmoidOutputs: task.decoder.sigmoidOutputs?.(declaredOutputs(teacherFile.model)) ?? [],
       maxSamples: args['max-samples'] as number,
       onProgress: (stage, done, total) => progress.update(stage, done, total),
@@ -112,12 +121,13 @@ async function distillDetector(
       samples: result.samples,
       heldOutSamples: result.heldOutSamples,
       applied: result.applied,
+      teacherObjects: found.objects,
       heads: result.heads,
       seconds: (Date.now() - started) / 1000,
     };
     printResult(args.json === true, out, () =>
       [
-        `samples ${result.samples} (${result.heldOutSamples} held out to decide each refit)`,
+        `samples ${result.samples} (${result.heldOutSamples} held out to decide each refit); the teacher detects ${found.objects} object(s) at score ≥ ${task.refConf} in them`,
         ...result.heads.map((h) =>
           h.applied
             ? `head ${h.output}: Conv '${h.node}' refit (${h.metric === 'sigmoid' ? 'after the sigmoid' : 'values'}): held-out MSE ${h.mseBefore.toPrecision(3)} → ${h.mseAfter.toPrecision(3)}`
