@@ -130,7 +130,7 @@ async function distillDetector(
         `samples ${result.samples} (${result.heldOutSamples} held out to decide each refit); the teacher detects ${found.objects} object(s) at score ≥ ${task.refConf} in them`,
         ...result.heads.map((h) =>
           h.applied
-            ? `head ${h.output}: Conv '${h.node}' refit (${h.metric === 'sigmoid' ? 'after the sigmoid' : 'values'}): held-out MSE ${h.mseBefore.toPrecision(3)} → ${h.mseAfter.toPrecision(3)}`
+            ? `head ${h.output}: Conv '${h.node}' refit (${h.metric === 'sigmoid' ? 'after the sigmoid' : 'values'}): ${result.heldOutSamples > 0 ? 'held-out' : 'fit-data (too few samples to hold any out)'} MSE ${h.mseBefore.toPrecision(3)} → ${h.mseAfter.toPrecision(3)}`
             : `head ${h.output}: kept (${h.reason ?? 'no gain'})`,
         ),
         `wrote ${saved.path} (${saved.bytes} bytes)${result.applied === 0 ? ' — the student unchanged' : ''}`,
