@@ -95,3 +95,18 @@ export function toSourcePixels(detection: Detection, frame: InputFrame): Detecti
 export function identityFrame(width: number, height: number): InputFrame {
   return { inputWidth: width, inputHeight: height, sourceWidth: width, sourceHeight: height, scaleX: 1, scaleY: 1, padX: 0, padY: 0 };
 }
+
+/** Axis-aligned bounds `[xmin, ymin, xmax, ymax]` of a non-empty point list. */
+export function pointBounds(points: readonly Point[]): Box {
+  let x0 = Infinity;
+  let y0 = Infinity;
+  let x1 = -Infinity;
+  let y1 = -Infinity;
+  for (const [x, y] of points) {
+    if (x < x0) x0 = x;
+    if (x > x1) x1 = x;
+    if (y < y0) y0 = y;
+    if (y > y1) y1 = y;
+  }
+  return [x0, y0, x1, y1];
+}

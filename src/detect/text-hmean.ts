@@ -18,7 +18,7 @@
  * shapely's `union(...).area` is for valid polygons).
  */
 import polygonClipping from 'polygon-clipping';
-import type { Detection, GroundTruthBox, Point } from './detection-types.js';
+import { pointBounds, type Detection, type GroundTruthBox, type Point } from './detection-types.js';
 
 /** The evaluator's two thresholds (defaults: PaddleOCR's 0.5 and 0.5). */
 export interface TextHmeanOptions {
@@ -144,8 +144,8 @@ export function polygonIoU(a: readonly Point[], b: readonly Point[]): number {
 /** Area of the intersection of two simple polygons (either orientation, convex or not). */
 export function polygonIntersectionArea(a: readonly Point[], b: readonly Point[]): number {
   // Disjoint bounding boxes: nothing to clip (and most pairs of a page are).
-  const [ax0, ay0, ax1, ay1] = bounds(a);
-  const [bx0, by0, bx1, by1] = bounds(b);
+  const [ax0, ay0, ax1, ay1] = pointBounds(a);
+  const [bx0, by0, bx1, by1] = pointBounds(b);
   if (ax1 <= bx0 || bx1 <= ax0 || ay1 <= by0 || by1 <= ay0) return 0;
   const result = polygonClipping.intersection([a.map(([x, y]): [number, number] => [x, y])], [b.map(([x, y]): [number, number] => [x, y])]);
   let area = 0;
@@ -232,19 +232,6 @@ function boxPolygon([x1, y1, x2, y2]: readonly [number, number, number, number])
   ];
 }
 
-function bounds(points: readonly Point[]): [number, number, number, number] {
-  let x0 = Infinity;
-  let y0 = Infinity;
-  let x1 = -Infinity;
-  let y1 = -Infinity;
-  for (const [x, y] of points) {
-    if (x < x0) x0 = x;
-    if (x > x1) x1 = x;
-    if (y < y0) y0 = y;
-    if (y > y1) y1 = y;
-  }
-  return [x0, y0, x1, y1];
-}
 
 function threshold(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;

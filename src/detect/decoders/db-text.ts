@@ -26,7 +26,7 @@
  * applied, as in PaddleOCR's own evaluation (tools/eval.py feeds DBPostProcess output to the metric).
  */
 import { z } from 'zod';
-import type { Decoder, Detection, InputFrame, Point, RawOutput } from '../detection-types.js';
+import { pointBounds, type Decoder, type Detection, type InputFrame, type Point, type RawOutput } from '../detection-types.js';
 import { fillPolyMask } from '../fill-poly.js';
 import { findContours } from '../find-contours.js';
 import { minAreaRect, rectCorners, type RotatedRect } from '../min-area-rect.js';
@@ -158,7 +158,7 @@ function decodeDbText(outputs: readonly RawOutput[], frame: InputFrame, config: 
     const grown = unclipRect(rect, config.unclipRatio);
     if (Math.min(grown.width, grown.height) < MIN_SIZE + 2) continue;
     const polygon = miniBox(grown).map(snap);
-    detections.push({ box: bounds(polygon), score, cls: 0, polygon });
+    detections.push({ box: pointBounds(polygon), score, cls: 0, polygon });
   }
   return detections;
 }
@@ -214,7 +214,7 @@ export function unclipRect(rect: RotatedRect, unclipRatio: number): RotatedRect 
  * integers), within the box's bounding rectangle clipped to the map.
  */
 function boxScoreFast(pred: Float32Array, width: number, height: number, box: readonly Point[]): number {
-  const [x0, y0, x1, y1] = bounds(box);
+  const [x0, y0, x1, y1] = pointBounds(box);
   const xmin = clamp(Math.floor(x0), 0, width - 1);
   const xmax = clamp(Math.ceil(x1), 0, width - 1);
   const ymin = clamp(Math.floor(y0), 0, height - 1);
@@ -224,7 +224,7 @@ function boxScoreFast(pred: Float32Array, width: number, height: number, box: re
 
 /** `box_score_slow`: the mean of the map inside the border polygon itself. */
 function boxScoreSlow(pred: Float32Array, width: number, height: number, contour: readonly Point[]): number {
-  const [x0, y0, x1, y1] = bounds(contour);
+  const [x0, y0, x1, y1] = pointBounds(contour);
   return maskedMean(pred, width, contour, clamp(x0, 0, width - 1), clamp(x1, 0, width - 1), clamp(y0, 0, height - 1), clamp(y1, 0, height - 1));
 }
 
@@ -261,20 +261,6 @@ function sourceGridSnapper(frame: InputFrame, mapWidth: number, mapHeight: numbe
   };
 }
 
-/** Axis-aligned bounds `[xmin, ymin, xmax, ymax]` of a non-empty point list. */
-function bounds(points: readonly Point[]): [number, number, number, number] {
-  let x0 = Infinity;
-  let y0 = Infinity;
-  let x1 = -Infinity;
-  let y1 = -Infinity;
-  for (const [x, y] of points) {
-    if (x < x0) x0 = x;
-    if (x > x1) x1 = x;
-    if (y < y0) y0 = y;
-    if (y > y1) y1 = y;
-  }
-  return [x0, y0, x1, y1];
-}
 
 function clamp(v: number, lo: number, hi: number): number {
   return Math.min(Math.max(v, lo), hi);
