@@ -5,14 +5,20 @@
  * one to one; Concat on the channel axis concatenates atom lists (offsets); Flatten(axis=1) after a [N,C,H,W]
  * tensor repeats each atom H·W times (channel-major); a depthwise Conv passes atoms through and loses filters with
  * them. A set of joined atoms is one prunable channel; producers whose atoms are joined form one group, pruned with
- * one ratio. Any atom reaching an op without a mapping (Reshape, Transpose, Softmax, Split, Slice, graph outputs…)
- * makes its whole group unprunable; the report names it and why. Pruning physically slices the weights of the
- * producers (dim 0), the consumers (input-channel dim), depthwise filters (and their `group`), BN/IN/PRelu and
- * broadcast per-channel constants.
+ * one ratio. Transpose moves the channel axis through its permutation; a Reshape that leaves the channel axis whole
+ * (same size, same inner stride: [N,C,1,1]↔[N,C], [N,H,W,C]→[N,H·W,C]) maps it to its new position. A channel pad —
+ * Pad (constant mode) on the channel axis, or Concat with a constant operand (tf2onnx writes a TF channel Pad as
+ * ConstantOfShape → Concat) — gives the padded channels atoms of their own: joined by a residual Add to the other
+ * branch's channels, pruning one of them shrinks the pad (the pads, the ConstantOfShape shape or the constant), and
+ * channels from the real input stay tied to the input's group. Any atom reaching an op without a mapping (Softmax,
+ * Split, Slice…) makes its whole group unprunable; a group whose channels reach a graph output through channel-
+ * preserving ops is left alone for that reason first. The report names the reason. Pruning physically slices the
+ * weights of the producers (dim 0), the consumers (input-channel dim), depthwise filters (and their `group`),
+ * BN/IN/PRelu, broadcast per-channel constants, and rewrites pads / Reshape shapes.
  */
 import type { OnnxGraph, OnnxModel, OnnxNode, Tensor } from '../onnx/ir.js';
 import { defaultOpset, elementCount } from '../onnx/ir.js';
-import { attr, attrFloat, attrInt, attrInts, nameFactory } from '../onnx/graph.js';
+import { attr, attrFloat, attrInt, attrInts, attrString, nameFactory } from '../onnx/graph.js';
 import { inferTensorTypes, staticShape, type TensorTypeMap } from '../onnx/shape-inference.js';
 import { makeTensor, tensorToFloat32, tensorToNumbers } from '../onnx/tensor.js';
 import { DataType } from '../onnx/dtype.js';
@@ -122,6 +128,32 @@ interface ParamRecord {
   layout: Layout;
 }
 
+/** Padded channels of a Pad on the channel axis: atoms before and after the input's. */
+interface PadRecord {
+  node: OnnxNode;
+  axis: number;
+  rank: number;
+  before: Layout;
+  after: Layout;
+}
+
+/** A constant Concat operand on the channel axis: an initializer, or the output of a ConstantOfShape read only here. */
+interface ConstOperandRecord {
+  concat: OnnxNode;
+  /** Operand name as found (an initializer, or the ConstantOfShape output). */
+  name: string;
+  source: OnnxNode | 'initializer';
+  axis: number;
+  layout: Layout;
+}
+
+/** A Reshape that keeps the channel axis whole: position `index` of its shape constant holds the channel count. */
+interface ReshapeRecord {
+  node: OnnxNode;
+  index: number;
+  layout: Layout;
+}
+
 /** Everything the analysis found; exposed for tests and the recovery driver. */
 export interface ChannelAnalysis {
   groups: Array<{ id: number; producers: ProducerRecord[]; components: number[][]; blocked: string | null }>;
@@ -131,6 +163,9 @@ export interface ChannelAnalysis {
   sinks: SinkRecord[];
   depthwise: Array<{ node: OnnxNode; layout: Layout }>;
   params: ParamRecord[];
+  pads: PadRecord[];
+  constOperands: ConstOperandRecord[];
+  reshapes: ReshapeRecord[];
   /** Atom → group id. */
   groupOfAtom: (atom: number) => number;
 }
@@ -142,6 +177,30 @@ const UNARY = new Set([
 ]);
 const POOLS = new Set(['MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'LpPool', 'GlobalLpPool']);
 const ELEMENTWISE = new Set(['Add', 'Sub', 'Mul', 'Div', 'Max', 'Min', 'Sum', 'Mean', 'Pow']);
+/** Ops whose output still holds every channel of their data input(s), mapped or not: channels reaching a graph output through them are the output's. */
+const CARRIES_CHANNELS = new Set([
+  ...UNARY, ...POOLS, ...ELEMENTWISE, 'Clip', 'PRelu', 'Resize', 'Upsample', 'Pad', 'Concat', 'Flatten', 'Transpose', 'Reshape', 'Squeeze',
+  'Unsqueeze', 'Softmax', 'LogSoftmax', 'BatchNormalization', 'InstanceNormalization', 'LayerNormalization', 'Expand', 'Tile', 'DepthToSpace', 'SpaceToDepth',
+]);
+
+/** For each tensor, the first graph output its values reach through ops that carry channels (not through a Conv/Gemm/MatMul that mixes them). */
+function outputsReached(graph: OnnxGraph): Map<string, string> {
+  const reached = new Map<string, string>();
+  for (const o of graph.outputs) reached.set(o.name, o.name);
+  for (let i = graph.nodes.length - 1; i >= 0; i--) {
+    const node = graph.nodes[i]!;
+    const op = node.domain === '' || node.domain === 'ai.onnx' ? node.opType : '';
+    const w = op === 'Conv' ? graph.initializers.get(node.inputs[1] ?? '') : undefined;
+    // ONNX Conv: W is [M, C/group, kH, kW]; a depthwise Conv keeps channels apart.
+    const depthwise = w !== undefined && w.dims[1] === 1 && attrInt(node, 'group', 1) === w.dims[0] && w.dims[0]! > 1;
+    if (!CARRIES_CHANNELS.has(op) && !depthwise) continue;
+    const target = node.outputs.map((o) => reached.get(o)).find(Boolean);
+    if (!target) continue;
+    const data = op === 'Concat' || ELEMENTWISE.has(op) ? node.inputs : node.inputs.slice(0, 1);
+    for (const name of data) if (name && !graph.initializers.has(name) && !reached.has(name)) reached.set(name, target);
+  }
+  return reached;
+}
 
 /** Find the coupled channel groups of a model (pure, does not change it). */
 export function analyzeChannels(model: OnnxModel, types: TensorTypeMap = inferTensorTypes(model)): ChannelAnalysis {
@@ -154,7 +213,17 @@ export function analyzeChannels(model: OnnxModel, types: TensorTypeMap = inferTe
   const sinks: SinkRecord[] = [];
   const depthwise: Array<{ node: OnnxNode; layout: Layout }> = [];
   const params: ParamRecord[] = [];
+  const pads: PadRecord[] = [];
+  const constOperands: ConstOperandRecord[] = [];
+  const reshapes: ReshapeRecord[] = [];
   const label = (n: OnnxNode): string => n.name || `${n.opType}(${n.outputs[0] ?? ''})`;
+  const producerOf = new Map<string, OnnxNode>();
+  const consumerCount = new Map<string, number>();
+  for (const n of graph.nodes) {
+    for (const o of n.outputs) producerOf.set(o, n);
+    for (const i of n.inputs) consumerCount.set(i, (consumerCount.get(i) ?? 0) + 1);
+  }
+  const graphOutputs = new Set(graph.outputs.map((o) => o.name));
 
   const fresh = (count: number): number[] => {
     const atoms: number[] = [];
@@ -180,6 +249,13 @@ export function analyzeChannels(model: OnnxModel, types: TensorTypeMap = inferTe
   };
   const constant = (name: string | undefined): Tensor | undefined => (name ? graph.initializers.get(name) : undefined);
   const isScalar = (t: Tensor): boolean => elementCount(t.dims) === 1;
+  /** The ConstantOfShape node behind `name` when its shape is a constant and this Concat is its only reader. */
+  const constantOfShapeSource = (name: string): OnnxNode | null => {
+    const p = producerOf.get(name);
+    if (!p || p.opType !== 'ConstantOfShape' || (p.domain !== '' && p.domain !== 'ai.onnx')) return null;
+    if (!constant(p.inputs[0]) || consumerCount.get(name) !== 1 || graphOutputs.has(name)) return null;
+    return p;
+  };
 
   for (const node of graph.nodes) {
     const op = node.domain === '' || node.domain === 'ai.onnx' ? node.opType : `${node.domain}:${node.opType}`;
@@ -291,14 +367,51 @@ export function analyzeChannels(model: OnnxModel, types: TensorTypeMap = inferTe
       else passThrough();
       continue;
     }
+    if (op === 'Transpose') {
+      if (!input) continue;
+      const perm = attrInts(node, 'perm', Array.from({ length: input.rank }, (_, i) => input.rank - 1 - i));
+      const axis = perm.indexOf(input.axis);
+      if (perm.length !== input.rank || axis < 0) {
+        block(input, `${label(node)}: Transpose perm [${perm.join(',')}] does not match the rank ${input.rank} of its input`);
+        continue;
+      }
+      if (out) layouts.set(out, { atoms: input.atoms, axis, rank: input.rank });
+      continue;
+    }
+    if (op === 'Reshape') {
+      if (!input) continue;
+      const mapped = reshapeChannelAxis(node, input, constant(node.inputs[1]), types);
+      if (typeof mapped === 'string') {
+        block(input, `${label(node)}: ${mapped}`);
+        continue;
+      }
+      reshapes.push({ node, index: mapped.axis, layout: input });
+      if (out) layouts.set(out, { atoms: input.atoms, axis: mapped.axis, rank: mapped.rank });
+      continue;
+    }
     if (op === 'Pad') {
       if (!input) continue;
       const padsTensor = constant(node.inputs[1]);
-      const pads = padsTensor ? tensorToNumbers(padsTensor) : attrInts(node, 'pads', []);
+      const padAmounts = node.inputs[1] ? (padsTensor ? tensorToNumbers(padsTensor) : null) : attrInts(node, 'pads', []);
       const constValue = node.inputs[2];
-      if (node.inputs[3] || pads.length !== 2 * input.rank || pads[input.axis] !== 0 || pads[input.axis + input.rank] !== 0 || (constValue && !constant(constValue))) {
-        block(input, `${label(node)}: Pad on the channel axis or with non-constant pads`);
-      } else passThrough();
+      const modeName = attrString(node, 'mode', 'constant');
+      if (node.inputs[3] || !padAmounts || padAmounts.length !== 2 * input.rank || (constValue && !constant(constValue))) {
+        block(input, `${label(node)}: Pad with non-constant pads or axes`);
+        continue;
+      }
+      const before = padAmounts[input.axis]!;
+      const after = padAmounts[input.axis + input.rank]!;
+      if (before === 0 && after === 0) {
+        passThrough();
+        continue;
+      }
+      if (modeName !== 'constant' || before < 0 || after < 0) {
+        block(input, `${label(node)}: Pad on the channel axis in mode '${modeName}'${before < 0 || after < 0 ? ' that crops channels' : ''} (only constant padding is tracked)`);
+        continue;
+      }
+      const record: PadRecord = { node, axis: input.axis, rank: input.rank, before: { atoms: fresh(before), axis: input.axis, rank: input.rank }, after: { atoms: fresh(after), axis: input.axis, rank: input.rank } };
+      pads.push(record);
+      if (out) layouts.set(out, { atoms: [...record.before.atoms, ...input.atoms, ...record.after.atoms], axis: input.axis, rank: input.rank });
       continue;
     }
     if (ELEMENTWISE.has(op)) {
@@ -365,10 +478,18 @@ export function analyzeChannels(model: OnnxModel, types: TensorTypeMap = inferTe
           if (l.axis !== axis) ok = false;
           atoms.push(...l.atoms);
         } else {
-          const shape = staticShape(types, name);
+          const init = constant(name);
+          const shape = init ? init.dims : staticShape(types, name);
           const c = shape?.[axis];
+          const source = init ? 'initializer' : constantOfShapeSource(name);
           if (c === undefined) ok = false;
-          else {
+          else if (source && shape!.length === first.rank) {
+            // A constant operand (a channel pad): its channels are atoms of their own, pruned by slicing the constant.
+            const layout: Layout = { atoms: fresh(c), axis, rank: first.rank };
+            constOperands.push({ concat: node, name, source, axis, layout });
+            if (source !== 'initializer') layouts.set(name, layout);
+            atoms.push(...layout.atoms);
+          } else {
             const untracked = fresh(c);
             blocks.push({ atom: untracked[0]!, reason: `${label(node)}: Concat operand '${name}' is not tracked` });
             atoms.push(...untracked);
@@ -405,10 +526,16 @@ export function analyzeChannels(model: OnnxModel, types: TensorTypeMap = inferTe
     // No mapping for this op: every tracked input stops here.
     blockInputs(node, `${label(node)}: no channel mapping for ${op}`);
   }
-  for (const o of graph.outputs) block(layouts.get(o.name), `graph output '${o.name}'`);
+  // Channels that reach a graph output (directly or through ops that carry them) are the model's output: that reason first.
+  const outputBlocks: typeof blocks = [];
+  const reached = outputsReached(graph);
+  for (const [name, layout] of layouts) {
+    const target = reached.get(name);
+    if (target) for (const a of layout.atoms) outputBlocks.push({ atom: a, reason: `feeds output '${target}': its channels are the model's output` });
+  }
 
   const blockedRoots = new Map<number, string>();
-  for (const b of blocks) {
+  for (const b of [...outputBlocks, ...blocks]) {
     const r = groupUf.find(b.atom);
     if (!blockedRoots.has(r)) blockedRoots.set(r, b.reason);
   }
@@ -444,8 +571,43 @@ export function analyzeChannels(model: OnnxModel, types: TensorTypeMap = inferTe
     sinks,
     depthwise,
     params,
+    pads,
+    constOperands,
+    reshapes,
     groupOfAtom: (a) => groupIds.get(groupUf.find(a)) ?? -1,
   };
+}
+
+/**
+ * Where a Reshape puts the channel axis of `input` when it keeps it whole (same size, same static inner size), with
+ * the output rank; or why not.
+ */
+function reshapeChannelAxis(node: OnnxNode, input: Layout, shapeTensor: Tensor | undefined, types: TensorTypeMap): { axis: number; rank: number } | string {
+  if (!shapeTensor) return 'Reshape to a computed shape';
+  const target = tensorToNumbers(shapeTensor);
+  const inShape = types.get(node.inputs[0]!)?.shape;
+  const outShape = types.get(node.outputs[0] ?? '')?.shape;
+  if (!inShape || !outShape || inShape.length !== input.rank || outShape.length !== target.length) return 'Reshape of unknown shape';
+  const channels = input.atoms.length;
+  const innerOf = (dims: readonly (number | string | null)[], from: number): number | null => {
+    let p = 1;
+    for (const d of dims.slice(from)) {
+      if (typeof d !== 'number') return null;
+      p *= d;
+    }
+    return p;
+  };
+  const inner = innerOf(inShape, input.axis + 1);
+  if (inShape[input.axis] !== channels || inner === null) return 'Reshape with a non-static size after the channel axis';
+  for (let b = outShape.length - 1; b >= 0; b--) {
+    if (outShape[b] !== channels || innerOf(outShape, b + 1) !== inner) continue;
+    // A 0 in the shape copies the input dim at that position: fine at the channel's own position only.
+    if (target.some((t, j) => t === 0 && j === input.axis && j !== b)) break;
+    if (attrInt(node, 'allowzero', 0) === 1 && target.includes(0)) break;
+    return { axis: b, rank: outShape.length };
+  }
+  const show = (dims: readonly (number | string | null)[]): string => dims.map((d) => d ?? '?').join(',');
+  return `Reshape [${show(inShape)}] → [${show(outShape)}] splits or merges the channel axis`;
 }
 
 /** Keep count for a group of `channels` at removal ratio `ratio`: at least 1, fewer than all, multiples where possible. */
@@ -568,21 +730,27 @@ export function pruneChannels(model: OnnxModel, options: PruneChannelsOptions): 
   const useCount = new Map<string, number>();
   for (const n of graph.nodes) for (const i of n.inputs) if (graph.initializers.has(i)) useCount.set(i, (useCount.get(i) ?? 0) + 1);
   const fresh = nameFactory(graph);
-  /** Replace input `index` of `node` with a sliced copy (in place when nothing else reads the constant). */
-  const sliceInput = (node: OnnxNode, index: number, axis: number, kept: number[]): void => {
+  /** Replace constant input `index` of `node` with `next` (in place when nothing else reads the constant). */
+  const replaceInput = (node: OnnxNode, index: number, next: Tensor): void => {
     const name = node.inputs[index]!;
-    const t = graph.initializers.get(name)!;
-    const sliced = sliceAxis(t, axis, kept);
     if ((useCount.get(name) ?? 0) <= 1) {
-      graph.initializers.set(name, sliced);
+      graph.initializers.set(name, { ...next, name });
     } else {
       const newName = fresh(`${name}_pruned`);
-      sliced.name = newName;
-      graph.initializers.set(newName, sliced);
+      graph.initializers.set(newName, { ...next, name: newName });
       node.inputs[index] = newName;
       useCount.set(name, useCount.get(name)! - 1);
       useCount.set(newName, 1);
     }
+  };
+  /** Replace input `index` of `node` with a sliced copy. */
+  const sliceInput = (node: OnnxNode, index: number, axis: number, kept: number[]): void => {
+    replaceInput(node, index, sliceAxis(graph.initializers.get(node.inputs[index]!)!, axis, kept));
+  };
+  /** Replace integer constant input `index` of `node` with `values` (same dtype and dims). */
+  const rewriteInts = (node: OnnxNode, index: number, values: number[]): void => {
+    const t = graph.initializers.get(node.inputs[index]!)!;
+    replaceInput(node, index, makeTensor(t.name, t.dataType, t.dims, values));
   };
 
   const changedNodes = new Set<OnnxNode>();
@@ -618,6 +786,48 @@ export function pruneChannels(model: OnnxModel, options: PruneChannelsOptions): 
     if (!changed(p.layout)) continue;
     sliceInput(p.node, p.inputIndex, p.axis, keptOf(p.layout));
     changedNodes.add(p.node);
+  }
+  for (const p of analysis.pads) {
+    if (!changed(p.before) && !changed(p.after)) continue;
+    const amounts = p.node.inputs[1] ? tensorToNumbers(graph.initializers.get(p.node.inputs[1])!) : [...attrInts(p.node, 'pads', [])];
+    amounts[p.axis] = keptOf(p.before).length;
+    amounts[p.axis + p.rank] = keptOf(p.after).length;
+    if (p.node.inputs[1]) rewriteInts(p.node, 1, amounts);
+    else p.node.attributes.set('pads', attr.ints(amounts));
+    changedNodes.add(p.node);
+  }
+  for (const c of analysis.constOperands) {
+    if (!changed(c.layout)) continue;
+    const kept = keptOf(c.layout);
+    const index = c.concat.inputs.indexOf(c.name);
+    changedNodes.add(c.concat);
+    if (kept.length === 0) {
+      // The whole pad is gone: the operand leaves the Concat (and its ConstantOfShape, read only there, the graph).
+      c.concat.inputs.splice(index, 1);
+      if (c.source !== 'initializer') {
+        graph.nodes.splice(graph.nodes.indexOf(c.source), 1);
+        const shapeName = c.source.inputs[0]!;
+        if (!graph.nodes.some((n) => n.inputs.includes(shapeName))) graph.initializers.delete(shapeName);
+      }
+      continue;
+    }
+    if (c.source === 'initializer') {
+      sliceInput(c.concat, index, c.axis, kept);
+    } else {
+      const shape = tensorToNumbers(graph.initializers.get(c.source.inputs[0]!)!);
+      shape[c.axis] = kept.length;
+      rewriteInts(c.source, 0, shape);
+      changedNodes.add(c.source);
+    }
+  }
+  for (const r of analysis.reshapes) {
+    if (!changed(r.layout)) continue;
+    const shape = tensorToNumbers(graph.initializers.get(r.node.inputs[1]!)!);
+    // -1 (inferred) and 0 (copied from the input) follow the pruned input by themselves.
+    if (shape[r.index] !== r.layout.atoms.length) continue;
+    shape[r.index] = keptOf(r.layout).length;
+    rewriteInts(r.node, 1, shape);
+    changedNodes.add(r.node);
   }
   const changedTensors = [...analysis.layouts].filter(([, l]) => changed(l)).map(([name]) => name);
   const keptChannels = new Map(changedTensors.map((name) => [name, keptOf(analysis.layouts.get(name)!)]));

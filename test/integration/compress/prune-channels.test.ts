@@ -19,7 +19,7 @@ import { attrInt } from '../../../src/onnx/graph.js';
 import { floatTensor, tensorToFloat32 } from '../../../src/onnx/tensor.js';
 import { createInferenceRunner } from '../../../src/profile/ort-inference.js';
 import { seededFloats } from '../../unit/compress/quantize-test-models.js';
-import { chainModel, concatModel, depthwiseModel, flattenGemmModel, gapGemmModel, residualModel, seModel } from '../../unit/compress/prune-test-models.js';
+import { channelPadModel, chainModel, concatModel, depthwiseModel, flattenGemmModel, gapGemmModel, residualModel, seModel, transposeModel } from '../../unit/compress/prune-test-models.js';
 import { writeMnistDigitDataset } from '../../../scripts/lib/mnist-pages.js';
 
 async function run(model: OnnxModel, x: Float32Array, dims: number[]): Promise<Float32Array> {
@@ -65,6 +65,10 @@ describe('pruned coupling patterns run in onnxruntime and keep the math', () => 
     ['MaxPool→GAP→Flatten→Gemm', gapGemmModel, [2, 3, 8, 8]],
     ['Flatten(H·W=4)→Gemm→MatMul', flattenGemmModel, [2, 3, 2, 2]],
     ['SE + hard-swish + Resize', seModel, [2, 3, 8, 8]],
+    ['Transpose NHWC→MatMul→NCHW, SE through Reshape', transposeModel, [2, 3, 8, 8]],
+    ['channel pad by ConstantOfShape→Concat', () => channelPadModel('constant-of-shape'), [1, 3, 8, 8]],
+    ['channel pad by a zero initializer in Concat', () => channelPadModel('zero-initializer'), [1, 3, 8, 8]],
+    ['channel pad by Pad', () => channelPadModel('pad'), [1, 3, 8, 8]],
   ];
   for (const [name, build, dims] of cases) {
     it(name, async () => {

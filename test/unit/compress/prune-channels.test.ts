@@ -38,7 +38,7 @@ describe('pruneChannels coupling patterns', () => {
     expect(r.sinks[0]!.keptIn).toHaveLength(8);
     // the stale value_info for 'a' is dropped; the graph output group (c2) is left alone and named
     expect(m.graph.valueInfo.find((v) => v.name === 'a')).toBeUndefined();
-    expect(r.groups.find((g) => g.producers.includes('c2'))!.reason).toMatch(/graph output/);
+    expect(r.groups.find((g) => g.producers.includes('c2'))!.reason).toMatch(/feeds output 'y': its channels are the model's output/);
   });
 
   it('keeps the channels with the largest BN-folded filter norms', () => {
@@ -123,7 +123,7 @@ describe('pruneChannels coupling patterns', () => {
     const r = pruneChannels(m, { ratio: 0.5 });
     const g = r.groups.find((x) => x.producers.includes('a'))!;
     expect(g.prunable).toBe(false);
-    expect(g.reason).toMatch(/graph output 'ya'/);
+    expect(g.reason).toMatch(/feeds output 'ya'/);
     expect(r.report.notes.join('\n')).toMatch(/group \d+ \(a;/);
     expect(dims(m, 'a.w')[0]).toBe(16);
     expect(dims(m, 'c.w')).toEqual([4, 32, 3, 3]);

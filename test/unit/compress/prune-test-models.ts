@@ -105,9 +105,79 @@ export function seModel(): OnnxModel {
   return buildModel({ nodes, inputs: [input(3)], outputs: [tensorInfo('y', ['N', 4, 16, 16])], initializers: inits });
 }
 
-/** A Conv whose output goes through a Reshape (no channel mapping) next to a prunable chain. */
+/** A Conv whose output goes through a Reshape that merges channels with pixels (no channel mapping) into a Gemm head. */
 export function reshapeBlockedModel(): OnnxModel {
-  const inits: Tensor[] = [int64Tensor('shape', [2], [0, -1])];
-  const nodes = [conv('c1', 'x', 'a', 16, 3, 3, inits), makeNode('Reshape', ['a', 'shape'], ['y'], 'reshape')];
-  return buildModel({ nodes, inputs: [input(3)], outputs: [tensorInfo('y', ['N', 1024])], initializers: inits });
+  const inits: Tensor[] = [int64Tensor('shape', [2], [0, -1]), randomWeight('fc.w', [5, 1024], seed++)];
+  const nodes = [conv('c1', 'x', 'a', 16, 3, 3, inits), makeNode('Reshape', ['a', 'shape'], ['f'], 'reshape'), makeNode('Gemm', ['f', 'fc.w'], ['y'], 'fc', { transB: attr.int(1) })];
+  return buildModel({ nodes, inputs: [input(3)], outputs: [tensorInfo('y', ['N', 5])], initializers: inits });
+}
+
+/**
+ * Channels through Transposes: Conv → Transpose to NHWC → Relu → MatMul over channels (a 1×1 conv in NHWC) →
+ * Transpose back → Conv; and an SE gate computed through Reshape [N,C,1,1] → [N,C] → Gemm → Gemm → Reshape back.
+ */
+export function transposeModel(): OnnxModel {
+  const inits: Tensor[] = [
+    randomWeight('mm.w', [16, 12], seed++),
+    randomWeight('mm.b', [12], seed++, 0.1),
+    int64Tensor('flat', [2], [-1, 12]),
+    int64Tensor('unflat', [4], [-1, 12, 1, 1]),
+    randomWeight('fc1.w', [12, 6], seed++),
+    randomWeight('fc2.w', [6, 12], seed++),
+  ];
+  const nodes = [
+    conv('c1', 'x', 'a', 16, 3, 3, inits),
+    makeNode('Transpose', ['a'], ['at'], 'to_nhwc', { perm: attr.ints([0, 2, 3, 1]) }),
+    relu('at', 'atr'),
+    makeNode('MatMul', ['atr', 'mm.w'], ['m'], 'mm'),
+    makeNode('Add', ['m', 'mm.b'], ['mb'], 'mm_bias'),
+    makeNode('Transpose', ['mb'], ['b'], 'to_nchw', { perm: attr.ints([0, 3, 1, 2]) }),
+    makeNode('GlobalAveragePool', ['b'], ['g'], 'gap'),
+    makeNode('Reshape', ['g', 'flat'], ['gf'], 'se_flat'),
+    makeNode('MatMul', ['gf', 'fc1.w'], ['s1'], 'fc1'),
+    relu('s1', 's1r'),
+    makeNode('MatMul', ['s1r', 'fc2.w'], ['s2'], 'fc2'),
+    makeNode('Sigmoid', ['s2'], ['s2g'], 'se_gate'),
+    makeNode('Reshape', ['s2g', 'unflat'], ['gate'], 'se_unflat'),
+    makeNode('Mul', ['b', 'gate'], ['se'], 'se_mul'),
+    conv('c2', 'se', 'y', 4, 12, 1, inits),
+  ];
+  return buildModel({ nodes, inputs: [input(3)], outputs: [tensorInfo('y', ['N', 4, 8, 8])], initializers: inits });
+}
+
+/** How a channel-pad residual widens its shortcut: tf2onnx's ConstantOfShape → Concat, a zero initializer in a Concat, or a Pad. */
+export type ChannelPadKind = 'constant-of-shape' | 'zero-initializer' | 'pad';
+
+/**
+ * A BlazeBlock with a channel-padded shortcut (batch 1, 8 → 16 channels): stem Conv → Relu → [MaxPool, zero-padded
+ * to 16 channels] + [depthwise 3×3 stride 2 → pointwise Conv 16] → Add → Relu → Conv head. With `zeroPadFilters`
+ * the pointwise filters at the padded positions are zero, so those Add channels are exactly zero.
+ */
+export function channelPadModel(kind: ChannelPadKind, zeroPadFilters = false): OnnxModel {
+  const inits: Tensor[] = [];
+  const nodes = [
+    conv('stem', 'x', 's', 8, 3, 3, inits),
+    relu('s', 'sr'),
+    makeNode('MaxPool', ['sr'], ['p'], 'pool', { kernel_shape: attr.ints([2, 2]), strides: attr.ints([2, 2]) }),
+    conv('dw', 'sr', 'd', 8, 1, 3, inits, { group: attr.int(8), strides: attr.ints([2, 2]) }),
+    conv('pw', 'd', 'b', 16, 8, 1, inits),
+  ];
+  if (kind === 'constant-of-shape') {
+    inits.push(int64Tensor('pad_shape', [4], [1, 8, 4, 4]));
+    nodes.push(makeNode('ConstantOfShape', ['pad_shape'], ['zeros'], 'pad_zeros'), makeNode('Concat', ['p', 'zeros'], ['short'], 'pad_concat', { axis: attr.int(1) }));
+  } else if (kind === 'zero-initializer') {
+    inits.push(floatTensor('zeros', [1, 8, 4, 4], new Float32Array(128)));
+    nodes.push(makeNode('Concat', ['p', 'zeros'], ['short'], 'pad_concat', { axis: attr.int(-3) }));
+  } else {
+    inits.push(int64Tensor('pads', [8], [0, 0, 0, 0, 0, 8, 0, 0]));
+    nodes.push(makeNode('Pad', ['p', 'pads'], ['short'], 'pad'));
+  }
+  nodes.push(makeNode('Add', ['b', 'short'], ['sum'], 'add'), relu('sum', 'out'), conv('head', 'out', 'y', 4, 16, 1, inits));
+  if (zeroPadFilters) {
+    const w = inits.find((t) => t.name === 'pw.w')!.values as Float32Array;
+    const b = inits.find((t) => t.name === 'pw.b')!.values as Float32Array;
+    w.fill(0, 8 * 8);
+    b.fill(0, 8);
+  }
+  return buildModel({ nodes, inputs: [tensorInfo('x', [1, 3, 8, 8])], outputs: [tensorInfo('y', [1, 4, 4, 4])], initializers: inits });
 }
