@@ -2,6 +2,7 @@
  * The shape of what the hardware probe reports (`edgetune hw --json`, the MQTT hello). Pure data: every field the
  * probe could not read is null and a line in `warnings` says why.
  */
+import type { EmulationInfo } from '../util/emulation.js';
 
 /** Instruction-set family the capability rules care about. */
 export type IsaFamily = 'arm64' | 'arm32' | 'x86';
@@ -190,6 +191,13 @@ export interface ProfileMatch {
 /** Everything the probe reports. `profile`/`profileMatch` are filled once a device profile is matched. */
 export interface HardwareInfo {
   sysroot: string;
+  /**
+   * True when this process runs under user-mode emulation (qemu-user: an arm64 Node on an x86_64 kernel): the
+   * board is what /proc and /sys say, but nothing timed here is a device's figure. False for a sysroot.
+   */
+  emulated: boolean;
+  /** How emulation was told (host and process architectures, the emulator); null when not emulated. */
+  emulation: EmulationInfo | null;
   /** Board name: device-tree model, DMI vendor + product, or the cpuinfo `Model` line. */
   board: string | null;
   boardInfo: BoardInfo;

@@ -11,6 +11,7 @@ import { cleanDmiString, jetsonModule, parseNvTegraRelease, parseNvidiaGpuInform
 import { archFromCpuinfo, capabilitiesFromFlags, isaFamily } from './capabilities.js';
 import { parseMeminfo, parseMilliCelsius, parseOsRelease, parseSysfsInt, parseSysfsLine } from './procfs.js';
 import { createSysrootReader, type SysrootReader } from './sysroot-reader.js';
+import { detectEmulation } from '../util/emulation.js';
 import type { Accelerator, BoardInfo, CacheSummary, CpuCluster, CpuInfo, ExecutionProviderInfo, HardwareInfo, IsaFamily, ThermalZone } from './hardware-info.js';
 import { EdgetuneError, messageOf } from '../util/errors.js';
 
@@ -52,8 +53,17 @@ export async function probeHardware(options: ProbeOptions = {}): Promise<Hardwar
 
   const flags = commonFlags(cpuinfo);
   const first = cpuinfo.processors[0];
-  const kernelArch = readKernelArch(fs, first?.fields['CPU architecture'], flags, warn);
+  const realKernelArch = readKernelArch(fs, first?.fields['CPU architecture'], flags, warn);
   const processArch = options.processArch !== undefined ? options.processArch : fs.live ? process.arch : null;
+  // Under user-mode emulation the process's machine is the guest's (uname() says so): plan for it, and say so.
+  const emulation = fs.live ? detectEmulation() : null;
+  const kernelArch = emulation !== null ? (emulation.guestArch ?? archFromCpuinfo(first?.fields['CPU architecture'], flags) ?? realKernelArch) : realKernelArch;
+  if (emulation !== null) {
+    warn(
+      `emulated${emulation.emulator ? ` by ${emulation.emulator}` : ''}: ${emulation.evidence}; ` +
+        'capabilities are read from this /proc/cpuinfo, and nothing timed here (latency, energy, thermal) is a device figure',
+    );
+  }
 
   const online = readOnlineCpus(fs, cpuinfo, warn);
   const topology = readTopology(fs, online, cpuinfo);
@@ -107,6 +117,8 @@ export async function probeHardware(options: ProbeOptions = {}): Promise<Hardwar
 
   return {
     sysroot: fs.root,
+    emulated: emulation !== null,
+    emulation,
     board,
     boardInfo,
     cpu,

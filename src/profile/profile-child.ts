@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { EdgetuneError, errorCodeOf, messageOf, type ErrorCode } from '../util/errors.js';
+import { detectEmulation } from '../util/emulation.js';
 import { baselineWatts, summarizeEnergy } from './energy/energy-integrate.js';
 import { EnergySampler, selectEnergySource, type EnergySelection } from './energy/energy-sampler.js';
 import { execCommand, readTextFile, type SourceContext } from './energy/energy-source.js';
@@ -205,6 +206,8 @@ async function runProfile(options: ProfileOptions, signal: AbortSignal | undefin
     const totalMs = m.latencySamplesMs.reduce((s, v) => s + v, 0);
     const extras: ChildExtras = child.extras ?? { opProfile: null, flops: null, fidelity: null, notes: [`extras lost: ${child.extrasLostReason ?? 'the child exited early'}`] };
     const notes = [...extras.notes];
+    const emulation = detectEmulation();
+    if (emulation !== null) notes.push(`emulated${emulation.emulator ? ` by ${emulation.emulator}` : ''} (${emulation.evidence}): latency, energy and thermal figures are not the device's`);
     if (cooldown && !cooldown.reached) {
       notes.push(cooldown.tempC === null ? 'cool-down asked for, but this machine exposes no thermal zone' : `cool-down to ${cooldown.targetC} °C not reached after ${Math.round(cooldown.waitedMs)} ms (${cooldown.tempC} °C)`);
     }
@@ -247,6 +250,8 @@ async function runProfile(options: ProfileOptions, signal: AbortSignal | undefin
       fidelity: extras.fidelity,
       notes,
       device: options.device ?? null,
+      emulated: emulation !== null,
+      emulation,
       startedAt: new Date(startedMs).toISOString(),
       durationMs: Date.now() - startedMs,
       childPid: child.pid,

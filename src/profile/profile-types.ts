@@ -9,6 +9,7 @@ import type { OpProfileSummary, OpTime } from './op-profile.js';
 import type { ModelFlops } from './model-flops.js';
 import type { Dim } from '../onnx/ir.js';
 import type { FidelityMetrics } from '../compress/fidelity.js';
+import type { EmulationInfo } from '../util/emulation.js';
 
 /** A peak throughput figure and where it comes from. */
 export interface PeakFigure {
@@ -154,6 +155,13 @@ export interface ProfileResult {
   /** Why flops or opProfile are missing when they were asked for. */
   notes: string[];
   device: unknown;
+  /**
+   * True when the profile ran under user-mode emulation (qemu-user): latency, throughput, energy and thermal
+   * figures are the emulator's on its host, not the device's. Fidelity figures still hold.
+   */
+  emulated: boolean;
+  /** How emulation was told; null when not emulated. */
+  emulation: EmulationInfo | null;
   startedAt: string;
   durationMs: number;
   childPid: number;

@@ -45,6 +45,7 @@ function formatHw({ hw, profile, figures }: DetectedHardware): string {
   if (hw.boardInfo.tegraRelease) lines.push(`L4T          ${hw.boardInfo.tegraRelease.l4tVersion}`);
   lines.push(`cpu          ${v(hw.cpu.model)}${hw.cpu.brand ? ` [${hw.cpu.brand}]` : ''}, ${v(hw.cpu.cores)} CPUs, ${v(hw.cpu.bigCores)} big cores, ${v(hw.cpu.arch)}${hw.cpu.maxFreqMHz ? `, ${hw.cpu.maxFreqMHz} MHz` : ''}`);
   if (hw.cpu.processArch) lines.push(`process      ${hw.cpu.processArch}${hw.cpu.userland32On64 ? ' (32-bit userland on a 64-bit kernel)' : ''}`);
+  if (hw.emulation) lines.push(`emulated     yes (${[hw.emulation.hostArch ? `host ${hw.emulation.hostArch}` : null, hw.emulation.emulator].filter((x) => x !== null).join(', ')}): no figure measured here is the device's`);
   const caps = Object.entries(hw.capabilities).filter(([, x]) => x === true).map(([k]) => k);
   lines.push(`capabilities ${caps.length > 0 ? caps.join(' ') : 'none detected'}`);
   lines.push(
