@@ -10,6 +10,7 @@ import { quantizeFp16 } from '../quantize-fp16.js';
 import { quantizeInt4 } from '../quantize-int4.js';
 import type { CompressMethodRunner, MethodOptions, MethodOutcome } from './method-types.js';
 import { EdgetuneError } from '../../util/errors.js';
+import { detectEmulation } from '../../util/emulation.js';
 
 /** `int8`: static QDQ with calibration, optional mixed precision. */
 export const int8Method: CompressMethodRunner = {
@@ -67,7 +68,11 @@ export const int8Method: CompressMethodRunner = {
     result.report.details = { ...result.report.details, fusion };
     result.report.notes.push(describeFusion(fusion));
     // Does int8 pay here? Measured on this device: fp32 and int8 alternating on the first calibration sample.
-    if (options.speedCheck !== false) {
+    // Not under emulation (issue 16): the emulator's timings are not the device's.
+    const emulation = options.speedCheck !== false ? detectEmulation() : null;
+    if (emulation !== null) {
+      result.report.notes.push(`int8 vs fp32 speed not measured: running emulated${emulation.emulator ? ` by ${emulation.emulator}` : ''}, whose timings are not the device's`);
+    } else if (options.speedCheck !== false) {
       const feeds = feedsForBatch(original, firstBatch)[0]!.feeds;
       const speed = await comparePairedLatency(encodeModel(original), int8Bytes, feeds, { warmup: 2, iterations: 20, minIterations: 5, budgetMs: 4000 });
       result.report.details = { ...result.report.details, speed: { fp32P50Ms: speed.aP50Ms, int8P50Ms: speed.bP50Ms, speedup: speed.speedup, runs: speed.runs } };
