@@ -16,6 +16,8 @@ export interface DeviceSummary {
   version: string | null;
   board: string | null;
   profile: string | null;
+  /** The hello's `hw.emulated`: the device runs under user-mode emulation (issue 16), its timings are not a device's; null when not said. */
+  emulated: boolean | null;
   groups: string[];
   activeModel: unknown;
   lastSeen: string;
@@ -52,6 +54,7 @@ export function summarizeDevice(row: DeviceRow, storedSeqs: readonly number[]): 
     version: typeof status?.version === 'string' ? status.version : typeof hello?.version === 'string' ? hello.version : null,
     board: typeof hw?.board === 'string' ? hw.board : null,
     profile: typeof hello?.profile === 'string' ? hello.profile : typeof hw?.profile === 'string' ? hw.profile : null,
+    emulated: typeof hw?.emulated === 'boolean' ? hw.emulated : null,
     groups: Array.isArray(hello?.groups) ? (hello.groups as unknown[]).filter((g): g is string => typeof g === 'string') : [],
     activeModel: hello?.activeModel ?? null,
     lastSeen: row.lastSeen,
