@@ -161,6 +161,11 @@ export const pruneMethod: CompressMethodRunner = {
  * further off is bad input.
  */
 export const NEAREST_REACHABLE_TOLERANCE = 0.1;
+/**
+ * A latency target below this share of the unpruned latency scaled by the FLOPs left is out of reach whatever the
+ * latency table adds up to (pruning is not expected to make a model faster than twice its FLOPs reduction).
+ */
+export const REACHABLE_FLOOR_SHARE = 0.5;
 /** Allocation rounds for a latency target: after the first, the target is corrected by the measured latency. */
 const LATENCY_ROUNDS = 3;
 
@@ -185,9 +190,13 @@ function allocationTarget(context: MethodContext): AllocationTarget {
 
 /** Bad input when the allocation falls short of the target by more than the tolerance; else a note (or null). */
 function checkReachable(result: AllocationResult, target: AllocationTarget, profiles: GroupProfiles): string | null {
-  if (result.reached) return null;
+  if (result.reached && target.kind !== 'latency') return null;
   if (target.kind === 'latency') {
-    const nearest = result.reachableLatencyMs;
+    // The additive table (base − Σ measured group gains) can reach zero or below when noisy gains add up to more than
+    // the whole (a loaded machine); no reachable latency is taken below half the latency scaled by the FLOPs left.
+    const floorMs = profiles.baseFlops > 0 ? (REACHABLE_FLOOR_SHARE * profiles.baseLatencyMs * result.reachableFlops) / profiles.baseFlops : 0;
+    const nearest = Math.max(result.reachableLatencyMs, floorMs);
+    if (result.reached && nearest <= target.latencyMs) return null;
     const what = `the nearest reachable latency is ${nearest.toFixed(3)} ms (measured here: unpruned ${profiles.baseLatencyMs.toFixed(3)} ms, batch 1, ${profiles.threads} thread(s))`;
     if (nearest > target.latencyMs * (1 + NEAREST_REACHABLE_TOLERANCE)) {
       throw new EdgetuneError('USAGE', `--target-latency-ms ${target.latencyMs} cannot be reached by pruning: ${what}; ask for at least ${(nearest / (1 + NEAREST_REACHABLE_TOLERANCE)).toFixed(3)} ms`);
