@@ -1,9 +1,8 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModelFile } from '../onnx/model-file.js';
 import { validateGraph } from '../onnx/graph.js';
 import { openDataset } from './dataset.js';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { declaredOutputs, evaluateModel, type DetectionEvalSpec } from './evaluate.js';
 import { isImageFolder } from '../detect/image-folder.js';

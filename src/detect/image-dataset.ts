@@ -4,7 +4,8 @@
  * detections can be mapped back to the photo's pixels and matched with labels by file name. Every command that
  * takes `--data` (calibration, validation splits, eval) then reads the same sets. Adapter (writes the disk).
  */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { writeDataset, type DatasetSetToWrite } from '../compress/dataset-writer.js';
 import { openDataset, realInputs, type DataBatch } from '../compress/dataset.js';
 import type { CocoLabels } from './coco-eval.js';
@@ -114,6 +115,12 @@ export function prepareDetectionData(options: { dataDir: string; model: OnnxMode
     const layout = options.preset.layout;
     const fileNames: string[] = [];
     for (let i = 0; i < dataset.setNames.length; i++) {
+      // An image set names its file in meta.json: no need to read its tensors (tune does this per candidate).
+      const named = setFileName(join(options.dataDir, dataset.setNames[i]!, 'meta.json'));
+      if (named !== null) {
+        fileNames.push(named);
+        continue;
+      }
       const batch = dataset.load(i);
       for (let row = 0; row < batch.batchSize; row++) fileNames.push(imageOfSample(batch, row, layout).fileName);
     }
@@ -139,4 +146,15 @@ export function checkLabelsInData(labels: CocoLabels, fileNames: readonly string
     'DATASET_INVALID',
     `labels name ${missing.length} image(s) that are not in the data '${dataDir}': ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''} (the data has ${fileNames.slice(0, 5).join(', ')}${fileNames.length > 5 ? ', …' : ''})`,
   );
+}
+
+/** The file name an image set's meta.json gives, or null (no meta.json, or not an image set's). */
+function setFileName(metaPath: string): string | null {
+  if (!existsSync(metaPath)) return null;
+  try {
+    const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as { detection?: { fileName?: unknown } };
+    return typeof meta.detection?.fileName === 'string' ? meta.detection.fileName : null;
+  } catch {
+    return null; // the dataset reader reports a malformed meta.json when the set is loaded
+  }
 }
