@@ -14,7 +14,7 @@ import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../src/agent/logger.js';
-import { pushJob } from '../src/agent/operator/push-job.js';
+import { pushJob } from '../src/operator/push-job.js';
 import { generateSigningKeyPair } from '../src/transport/signature.js';
 
 const N = Number(process.argv[2] ?? 10);

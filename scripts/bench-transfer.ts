@@ -17,7 +17,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, wri
 import { connect as netConnect, createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pushJob } from '../src/agent/operator/push-job.js';
+import { pushJob } from '../src/operator/push-job.js';
 import { silentLogger } from '../src/agent/logger.js';
 import { generateSigningKeyPair } from '../src/transport/signature.js';
 

@@ -24,7 +24,7 @@
  * re-requests, reports that waited for the push in its session and the reconnect times are printed (no timed
  * assertion).
  *
- * Found with it (fixed in src/agent/operator, regression tests in test/integration/agent/push-reconnect.test.ts and
+ * Found with it (fixed in src/operator, regression tests in test/integration/agent/push-reconnect.test.ts and
  * test/unit/agent/artifact-server-reconnect.test.ts): the push used a clean session, so what devices published while
  * it was reconnecting (they are often back first) was dropped: their post-reconnect chunk requests (the transfer then
  * waited for the device's 10 s stall timer) and their reports (the push waited until its timeout); and chunks lost
@@ -41,7 +41,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentPaths } from '../../src/agent/agent-paths.js';
 import { createLogger } from '../../src/agent/logger.js';
-import { pushJob, type PushResult } from '../../src/agent/operator/push-job.js';
+import { pushJob, type PushResult } from '../../src/operator/push-job.js';
 import { openDatabase, type SqliteDatabase } from '../../src/store/database.js';
 import { AGENT_MIGRATIONS } from '../../src/store/migrations.js';
 import { OperatorStore } from '../../src/store/operator-store.js';

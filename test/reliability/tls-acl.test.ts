@@ -12,7 +12,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../src/agent/agent.js';
-import { connectOperator } from '../../src/agent/operator/operator-link.js';
+import { connectOperator } from '../../src/operator/operator-link.js';
 import { encodeMessage, type ReportMessage } from '../../src/transport/messages.js';
 import type { MqttConnection } from '../../src/transport/mqtt-connection.js';
 import { parsePrivateKey } from '../../src/transport/signature.js';

@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import type { CommandModule } from '../main.js';
-import { listDevices } from '../../agent/operator/list-devices.js';
+import { listDevices } from '../../operator/list-devices.js';
 import { createLogger } from '../../agent/logger.js';
 import { operatorOptions, operatorSettingsFrom } from './operator-options.js';
 

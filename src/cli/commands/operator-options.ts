@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs';
-import type { OperatorBrokerOptions } from '../../agent/operator/operator-link.js';
+import type { OperatorBrokerOptions } from '../../operator/operator-link.js';
 import { DEFAULT_CHUNK_SIZE_BYTES } from '../../config/agent-config-defaults.js';
 import { loadAgentConfig } from '../../config/load-agent-config.js';
 import { EdgetuneError } from '../../util/errors.js';

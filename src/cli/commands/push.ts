@@ -1,10 +1,10 @@
 import type { Argv } from 'yargs';
 import cliProgress from 'cli-progress';
 import type { CommandModule } from '../main.js';
-import { pushJob, type PushProgress, type PushResult, type PushTarget } from '../../agent/operator/push-job.js';
-import { jobOptionsFromArgs } from '../../agent/operator/job-option-args.js';
-import { compareAcrossDevices, formatComparisonTable } from '../../agent/operator/compare-results.js';
-import { reportModelSha } from '../../agent/operator/fleet-inbox.js';
+import { pushJob, type PushProgress, type PushResult, type PushTarget } from '../../operator/push-job.js';
+import { jobOptionsFromArgs } from '../../operator/job-option-args.js';
+import { compareAcrossDevices, formatComparisonTable } from '../../operator/compare-results.js';
+import { reportModelSha } from '../../operator/fleet-inbox.js';
 import { createLogger } from '../../agent/logger.js';
 import { DEVICE_ID_PATTERN } from '../../config/agent-config-schema.js';
 import { parseShapeArgs } from '../../profile/profile-inputs.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import type { CommandModule } from '../main.js';
 import { OperatorStore } from '../../store/operator-store.js';
-import { compareAcrossDevices, formatComparisonTable, summarizeReport } from '../../agent/operator/compare-results.js';
+import { compareAcrossDevices, formatComparisonTable, summarizeReport } from '../../operator/compare-results.js';
 import { EdgetuneError } from '../../util/errors.js';
 
 /** `edgetune results`: stored reports, comparing the same model across devices. */

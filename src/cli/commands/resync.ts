@@ -2,7 +2,7 @@ import type { Argv } from 'yargs';
 import type { CommandModule } from '../main.js';
 import { createLogger } from '../../agent/logger.js';
 import { formatRanges } from '../../util/seq-ranges.js';
-import { resyncReports, type DeviceResync } from '../../agent/operator/resync-reports.js';
+import { resyncReports, type DeviceResync } from '../../operator/resync-reports.js';
 import { DEVICE_ID_PATTERN } from '../../config/agent-config-schema.js';
 import { EdgetuneError } from '../../util/errors.js';
 import { operatorOptions, operatorSettingsFrom } from './operator-options.js';

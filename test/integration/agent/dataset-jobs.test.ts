@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../../src/agent/agent.js';
-import { pushJob } from '../../../src/agent/operator/push-job.js';
+import { pushJob } from '../../../src/operator/push-job.js';
 import { agentConfig, fleetDir, MNIST_MLP, REPO, sha256Of, startAgent, testLogger } from './fleet-harness.js';
 
 const DATA = join(REPO, 'test/fixtures/data/mnist-calib-flat');

@@ -10,8 +10,8 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync,
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../../src/agent/agent.js';
-import { connectOperator } from '../../../src/agent/operator/operator-link.js';
-import { pushJob } from '../../../src/agent/operator/push-job.js';
+import { connectOperator } from '../../../src/operator/operator-link.js';
+import { pushJob } from '../../../src/operator/push-job.js';
 import type { MqttConnection } from '../../../src/transport/mqtt-connection.js';
 import { Topics } from '../../../src/transport/topics.js';
 import { agentConfig, fleetDir, REPO, startAgent, testLogger, waitFor } from './fleet-harness.js';

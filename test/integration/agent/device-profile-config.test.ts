@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../../src/agent/agent.js';
 import { createCliServices } from '../../../src/agent/agent-services.js';
-import { connectOperator } from '../../../src/agent/operator/operator-link.js';
+import { connectOperator } from '../../../src/operator/operator-link.js';
 import { Topics } from '../../../src/transport/topics.js';
 import { agentConfig, fleetDir, MNIST_MLP, runCli, startAgent, testLogger, waitFor } from './fleet-harness.js';
 

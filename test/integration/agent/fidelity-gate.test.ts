@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../../src/agent/agent.js';
 import { createCliServices, type AgentServices } from '../../../src/agent/agent-services.js';
-import { formatComparisonTable, compareAcrossDevices } from '../../../src/agent/operator/compare-results.js';
-import { listDevices } from '../../../src/agent/operator/list-devices.js';
-import { pushJob } from '../../../src/agent/operator/push-job.js';
+import { formatComparisonTable, compareAcrossDevices } from '../../../src/operator/compare-results.js';
+import { listDevices } from '../../../src/operator/list-devices.js';
+import { pushJob } from '../../../src/operator/push-job.js';
 import type { ReportMessage } from '../../../src/transport/messages.js';
 import { agentConfig, fleetDir, HAVE_MOSQUITTO, REPO, sha256Of, startAgent, startTestBroker, testLogger, type TestBroker } from './fleet-harness.js';
 

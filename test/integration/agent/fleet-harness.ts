@@ -10,7 +10,7 @@ import { silentLogger, createLogger, type Logger } from '../../../src/agent/logg
 import { fileLayer, resolveAgentConfig, type ResolvedAgentConfig } from '../../../src/config/load-agent-config.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../../src/transport/embedded-broker.js';
 import { generateSigningKeyPair, signJob, signManifest } from '../../../src/transport/signature.js';
-import { connectOperator } from '../../../src/agent/operator/operator-link.js';
+import { connectOperator } from '../../../src/operator/operator-link.js';
 import { chunkCount } from '../../../src/transport/chunk-layout.js';
 import { decodeMessage, type JobMessage, type ManifestMessage, type ReportMessage, type RequestMessage } from '../../../src/transport/messages.js';
 import type { MqttConnection } from '../../../src/transport/mqtt-connection.js';

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../../src/agent/agent.js';
-import { pushJob } from '../../../src/agent/operator/push-job.js';
+import { pushJob } from '../../../src/operator/push-job.js';
 import { encodeMessage } from '../../../src/transport/messages.js';
 import { generateSigningKeyPair, parsePrivateKey, signJob } from '../../../src/transport/signature.js';
 import { agentConfig, fleetDir, ManualOperator, pingJob, sha256Of, signedJobFor, startAgent, testLogger } from './fleet-harness.js';

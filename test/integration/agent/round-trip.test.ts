@@ -3,7 +3,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../../src/agent/agent.js';
-import { pushJob } from '../../../src/agent/operator/push-job.js';
+import { pushJob } from '../../../src/operator/push-job.js';
 import { OperatorStore } from '../../../src/store/operator-store.js';
 import { agentConfig, BROKER_KINDS, fleetDir, MNIST_MLP, startAgent, startTestBroker, testLogger, type TestBroker } from './fleet-harness.js';
 

@@ -2,8 +2,8 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../../src/agent/agent.js';
-import { listDevices } from '../../../src/agent/operator/list-devices.js';
-import { pushJob } from '../../../src/agent/operator/push-job.js';
+import { listDevices } from '../../../src/operator/list-devices.js';
+import { pushJob } from '../../../src/operator/push-job.js';
 import { agentConfig, fleetDir, MNIST_MLP, sha256Of, startAgent, testLogger, waitFor } from './fleet-harness.js';
 
 describe('schedules (node-cron): heartbeat and re-profile of the live model; deploy without compression; rollback', () => {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../../src/agent/agent.js';
 import { createCliServices, type AgentServices } from '../../../src/agent/agent-services.js';
-import { pushJob } from '../../../src/agent/operator/push-job.js';
+import { pushJob } from '../../../src/operator/push-job.js';
 import { EdgetuneError } from '../../../src/util/errors.js';
 import { agentConfig, fleetDir, MNIST_MLP, sha256Of, startAgent, testLogger } from './fleet-harness.js';
 

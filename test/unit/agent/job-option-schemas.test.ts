@@ -8,7 +8,7 @@ import {
   parseJobOptions,
 } from '../../../src/agent/actions/job-option-schemas.js';
 import { DECODER_NAMES } from '../../../src/detect/decoders/index.js';
-import { jobOptionsFromArgs } from '../../../src/agent/operator/job-option-args.js';
+import { jobOptionsFromArgs } from '../../../src/operator/job-option-args.js';
 import { JOB_ACTIONS } from '../../../src/transport/messages.js';
 import { EdgetuneError } from '../../../src/util/errors.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { lastReportSeqOf, reportGaps, resendWindows } from '../../../src/agent/operator/report-gaps.js';
+import { lastReportSeqOf, reportGaps, resendWindows } from '../../../src/operator/report-gaps.js';
 import { countSeqs, formatRanges, intersectRanges, seqRanges, subtractRanges, unionRanges } from '../../../src/util/seq-ranges.js';
 
 describe('reportGaps', () => {

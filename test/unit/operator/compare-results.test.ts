@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { optionsToFlags } from '../../../src/agent/agent-services.js';
 import { isUnknownCommandMessage } from '../../../src/agent/cli-child.js';
-import { compareAcrossDevices, formatComparisonTable, summarizeReport } from '../../../src/agent/operator/compare-results.js';
-import { jobOptionsFromArgs } from '../../../src/agent/operator/job-option-args.js';
+import { compareAcrossDevices, formatComparisonTable, summarizeReport } from '../../../src/operator/compare-results.js';
+import { jobOptionsFromArgs } from '../../../src/operator/job-option-args.js';
 import type { OperatorReportRow } from '../../../src/store/operator-store.js';
 
 const sha = 'a'.repeat(64);

@@ -2,7 +2,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ServedArtifact } from '../../../src/agent/operator/artifact-server.js';
+import type { ServedArtifact } from '../../../src/operator/artifact-server.js';
 import type { RequestMessage } from '../../../src/transport/messages.js';
 import { Topics } from '../../../src/transport/topics.js';
 

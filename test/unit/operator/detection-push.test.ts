@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { detectionFlags } from '../../../src/agent/agent-services.js';
-import { detectionJobOption, preparePushData, resolveJobDetection } from '../../../src/agent/operator/detection-push.js';
-import { pushJob } from '../../../src/agent/operator/push-job.js';
+import { detectionJobOption, preparePushData, resolveJobDetection } from '../../../src/operator/detection-push.js';
+import { pushJob } from '../../../src/operator/push-job.js';
 import { silentLogger } from '../../../src/agent/logger.js';
 import { EdgetuneError } from '../../../src/util/errors.js';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PublishLink } from '../../../src/agent/artifact-receiver.js';
 import { silentLogger } from '../../../src/agent/logger.js';
-import { ArtifactServer } from '../../../src/agent/operator/artifact-server.js';
+import { ArtifactServer } from '../../../src/operator/artifact-server.js';
 import type { RequestMessage } from '../../../src/transport/messages.js';
 import { CHUNKS, chunkLabel, chunkRequest, topics, writeServedArtifact } from './artifact-server-fixture.js';
 

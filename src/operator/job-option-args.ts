@@ -1,7 +1,7 @@
 import type { z } from 'zod';
-import { JOB_OPTION_SCHEMAS, closestOptionName, optionsTakenBy } from '../actions/job-option-schemas.js';
-import type { JobAction } from '../../transport/messages.js';
-import { EdgetuneError } from '../../util/errors.js';
+import { JOB_OPTION_SCHEMAS, closestOptionName, optionsTakenBy } from '../agent/actions/job-option-schemas.js';
+import type { JobAction } from '../transport/messages.js';
+import { EdgetuneError } from '../util/errors.js';
 
 const KEY = /^[A-Za-z][A-Za-z0-9]{0,40}$/;
 

@@ -1,4 +1,4 @@
-import type { OperatorReportRow } from '../../store/operator-store.js';
+import type { OperatorReportRow } from '../store/operator-store.js';
 
 /** One report reduced to the numbers that compare across devices (null where the report has none). */
 export interface ResultSummary {

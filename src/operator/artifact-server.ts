@@ -1,10 +1,10 @@
 import { open, type FileHandle } from 'node:fs/promises';
-import { chunkLength } from '../../transport/chunk-layout.js';
-import type { RequestMessage } from '../../transport/messages.js';
-import type { Topics } from '../../transport/topics.js';
-import { messageOf } from '../../util/errors.js';
-import type { PublishLink } from '../artifact-receiver.js';
-import type { Logger } from '../logger.js';
+import { chunkLength } from '../transport/chunk-layout.js';
+import type { RequestMessage } from '../transport/messages.js';
+import type { Topics } from '../transport/topics.js';
+import { messageOf } from '../util/errors.js';
+import type { PublishLink } from '../agent/artifact-receiver.js';
+import type { Logger } from '../agent/logger.js';
 
 /** An artifact the operator offers: a local file, its digest and its chunk layout. */
 export interface ServedArtifact {

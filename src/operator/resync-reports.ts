@@ -2,17 +2,17 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { OperatorStore } from '../../store/operator-store.js';
-import type { MqttConnection } from '../../transport/mqtt-connection.js';
-import { parsePrivateKey } from '../../transport/signature.js';
-import { Topics } from '../../transport/topics.js';
-import { EdgetuneError, messageOf } from '../../util/errors.js';
-import type { Logger } from '../logger.js';
+import { OperatorStore } from '../store/operator-store.js';
+import type { MqttConnection } from '../transport/mqtt-connection.js';
+import { parsePrivateKey } from '../transport/signature.js';
+import { Topics } from '../transport/topics.js';
+import { EdgetuneError, messageOf } from '../util/errors.js';
+import type { Logger } from '../agent/logger.js';
 import { FleetInbox } from './fleet-inbox.js';
 import { connectOperator, type OperatorBrokerOptions } from './operator-link.js';
 import { pushJob } from './push-job.js';
 import { lastReportSeqOf, reportGaps, resendWindows, DEFAULT_RESEND_LIMITS, type ResendWindowLimits } from './report-gaps.js';
-import { countSeqs, intersectRanges, seqRanges, subtractRanges, unionRanges, type SeqRange } from '../../util/seq-ranges.js';
+import { countSeqs, intersectRanges, seqRanges, subtractRanges, unionRanges, type SeqRange } from '../util/seq-ranges.js';
 
 /** Caller input for {@link resyncReports}. */
 export interface ResyncOptions {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { compareAcrossDevices, formatComparisonTable, summarizeTune } from '../../../src/agent/operator/compare-results.js';
+import { compareAcrossDevices, formatComparisonTable, summarizeTune } from '../../../src/operator/compare-results.js';
 import { OperatorStore } from '../../../src/store/operator-store.js';
 
 const model = 'c'.repeat(64);

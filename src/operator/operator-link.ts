@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { MqttConnection, type IncomingMessage } from '../../transport/mqtt-connection.js';
-import { EdgetuneError, messageOf } from '../../util/errors.js';
-import type { Logger } from '../logger.js';
+import { MqttConnection, type IncomingMessage } from '../transport/mqtt-connection.js';
+import { EdgetuneError, messageOf } from '../util/errors.js';
+import type { Logger } from '../agent/logger.js';
 
 /** How the operator reaches the broker. */
 export interface OperatorBrokerOptions {

@@ -4,7 +4,7 @@
  * the device says it has committed (`lastReportSeq` in its heartbeat), are exactly the reports that never arrived.
  * Pure: no store, no clock. Seq sets are kept as inclusive ranges so a bogus `lastReportSeq` cannot blow up memory.
  */
-import { countSeqs, seqRanges, subtractRanges, type SeqRange } from '../../util/seq-ranges.js';
+import { countSeqs, seqRanges, subtractRanges, type SeqRange } from '../util/seq-ranges.js';
 
 /** A device's missing reports as the operator sees them. */
 export interface ReportGaps {

@@ -1,12 +1,12 @@
 import { join } from 'node:path';
-import { OperatorStore, type DeviceRow } from '../../store/operator-store.js';
-import { Topics } from '../../transport/topics.js';
-import type { MqttConnection } from '../../transport/mqtt-connection.js';
-import type { Logger } from '../logger.js';
+import { OperatorStore, type DeviceRow } from '../store/operator-store.js';
+import { Topics } from '../transport/topics.js';
+import type { MqttConnection } from '../transport/mqtt-connection.js';
+import type { Logger } from '../agent/logger.js';
 import { FleetInbox } from './fleet-inbox.js';
 import { connectOperator, type OperatorBrokerOptions } from './operator-link.js';
 import { lastReportSeqOf, reportGaps } from './report-gaps.js';
-import type { SeqRange } from '../../util/seq-ranges.js';
+import type { SeqRange } from '../util/seq-ranges.js';
 
 /** A device as `edgetune devices` shows it. */
 export interface DeviceSummary {

@@ -1,8 +1,8 @@
-import type { OperatorStore } from '../../store/operator-store.js';
-import { decodeMessage, type ReportMessage } from '../../transport/messages.js';
-import type { Topics, ParsedTopic } from '../../transport/topics.js';
-import { messageOf } from '../../util/errors.js';
-import type { Logger } from '../logger.js';
+import type { OperatorStore } from '../store/operator-store.js';
+import { decodeMessage, type ReportMessage } from '../transport/messages.js';
+import type { Topics, ParsedTopic } from '../transport/topics.js';
+import { messageOf } from '../util/errors.js';
+import type { Logger } from '../agent/logger.js';
 
 /** Largest report accepted (reports may carry per-op profiles). */
 export const MAX_REPORT_BYTES = 16 * 1024 * 1024;

@@ -8,13 +8,13 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resolveDetectionTask, type DetectionTask } from '../../detect/detection-task.js';
-import { prepareDetectionData } from '../../detect/image-dataset.js';
-import { isImageFolder } from '../../detect/image-folder.js';
-import type { DetectionTaskFiles } from '../../detect/load-detection-task.js';
-import { loadModelFile } from '../../onnx/model-file.js';
-import type { JobAction } from '../../transport/messages.js';
-import { EdgetuneError, messageOf } from '../../util/errors.js';
+import { resolveDetectionTask, type DetectionTask } from '../detect/detection-task.js';
+import { prepareDetectionData } from '../detect/image-dataset.js';
+import { isImageFolder } from '../detect/image-folder.js';
+import type { DetectionTaskFiles } from '../detect/load-detection-task.js';
+import { loadModelFile } from '../onnx/model-file.js';
+import type { JobAction } from '../transport/messages.js';
+import { EdgetuneError, messageOf } from '../util/errors.js';
 
 /** Job actions that take `options.detection`. */
 export const DETECTION_ACTIONS: readonly JobAction[] = ['deploy', 'compress', 'tune', 'eval'];
