@@ -161,6 +161,7 @@ export class Agent {
     const statusTopic = this.topics.device(c.deviceId, 'status');
     const connection = new MqttConnection({
       url,
+      ...(c.broker.url !== 'embedded' && c.broker.urls !== undefined ? { urls: c.broker.urls } : {}),
       clientId: `edgetune-${c.deviceId}`,
       protocolVersion,
       clean: false,
@@ -234,7 +235,7 @@ export class Agent {
       { name: 'cleanup', cron: c.schedules.cleanup, run: () => this.cleanup() },
     ]);
     this.hardwarePromise = this.probeHardware();
-    this.log.info(`agent ${c.deviceId} started (groups: ${c.groups.join(', ') || 'none'}; broker ${url}; data ${c.dataDir})`);
+    this.log.info(`agent ${c.deviceId} started (groups: ${c.groups.join(', ') || 'none'}; broker ${connection.nodeUrls.join(', ')}; data ${c.dataDir})`);
   }
 
   private async stopInner(): Promise<void> {

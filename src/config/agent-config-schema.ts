@@ -17,6 +17,12 @@ export const brokerConfigSchema = z.strictObject({
   url: z.string().refine((u) => u === 'embedded' || /^mqtts?:\/\/[^\s]+$/.test(u), {
     message: 'must be "embedded" or an mqtt:// or mqtts:// URL',
   }).describe('`embedded` (an in-process aedes broker on `host`:`port`) or an mqtt:// / mqtts:// URL'),
+  urls: z
+    .array(z.string().regex(/^mqtts?:\/\/[^\s,]+$/, 'must be an mqtt:// or mqtts:// URL'))
+    .min(1, 'must list at least one node')
+    .refine((l) => new Set(l).size === l.length, { message: 'lists a node twice' })
+    .optional()
+    .describe('the nodes of a clustered broker (mqtt:// / mqtts:// URLs), tried in order: a lost node fails over to the next, round to the first again; replaces `url`'),
   host: z.string().min(1).describe('address the embedded broker listens on'),
   port: z.number().int().min(0).max(65535).describe('port of the embedded broker'),
   username: z.string().optional().describe('broker username'),

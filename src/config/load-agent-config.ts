@@ -51,6 +51,7 @@ export const ENV_OVERRIDES: ReadonlyArray<{ name: string; path: string; parse: E
   { name: 'EDGETUNE_DEVICE_ID', path: 'deviceId', parse: 'string' },
   { name: 'EDGETUNE_GROUPS', path: 'groups', parse: 'list' },
   { name: 'EDGETUNE_BROKER_URL', path: 'broker.url', parse: 'string' },
+  { name: 'EDGETUNE_BROKER_URLS', path: 'broker.urls', parse: 'list' },
   { name: 'EDGETUNE_BROKER_HOST', path: 'broker.host', parse: 'string' },
   { name: 'EDGETUNE_BROKER_PORT', path: 'broker.port', parse: 'int' },
   { name: 'EDGETUNE_BROKER_USERNAME', path: 'broker.username', parse: 'string' },
@@ -163,8 +164,10 @@ export function environmentLayer(env: Record<string, string | undefined>, cwd: s
   for (const o of ENV_OVERRIDES) {
     const text = env[o.name];
     if (text === undefined || text === '') continue;
-    setPath(values, o.path, parseEnvValue(text, o.parse));
-    labels.set(o.path, o.name);
+    // EDGETUNE_BROKER_URL=URL,URL,… names the nodes of a cluster: the same as EDGETUNE_BROKER_URLS.
+    const path = o.path === 'broker.url' && text.includes(',') ? 'broker.urls' : o.path;
+    setPath(values, path, parseEnvValue(text, path === o.path ? o.parse : 'list'));
+    labels.set(path, o.name);
     raw[o.name] = o.name.endsWith('PASSWORD') ? '(set)' : text;
   }
   return { name: 'environment', values: absolutizePaths(values, cwd), labels, raw };
@@ -301,6 +304,13 @@ export function resolveAgentConfig(layers: ConfigLayer[], options: { configPath:
   if ((broker.cert === undefined) !== (broker.key === undefined)) {
     problems.push('broker.cert / broker.key: a client certificate needs both the certificate and its key');
   }
+  // broker.url and broker.urls: whichever the higher layer set wins (a --broker flag or EDGETUNE_BROKER_URL over a
+  // file's `urls`); both in one layer must agree on the first node.
+  const urlRank = layerRank(all, 'broker.url');
+  const urlsRank = layerRank(all, 'broker.urls');
+  if (urlsRank > 0 && urlRank === urlsRank && Array.isArray(broker.urls) && broker.urls[0] !== broker.url) {
+    problems.push(`broker.url / broker.urls: give one of them (url '${String(broker.url)}' is not the first of urls) [from ${labelFor(all, 'broker.urls')}]`);
+  }
   if (broker.url === 'embedded' && broker.protocolVersion === 5) {
     problems.push('broker.protocolVersion: the embedded broker (aedes) speaks MQTT 3.1.1 only; use 4 or remove the key');
   }
@@ -323,7 +333,20 @@ export function resolveAgentConfig(layers: ConfigLayer[], options: { configPath:
     throw new EdgetuneError('CONFIG_INVALID', `config${where} has ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n  - ${problems.join('\n  - ')}`);
   }
   if (!parsed.success) throw new EdgetuneError('CONFIG_INVALID', 'config is invalid');
-  return { ...parsed.data, configPath: options.configPath };
+  const data = parsed.data;
+  // The effective node list: `urls` when it won over `url` (then `url` is its first node), else `url` alone.
+  if (urlsRank > 0 && urlRank <= urlsRank && data.broker.urls !== undefined) data.broker = { ...data.broker, url: data.broker.urls[0] as string };
+  else {
+    const { urls: _dropped, ...rest } = data.broker;
+    data.broker = rest;
+  }
+  return { ...data, configPath: options.configPath };
+}
+
+/** Index of the highest layer that sets `path` (0: only the defaults, or none). */
+function layerRank(layers: ConfigLayer[], path: string): number {
+  for (let i = layers.length - 1; i > 0; i--) if (getPath((layers[i] as ConfigLayer).values, path) !== undefined) return i;
+  return 0;
 }
 
 /** Read agent.config.json (if given), apply EDGETUNE_* env and flag overrides, validate; raw kept apart. */

@@ -7,8 +7,10 @@ import type { Logger } from '../agent/logger.js';
 
 /** How the operator reaches the broker. */
 export interface OperatorBrokerOptions {
-  /** mqtt:// or mqtts:// URL. */
+  /** mqtt:// or mqtts:// URL (the first node when `urls` is given). */
   url: string;
+  /** The nodes of a clustered broker, tried in order with failover (`--broker URL[,URL…]`). */
+  urls?: readonly string[];
   protocolVersion?: 4 | 5 | 'auto';
   username?: string;
   password?: string;
@@ -28,8 +30,11 @@ export async function connectOperator(
   onMessage: (m: IncomingMessage) => void | Promise<void>,
   log: Logger,
 ): Promise<MqttConnection> {
-  if (!/^mqtts?:\/\/[^\s]+$/.test(broker.url)) {
-    throw new EdgetuneError('USAGE', `--broker '${broker.url}' must be an mqtt:// or mqtts:// URL (the embedded broker of an agent listens on mqtt://127.0.0.1:1883)`);
+  const urls = broker.urls && broker.urls.length > 0 ? broker.urls : [broker.url];
+  for (const u of urls) {
+    if (!/^mqtts?:\/\/[^\s,]+$/.test(u)) {
+      throw new EdgetuneError('USAGE', `--broker '${u}' must be an mqtt:// or mqtts:// URL (the embedded broker of an agent listens on mqtt://127.0.0.1:1883)`);
+    }
   }
   const readOpt = (path: string | undefined, what: string): Buffer | undefined => {
     if (path === undefined) return undefined;
@@ -48,7 +53,8 @@ export async function connectOperator(
   }
   const clientId = persistent ? `edgetune-operator-${broker.sessionName}` : `edgetune-op-${hostname().replace(/[^A-Za-z0-9_-]/g, '').slice(0, 20)}-${randomBytes(4).toString('hex')}`;
   const connection = new MqttConnection({
-    url: broker.url,
+    url: urls[0] as string,
+    urls,
     clientId,
     protocolVersion: broker.protocolVersion ?? 'auto',
     clean: !persistent,
@@ -69,8 +75,16 @@ export async function connectOperator(
   try {
     await connection.waitForConnection(broker.connectTimeoutMs ?? 10_000);
   } catch (error) {
+    const failures = connection.failures();
     await connection.stop();
+    if (urls.every((u) => UNREACHABLE.test(failures.get(u) ?? ''))) {
+      const which = urls.map((u) => `${u} (${failures.get(u)})`).join(', ');
+      throw new EdgetuneError('BROKER_UNREACHABLE', `no broker node answers: ${which}; check --broker`, { cause: error });
+    }
     throw error;
   }
   return connection;
 }
+
+/** Connection errors that say nothing listens there (or the name does not resolve), as opposed to a slow broker. */
+const UNREACHABLE = /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|EADDRNOTAVAIL)$/;

@@ -31,8 +31,13 @@ export interface WillOptions {
 
 /** Caller input for {@link MqttConnection}. */
 export interface MqttConnectionOptions {
-  /** mqtt:// or mqtts:// URL. */
+  /** mqtt:// or mqtts:// URL (the first node when `urls` is given). */
   url: string;
+  /**
+   * The nodes of a clustered broker, tried in order: a lost or refused connection moves to the next node (and round
+   * to the first again), so a node loss costs one reconnect. Default: [url].
+   */
+  urls?: readonly string[];
   clientId: string;
   /** 4 = MQTT 3.1.1 (aedes speaks only this), 5 = MQTT 5, 'auto' = try 5 and fall back to 4 if the broker refuses. */
   protocolVersion: 4 | 5 | 'auto';
@@ -93,12 +98,34 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
   private holding = false;
   private isConnected = false;
   private negotiatedVersion: 4 | 5;
+  private readonly urls: readonly string[];
+  private urlIndex = 0;
+  private downgradeLogged = false;
+  /** Per node, the last reason a connection to it failed (cleared when it connects). */
+  private readonly nodeFailures = new Map<string, string>();
 
   constructor(options: MqttConnectionOptions) {
     super();
-    if (!/^mqtts?:\/\//.test(options.url)) throw new RangeError(`broker url '${options.url}' must start with mqtt:// or mqtts://`);
+    const urls = options.urls && options.urls.length > 0 ? options.urls : [options.url];
+    for (const u of urls) if (!/^mqtts?:\/\/[^\s,]+$/.test(u)) throw new RangeError(`broker url '${u}' must start with mqtt:// or mqtts://`);
     this.options = options;
+    this.urls = [...urls];
     this.negotiatedVersion = options.protocolVersion === 4 ? 4 : 5;
+  }
+
+  /** The node in use (or tried next while disconnected). */
+  get url(): string {
+    return this.urls[this.urlIndex] as string;
+  }
+
+  /** Every node of the broker, in the order they are tried. */
+  get nodeUrls(): readonly string[] {
+    return this.urls;
+  }
+
+  /** Per node, why the last connection to it failed; a node that connected since has no entry. */
+  failures(): ReadonlyMap<string, string> {
+    return this.nodeFailures;
   }
 
   /** True while a CONNACK-accepted connection is open. */
@@ -138,7 +165,7 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
       };
       const timer = setTimeout(() => {
         cleanup();
-        reject(new EdgetuneError('BROKER_FAILED', `no connection to ${this.options.url} within ${timeoutMs} ms`));
+        reject(new EdgetuneError('BROKER_FAILED', `no connection to ${this.urls.join(', ')} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.on('connect', onConnect);
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -184,7 +211,7 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
         }
       }
       const left = deadline - Date.now();
-      if (left <= 0) throw new EdgetuneError('BROKER_FAILED', `no connection to ${this.options.url} for ${timeoutMs} ms; ${topic} not published`);
+      if (left <= 0) throw new EdgetuneError('BROKER_FAILED', `no connection to ${this.urls.join(', ')} for ${timeoutMs} ms; ${topic} not published`);
       await this.waitForConnection(left, signal);
     }
   }
@@ -270,7 +297,9 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
       clean: o.clean,
       keepalive: o.keepaliveSeconds,
       reconnectPeriod: 0,
-      connectTimeout: o.connectTimeoutMs ?? 30_000,
+      // With several nodes a node that accepts TCP but never answers CONNECT (a NATS node whose JetStream has no
+      // quorum yet) is given up sooner, so that the next node is tried.
+      connectTimeout: o.connectTimeoutMs ?? (this.urls.length > 1 ? 10_000 : 30_000),
       queueQoSZero: false,
       resubscribe: false,
       rejectUnauthorized: true,
@@ -294,9 +323,11 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
 
   private openClient(): void {
     if (this.stopped) return;
-    const client = connect(this.options.url, this.clientOptions());
+    const url = this.url;
+    const client = connect(url, this.clientOptions());
     this.client = client;
     let refusedProtocol = false;
+    let lastError: string | null = null;
     client.handleMessage = (packet: IPublishPacket, callback: (error?: Error) => void): void => {
       // MQTT.js: calling back with an error skips the PUBACK and goes on with the next packet; the broker
       // redelivers the message to the next session.
@@ -320,19 +351,29 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
       if (this.client !== client) return;
       this.attempt = 0;
       this.isConnected = true;
+      this.nodeFailures.delete(url);
       const sessionPresent = connack.sessionPresent === true && !this.options.clean;
-      this.options.log.info(`mqtt: connected to ${this.options.url} (MQTT ${this.negotiatedVersion === 5 ? '5' : '3.1.1'}, session ${sessionPresent ? 'resumed' : 'new'})`);
+      const node = this.urls.length > 1 ? ` (node ${this.urlIndex + 1} of ${this.urls.length})` : '';
+      this.options.log.info(`mqtt: connected to ${url}${node} (MQTT ${this.negotiatedVersion === 5 ? '5' : '3.1.1'}, session ${sessionPresent ? 'resumed' : 'new'})`);
+      if (this.negotiatedVersion === 4) this.logDowngrade();
       // Re-send every subscription on each connect: a resumed session may lack ones added while offline, and
-      // SUBSCRIBE is idempotent (retained messages come again; handlers tolerate that).
+      // SUBSCRIBE is idempotent (retained messages come again; handlers tolerate that). A refused or unanswered
+      // SUBSCRIBE drops the connection so that the next connect (the next node) tries again: a clustered broker
+      // can refuse one while it moves its state off a lost node, and a link without its subscriptions is deaf.
       if (this.subscriptions.size > 0) {
         const all = [...this.subscriptions.entries()];
-        this.sendSubscribe(client, all).catch((error: unknown) => this.options.log.warn(`mqtt: resubscribe failed: ${messageOf(error)}`));
+        withTimeout(this.sendSubscribe(client, all), this.options.connectTimeoutMs ?? 30_000).catch((error: unknown) => {
+          if (this.client !== client) return;
+          this.options.log.warn(`mqtt: resubscribe on ${url} failed (${messageOf(error)}); reconnecting`);
+          client.stream?.destroy();
+        });
       }
       this.emit('connect', sessionPresent);
     });
     client.on('error', (error: Error & { code?: number | string }) => {
       if (this.client !== client) return;
       const text = messageOf(error);
+      lastError = typeof error.code === 'string' ? `${error.code}` : text;
       if (this.options.protocolVersion === 'auto' && this.negotiatedVersion === 5 && /unacceptable protocol|unsupported protocol/i.test(text)) {
         refusedProtocol = true;
         this.options.log.debug(`mqtt: ${text} (falling back to MQTT 3.1.1)`);
@@ -351,10 +392,16 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
       if (wasConnected) this.emit('disconnect', 'connection closed');
       if (this.stopped) return;
       if (!wasConnected && this.options.protocolVersion === 'auto' && this.negotiatedVersion === 5 && refusedProtocol) {
-        this.options.log.info('mqtt: broker refused MQTT 5; retrying with MQTT 3.1.1');
+        this.options.log.info(`mqtt: ${url} refused MQTT 5; retrying with MQTT 3.1.1`);
         this.negotiatedVersion = 4;
         this.openClient();
         return;
+      }
+      if (!wasConnected) this.nodeFailures.set(url, lastError ?? 'no CONNACK');
+      if (this.urls.length > 1) {
+        // Fail over: the next node, and round to the first again after the last.
+        this.urlIndex = (this.urlIndex + 1) % this.urls.length;
+        this.options.log.info(`mqtt: ${wasConnected ? 'lost' : 'no connection to'} ${url}; next node ${this.url}`);
       }
       const delay = reconnectDelayMs(this.attempt, this.options.reconnectInitialMs, this.options.reconnectMaxMs, this.options.random ?? Math.random);
       this.attempt += 1;
@@ -364,6 +411,23 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
         this.openClient();
       }, delay);
     });
+  }
+
+  /**
+   * One line, once, naming what MQTT 3.1.1 cannot carry of what the caller asked for, and the equivalent where the
+   * broker has one.
+   */
+  private logDowngrade(): void {
+    if (this.downgradeLogged) return;
+    this.downgradeLogged = true;
+    const o = this.options;
+    const off: string[] = [];
+    if (o.receiveMaximum !== undefined) off.push(`Receive Maximum ${o.receiveMaximum} (the broker's own in-flight limit applies: NATS mqtt.max_ack_pending, Mosquitto max_inflight_messages)`);
+    if (!o.clean && o.sessionExpirySeconds > 0) off.push(`session expiry ${o.sessionExpirySeconds} s (the persistent session lasts until a clean connect)`);
+    if (o.will?.delaySeconds) off.push(`Will Delay ${o.will.delaySeconds} s (the Will is published as soon as the link drops)`);
+    if (o.maximumPacketSizeBytes !== undefined) off.push('Maximum Packet Size (the broker\'s own limit applies)');
+    if (off.length === 0) return;
+    o.log.info(`mqtt: MQTT 3.1.1 (${o.protocolVersion === 'auto' ? 'the broker refused 5' : 'configured'}), so these MQTT 5 features are off: ${off.join('; ')}`);
   }
 
   private sendSubscribe(client: MqttClient, entries: Array<[string, 0 | 1]>): Promise<void> {

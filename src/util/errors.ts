@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'CHILD_TIMEOUT'
   | 'CHILD_OOM'
   | 'BROKER_FAILED'
+  | 'BROKER_UNREACHABLE'
   | 'STORE_FAILED'
   | 'IO_FAILED'
   | 'FIDELITY_FAILED'
@@ -31,6 +32,8 @@ const BAD_INPUT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'ARTIFACT_INVALID',
   'JOB_INVALID',
   'LIMIT_EXCEEDED',
+  // every node of the broker list refused the connection or does not resolve: a wrong list, not a passing fault
+  'BROKER_UNREACHABLE',
 ]);
 
 /** The one error class of edgetune: a message that names the thing, a stable code, an optional cause. */

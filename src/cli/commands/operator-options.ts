@@ -8,7 +8,7 @@ import { EdgetuneError } from '../../util/errors.js';
 export function operatorOptions(y: Argv): Argv {
   return y
     .option('config', { type: 'string', describe: 'take broker URL, credentials, TLS files, topic prefix and chunk size from this agent.config.json' })
-    .option('broker', { type: 'string', describe: 'broker URL, mqtt:// or mqtts:// (default mqtt://127.0.0.1:1883)' })
+    .option('broker', { type: 'string', describe: 'broker URL, mqtt:// or mqtts:// (default mqtt://127.0.0.1:1883); a clustered broker: URL,URL,… tried in order with failover' })
     .option('mqtt-version', { type: 'string', choices: ['4', '5', 'auto'], describe: 'MQTT protocol level (default auto: 5, falling back to 3.1.1)' })
     .option('username', { type: 'string', describe: 'broker username' })
     .option('password', { type: 'string', describe: 'broker password (or EDGETUNE_BROKER_PASSWORD)' })
@@ -37,6 +37,7 @@ export function operatorSettingsFrom(args: Record<string, unknown>): OperatorSet
     const host = c.broker.host === '0.0.0.0' ? '127.0.0.1' : c.broker.host;
     fromConfig = {
       url: c.broker.url === 'embedded' ? `mqtt://${host}:${c.broker.port}` : c.broker.url,
+      ...(c.broker.url !== 'embedded' && c.broker.urls !== undefined ? { urls: c.broker.urls } : {}),
       ...(c.broker.protocolVersion !== undefined ? { protocolVersion: c.broker.protocolVersion } : {}),
       ...(c.broker.username !== undefined ? { username: c.broker.username } : {}),
       ...(c.broker.password !== undefined ? { password: c.broker.password } : {}),
@@ -56,9 +57,11 @@ export function operatorSettingsFrom(args: Record<string, unknown>): OperatorSet
   const ca = pick(args.ca, fromConfig.ca);
   const cert = pick(args.cert, fromConfig.cert);
   const key = pick(args.clientKey, fromConfig.key);
+  const urls = args.broker !== undefined ? parseBrokerList(String(args.broker)) : fromConfig.urls;
   return {
     broker: {
-      url: (args.broker as string | undefined) ?? fromConfig.url ?? 'mqtt://127.0.0.1:1883',
+      url: urls?.[0] ?? fromConfig.url ?? 'mqtt://127.0.0.1:1883',
+      ...(urls !== undefined && urls.length > 1 ? { urls } : {}),
       protocolVersion: v === '4' ? 4 : v === '5' ? 5 : v === 'auto' ? 'auto' : (fromConfig.protocolVersion ?? 'auto'),
       ...(username !== undefined ? { username } : {}),
       ...(password !== undefined ? { password } : {}),
@@ -70,4 +73,18 @@ export function operatorSettingsFrom(args: Record<string, unknown>): OperatorSet
     topicPrefix,
     chunkSizeBytes: (args.chunkSize as number | undefined) ?? fromConfig.chunkSizeBytes ?? DEFAULT_CHUNK_SIZE_BYTES,
   };
+}
+
+/** `--broker URL[,URL…]`: the nodes of a broker, each an mqtt:// or mqtts:// URL, no repeats. USAGE otherwise. */
+export function parseBrokerList(text: string): string[] {
+  const urls = text.split(',').map((u) => u.trim());
+  const problems: string[] = [];
+  if (urls.length === 0 || urls.every((u) => u === '')) problems.push('is empty');
+  urls.forEach((u, i) => {
+    if (u === '') problems.push(`node ${i + 1} is empty`);
+    else if (!/^mqtts?:\/\/[^\s/?#]+(:\d+)?\/?$/.test(u)) problems.push(`node ${i + 1} '${u}' is not an mqtt:// or mqtts:// URL of a host and port`);
+    else if (urls.indexOf(u) !== i) problems.push(`node ${i + 1} '${u}' is listed twice`);
+  });
+  if (problems.length > 0) throw new EdgetuneError('USAGE', `--broker '${text}': ${problems.join('; ')}`);
+  return urls;
 }

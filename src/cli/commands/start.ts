@@ -3,6 +3,7 @@ import type { Argv } from 'yargs';
 import type { CommandModule } from '../main.js';
 import { loadAgentConfig } from '../../config/load-agent-config.js';
 import { Agent } from '../../agent/agent.js';
+import { parseBrokerList } from './operator-options.js';
 
 /** `edgetune start`: run the agent until SIGINT/SIGTERM. */
 export const commandModule: CommandModule = {
@@ -12,7 +13,7 @@ export const commandModule: CommandModule = {
     y
       .option('config', { type: 'string', describe: 'agent.config.json (default: ./agent.config.json if present)' })
       .option('device-id', { type: 'string', describe: 'override deviceId' })
-      .option('broker', { type: 'string', describe: 'override broker.url: embedded or mqtt(s)://host:port' })
+      .option('broker', { type: 'string', describe: 'override broker.url: embedded or mqtt(s)://host:port; URL,URL,… sets broker.urls (a clustered broker)' })
       .option('port', { type: 'number', describe: 'override broker.port (embedded broker)' })
       .option('data-dir', { type: 'string', describe: 'override dataDir' })
       .option('log-level', { type: 'string', choices: ['error', 'warn', 'info', 'debug'], describe: 'override logLevel' }),
@@ -28,7 +29,8 @@ export const commandModule: CommandModule = {
       labels[path] = flag;
     };
     set('deviceId', args.deviceId, '--device-id');
-    set('broker.url', args.broker, '--broker');
+    if (typeof args.broker === 'string' && args.broker.includes(',')) set('broker.urls', parseBrokerList(args.broker), '--broker');
+    else set('broker.url', args.broker, '--broker');
     set('broker.port', args.port, '--port');
     set('dataDir', args.dataDir, '--data-dir');
     set('logLevel', args.logLevel, '--log-level');

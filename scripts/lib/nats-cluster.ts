@@ -1,0 +1,195 @@
+/**
+ * A NATS cluster on loopback for tests and benchmarks (issue 18): N `nats-server` nodes (Debian's 2.9) with cluster
+ * routes between them, JetStream (file store in a temp dir, streams replicated N ways) and an MQTT 3.1.1 listener
+ * on each. One config file per node in `dir`; a node can be killed (SIGKILL) and started again on the same ports
+ * and store, as a crashed broker host would come back.
+ *
+ * NATS MQTT needs a `server_name` per node and JetStream; `mqtt.stream_replicas` makes the MQTT streams (sessions,
+ * retained messages, QoS 1 messages) R3, so they survive the loss of one node.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, openSync, closeSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { MqttConnection } from '../../src/transport/mqtt-connection.js';
+import { silentLogger } from '../../src/agent/logger.js';
+
+/** The nats-server binary, or null when it is not installed (Debian puts it in /usr/sbin). */
+export const NATS_SERVER: string | null = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find((p) => existsSync(p)) ?? null;
+
+/** Caller input for {@link startNatsCluster}. */
+export interface NatsClusterOptions {
+  /** Directory for the config files, JetStream stores and logs (the caller removes it). */
+  dir: string;
+  /** Nodes (default 3). */
+  nodes?: number;
+  /**
+   * `mqtt.max_ack_pending`: QoS 1 messages the server sends a subscription before it waits for PUBACKs; NATS's
+   * equivalent of MQTT 5 Receive Maximum, set server-wide (default: the server's, 1024).
+   */
+  maxAckPending?: number;
+  /** How long the server waits for a PUBACK before it redelivers (`mqtt.ack_wait`, default the server's 30 s). */
+  ackWaitSeconds?: number;
+}
+
+/** One node of the cluster. */
+export interface NatsNode {
+  name: string;
+  mqttPort: number;
+  mqttUrl: string;
+  clientPort: number;
+  clusterPort: number;
+  httpPort: number;
+  /** Process id while running, else null. */
+  readonly pid: number | null;
+  readonly running: boolean;
+  /** Start (again) and wait until its JetStream is healthy and its MQTT listener answers CONNECT. */
+  start(timeoutMs?: number): Promise<void>;
+  /** Send `signal` (default SIGKILL) and wait for the process to exit. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** A running cluster. */
+export interface NatsCluster {
+  nodes: NatsNode[];
+  /** The MQTT URL of every node, in node order. */
+  urls: string[];
+  /** Kill every node that still runs. */
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function healthy(httpPort: number): Promise<boolean> {
+  try {
+    const r = await fetch(`http://127.0.0.1:${httpPort}/healthz`, { signal: AbortSignal.timeout(2000) });
+    return r.ok;
+  } catch {
+    return false;
+  }
+}
+
+/** True once an MQTT 3.1.1 CONNECT to `url` gets its CONNACK within `timeoutMs`. */
+export async function mqttAnswers(url: string, timeoutMs: number): Promise<boolean> {
+  const c = new MqttConnection({
+    url,
+    clientId: `nats-probe-${process.pid}-${Math.random().toString(16).slice(2, 10)}`,
+    protocolVersion: 4,
+    clean: true,
+    sessionExpirySeconds: 0,
+    keepaliveSeconds: 30,
+    reconnectInitialMs: 200,
+    reconnectMaxMs: 500,
+    connectTimeoutMs: Math.min(timeoutMs, 5000),
+    onMessage: () => undefined,
+    log: silentLogger(),
+  });
+  c.start();
+  try {
+    await c.waitForConnection(timeoutMs);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await c.stop();
+  }
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`nats cluster: timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Write the config files, start every node and wait until each is healthy and answers MQTT CONNECT. */
+export async function startNatsCluster(options: NatsClusterOptions): Promise<NatsCluster> {
+  if (NATS_SERVER === null) throw new Error('nats-server is not installed (Debian: apt-get install nats-server)');
+  const binary = NATS_SERVER;
+  const count = options.nodes ?? 3;
+  const specs: Array<{ name: string; clientPort: number; clusterPort: number; httpPort: number; mqttPort: number }> = [];
+  for (let i = 0; i < count; i++) {
+    specs.push({ name: `n${i + 1}`, clientPort: await freePort(), clusterPort: await freePort(), httpPort: await freePort(), mqttPort: await freePort() });
+  }
+  const routes = specs.map((s) => `nats-route://127.0.0.1:${s.clusterPort}`).join(', ');
+  const nodes: NatsNode[] = specs.map((spec) => {
+    const store = join(options.dir, `${spec.name}-js`);
+    mkdirSync(store, { recursive: true });
+    const conf = join(options.dir, `${spec.name}.conf`);
+    const mqtt = [
+      `  listen: 127.0.0.1:${spec.mqttPort}`,
+      `  stream_replicas: ${count}`,
+      ...(options.maxAckPending !== undefined ? [`  max_ack_pending: ${options.maxAckPending}`] : []),
+      ...(options.ackWaitSeconds !== undefined ? [`  ack_wait: "${options.ackWaitSeconds}s"`] : []),
+    ];
+    writeFileSync(
+      conf,
+      [
+        `server_name: ${spec.name}`,
+        `listen: 127.0.0.1:${spec.clientPort}`,
+        `http: 127.0.0.1:${spec.httpPort}`,
+        `jetstream { store_dir: "${store}" }`,
+        `cluster { name: edgetune, listen: 127.0.0.1:${spec.clusterPort}, routes: [${routes}] }`,
+        `mqtt {`,
+        ...mqtt,
+        `}`,
+        '',
+      ].join('\n'),
+    );
+    const logPath = join(options.dir, `${spec.name}.log`);
+    let child: ChildProcess | null = null;
+    const node: NatsNode = {
+      ...spec,
+      mqttUrl: `mqtt://127.0.0.1:${spec.mqttPort}`,
+      get pid() {
+        return child?.pid ?? null;
+      },
+      get running() {
+        return child !== null && child.exitCode === null && child.signalCode === null;
+      },
+      async start(timeoutMs = 60_000) {
+        if (node.running) return;
+        const fd = openSync(logPath, 'a');
+        child = spawn(binary, ['-c', conf], { stdio: ['ignore', fd, fd] });
+        closeSync(fd);
+        await until(`${spec.name} healthy (log: ${logPath})`, () => healthy(spec.httpPort), timeoutMs);
+        await until(`${spec.name} answering MQTT CONNECT (log: ${logPath})`, () => mqttAnswers(node.mqttUrl, 5000), timeoutMs);
+      },
+      async kill(signal: NodeJS.Signals = 'SIGKILL') {
+        const c = child;
+        if (!c || c.exitCode !== null || c.signalCode !== null) return;
+        await new Promise<void>((resolve) => {
+          c.once('exit', () => resolve());
+          c.kill(signal);
+        });
+      },
+    };
+    return node;
+  });
+  const cluster: NatsCluster = {
+    nodes,
+    urls: nodes.map((n) => n.mqttUrl),
+    async stop() {
+      await Promise.all(nodes.map((n) => n.kill('SIGKILL')));
+    },
+  };
+  try {
+    // The nodes start together: JetStream needs a quorum of them before any is healthy.
+    await Promise.all(nodes.map((n) => n.start()));
+  } catch (error) {
+    await cluster.stop();
+    throw error;
+  }
+  return cluster;
+}
