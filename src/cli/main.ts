@@ -35,6 +35,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'devices', describe: 'list devices from their retained status and hello', load: () => import('./commands/devices.js') },
   { name: 'results', describe: 'stored reports, the same model compared across devices', load: () => import('./commands/results.js') },
   { name: 'resync', describe: 'ask devices to re-send reports missing from the operator store', load: () => import('./commands/resync.js') },
+  { name: 'rollout', describe: 'roll a model out to a group in stages, with success and abort thresholds; --resume ID; status ID', load: () => import('./commands/rollout.js') },
 ];
 
 /** Run the CLI; sets process.exitCode (0 ok, 1 run-time failure, 2 bad input) instead of exiting. */

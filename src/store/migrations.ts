@@ -124,4 +124,52 @@ export const OPERATOR_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    describe: 'staged rollouts (issue 18): rollouts, their stages, each device and its job',
+    sql: `
+      CREATE TABLE rollouts (
+        rollout_id TEXT PRIMARY KEY,
+        group_name TEXT NOT NULL,
+        action TEXT NOT NULL,
+        model_path TEXT NOT NULL,
+        model_sha256 TEXT NOT NULL,
+        settings TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('running', 'rolling-back', 'completed', 'aborted', 'halted')),
+        current_stage INTEGER NOT NULL,
+        reason TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE TABLE rollout_stages (
+        rollout_id TEXT NOT NULL REFERENCES rollouts(rollout_id) ON DELETE CASCADE,
+        stage INTEGER NOT NULL,
+        percent REAL NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'running', 'passed', 'halted', 'aborted')),
+        started_at TEXT,
+        deadline_at TEXT,
+        finished_at TEXT,
+        reason TEXT,
+        PRIMARY KEY (rollout_id, stage)
+      ) WITHOUT ROWID;
+      CREATE TABLE rollout_devices (
+        rollout_id TEXT NOT NULL REFERENCES rollouts(rollout_id) ON DELETE CASCADE,
+        device_id TEXT NOT NULL,
+        stage INTEGER NOT NULL,
+        rank INTEGER NOT NULL,
+        job_id TEXT,
+        outcome TEXT NOT NULL CHECK (outcome IN ('pending', 'succeeded', 'failed', 'skipped')),
+        reason TEXT,
+        activated INTEGER NOT NULL DEFAULT 0,
+        latency_ms REAL,
+        rollback_job_id TEXT,
+        rollback_state TEXT CHECK (rollback_state IN ('ok', 'failed')),
+        rollback_reason TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (rollout_id, device_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX rollout_devices_stage ON rollout_devices(rollout_id, stage, rank);
+      CREATE INDEX pushes_target ON pushes(target, created_at);
+    `,
+  },
 ];
