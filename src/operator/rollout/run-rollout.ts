@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256OfFile } from '../../agent/artifact-receiver.js';
 import type { Logger } from '../../agent/logger.js';
@@ -121,6 +121,7 @@ export function rolloutStatus(operatorDataDir: string, rolloutId: string): Rollo
 
 function openStoreForRead(operatorDataDir: string, rolloutId: string): OperatorStore {
   const path = join(operatorDataDir, 'operator.db');
+  if (!existsSync(path)) throw new EdgetuneError('USAGE', `rollout: no rollout '${rolloutId}': there is no operator store at ${path} (--data-dir names it); nothing was pushed`);
   let store: OperatorStore;
   try {
     store = new OperatorStore(path);
