@@ -36,6 +36,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'results', describe: 'stored reports, the same model compared across devices', load: () => import('./commands/results.js') },
   { name: 'resync', describe: 'ask devices to re-send reports missing from the operator store', load: () => import('./commands/resync.js') },
   { name: 'rollout', describe: 'roll a model out to a group in stages, with success and abort thresholds; --resume ID; status ID', load: () => import('./commands/rollout.js') },
+  { name: 'dashboard', describe: 'a local web page over the operator store, live from the broker', load: () => import('./commands/dashboard.js') },
 ];
 
 /** Run the CLI; sets process.exitCode (0 ok, 1 run-time failure, 2 bad input) instead of exiting. */
