@@ -1,8 +1,10 @@
 /**
  * One worker process of `scripts/bench-fleet.ts`: runs a slice of the fleet as real `Agent` instances (each with
  * its own config, SQLite store and data dir) and talks to the coordinator over the fork IPC channel:
- *   ← { type: 'start', deviceIds, url, dir, publicKeyPath }   → { type: 'ready', rssMb, startupSeconds }
- *   ← { type: 'stop' }                                        → { type: 'stopped' } and exit
+ *   ← { type: 'start', deviceIds, url, urls?, dir, publicKeyPath }   → { type: 'ready', rssMb, startupSeconds }
+ *   ← { type: 'connected' }                                    → { type: 'connected', connected, total }
+ *   ← { type: 'stop' }                                         → { type: 'stopped' } and exit
+ * `urls` (scripts/bench-cluster.ts): per device, the node list of a clustered broker (`broker.urls`).
  */
 import { join } from 'node:path';
 import { Agent } from '../../src/agent/agent.js';
@@ -13,6 +15,8 @@ interface StartMessage {
   type: 'start';
   deviceIds: string[];
   url: string;
+  /** Per device (same order as deviceIds): its `broker.urls`. */
+  urls?: string[][];
   dir: string;
   publicKeyPath: string;
   receiveMaximum: number;
@@ -31,11 +35,12 @@ async function startAgents(m: StartMessage): Promise<void> {
   const t0 = performance.now();
   for (let i = 0; i < m.deviceIds.length; i += START_BATCH) {
     await Promise.all(
-      m.deviceIds.slice(i, i + START_BATCH).map(async (deviceId) => {
+      m.deviceIds.slice(i, i + START_BATCH).map(async (deviceId, j) => {
+        const urls = m.urls?.[i + j];
         const raw = {
           deviceId,
           groups: ['fleet'],
-          broker: { url: m.url, reconnectInitialMs: 500, reconnectMaxMs: 10_000, receiveMaximum: m.receiveMaximum },
+          broker: { url: urls?.[0] ?? m.url, ...(urls ? { urls } : {}), reconnectInitialMs: 500, reconnectMaxMs: 10_000, receiveMaximum: m.receiveMaximum },
           dataDir: join(m.dir, deviceId),
           trustedKeys: [m.publicKeyPath],
           schedules: { heartbeat: null, reprofile: null, cleanup: null },
@@ -60,6 +65,8 @@ process.on('message', (m: { type: string }) => {
       process.stderr.write(`fleet worker: ${String(error)}\n`);
       process.exit(1);
     });
+  } else if (m.type === 'connected') {
+    send({ type: 'connected', connected: agents.filter((a) => a.connected).length, total: agents.length });
   } else if (m.type === 'stop') {
     Promise.all(agents.map((a) => a.stop().catch(() => undefined))).then(() => {
       send({ type: 'stopped' });

@@ -184,6 +184,8 @@ export class Agent {
       // A chunk plus topic and header room; control messages are far smaller. Caps what an MQTT 5 broker sends us.
       maximumPacketSizeBytes: Math.max(c.limits.maxChunkBytes, c.limits.maxControlMessageBytes) + 64 * 1024,
       receiveMaximum: c.broker.receiveMaximum,
+      // a refused SUBSCRIBE (an artifact's topics) fails the job: give a clustered broker a moment first
+      refusedSubscribeRetryMs: 20_000,
       onMessage: (m) => this.onMessage(m),
       log: this.log.child('mqtt'),
       random: this.random,

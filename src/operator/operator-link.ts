@@ -22,6 +22,8 @@ export interface OperatorBrokerOptions {
   /** How long the broker keeps that session after a disconnect (MQTT 5; default 7 days). */
   sessionExpirySeconds?: number;
   connectTimeoutMs?: number;
+  /** How long a SUBSCRIBE the broker refuses is sent again before it fails (MqttConnectionOptions; default 0). */
+  refusedSubscribeRetryMs?: number;
 }
 
 /** Open an operator connection (clean session unless `sessionName`), wait until connected. */
@@ -68,6 +70,7 @@ export async function connectOperator(
     reconnectInitialMs: 500,
     reconnectMaxMs: 10_000,
     connectTimeoutMs: broker.connectTimeoutMs ?? 10_000,
+    ...(broker.refusedSubscribeRetryMs !== undefined ? { refusedSubscribeRetryMs: broker.refusedSubscribeRetryMs } : {}),
     onMessage,
     log,
   });

@@ -301,9 +301,10 @@ export async function pushJob(o: PushOptions): Promise<PushResult> {
   // that devices publish while this push reconnects (after a broker restart the devices are often back first) wait
   // for it at the broker instead of being dropped. It is emptied (unsubscribed) at the end and expires by itself.
   const ownSession = o.broker.sessionName === undefined;
+  // A refused SUBSCRIBE is sent again for a while: a clustered broker (NATS) refuses some under load.
   const brokerOptions: OperatorBrokerOptions = ownSession
-    ? { ...o.broker, sessionName: `push-${job.jobId}`, sessionExpirySeconds: Math.max(60, Math.ceil(o.timeoutMs / 1000)) }
-    : o.broker;
+    ? { refusedSubscribeRetryMs: 10_000, ...o.broker, sessionName: `push-${job.jobId}`, sessionExpirySeconds: Math.max(60, Math.ceil(o.timeoutMs / 1000)) }
+    : { refusedSubscribeRetryMs: 10_000, ...o.broker };
   const filters: string[] = [];
   const deadline = started + o.timeoutMs;
   /** Wait until `cond` holds (woken by each message that may change it) or `untilMs` passes; its last value. */

@@ -68,6 +68,13 @@ export interface MqttConnectionOptions {
    */
   onMessage: (message: IncomingMessage) => void | Promise<void>;
   log: TransportLogger;
+  /**
+   * How long a SUBSCRIBE that a live broker refuses (SUBACK 0x80) is sent again (doubling pauses from 250 ms) before
+   * `subscribe` rejects; default 0. NATS refuses some under load or while it moves state off a lost node (its
+   * JetStream consumer for the subscription could not be made in time) and grants them a moment later; an ACL that
+   * forbids a filter refuses every time, and only costs this long.
+   */
+  refusedSubscribeRetryMs?: number;
   /** Injected randomness for the reconnect jitter (default Math.random). */
   random?: () => number;
 }
@@ -225,11 +232,21 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
     for (const f of fresh) this.subscriptions.set(f, qos);
     const client = this.client;
     if (fresh.length === 0 || !client || !this.isConnected) return;
-    try {
-      await this.sendSubscribe(client, fresh.map((f) => [f, qos]));
-    } catch (error) {
-      if (this.isConnected && this.client === client) throw error;
-      this.options.log.debug(`mqtt: connection lost before the SUBACK for ${fresh.join(', ')}; re-sent on reconnect`);
+    const deadline = Date.now() + (this.options.refusedSubscribeRetryMs ?? 0);
+    for (let pauseMs = 250; ; pauseMs *= 2) {
+      try {
+        await this.sendSubscribe(client, fresh.map((f) => [f, qos]));
+        return;
+      } catch (error) {
+        if (!(this.isConnected && this.client === client)) {
+          this.options.log.debug(`mqtt: connection lost before the SUBACK for ${fresh.join(', ')}; re-sent on reconnect`);
+          return;
+        }
+        if (Date.now() + pauseMs > deadline || this.stopped) throw error;
+        this.options.log.info(`mqtt: ${messageOf(error)}; subscribing again in ${pauseMs} ms`);
+        await new Promise((r) => setTimeout(r, pauseMs));
+        if (!(this.isConnected && this.client === client) || !fresh.every((f) => this.subscriptions.get(f) === qos)) return;
+      }
     }
   }
 
