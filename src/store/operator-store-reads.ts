@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDatabase } from './database.js';
 import { EdgetuneError, messageOf } from '../util/errors.js';
@@ -29,6 +29,12 @@ export function checkOperatorStore(dataDir: string): OperatorStoreCheck {
     const agent = entries.includes('agent.db') ? "; it holds agent.db: this is an agent's data dir, not the operator's" : '';
     throw new EdgetuneError('USAGE', `--data-dir ${dataDir} is not an operator store: it has no operator.db but ${entries.length} other entr${entries.length === 1 ? 'y' : 'ies'} (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''})${agent}`);
   }
+  // Reading a WAL database makes SQLite create its -wal / -shm files; a refused file gets them removed again.
+  const sidecars = ['-wal', '-shm'].map((suffix) => `${path}${suffix}`).filter((p) => !existsSync(p));
+  const refuse = (message: string, cause?: unknown): EdgetuneError => {
+    for (const p of sidecars) rmSync(p, { force: true });
+    return new EdgetuneError('USAGE', message, cause === undefined ? undefined : { cause });
+  };
   let tables: string[];
   try {
     const db = openDatabase(path, [], { readonly: true });
@@ -38,11 +44,11 @@ export function checkOperatorStore(dataDir: string): OperatorStoreCheck {
       db.close();
     }
   } catch (error) {
-    throw new EdgetuneError('USAGE', `--data-dir ${dataDir} is not an operator store: ${path} cannot be read as SQLite (${messageOf(error)})`, { cause: error });
+    throw refuse(`--data-dir ${dataDir} is not an operator store: ${path} cannot be read as SQLite (${messageOf(error)})`, error);
   }
   const missing = OPERATOR_TABLES.filter((t) => !tables.includes(t));
   if (missing.length > 0) {
-    throw new EdgetuneError('USAGE', `--data-dir ${dataDir} is not an operator store: ${path} lacks the table${missing.length === 1 ? '' : 's'} ${missing.join(', ')}`);
+    throw refuse(`--data-dir ${dataDir} is not an operator store: ${path} lacks the table${missing.length === 1 ? '' : 's'} ${missing.join(', ')}`);
   }
   return { path, exists: true };
 }
