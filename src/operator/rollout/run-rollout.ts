@@ -8,12 +8,13 @@ import { DEVICE_ID_PATTERN } from '../../config/agent-config-schema.js';
 import { decodeModel } from '../../onnx/model-codec.js';
 import { OperatorStore } from '../../store/operator-store.js';
 import { RolloutStore, type RolloutDeviceRow, type RolloutRow } from '../../store/rollout-store.js';
-import type { JobAction } from '../../transport/messages.js';
+import { decodeMessage, type JobAction, type RequestMessage } from '../../transport/messages.js';
 import type { MqttConnection } from '../../transport/mqtt-connection.js';
 import { parsePrivateKey } from '../../transport/signature.js';
 import { Topics } from '../../transport/topics.js';
 import { EdgetuneError, errorCodeOf, messageOf } from '../../util/errors.js';
-import { FleetInbox } from '../fleet-inbox.js';
+import { ArtifactServer } from '../artifact-server.js';
+import { FleetInbox, MAX_DEVICE_MESSAGE_BYTES } from '../fleet-inbox.js';
 import { connectOperator, type OperatorBrokerOptions } from '../operator-link.js';
 import { pushJob } from '../push-job.js';
 import { checkRolloutCriteria, decideStage, judgeReport, planStages, type RolloutCriteria } from './rollout-plan.js';
@@ -414,7 +415,11 @@ async function runStage(ctx: RunContext, stage: number, percent: number): Promis
   const startedAt = rs.stages(row.rolloutId).find((x) => x.stage === stage)?.startedAt ?? row.createdAt;
   const mine = rs.devices(row.rolloutId).filter((d) => d.stage === stage);
   const pending = mine.filter((d) => d.outcome === 'pending');
-  c.onEvent?.(`stage ${stage} (${percent}%): ${mine.length} device(s), ${pending.length} to ${mine.length === pending.length ? 'push' : 'push or wait for'}`);
+  const published = pending.filter((d) => (d.jobId ?? rs.latestPushTo(d.deviceId, row.action, row.modelSha256, startedAt)) !== null).length;
+  c.onEvent?.(
+    `stage ${stage} (${percent}%): ${mine.length} device(s): ${pending.length - published} to push` +
+      `${published > 0 ? `, ${published} pushed before (their reports are read from the store or waited for, not pushed again)` : ''}${mine.length > pending.length ? `, ${mine.length - pending.length} done` : ''}`,
+  );
   await Promise.all(pending.map((d) => settleDevice(ctx, d, startedAt, deadline)));
   const after = rs.devices(row.rolloutId).filter((d) => d.stage === stage);
   const timedOut = after.some((d) => d.outcome === 'pending');
@@ -443,7 +448,7 @@ async function settleDevice(ctx: RunContext, d: RolloutDeviceRow, stageStartedAt
   if (jobId !== null) {
     if (d.jobId === null) rs.setJob(row.rolloutId, d.deviceId, jobId);
     const stored = rs.reportOf(jobId, d.deviceId);
-    const report = stored ?? (await collectReport(c, ctx.topics, d.deviceId, jobId, deadline));
+    const report = stored ?? (await collectReport(ctx, d.deviceId, jobId, deadline));
     if (report) recordReport(ctx, d.deviceId, jobId, report);
     return;
   }
@@ -478,32 +483,72 @@ async function settleDevice(ctx: RunContext, d: RolloutDeviceRow, stageStartedAt
 
 /**
  * Wait for the report of a job published earlier (by an operator process that died): through the push's own
- * persistent session (`push-JOBID`, push-job.ts), where the broker queued the reports published meanwhile, and
- * live. The report is stored (FleetInbox); null when none came before `deadline`.
+ * persistent session (`push-JOBID`, push-job.ts), where the broker queued the reports and chunk requests published
+ * meanwhile, and live. A device still receiving the artifacts (the operator died mid-transfer) is served the rest:
+ * the model file, or a dataset bundle the push left in the store's bundles/ directory, in the chunk layout of the
+ * retained manifest (artifact-server.ts; the agent asks again after a stall). The report is stored (FleetInbox); null
+ * when none came before `deadline`.
  */
-async function collectReport(c: RolloutConnection, topics: Topics, deviceId: string, jobId: string, deadline: number): Promise<Record<string, unknown> | null> {
+async function collectReport(ctx: RunContext, deviceId: string, jobId: string, deadline: number): Promise<Record<string, unknown> | null> {
+  const { c, topics, row } = ctx;
   const store = new OperatorStore(join(c.operatorDataDir, 'operator.db'));
   const inbox = new FleetInbox(store, topics, c.log);
   let found: Record<string, unknown> | null = null;
   let wake: (() => void) | null = null;
   let connection: MqttConnection | null = null;
-  const sessionName = `push-${jobId}`.slice(0, 64);
-  const filter = topics.device(deviceId, 'reports');
+  let server: ArtifactServer | null = null;
+  const added = new Set<string>();
+  const manifestsAsked = new Set<string>();
+  const early: RequestMessage[] = [];
+  const pathOf = (sha256: string): string | null => {
+    if (sha256 === row.modelSha256) return row.modelPath;
+    const bundle = join(c.operatorDataDir, 'bundles', `${sha256}.bundle`);
+    return existsSync(bundle) ? bundle : null;
+  };
+  const sessionName = `push-${jobId}`;
+  const filters = [topics.device(deviceId, 'reports'), topics.device(deviceId, 'requests')];
   try {
     connection = await connectOperator(
       { ...c.broker, ...(c.broker.sessionName === undefined && ID_PATTERN.test(sessionName) ? { sessionName, sessionExpirySeconds: Math.max(60, Math.ceil((deadline - Date.now()) / 1000)) } : {}) },
       (m) => {
         const parsed = topics.parse(m.topic);
-        if (!parsed || !('deviceId' in parsed) || parsed.kind !== 'reports') return;
-        const r = inbox.handle(parsed, m.payload);
-        if (r && r.report.jobId === jobId) {
-          found = JSON.parse(m.payload.toString('utf8')) as Record<string, unknown>;
-          wake?.();
+        if (!parsed) return;
+        try {
+          if (parsed.kind === 'manifest') {
+            if (m.payload.length === 0 || added.has(parsed.sha256)) return;
+            const path = pathOf(parsed.sha256);
+            if (path === null) return;
+            const manifest = decodeMessage('manifest', m.payload, MAX_DEVICE_MESSAGE_BYTES);
+            server?.add({ sha256: manifest.sha256, path, bytes: manifest.bytes, chunkSize: manifest.chunkSize, chunks: manifest.chunks }, [deviceId]);
+            added.add(parsed.sha256);
+            // requests that came before the manifest (queued in the session while no operator was there)
+            for (const req of early.filter((r) => r.sha256 === parsed.sha256)) server?.handleRequest(deviceId, req);
+          } else if (parsed.kind === 'requests' && 'deviceId' in parsed && parsed.deviceId === deviceId) {
+            const req = decodeMessage('requests', m.payload, MAX_DEVICE_MESSAGE_BYTES);
+            if (!added.has(req.sha256) && !manifestsAsked.has(req.sha256) && pathOf(req.sha256) !== null) {
+              manifestsAsked.add(req.sha256);
+              void connection?.subscribe([topics.manifest(req.sha256)], 1).catch(() => undefined); // its retained copy arrives, then the next request is served
+            }
+            if (added.has(req.sha256)) server?.handleRequest(deviceId, req);
+            else early.push(req);
+          } else if (parsed.kind === 'reports' && 'deviceId' in parsed) {
+            const r = inbox.handle(parsed, m.payload);
+            if (r && r.report.jobId === jobId) {
+              found = JSON.parse(m.payload.toString('utf8')) as Record<string, unknown>;
+              wake?.();
+            }
+          }
+        } catch (error) {
+          c.log.debug(`${m.topic}: ${messageOf(error)}`);
         }
       },
       c.log.child('mqtt'),
     );
-    await connection.subscribe([filter], 1);
+    const link = connection;
+    server = new ArtifactServer(link, topics, c.log.child('serve'));
+    link.on('connect', () => server?.resume());
+    manifestsAsked.add(row.modelSha256);
+    await link.subscribe([topics.manifest(row.modelSha256), ...filters], 1);
     while (found === null && Date.now() < deadline && !c.signal?.aborted) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.min(250, Math.max(1, deadline - Date.now())));
@@ -515,7 +560,8 @@ async function collectReport(c: RolloutConnection, topics: Topics, deviceId: str
     }
     return found;
   } finally {
-    if (connection?.connected) await connection.unsubscribe([filter]).catch(() => undefined);
+    await server?.close();
+    if (connection?.connected) await connection.unsubscribe(filters).catch(() => undefined);
     await connection?.stop();
     store.close();
   }
@@ -539,7 +585,7 @@ async function rollBack(ctx: RunContext): Promise<void> {
       let report: Record<string, unknown> | null = null;
       try {
         if (earlier !== null) {
-          report = rs.reportOf(earlier, d.deviceId) ?? (await collectReport(c, ctx.topics, d.deviceId, earlier, deadline));
+          report = rs.reportOf(earlier, d.deviceId) ?? (await collectReport(ctx, d.deviceId, earlier, deadline));
         } else {
           const result = await pushJob({
             target: { device: d.deviceId },

@@ -32,6 +32,7 @@ const PROFILE_OPTIONS = ['--option', 'method=none', '--option', 'iterations=3', 
 const ABORT_ID = 'ro-abort-test';
 const ABORT_STAGES = [10, 50, 100];
 const RESUME_ID = 'ro-resume-test';
+const RESUME_STAGES = [10, 50, 100];
 const RESCNN = join(REPO, 'test/fixtures/models/mnist-rescnn.onnx');
 
 const ids = Array.from({ length: DEVICES }, (_, i) => `cam-${String(i).padStart(2, '0')}`);
@@ -144,53 +145,61 @@ describe(`staged rollout over ${DEVICES} agents (${HAVE_MOSQUITTO ? 'Mosquitto' 
     expect(again.stderr).toMatch(/has aborted .*nothing to resume/);
   }, 240_000);
 
-  it('an operator SIGKILLed between stages resumes with --resume and pushes only to the devices not yet reached', async () => {
+  it('an operator SIGKILLed between stages, and again inside a stage, resumes with --resume and pushes to no device twice', async () => {
     const rescnn = sha256Of(RESCNN);
-    const args = [
-      BIN, 'rollout', RESCNN, '--group', GROUP, '--stages', '10%,100%', '--bake-s', '10', '--stage-timeout-s', '120', '--rollout-id', RESUME_ID, ...PROFILE_OPTIONS, ...common(),
-    ];
-    const child = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    const stageState = (): string | null => {
+    const plan = planStages(RESUME_ID, ids, RESUME_STAGES);
+    const spawnCli = (args: string[]) => {
+      const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      return { child, exited, stderr: () => stderr };
+    };
+    const query = <T>(sql: string, ...params: unknown[]): T[] => {
       try {
         const db = opDb(opDir);
         try {
-          return (db.prepare("SELECT state FROM rollout_stages WHERE rollout_id = ? AND stage = 1").get(RESUME_ID) as { state: string } | undefined)?.state ?? null;
+          return db.prepare(sql).all(...params) as T[];
         } finally {
           db.close();
         }
       } catch {
-        return null;
+        return []; // the store is not there yet
       }
     };
-    await waitFor(`stage 1 of ${RESUME_ID} passed (${stderr})`, () => stageState() === 'passed', 120_000, 100);
-    child.kill('SIGKILL');
-    expect(await exited).toBe(null); // killed, not finished
-    const pushes = (): Array<{ target: string }> => {
-      const db = opDb(opDir);
-      try {
-        return db.prepare('SELECT target FROM pushes WHERE artifact_sha256 = ? ORDER BY target').all(rescnn) as Array<{ target: string }>;
-      } finally {
-        db.close();
-      }
+    const stageState = (stage: number): string | null =>
+      query<{ state: string }>('SELECT state FROM rollout_stages WHERE rollout_id = ? AND stage = ?', RESUME_ID, stage)[0]?.state ?? null;
+    const pushedTo = (): string[] => query<{ target: string }>('SELECT target FROM pushes WHERE artifact_sha256 = ? ORDER BY target', rescnn).map((p) => p.target);
+    const sigkill = async (run: ReturnType<typeof spawnCli>): Promise<void> => {
+      run.child.kill('SIGKILL');
+      expect(await run.exited).toBe(null); // killed, not finished
     };
-    const firstStage = pushes().map((p) => p.target);
-    const plan = planStages(RESUME_ID, ids, [10, 100]);
-    expect(firstStage).toEqual(plan[0]!.devices.map((d) => `device:${d}`).sort());
 
+    // 1. killed between stages: stage 1 passed, stage 2 waits out --bake-s
+    const first = spawnCli(['rollout', RESCNN, '--group', GROUP, '--stages', RESUME_STAGES.map((p) => `${p}%`).join(','), '--bake-s', '5', '--stage-timeout-s', '120', '--rollout-id', RESUME_ID, ...PROFILE_OPTIONS, ...common()]);
+    await waitFor(`stage 1 of ${RESUME_ID} passed`, () => stageState(1) === 'passed', 120_000, 100);
+    await sigkill(first);
+    expect(pushedTo()).toEqual(plan[0]!.devices.map((d) => `device:${d}`).sort());
+
+    // 2. the resumed operator is killed again inside stage 2, once part of its jobs are published
+    const second = spawnCli(['rollout', '--resume', RESUME_ID, ...common()]);
+    const inside = plan[0]!.devices.length + Math.ceil(plan[1]!.devices.length / 2);
+    await waitFor(`half of stage 2 pushed (${second.stderr()})`, () => pushedTo().length >= inside, 120_000, 50);
+    expect(stageState(2)).toBe('running');
+    await sigkill(second);
+    const beforeThird = pushedTo();
+    expect(beforeThird.length).toBeLessThan(DEVICES);
+
+    // 3. resumed to the end
     const resumed = await runCli(['rollout', '--resume', RESUME_ID, ...common(), '--json']);
     expect(resumed.code, resumed.stderr).toBe(0);
     const status = JSON.parse(resumed.stdout) as RolloutStatus;
     expect(status.state).toBe('completed');
-    expect(status.stages.map((s) => [s.state, s.succeeded, s.failed])).toEqual([
-      ['passed', plan[0]!.devices.length, 0],
-      ['passed', plan[1]!.devices.length, 0],
-    ]);
-    // one push per device: the first stage's devices were not pushed to again
-    expect(pushes().map((p) => p.target)).toEqual(ids.map((d) => `device:${d}`).sort());
+    expect(status.stages.map((s) => [s.state, s.succeeded, s.failed])).toEqual(plan.map((p) => ['passed', p.devices.length, 0]));
+    // one push per device: no device that had its job was pushed to again
+    expect(pushedTo()).toEqual(ids.map((d) => `device:${d}`).sort());
+    expect(resumed.stderr).toMatch(new RegExp(`stage 2 \\(${RESUME_STAGES[1]}%\\): ${plan[1]!.devices.length} device\\(s\\): \\d+ to push, \\d+ pushed before`));
+    for (const d of status.devices) expect(d.jobId).not.toBeNull();
     for (const id of ids) expect(liveOf(id), id).toBe(rescnn);
-    expect(resumed.stderr).toMatch(/resuming/);
   }, 240_000);
 });
