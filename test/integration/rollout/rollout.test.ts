@@ -3,6 +3,7 @@ import { writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../../src/agent/agent.js';
+import { createCliServices, type AgentServices, type HardwareJson } from '../../../src/agent/agent-services.js';
 import { encodeModel } from '../../../src/onnx/model-codec.js';
 import { pushJob } from '../../../src/operator/push-job.js';
 import { planStages } from '../../../src/operator/rollout/rollout-plan.js';
@@ -17,7 +18,9 @@ import { agentConfig, BIN, fleetDir, HAVE_MOSQUITTO, MNIST_MLP, REPO, runCli, sh
  *
  * The agents run in this test's process (one Node process, 20 `Agent`s, each with its own MQTT session, SQLite store
  * and data directory), and their services are the real ones: each deploy's health-check profile is an onnxruntime
- * child process. The deploys use method 'none' and a 3-iteration profile, so a deploy costs one short child.
+ * child process. The deploys use method 'none' and a 3-iteration profile, so a deploy costs one short child. The
+ * hardware probe (`edgetune hw`, a child) runs once per device class instead of once per agent: the agents share
+ * this machine, so twenty probes would give the same answer twenty times.
  *
  * The device class that fails: agents configured as a small-memory board (profile pi4 with limits.maxChildMemoryMb
  * SMALL_MEMORY_MB). The rolled-out model expands its input to HEAVY_ELEMENTS floats: its health-check profile stays
@@ -42,6 +45,13 @@ const abortPlan = planStages(ABORT_ID, ids, ABORT_STAGES);
 const stage2 = abortPlan[1]?.devices ?? [];
 const SMALL = new Set([...stage2.slice(0, Math.round(stage2.length / 4)), ...(abortPlan[2]?.devices.slice(0, 1) ?? [])]);
 
+/** The real CLI services of a device class, its hardware probe run once and shared by the agents of the class. */
+function classServices(profile: string): AgentServices {
+  const cli = createCliServices({ deviceProfile: { name: profile } });
+  let probe: Promise<HardwareJson> | null = null;
+  return { ...cli, probeHardware: (o) => (probe ??= cli.probeHardware(o)) };
+}
+
 function opDb(dir: string) {
   return openDatabase(join(dir, 'operator.db'), [], { readonly: true });
 }
@@ -59,6 +69,8 @@ describe(`staged rollout over ${DEVICES} agents (${HAVE_MOSQUITTO ? 'Mosquitto' 
     expect(stage2.length).toBeGreaterThanOrEqual(4);
     writeFileSync(heavy, encodeModel(hugeExpand(HEAVY_ELEMENTS)));
     broker = await startTestBroker(HAVE_MOSQUITTO ? 'mosquitto' : 'aedes', fleet.dir);
+    const small = classServices('pi4');
+    const big = classServices('pi5');
     const started = await Promise.all(
       ids.map((id) =>
         startAgent(
@@ -70,6 +82,7 @@ describe(`staged rollout over ${DEVICES} agents (${HAVE_MOSQUITTO ? 'Mosquitto' 
             publicKey: fleet.publicKey,
             extra: SMALL.has(id) ? { deviceProfile: { name: 'pi4' }, limits: { maxChildMemoryMb: SMALL_MEMORY_MB } } : { deviceProfile: { name: 'pi5' } },
           }),
+          { services: SMALL.has(id) ? small : big },
         ),
       ),
     );
