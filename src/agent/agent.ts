@@ -36,7 +36,7 @@ export interface AgentOptions {
 const GC_EVERY_BYTES = 2 * 1024 * 1024;
 
 /** Actions whose success changes which model is live (hello is re-published after them). */
-const ROLE_CHANGING = new Set(['deploy', 'activate', 'rollback', 'compress']);
+const ROLE_CHANGING = new Set(['deploy', 'activate', 'rollback', 'compress', 'tune']);
 
 /** Parts of a job that need an artifact on the device first. */
 function neededArtifacts(job: JobMessage): Array<{ ref: ArtifactRef; kind: ArtifactKind }> {
