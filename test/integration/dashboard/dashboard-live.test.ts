@@ -150,7 +150,7 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium, live over a real brok
     await pusher.locator('#push-dataset option[value="mnist-flat"]').waitFor({ state: 'attached' });
     await pusher.selectOption('select[name=dataset]', 'mnist-flat');
     await pusher.selectOption('select[name=action]', 'tune');
-    await pusher.fill('textarea[name=options]', 'candidates=int8-dyn,fp16\niterations=5\nwarmup=1\nenergy=off\nactivate=false');
+    await pusher.fill('textarea[name=options]', 'candidates=int8-dyn,fp16\niterations=5\nwarmup=1\nenergy=off');
     await pusher.click('#push-form button[type=submit]');
     const pushId = await waitFor('the push id', async () => /push (push-\S+) started/.exec((await pusher.textContent('#push-status')) ?? '')?.[1], 30_000, 100);
     const run = pusher.locator(`[data-push="${pushId}"]`);
@@ -183,6 +183,15 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium, live over a real brok
     expect(lines[3]).toMatch(new RegExp(`^size ${(shown.sizeBytes / (1024 * 1024)).toFixed(2)} MiB$`));
     const [lo, hi] = shown.accuracy.ci;
     expect(lines[4]).toBe(`accuracy drop ${shown.accuracyDrop.toFixed(2)} pp [${lo.toFixed(2)}, ${hi.toFixed(2)}], judged on ${shown.accuracy.judgedOn} data`);
+
+    // the tune made its choice live: the device's new hello says so, and the Fleet page shows the live variant
+    const live = await waitFor('the live variant in the hello', () => {
+      const h = store((s) => s.listDevices().find((d) => d.deviceId === DEVICE)?.hello);
+      return h ? (JSON.parse(h) as { activeModel: { variantId: string; method: string; sourceSha256: string } | null }).activeModel : null;
+    });
+    expect(live.sourceSha256).toBe(MODEL_SHA);
+    await watcher.click('a[data-nav="fleet"]');
+    await expect.poll(() => watcher.locator(`tr[data-device="${DEVICE}"] td[data-label="live model"]`).textContent()).toBe(`mnist-mlp.onnx · ${live.method} · ${live.variantId.slice(0, 12)}`);
   });
 
   it('refuses a push of a file that is not ONNX, in the page, with nothing written or sent', async () => {

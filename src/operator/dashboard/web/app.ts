@@ -209,7 +209,7 @@ async function renderDevice(id: string): Promise<HTMLElement> {
   const reportRows = [...reports].reverse().map((r) => {
     const t = r.thermal as Json | null;
     const energy = r.joulesPerInference === null ? '-' : `${(r.joulesPerInference as number).toExponential(2)} J (${r.energyMethod ?? '?'})`;
-    const thermal = t ? `${fmtNum(t.startC, 1)} → ${fmtNum(t.endC, 1)} °C` : '-';
+    const thermal = t && (t.startC !== null || t.endC !== null) ? `${fmtNum(t.startC, 1)} → ${fmtNum(t.endC, 1)} °C` : t ? 'no sensor' : '-';
     return h(
       'tr',
       { 'data-report': r.reportId },

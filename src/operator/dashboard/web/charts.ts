@@ -85,7 +85,9 @@ export function tuneChart(canvas: HTMLCanvasElement, candidates: ChartCandidate[
   const front = pts(candidates.filter((c) => c.pareto)).sort((a, b) => a.x - b.x);
   const datasets: ChartDataset<'scatter', Point[]>[] = [
     { label: 'other candidates', data: pts(candidates.filter((c) => !c.pareto && !c.chosen)), backgroundColor: '#9aa4b1', pointRadius: 5, pointHoverRadius: 8 },
-    { label: 'Pareto front', data: front, backgroundColor: '#2a6fdb', borderColor: '#2a6fdb', showLine: true, pointRadius: 6, pointHoverRadius: 9 },
+    // The tune's front is over every objective (latency, size, memory, energy, accuracy), so its members are marked, not
+    // joined: in this latency × size plane some of them lie behind others.
+    { label: 'Pareto front (all objectives)', data: front, backgroundColor: '#2a6fdb', pointRadius: 6, pointHoverRadius: 9 },
     { label: 'chosen', data: pts(candidates.filter((c) => c.chosen)), backgroundColor: '#e0602b', pointStyle: 'rectRot', pointRadius: 10, pointHoverRadius: 13 },
   ];
   return new Chart<'scatter', Point[]>(canvas, {
@@ -114,10 +116,12 @@ export interface LatencyPoint {
   label: string[];
 }
 
-/** A device's p50 latency over time (x: hours before now), one point per report; hover shows the report. */
+/** A device's p50 latency over time (x: minutes, hours or days before now, by the span), one point per report. */
 export function latencyChart(canvas: HTMLCanvasElement, points: LatencyPoint[]): Chart<'line', Array<{ x: number; y: number; p: LatencyPoint }>> {
   const now = Date.now();
-  const data = points.map((p) => ({ x: (p.t - now) / 3_600_000, y: p.p50, p }));
+  const span = now - Math.min(...points.map((p) => p.t));
+  const [unitMs, unit] = span < 2 * 3_600_000 ? [60_000, 'minutes ago'] : span < 72 * 3_600_000 ? [3_600_000, 'hours ago'] : [86_400_000, 'days ago'];
+  const data = points.map((p) => ({ x: (p.t - now) / unitMs, y: p.p50, p }));
   return new Chart(canvas, {
     type: 'line',
     data: { datasets: [{ label: 'p50 latency (ms)', data, borderColor: '#2a6fdb', backgroundColor: '#2a6fdb', pointRadius: 4, tension: 0 }] },
@@ -126,7 +130,7 @@ export function latencyChart(canvas: HTMLCanvasElement, points: LatencyPoint[]):
       maintainAspectRatio: false,
       parsing: false,
       scales: {
-        x: { type: 'linear', title: { display: true, text: 'hours ago' }, ticks: { callback: (v: string | number) => `${Math.abs(Number(v)).toFixed(1)}` } },
+        x: { type: 'linear', title: { display: true, text: unit }, ticks: { callback: (v: string | number) => `${Number(Math.abs(Number(v)).toFixed(1))}` } },
         y: { title: { display: true, text: 'p50 ms' }, beginAtZero: true },
       },
       plugins: { legend: { display: false }, tooltip: { enabled: false, external: htmlTooltip((raw) => (raw as { p: LatencyPoint }).p.label) } },
