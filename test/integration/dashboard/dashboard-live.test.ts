@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
-import { OperatorStore } from '../../../src/store/operator-store.js';
+import { OperatorStore, type OperatorReportRow } from '../../../src/store/operator-store.js';
 import { listPushes } from '../../../src/store/operator-store-reads.js';
 import { edgetuneVersion } from '../../../src/agent/version.js';
 import { agentConfigObject, fleetDir, HAVE_MOSQUITTO, MNIST_MLP, REPO, sha256Of, spawnAgentProcess, startTestBroker, waitFor, type TestBroker } from '../agent/fleet-harness.js';
@@ -180,7 +180,8 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium, live over a real brok
     expect(shown, lines.join(' | ')).toBeDefined();
     expect(lines[1]).toBe(`methods: ${shown.methods.join(' + ')}`);
     expect(lines[2]).toBe(`p50 latency ${shown.latencyMs.toFixed(3)} ms`);
-    expect(lines[3]).toMatch(new RegExp(`^size ${(shown.sizeBytes / (1024 * 1024)).toFixed(2)} MiB$`));
+    const mib = shown.sizeBytes / (1024 * 1024);
+    expect(lines[3]).toBe(mib >= 1 ? `size ${mib.toFixed(2)} MiB` : `size ${(shown.sizeBytes / 1024).toFixed(1)} KiB`);
     const [lo, hi] = shown.accuracy.ci;
     expect(lines[4]).toBe(`accuracy drop ${shown.accuracyDrop.toFixed(2)} pp [${lo.toFixed(2)}, ${hi.toFixed(2)}], judged on ${shown.accuracy.judgedOn} data`);
 
@@ -211,6 +212,24 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium, live over a real brok
     expect(store((s) => listPushes(s)).length).toBe(pushesBefore);
     expect(readdirSync(join(operatorDir, 'uploads')).length).toBe(uploadsBefore);
     expect(dashboard.stderr()).toMatch(/POST \/api\/push: push: notes\.onnx is not an ONNX model/);
+  });
+
+  it("shows a report missing from the store, and the page's resync button gets it back from the device", async () => {
+    // a report lost on the way (as a broker that acknowledged it and then crashed would lose it): its row goes
+    const lost = store((s) => s.listReports({ deviceId: DEVICE }).find((r) => r.seq === 1)) as OperatorReportRow;
+    expect(lost).toBeDefined();
+    const w = new OperatorStore(join(operatorDir, 'operator.db'));
+    w.db.prepare('DELETE FROM reports WHERE report_id = ?').run(lost.reportId);
+    w.close();
+    await watcher.click('a[data-nav="models"]');
+    await watcher.click('a[data-nav="fleet"]');
+    const row = watcher.locator(`tr[data-device="${DEVICE}"]`);
+    await expect.poll(() => row.locator('td[data-label="missing reports"]').textContent()).toMatch(/^1 resync/);
+    await row.locator(`button[data-resync="${DEVICE}"]`).click();
+    await expect.poll(() => row.locator('td[data-label="missing reports"]').textContent(), { timeout: 60_000 }).toMatch(/^0 .*1 recovered, 0 still missing/);
+    const back = store((s) => s.listReports({ deviceId: DEVICE }).find((r) => r.seq === 1));
+    expect(back?.reportId).toBe(lost.reportId);
+    expect(back?.payload).toBe(lost.payload);
   });
 
   it('shows the device offline when its agent dies (the Last Will), without a reload', async () => {
