@@ -185,6 +185,12 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium, live over a real brok
     const [lo, hi] = shown.accuracy.ci;
     expect(lines[4]).toBe(`accuracy drop ${shown.accuracyDrop.toFixed(2)} pp [${lo.toFixed(2)}, ${hi.toFixed(2)}], judged on ${shown.accuracy.judgedOn} data`);
 
+    // the chosen candidate, where the page drew it, is marked so in its tooltip
+    const chosenAt = (await canvas.getAttribute('data-chosen-at'))?.split(',').map(Number) as [number, number];
+    await watcher.mouse.move((box?.x ?? 0) + chosenAt[0], (box?.y ?? 0) + chosenAt[1]);
+    const chosenId = (JSON.parse(stored?.payload as string) as { tune: { chosen: string } }).tune.chosen;
+    await expect.poll(() => tip.locator(':scope > *').first().textContent()).toMatch(new RegExp(`^${chosenId.replace(/[+.]/g, '\\$&')} \\(chosen\\)`));
+
     // the tune made its choice live: the device's new hello says so, and the Fleet page shows the live variant
     const live = await waitFor('the live variant in the hello', () => {
       const h = store((s) => s.listDevices().find((d) => d.deviceId === DEVICE)?.hello);
