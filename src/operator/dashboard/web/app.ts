@@ -301,13 +301,7 @@ async function renderModel(sha: string): Promise<HTMLElement> {
     const canvas = h('canvas', { 'aria-label': `tune front of ${t.deviceId}` }) as HTMLCanvasElement;
     const cands = t.candidates as ChartCandidate[];
     const chosen = cands.find((x) => x.chosen);
-    afterRender.push(() => {
-      const chart = tuneChart(canvas, cands);
-      charts.push(chart);
-      // where the chosen candidate is drawn (CSS pixels in the canvas), for a keyboard-less hover in scripts
-      const point = chart.getDatasetMeta(2).data[0];
-      if (point) canvas.dataset.chosenAt = `${Math.round(point.x)},${Math.round(point.y)}`;
-    });
+    afterRender.push(() => charts.push(tuneChart(canvas, cands)));
     const live = t.rolledBack === true ? 'rolled back' : t.activated === true ? 'live' : 'not activated';
     return h(
       'section',

@@ -93,6 +93,16 @@ export function tuneChart(canvas: HTMLCanvasElement, candidates: ChartCandidate[
   return new Chart<'scatter', Point[]>(canvas, {
     type: 'scatter',
     data: { datasets },
+    // where the chosen candidate is drawn (CSS pixels in the canvas, after every layout), for scripts and tests
+    plugins: [
+      {
+        id: 'chosen-at',
+        afterDraw: (chart) => {
+          const point = chart.getDatasetMeta(2).data[0];
+          if (point) canvas.dataset.chosenAt = `${Math.round(point.x)},${Math.round(point.y)}`;
+        },
+      },
+    ],
     options: {
       animation: false,
       maintainAspectRatio: false,
