@@ -199,7 +199,7 @@ async function renderDevice(id: string): Promise<HTMLElement> {
       ['temperature', hb.temperatureC === null || hb.temperatureC === undefined ? '-' : `${fmtNum(hb.temperatureC, 1)} °C`],
       ['throttled', hb.throttled === true ? h('span', { class: 'warn' }, 'yes') : hb.throttled === false ? 'no' : '-'],
       ['queued jobs', hb.queuedJobs],
-      ['reports', `${reports.length} stored, ${d.missingReports} missing (last seq ${d.lastReportSeq ?? '?'})`],
+      ['reports', `${reports.length} stored, ${d.missingReports} missing${d.lastReportSeq !== null ? ` (its last heartbeat: seq ${d.lastReportSeq} committed)` : ''}`],
       ['live model', d.live ? `${d.live.sourceName ?? short(d.live.sourceSha256)} · ${d.live.method ?? '?'} · ${short(d.live.variantId)}` : '-'],
     ]),
   );
