@@ -495,6 +495,11 @@ function connectLive(): void {
   source.addEventListener('error', () => {
     liveBadge.textContent = 'reconnecting…';
     liveBadge.className = 'live off';
+    // a refused stream (401: the dashboard restarted with a new token) is not retried by the browser
+    if (source.readyState === EventSource.CLOSED) {
+      liveBadge.textContent = 'offline';
+      showNotice('The live stream was refused or the dashboard stopped. If it was restarted, open the URL it printed (with its new token).');
+    }
   });
   source.addEventListener('hello', (m) => {
     summary = JSON.parse((m as MessageEvent).data) as Json;
