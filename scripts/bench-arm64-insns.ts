@@ -9,11 +9,13 @@
  * inferences, then K + N (one intra-op thread, V8 `--predictable` so that Node's own work varies little between
  * processes); instructions per inference = (count(K + N) − count(K)) / N. Every pair is measured twice (`--repeat`),
  * and again (up to 4 pairs) until two figures agree within 2 %: the figure is the mean of the closest two, ± half
- * their difference; every pair is kept in the JSON. The figures go to .cache/arm64/insns.json and
+ * their difference; every pair is kept in the JSON. The figures go to a JSON file, rewritten after every row, and
  * a Markdown table to stdout. Exit 3 when the arm64 lane cannot run here.
  *
  *   npm run bench:arm64-insns [-- --boards pi4,pi5,orin] [--models mnist-mlp,ppocr-cls] [--repeat 2] [--k 1]
- *                                 [--recompress]   (compressed variants already in .cache/arm64/insns/ are reused)
+ *                                 [--recompress] [--out FILE.json]
+ * Compressed variants already in .cache/arm64/insns/ are reused unless --recompress; the JSON goes to --out
+ * (default .cache/arm64/insns.json).
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -171,6 +173,7 @@ async function main(): Promise<void> {
   const repeat = Number(flag('repeat') ?? 2);
   const warmups = Number(flag('k') ?? 1);
   const recompress = process.argv.includes('--recompress');
+  const outPath = resolve(flag('out') ?? join(CACHE, 'insns.json'));
   for (const b of boards) if (!(BOARDS as readonly string[]).includes(b)) throw new RangeError(`--boards: unknown board '${b}' (pi4, pi5, orin)`);
   for (const m of models) if (!MODELS.some((x) => x.id === m)) throw new RangeError(`--models: unknown model '${m}' (${MODELS.map((x) => x.id).join(', ')})`);
   if (!Number.isInteger(repeat) || repeat < 1) throw new RangeError(`--repeat must be a positive integer, got ${repeat}`);
@@ -240,7 +243,7 @@ async function main(): Promise<void> {
   // Written after every row, so that a long run that is stopped keeps what it measured.
   const save = (): void => {
     result.seconds = (Date.now() - started) / 1000;
-    writeFileSync(join(CACHE, 'insns.json'), `${JSON.stringify(result, null, 2)}\n`);
+    writeFileSync(outPath, `${JSON.stringify(result, null, 2)}\n`);
   };
   for (const board of boards) {
     for (const m of MODELS.filter((x) => models.includes(x.id))) {
@@ -258,7 +261,7 @@ async function main(): Promise<void> {
           // does tens of millions of instructions more (Node's own work; see BENCHMARKS.md), and such a pair is kept
           // in the JSON but not in the figure. The Identity baseline is measured once: it only says what run() costs.
           const wanted = variant === 'identity' ? 1 : repeat;
-          while (row.totals.length < wanted || (row.totals.length < MAX_PAIRS && agreeingPair(row.perInference) === null)) {
+          while (row.totals.length < wanted || (wanted > 1 && row.totals.length < MAX_PAIRS && agreeingPair(row.perInference) === null)) {
             const a = countProcess(board, plugin, f.path, f.input, f.dims, warmups);
             const b = countProcess(board, plugin, f.path, f.input, f.dims, warmups + m.inferences);
             row.totals.push([a.instructions, b.instructions]);
@@ -306,7 +309,7 @@ async function main(): Promise<void> {
     }
   }
   process.stdout.write(`${lines.join('\n')}\n`);
-  say(`done in ${result.seconds.toFixed(0)} s; figures in ${join(CACHE, 'insns.json')}`);
+  say(`done in ${result.seconds.toFixed(0)} s; figures in ${outPath}`);
 }
 
 await main();
