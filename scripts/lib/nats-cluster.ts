@@ -8,7 +8,7 @@
  * retained messages, QoS 1 messages) R3, so they survive the loss of one node.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync, closeSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, openSync, closeSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { MqttConnection } from '../../src/transport/mqtt-connection.js';
@@ -105,10 +105,18 @@ export async function mqttAnswers(url: string, timeoutMs: number): Promise<boole
   }
 }
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+async function until(what: string, check: () => Promise<boolean>, timeoutMs: number, logPath?: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`nats cluster: timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) {
+      let tail = '';
+      try {
+        tail = `; its log ends:\n${readFileSync(logPath ?? '', 'utf8').split('\n').slice(-15).join('\n')}`;
+      } catch {
+        // no log
+      }
+      throw new Error(`nats cluster: timed out after ${timeoutMs} ms waiting for ${what}${tail}`);
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -163,8 +171,8 @@ export async function startNatsCluster(options: NatsClusterOptions): Promise<Nat
         const fd = openSync(logPath, 'a');
         child = spawn(binary, ['-c', conf], { stdio: ['ignore', fd, fd] });
         closeSync(fd);
-        await until(`${spec.name} healthy (log: ${logPath})`, () => healthy(spec.httpPort), timeoutMs);
-        await until(`${spec.name} answering MQTT CONNECT (log: ${logPath})`, () => mqttAnswers(node.mqttUrl, 5000), timeoutMs);
+        await until(`${spec.name} healthy (log: ${logPath})`, () => healthy(spec.httpPort), timeoutMs, logPath);
+        await until(`${spec.name} answering MQTT CONNECT (log: ${logPath})`, () => mqttAnswers(node.mqttUrl, 5000), timeoutMs, logPath);
       },
       async kill(signal: NodeJS.Signals = 'SIGKILL') {
         const c = child;
