@@ -7,6 +7,7 @@ import { analyzeFusion, describeFusion } from '../fusion-report.js';
 import { runInt8Pipeline } from '../int8-pipeline.js';
 import { quantizeDynamic } from '../quantize-dynamic.js';
 import { quantizeFp16 } from '../quantize-fp16.js';
+import { upgradeOpset } from '../../onnx/normalize.js';
 import { quantizeInt4 } from '../quantize-int4.js';
 import type { CompressMethodRunner, MethodOptions, MethodOutcome } from './method-types.js';
 import { EdgetuneError } from '../../util/errors.js';
@@ -98,12 +99,28 @@ export const int8DynamicMethod: CompressMethodRunner = {
   },
 };
 
+/**
+ * The opset below which onnxruntime's fp16 pooling kernels are missing on ARM: with fp16 arithmetic (Cortex-A76,
+ * A78, Neoverse) its layout transformer rewrites a float16 MaxPool into the NHWC domain, where the CPU provider has a
+ * kernel from opset 12 only (AveragePool from 11), and the session does not load. Found by the emulated arm64 lane
+ * on the PaddleOCR classifier (opset 10); x86 has no fp16 kernels and never takes that path.
+ */
+export const FP16_POOL_MIN_OPSET = 12;
+
 /** `fp16`: float16 weights and compute, float32 IO. */
 export const fp16Method: CompressMethodRunner = {
   minOpset: 0,
   needsData: false,
   async run({ model, options }) {
-    return quantizeFp16(model, { keepFloat: Array.isArray(options.keepFloat) ? options.keepFloat : [] });
+    const from = defaultOpset(model);
+    const pools = from < FP16_POOL_MIN_OPSET ? model.graph.nodes.filter((n) => n.domain === '' && (n.opType === 'MaxPool' || n.opType === 'AveragePool')).length : 0;
+    if (pools > 0) upgradeOpset(model, FP16_POOL_MIN_OPSET);
+    const outcome = quantizeFp16(model, { keepFloat: Array.isArray(options.keepFloat) ? options.keepFloat : [] });
+    if (pools > 0) {
+      outcome.report.opset = { from, to: outcome.report.opset.to };
+      outcome.report.notes.push(`opset ${from} → ${FP16_POOL_MIN_OPSET}: onnxruntime has no float16 kernels for ${pools} MaxPool/AveragePool node(s) of opset ${from} on ARM cores with fp16 arithmetic (the model would not load there)`);
+    }
+    return outcome;
   },
 };
 
