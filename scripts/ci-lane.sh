@@ -13,9 +13,10 @@ cd "$(dirname "$0")/.."
 
 # name|what it runs (the arm64 lanes are issue 16's: test/arm64/*.spec.ts under qemu-user, via scripts/arm64/run)
 LANES=(
-  "arm64-boards|npx vitest run --config vitest.arm64.config.ts test/arm64/hw-plan.spec.ts test/arm64/agent.spec.ts"
+  "arm64-boards|npx vitest run --config vitest.arm64.config.ts test/arm64/hw-plan.spec.ts test/arm64/agent.spec.ts test/arm64/insn-count.spec.ts"
   "arm64-mlp|env EDGETUNE_ARM64_MODELS=mnist-mlp npx vitest run --config vitest.arm64.config.ts test/arm64/compress-fidelity.spec.ts"
-  "arm64-ocr|env EDGETUNE_ARM64_MODELS=ppocr-cls npx vitest run --config vitest.arm64.config.ts test/arm64/compress-fidelity.spec.ts"
+  "arm64-ocr-quant|env EDGETUNE_ARM64_MODELS=ppocr-cls EDGETUNE_ARM64_METHODS=int8,int8-symmetric,int8-dynamic,fp16 npx vitest run --config vitest.arm64.config.ts test/arm64/compress-fidelity.spec.ts"
+  "arm64-ocr-struct|env EDGETUNE_ARM64_MODELS=ppocr-cls EDGETUNE_ARM64_METHODS=int4,prune,sparsity,lowrank npx vitest run --config vitest.arm64.config.ts test/arm64/compress-fidelity.spec.ts"
 )
 
 day_of_year=$((10#$(date -u +%j) - 1))

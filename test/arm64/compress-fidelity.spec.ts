@@ -90,7 +90,11 @@ const MODEL_IDS = ['mnist-mlp', 'mnist-rescnn', 'mnist-mbv2', 'ppocr-cls'];
 /** EDGETUNE_ARM64_MODELS=id,id runs part of the matrix (CI's rotation runs one model a day; see scripts/ci-lane.sh). */
 const chosenModels = (process.env.EDGETUNE_ARM64_MODELS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 for (const id of chosenModels) if (!MODEL_IDS.includes(id)) throw new RangeError(`EDGETUNE_ARM64_MODELS: unknown model '${id}' (one of ${MODEL_IDS.join(', ')})`);
-const CASES = MODEL_IDS.filter((id) => chosenModels.length === 0 || chosenModels.includes(id)).flatMap((model) => METHODS.map((method) => ({ model, method: method.id })));
+/** EDGETUNE_ARM64_METHODS=id,id does the same for methods. */
+const chosenMethods = (process.env.EDGETUNE_ARM64_METHODS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+for (const id of chosenMethods) if (!METHODS.some((m) => m.id === id)) throw new RangeError(`EDGETUNE_ARM64_METHODS: unknown method '${id}' (one of ${METHODS.map((m) => m.id).join(', ')})`);
+const CASES = MODEL_IDS.filter((id) => chosenModels.length === 0 || chosenModels.includes(id)).flatMap((model) =>
+  METHODS.filter((m) => chosenMethods.length === 0 || chosenMethods.includes(m.id)).map((method) => ({ model, method: method.id })));
 
 describe.skipIf(!lane.ready)(`compress on emulated ${BOARD} and on x86`, () => {
   it.each(CASES)('$model $method: both hosts compress it, or both refuse it with the same code', async ({ model, method }) => {
@@ -122,6 +126,7 @@ describe.skipIf(!lane.ready)(`compress on emulated ${BOARD} and on x86`, () => {
       if (!CASES.some((c) => c.model === m.id)) continue;
       jobs.push({ id: `${m.id}/fp32`, model: resolve(m.path), reference: null, data: resolve(m.test) });
       for (const method of METHODS) {
+        if (!CASES.some((c) => c.model === m.id && c.method === method.id)) continue;
         const c = compressed.get(`${m.id}/${method.id}`);
         if (!c || c.x86.code !== 0 || c.arm.code !== 0) continue;
         for (const [host, path] of [['x86', c.x86Path], ['arm64', c.armPath]] as const) {
@@ -147,7 +152,7 @@ describe.skipIf(!lane.ready)(`compress on emulated ${BOARD} and on x86`, () => {
       return { id: j.id, arm64Kernels: a, x86Kernels: x };
     });
     mkdirSync('.cache/arm64', { recursive: true });
-    writeFileSync(`.cache/arm64/fidelity${chosenModels.length > 0 ? `-${chosenModels.join('+')}` : ''}.json`, `${JSON.stringify({ date: new Date().toISOString(), board: BOARD, compress: [...compressed].map(([id, c]) => ({ id, x86Exit: c.x86.code, arm64Exit: c.arm.code, x86Seconds: c.x86.seconds, arm64Seconds: c.arm.seconds, x86Sha256: c.x86.code === 0 ? (JSON.parse(c.x86.stdout) as { output: { sha256: string } }).output.sha256 : null, arm64Sha256: c.arm.code === 0 ? (JSON.parse(c.arm.stdout) as { output: { sha256: string } }).output.sha256 : null })), table }, null, 2)}\n`);
+    writeFileSync(`.cache/arm64/fidelity${[chosenModels, chosenMethods].filter((l) => l.length > 0).map((l) => `-${l.join('+')}`).join('')}.json`, `${JSON.stringify({ date: new Date().toISOString(), board: BOARD, compress: [...compressed].map(([id, c]) => ({ id, x86Exit: c.x86.code, arm64Exit: c.arm.code, x86Seconds: c.x86.seconds, arm64Seconds: c.arm.seconds, x86Sha256: c.x86.code === 0 ? (JSON.parse(c.x86.stdout) as { output: { sha256: string } }).output.sha256 : null, arm64Sha256: c.arm.code === 0 ? (JSON.parse(c.arm.stdout) as { output: { sha256: string } }).output.sha256 : null })), table }, null, 2)}\n`);
     for (const row of table) {
       expect(row.arm64Kernels.state, `${row.id} on arm64 kernels: ${row.arm64Kernels.message ?? ''}`).toBe('ok');
       expect(row.x86Kernels.state, `${row.id} on x86 kernels: ${row.x86Kernels.message ?? ''}`).toBe('ok');
