@@ -43,7 +43,10 @@ export interface NatsNode {
   /** Process id while running, else null. */
   readonly pid: number | null;
   readonly running: boolean;
-  /** Start (again) and wait until its JetStream is healthy and its MQTT listener answers CONNECT. */
+  /**
+   * Start (again) and wait until it is healthy (the first time: /healthz; again: JetStream enabled) and its MQTT
+   * listener answers CONNECT.
+   */
   start(timeoutMs?: number): Promise<void>;
   /** Send `signal` (default SIGKILL) and wait for the process to exit. */
   kill(signal?: NodeJS.Signals): Promise<void>;
@@ -70,9 +73,13 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function healthy(httpPort: number): Promise<boolean> {
+/**
+ * `/healthz`: with `jsEnabledOnly` only that JetStream runs. A restarted node's full check can stay failed for good
+ * ("JetStream consumer … is not current") when consumers were deleted while it was down; it serves MQTT meanwhile.
+ */
+async function healthy(httpPort: number, jsEnabledOnly: boolean): Promise<boolean> {
   try {
-    const r = await fetch(`http://127.0.0.1:${httpPort}/healthz`, { signal: AbortSignal.timeout(2000) });
+    const r = await fetch(`http://127.0.0.1:${httpPort}/healthz${jsEnabledOnly ? '?js-enabled-only=true' : ''}`, { signal: AbortSignal.timeout(2000) });
     return r.ok;
   } catch {
     return false;
@@ -157,6 +164,7 @@ export async function startNatsCluster(options: NatsClusterOptions): Promise<Nat
     );
     const logPath = join(options.dir, `${spec.name}.log`);
     let child: ChildProcess | null = null;
+    let started = false;
     const node: NatsNode = {
       ...spec,
       mqttUrl: `mqtt://127.0.0.1:${spec.mqttPort}`,
@@ -171,7 +179,9 @@ export async function startNatsCluster(options: NatsClusterOptions): Promise<Nat
         const fd = openSync(logPath, 'a');
         child = spawn(binary, ['-c', conf], { stdio: ['ignore', fd, fd] });
         closeSync(fd);
-        await until(`${spec.name} healthy (log: ${logPath})`, () => healthy(spec.httpPort), timeoutMs, logPath);
+        const restart = started;
+        started = true;
+        await until(`${spec.name} healthy (log: ${logPath})`, () => healthy(spec.httpPort, restart), timeoutMs, logPath);
         await until(`${spec.name} answering MQTT CONNECT (log: ${logPath})`, () => mqttAnswers(node.mqttUrl, 5000), timeoutMs, logPath);
       },
       async kill(signal: NodeJS.Signals = 'SIGKILL') {

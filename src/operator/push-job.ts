@@ -444,6 +444,8 @@ export async function pushJob(o: PushOptions): Promise<PushResult> {
       clearTimeout(timer);
     }
     await connection?.stop();
+    // MQTT 3.1.1 (NATS, aedes) has no session expiry: the push's own session would stay at the broker for good
+    if (ownSession && connection?.protocolVersion === 4) await connection.discardSession();
     store.close();
   }
 }

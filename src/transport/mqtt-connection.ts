@@ -305,6 +305,36 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
     this.failPending(client, 'connection closed by stop()');
   }
 
+  /**
+   * After stop(): make the broker forget this client id's persistent session, by one clean connect and DISCONNECT
+   * (MQTT 3.1.1 has no session expiry, so a session nobody resumes stays for good; under MQTT 5 the expiry does it
+   * and this is not needed). Resolves either way; false when no node answered within `timeoutMs`.
+   */
+  async discardSession(timeoutMs = 5000): Promise<boolean> {
+    if (!this.stopped) throw new Error('discardSession() is for a stopped connection');
+    for (const url of [this.url, ...this.urls.filter((u) => u !== this.url)]) {
+      const opts: IClientOptions = { ...this.clientOptions(), clean: true, reconnectPeriod: 0, connectTimeout: timeoutMs };
+      delete opts.will;
+      if (opts.properties) opts.properties = { sessionExpiryInterval: 0 };
+      const client = connect(url, opts);
+      const ok = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), timeoutMs);
+        client.once('connect', () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+        client.once('error', () => undefined);
+        client.once('close', () => {
+          clearTimeout(timer);
+          resolve(false);
+        });
+      });
+      await new Promise<void>((resolve) => client.end(!ok, {}, () => resolve()));
+      if (ok) return true;
+    }
+    return false;
+  }
+
   private clientOptions(): IClientOptions {
     const o = this.options;
     const v5 = this.negotiatedVersion === 5;

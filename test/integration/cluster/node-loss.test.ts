@@ -15,7 +15,7 @@ import type { Agent } from '../../../src/agent/agent.js';
 import { connectOperator } from '../../../src/operator/operator-link.js';
 import { pushJob, type PushResult } from '../../../src/operator/push-job.js';
 import { OperatorStore } from '../../../src/store/operator-store.js';
-import type { MqttConnection } from '../../../src/transport/mqtt-connection.js';
+import { MqttConnection } from '../../../src/transport/mqtt-connection.js';
 import { Topics } from '../../../src/transport/topics.js';
 import { NATS_SERVER, startNatsCluster, type NatsCluster } from '../../../scripts/lib/nats-cluster.js';
 import { agentConfig, fleetDir, gatedProxy, sha256Of, startAgent, testLogger, waitFor } from '../agent/fleet-harness.js';
@@ -109,6 +109,19 @@ describe.skipIf(NATS_SERVER === null)(`a group push through a NATS cluster that 
       store.close();
     }
     for (const a of agents) expect(a.store.listReports().filter((x) => x.jobId === r.jobId)).toHaveLength(1);
+
+    // the push's own persistent session is gone (MQTT 3.1.1 has no expiry; the push discards it at the end)
+    let sessionPresent: boolean | null = null;
+    const probe = new MqttConnection({
+      url: n2, clientId: `edgetune-operator-push-${r.jobId}`, protocolVersion: 4, clean: false, sessionExpirySeconds: 0, keepaliveSeconds: 30,
+      reconnectInitialMs: 200, reconnectMaxMs: 1000, onMessage: () => undefined, log: testLogger('probe'),
+    });
+    probe.on('connect', (present) => (sessionPresent ??= present));
+    probe.start();
+    await probe.waitForConnection(30_000);
+    await probe.stop();
+    await probe.discardSession();
+    expect(sessionPresent).toBe(false);
 
     // retained status and the manifest, read fresh from the restarted node: they were published (half of them to
     // n1) before the node loss
