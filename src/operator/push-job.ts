@@ -443,9 +443,10 @@ export async function pushJob(o: PushOptions): Promise<PushResult> {
       await Promise.race([connection.unsubscribe(filters).catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 5000)))]);
       clearTimeout(timer);
     }
+    const linkUp = connection?.connected === true;
     await connection?.stop();
     // MQTT 3.1.1 (NATS, aedes) has no session expiry: the push's own session would stay at the broker for good
-    if (ownSession && connection?.protocolVersion === 4) await connection.discardSession();
+    if (ownSession && linkUp && connection?.protocolVersion === 4) await connection.discardSession();
     store.close();
   }
 }
