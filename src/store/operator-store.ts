@@ -66,6 +66,14 @@ export class OperatorStore {
     if (this.db.open) this.db.close();
   }
 
+  /**
+   * SQLite's `PRAGMA data_version`: it changes when another connection (an `edgetune rollout` or `push` process)
+   * commits to the store, not when this one does.
+   */
+  dataVersion(): number {
+    return this.db.pragma('data_version', { simple: true }) as number;
+  }
+
   /** Insert a report unless its reportId is already stored (redelivery): true when it was new. */
   insertReport(r: OperatorReportInput): boolean {
     const info = this.db

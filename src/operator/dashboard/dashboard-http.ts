@@ -16,7 +16,7 @@ import { EdgetuneError, errorCodeOf, exitCodeFor, messageOf } from '../../util/e
 import { checkAccess, PAGE_HEADER, TOKEN_COOKIE } from './dashboard-access.js';
 import type { LiveEvent } from './dashboard.js';
 import { MAX_UPLOAD_BYTES, type PushRunView, type PushSubmission } from './dashboard-pushes.js';
-import type { DeviceView, FleetView, ModelListEntry, ModelView } from './dashboard-views.js';
+import type { DeviceView, FleetView, ModelListEntry, ModelView, RolloutListEntry, RolloutView } from './dashboard-views.js';
 
 /** The bundled page, held in memory. */
 export interface DashboardAssets {
@@ -32,6 +32,8 @@ export interface DashboardBackend {
   device(deviceId: string): DeviceView | null;
   models(): ModelListEntry[];
   model(sha256: string): ModelView | null;
+  rollouts(): RolloutListEntry[];
+  rollout(rolloutId: string): RolloutView | null;
   pushes(): PushRunView[];
   datasets(): string[];
   submitPush(s: PushSubmission): PushRunView;
@@ -62,6 +64,9 @@ const SECURITY_HEADERS: Record<string, string> = {
   'Referrer-Policy': 'no-referrer',
   'X-Frame-Options': 'DENY',
 };
+
+/** Rollout ids as `edgetune rollout --rollout-id` accepts them. */
+const ROLLOUT_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -138,6 +143,13 @@ export function dashboardApp(o: Omit<DashboardHttpOptions, 'host' | 'port'>): Ho
     if (!SHA256_PATTERN.test(sha)) return c.json(errorBody('USAGE', `model '${sha}' must be a sha256 (64 lower-case hex digits)`), 400);
     const view = o.backend.model(sha);
     return view ? c.json(view) : c.json(errorBody('USAGE', `no reports of model ${sha} in this operator store`), 404);
+  });
+  app.get('/api/rollouts', (c) => c.json({ rollouts: o.backend.rollouts() }));
+  app.get('/api/rollouts/:id', (c) => {
+    const id = c.req.param('id');
+    if (!ROLLOUT_ID_PATTERN.test(id)) return c.json(errorBody('USAGE', `rollout id '${id}' must match [A-Za-z0-9_-]{1,64}`), 400);
+    const view = o.backend.rollout(id);
+    return view ? c.json(view) : c.json(errorBody('USAGE', `no rollout '${id}' in this operator store`), 404);
   });
   app.get('/api/pushes', (c) => c.json({ pushes: o.backend.pushes(), datasets: o.backend.datasets() }));
   app.post(

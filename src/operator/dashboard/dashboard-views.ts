@@ -7,6 +7,7 @@ import type { DeviceRow, OperatorReportRow } from '../../store/operator-store.js
 import type { PushRow } from '../../store/operator-store-reads.js';
 import { compareAcrossDevices, summarizeReport, type ModelComparison, type ResultSummary } from '../compare-results.js';
 import { summarizeDevice, type DeviceSummary } from '../list-devices.js';
+import type { RolloutStatus } from '../rollout/rollout-status.js';
 
 /** A device row of the Fleet page: `edgetune devices` plus the last heartbeat's time and the live model's method. */
 export interface FleetDevice extends DeviceSummary {
@@ -265,4 +266,87 @@ export function modelView(rows: readonly OperatorReportRow[], names: ReadonlyMap
     .map((r) => tuneChart(r, names))
     .filter((t): t is TuneChart => t !== null);
   return { comparison, tunes };
+}
+
+/** A rollout on the Rollouts list. */
+export interface RolloutListEntry {
+  rolloutId: string;
+  /** The model file's name (its path's last part). */
+  modelName: string;
+  modelSha256: string;
+  group: string;
+  action: string;
+  state: RolloutStatus['state'];
+  reason: string | null;
+  currentStage: number;
+  /** The current stage's cumulative share of the group (null: the rollout has no such stage). */
+  currentPercent: number | null;
+  stages: number;
+  /** Devices of the rollout (offline members skipped at its start not counted) and how many succeeded / failed. */
+  devices: number;
+  succeeded: number;
+  failed: number;
+  createdAt: string;
+}
+
+/** How a stage ended for the rollout: it let the next stage start, aborted, or halted it (null: not ended). */
+export type StageDecisionView = 'advanced' | 'aborted' | 'halted' | null;
+
+/** A stage of the Rollout page: `rollout status` with the decision named and its devices' rollbacks counted. */
+export interface RolloutStageView extends RolloutStageStatus {
+  decision: StageDecisionView;
+  /** Devices of this stage sent `rollback`: done (ok), failed, and pushed without an answer yet. */
+  rollback: { ok: number; failed: number; pending: number };
+}
+
+/** The Rollout page: everything `rollout status --json` gives, the model's name and each stage's decision. */
+export interface RolloutView extends Omit<RolloutStatus, 'stages'> {
+  modelName: string;
+  stages: RolloutStageView[];
+}
+
+type RolloutStageStatus = RolloutStatus['stages'][number];
+
+function fileName(path: string): string {
+  return path.split(/[\\/]/).pop() || path;
+}
+
+/** The Rollouts list from every stored rollout, newest first. */
+export function rolloutList(statuses: readonly RolloutStatus[]): RolloutListEntry[] {
+  return statuses
+    .map((s) => ({
+      rolloutId: s.rolloutId,
+      modelName: fileName(s.model.path),
+      modelSha256: s.model.sha256,
+      group: s.group,
+      action: s.action,
+      state: s.state,
+      reason: s.reason,
+      currentStage: s.currentStage,
+      currentPercent: s.stages.find((st) => st.stage === s.currentStage)?.percent ?? null,
+      stages: s.stages.length,
+      devices: s.devices.length,
+      succeeded: s.devices.filter((d) => d.outcome === 'succeeded').length,
+      failed: s.devices.filter((d) => d.outcome === 'failed').length,
+      createdAt: s.createdAt,
+    }))
+    .sort((a, b) => b.createdAt.localeCompare(a.createdAt) || a.rolloutId.localeCompare(b.rolloutId));
+}
+
+const DECISIONS: Record<string, StageDecisionView> = { passed: 'advanced', aborted: 'aborted', halted: 'halted' };
+
+/** The Rollout page of one rollout. */
+export function rolloutView(s: RolloutStatus): RolloutView {
+  return {
+    ...s,
+    modelName: fileName(s.model.path),
+    stages: s.stages.map((st) => {
+      const rollbacks = s.devices.filter((d) => d.stage === st.stage && d.rollback !== null).map((d) => d.rollback?.state ?? null);
+      return {
+        ...st,
+        decision: DECISIONS[st.state] ?? null,
+        rollback: { ok: rollbacks.filter((r) => r === 'ok').length, failed: rollbacks.filter((r) => r === 'failed').length, pending: rollbacks.filter((r) => r === null).length },
+      };
+    }),
+  };
 }

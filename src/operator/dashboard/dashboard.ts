@@ -2,6 +2,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../agent/logger.js';
 import { OperatorStore } from '../../store/operator-store.js';
+import { RolloutStore } from '../../store/rollout-store.js';
 import { checkOperatorStore, listPushes } from '../../store/operator-store-reads.js';
 import type { MqttConnection } from '../../transport/mqtt-connection.js';
 import { decodeMessage } from '../../transport/messages.js';
@@ -11,10 +12,11 @@ import { EdgetuneError, errorCodeOf, messageOf } from '../../util/errors.js';
 import { FleetInbox, MAX_DEVICE_MESSAGE_BYTES, reportModelSha } from '../fleet-inbox.js';
 import { connectOperator, type OperatorBrokerOptions } from '../operator-link.js';
 import { resyncReports } from '../resync-reports.js';
+import { readRolloutStatus, type RolloutStatus } from '../rollout/rollout-status.js';
 import { isLoopbackHost, newDashboardToken } from './dashboard-access.js';
 import { listenDashboard, type DashboardAssets, type DashboardBackend, type DashboardHttpServer } from './dashboard-http.js';
 import { DashboardPushes, type PushRunView } from './dashboard-pushes.js';
-import { deviceView, fleetView, modelList, modelView } from './dashboard-views.js';
+import { deviceView, fleetView, modelList, modelView, rolloutList, rolloutView } from './dashboard-views.js';
 
 /** What the live stream tells the page; the page re-reads the view an event concerns. */
 export type LiveEvent =
@@ -23,7 +25,9 @@ export type LiveEvent =
   | { type: 'job-event'; deviceId: string; jobId: string; stage: string; progress: number | null }
   | { type: 'push'; run: PushRunView }
   | { type: 'resync'; deviceId: string; state: 'running' | 'done' | 'failed'; message: string }
-  | { type: 'broker'; connected: boolean };
+  | { type: 'broker'; connected: boolean }
+  /** Another process (`edgetune rollout`, `push`) wrote to the operator store: a rollout's page re-reads it. */
+  | { type: 'store' };
 
 /** Caller input for {@link Dashboard}. */
 export interface DashboardOptions {
@@ -43,6 +47,8 @@ export interface DashboardOptions {
   pushTimeoutMs?: number;
   /** How long a resync waits for each device's answer (default 60 s). */
   resyncTimeoutMs?: number;
+  /** How often to look for writes to the store by other processes, such as a rollout's progress (default 1000 ms). */
+  storeWatchMs?: number;
   log: Logger;
 }
 
@@ -91,6 +97,7 @@ export class Dashboard {
   private connection: MqttConnection | null = null;
   private http: DashboardHttpServer | null = null;
   private pushes: DashboardPushes | null = null;
+  private storeWatch: NodeJS.Timeout | null = null;
 
   constructor(o: DashboardOptions) {
     this.o = o;
@@ -133,6 +140,7 @@ export class Dashboard {
       this.connection.on('connect', () => this.emit({ type: 'broker', connected: true }));
       this.connection.on('disconnect', () => this.emit({ type: 'broker', connected: false }));
       if (!check.exists) o.log.info(`a new operator store starts at ${check.path}`);
+      this.watchStore(this.store);
       const k = this.topics;
       await this.connection.subscribe([k.allDevices('status'), k.allDevices('hello'), k.allDevices('heartbeat'), k.allDevices('reports'), k.allDevices('events')], 1);
     } catch (error) {
@@ -149,6 +157,8 @@ export class Dashboard {
 
   /** Abort running pushes, wait briefly for resyncs, disconnect, stop listening, close the store. */
   async stop(): Promise<void> {
+    if (this.storeWatch) clearInterval(this.storeWatch);
+    this.storeWatch = null;
     await this.pushes?.stop();
     await Promise.race([Promise.allSettled([...this.resyncs.values()]), new Promise((r) => setTimeout(r, 5000).unref())]);
     await this.connection?.stop();
@@ -159,6 +169,22 @@ export class Dashboard {
     this.store?.close();
     this.store = null;
     this.listeners.clear();
+  }
+
+  /** Tell open pages when another process commits to the store (a rollout writes its progress there, not to MQTT). */
+  private watchStore(store: OperatorStore): void {
+    let seen = store.dataVersion();
+    this.storeWatch = setInterval(() => {
+      try {
+        const now = store.dataVersion();
+        if (now === seen) return;
+        seen = now;
+        if (this.listeners.size > 0) this.emit({ type: 'store' });
+      } catch (error) {
+        this.o.log.debug(`store watch: ${messageOf(error)}`);
+      }
+    }, this.o.storeWatchMs ?? 1000);
+    this.storeWatch.unref();
   }
 
   private emit(e: LiveEvent): void {
@@ -265,6 +291,14 @@ export class Dashboard {
         const store = this.requireStore();
         const rows = store.listReports({ modelSha256: sha256 });
         return rows.length === 0 ? null : modelView(rows, store.artifactNames());
+      },
+      rollouts: () => {
+        const rs = new RolloutStore(this.requireStore().db);
+        return rolloutList(rs.list().map((id) => readRolloutStatus(rs, id)).filter((x): x is RolloutStatus => x !== null));
+      },
+      rollout: (rolloutId) => {
+        const status = readRolloutStatus(new RolloutStore(this.requireStore().db), rolloutId);
+        return status ? rolloutView(status) : null;
       },
       pushes: () => this.pushes?.list() ?? [],
       datasets: () => this.pushes?.datasets() ?? [],

@@ -18,6 +18,9 @@ import { FleetInbox, MAX_DEVICE_MESSAGE_BYTES } from '../fleet-inbox.js';
 import { connectOperator, type OperatorBrokerOptions } from '../operator-link.js';
 import { pushJob } from '../push-job.js';
 import { checkRolloutCriteria, decideStage, judgeReport, planStages, type RolloutCriteria } from './rollout-plan.js';
+import { readRolloutStatus, type RolloutStatus } from './rollout-status.js';
+
+export type { RolloutStatus } from './rollout-status.js';
 
 /** Actions a rollout can stage: both make a model live on the device and report how it went. */
 export const ROLLOUT_ACTIONS = ['deploy', 'tune'] as const;
@@ -61,49 +64,6 @@ export interface StartRolloutOptions extends RolloutConnection, Omit<RolloutSett
   discoveryMs?: number;
 }
 
-/** A rollout as `rollout status --json` prints it. */
-export interface RolloutStatus {
-  rolloutId: string;
-  group: string;
-  action: string;
-  model: { path: string; sha256: string };
-  state: RolloutRow['state'];
-  reason: string | null;
-  currentStage: number;
-  createdAt: string;
-  updatedAt: string;
-  criteria: RolloutCriteria;
-  stageTimeoutS: number;
-  rollbackOnAbort: boolean;
-  bakeS: number;
-  stages: Array<{
-    stage: number;
-    percent: number;
-    state: string;
-    devices: number;
-    succeeded: number;
-    failed: number;
-    pending: number;
-    startedAt: string | null;
-    deadlineAt: string | null;
-    finishedAt: string | null;
-    reason: string | null;
-  }>;
-  devices: Array<{
-    deviceId: string;
-    stage: number;
-    rank: number;
-    jobId: string | null;
-    outcome: string;
-    reason: string | null;
-    activated: boolean;
-    latencyMs: number | null;
-    rollback: { jobId: string | null; state: string | null; reason: string | null } | null;
-  }>;
-  /** Members of the group that were offline when the rollout started (not part of it). */
-  skipped: string[];
-}
-
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 function settingsOf(row: RolloutRow): RolloutSettings {
@@ -137,49 +97,9 @@ function openStoreForRead(operatorDataDir: string, rolloutId: string): OperatorS
   return store;
 }
 
+/** The stored rollout (it exists: the caller created or found it). */
 function statusOf(rs: RolloutStore, rolloutId: string): RolloutStatus {
-  const row = rs.get(rolloutId) as RolloutRow;
-  const s = settingsOf(row);
-  const devices = rs.devices(rolloutId);
-  return {
-    rolloutId,
-    group: row.group,
-    action: row.action,
-    model: { path: row.modelPath, sha256: row.modelSha256 },
-    state: row.state,
-    reason: row.reason,
-    currentStage: row.currentStage,
-    createdAt: row.createdAt,
-    updatedAt: row.updatedAt,
-    criteria: { stagesPercent: s.stagesPercent, minSuccess: s.minSuccess, abortFailureRate: s.abortFailureRate, maxLatencyMs: s.maxLatencyMs },
-    stageTimeoutS: s.stageTimeoutS,
-    rollbackOnAbort: s.rollbackOnAbort,
-    bakeS: s.bakeS,
-    stages: rs.stages(rolloutId).map((st) => {
-      const mine = devices.filter((d) => d.stage === st.stage);
-      return {
-        ...st,
-        devices: mine.length,
-        succeeded: mine.filter((d) => d.outcome === 'succeeded').length,
-        failed: mine.filter((d) => d.outcome === 'failed').length,
-        pending: mine.filter((d) => d.outcome === 'pending').length,
-      };
-    }),
-    devices: devices
-      .filter((d) => d.outcome !== 'skipped')
-      .map((d) => ({
-        deviceId: d.deviceId,
-        stage: d.stage,
-        rank: d.rank,
-        jobId: d.jobId,
-        outcome: d.outcome,
-        reason: d.reason,
-        activated: d.activated,
-        latencyMs: d.latencyMs,
-        rollback: d.rollbackJobId !== null || d.rollbackState !== null ? { jobId: d.rollbackJobId, state: d.rollbackState, reason: d.rollbackReason } : null,
-      })),
-    skipped: devices.filter((d) => d.outcome === 'skipped').map((d) => d.deviceId),
-  };
+  return readRolloutStatus(rs, rolloutId) as RolloutStatus;
 }
 
 /** MODEL must be a readable ONNX model in one file (the rollout pushes one file): USAGE / MODEL_INVALID otherwise. */

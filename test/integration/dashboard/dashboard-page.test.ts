@@ -21,7 +21,7 @@ describe('the bundled dashboard page', () => {
   it('loads nothing from another host: the HTML names only its own assets, the script and style fetch no URL', () => {
     const html = readFileSync(join(WEB, 'index.html'), 'utf8');
     const refs = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]);
-    expect(refs.sort()).toEqual(['#/fleet', '#/fleet', '#/models', '#/push', '/assets/app.css', '/assets/app.js']);
+    expect(refs.sort()).toEqual(['#/fleet', '#/fleet', '#/models', '#/push', '#/rollouts', '/assets/app.css', '/assets/app.js']);
     for (const f of ['app.js', 'app.css']) {
       const text = readFileSync(join(WEB, f), 'utf8');
       expect(text, f).not.toMatch(/(?:import|url)\(\s*["']?https?:/);

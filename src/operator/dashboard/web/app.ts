@@ -1,5 +1,5 @@
 /**
- * The dashboard page: four views (Fleet, Device, Model, Push) over the server's JSON, re-read when the live stream
+ * The dashboard page: its views (Fleet, Device, Models, Model, Rollouts, Rollout, Push) over the server's JSON, re-read when the live stream
  * says something they show has changed. Everything is built with textContent (no HTML from data), and requests that
  * change something carry the dashboard's header so the server can tell them from another site's forms.
  */
@@ -330,6 +330,103 @@ async function renderModel(sha: string): Promise<HTMLElement> {
   );
 }
 
+// ---- Rollouts ----
+
+function stageText(r: Json): string {
+  return `${r.currentStage} of ${r.stages}${r.currentPercent !== null ? ` (${r.currentPercent}%)` : ''}`;
+}
+
+async function renderRollouts(): Promise<HTMLElement> {
+  const { rollouts } = await api('/api/rollouts');
+  const rows = (rollouts as Json[]).map((r) =>
+    h(
+      'tr',
+      { 'data-rollout': r.rolloutId },
+      td('rollout', h('a', { href: `#/rollout/${encodeURIComponent(r.rolloutId as string)}` }, r.rolloutId)),
+      td('model', r.modelName, ' ', h('code', { class: 'muted' }, short(r.modelSha256))),
+      td('group', r.group),
+      td('action', r.action),
+      td('state', stateBadge(r.state), r.reason ? h('div', { class: 'muted' }, r.reason) : null),
+      td('stage', stageText(r)),
+      td('devices', `${r.devices}: ${r.succeeded} succeeded, ${r.failed} failed`),
+      td('created', when(r.createdAt)),
+    ),
+  );
+  return h(
+    'div',
+    {},
+    h('h1', {}, 'Rollouts'),
+    rows.length
+      ? table(['rollout', 'model', 'group', 'action', 'state', 'stage', 'devices', 'created'], rows, { id: 'rollouts' })
+      : h('p', {}, 'No rollouts in this store yet: start one with `edgetune rollout MODEL --group G --stages 5%,25%,100%`.'),
+  );
+}
+
+function rollbackText(rb: Json): string {
+  const parts = [rb.ok > 0 ? `${rb.ok} rolled back` : '', rb.failed > 0 ? `${rb.failed} failed` : '', rb.pending > 0 ? `${rb.pending} pending` : ''].filter((x) => x !== '');
+  return parts.join(', ') || '-';
+}
+
+async function renderRollout(id: string): Promise<HTMLElement> {
+  const v = await api(`/api/rollouts/${encodeURIComponent(id)}`);
+  const c = v.criteria as Json;
+  const stages = (v.stages as Json[]).map((st) =>
+    h(
+      'tr',
+      { 'data-stage': st.stage, 'data-stage-state': st.state },
+      td('stage', st.stage),
+      td('percent', `${st.percent}%`),
+      td('state', stateBadge(st.state)),
+      td('devices', st.devices),
+      td('succeeded', st.succeeded),
+      td('failed', st.failed),
+      td('pending', st.pending),
+      td('decision', st.decision ? stateBadge(st.decision) : '-'),
+      td('rolled back', rollbackText(st.rollback as Json)),
+      td('reason', st.reason ?? ''),
+    ),
+  );
+  const devices = (v.devices as Json[]).map((d) => {
+    const rb = d.rollback as Json | null;
+    return h(
+      'tr',
+      { 'data-rollout-device': d.deviceId, 'data-outcome': d.outcome },
+      td('device', h('a', { href: `#/device/${d.deviceId}` }, d.deviceId)),
+      td('stage', d.stage),
+      td('job', d.jobId ? h('code', {}, d.jobId) : '-'),
+      td('outcome', stateBadge(d.outcome)),
+      td('reason', d.reason ?? ''),
+      td('p50 ms', fmtNum(d.latencyMs)),
+      td('live', d.activated ? 'yes' : 'no'),
+      td('rollback', rb ? `${rb.state ?? 'pending'}${rb.reason ? `: ${rb.reason}` : ''}` : '-'),
+    );
+  });
+  const skipped = v.skipped as string[];
+  return h(
+    'div',
+    {},
+    h('h1', {}, `Rollout ${v.rolloutId} `, stateBadge(v.state)),
+    section(
+      'Rollout',
+      kv([
+        ['model', h('span', {}, `${v.modelName} `, h('code', { class: 'muted' }, short(v.model.sha256)))],
+        ['group', v.group],
+        ['action', v.action],
+        ['state', h('span', { id: 'rollout-state' }, v.state, v.reason ? ` — ${v.reason}` : '')],
+        ['stage', `${v.currentStage} of ${(v.stages as Json[]).length}`],
+        ['criteria', `success ≥ ${c.minSuccess}, abort when failures > ${c.abortFailureRate}${c.maxLatencyMs !== null ? `, p50 ≤ ${c.maxLatencyMs} ms` : ''}`],
+        ['stage timeout', `${v.stageTimeoutS} s${v.bakeS > 0 ? `; bake ${v.bakeS} s` : ''}`],
+        ['rollback on abort', v.rollbackOnAbort ? 'yes' : 'no'],
+        ['skipped (offline at start)', skipped.length ? skipped.join(', ') : 'none'],
+        ['created', when(v.createdAt)],
+        ['updated', when(v.updatedAt)],
+      ]),
+    ),
+    section('Stages', table(['stage', 'percent', 'state', 'devices', 'succeeded', 'failed', 'pending', 'decision', 'rolled back', 'reason'], stages, { id: 'rollout-stages' })),
+    section('Devices', devices.length ? table(['device', 'stage', 'job', 'outcome', 'reason', 'p50 ms', 'live', 'rollback'], devices, { id: 'rollout-devices' }) : h('p', { class: 'muted' }, 'no devices')),
+  );
+}
+
 // ---- Push ----
 
 let pushForm: HTMLFormElement | null = null;
@@ -445,12 +542,24 @@ async function render(): Promise<void> {
   rendering = true;
   try {
     const { page, arg } = route();
-    for (const a of document.querySelectorAll<HTMLAnchorElement>('nav a')) a.classList.toggle('active', a.dataset.nav === page || (a.dataset.nav === 'models' && page === 'model') || (a.dataset.nav === 'fleet' && page === 'device'));
+    for (const a of document.querySelectorAll<HTMLAnchorElement>('nav a')) a.classList.toggle('active', a.dataset.nav === page || (a.dataset.nav === 'models' && page === 'model') || (a.dataset.nav === 'fleet' && page === 'device') || (a.dataset.nav === 'rollouts' && page === 'rollout'));
     let view: HTMLElement;
     afterRender = [];
     try {
       view =
-        page === 'device' && arg ? await renderDevice(arg) : page === 'model' && arg ? await renderModel(arg) : page === 'models' ? await renderModels() : page === 'push' ? await renderPush() : await renderFleet();
+        page === 'device' && arg
+          ? await renderDevice(arg)
+          : page === 'model' && arg
+            ? await renderModel(arg)
+            : page === 'models'
+              ? await renderModels()
+              : page === 'rollout' && arg
+                ? await renderRollout(arg)
+                : page === 'rollouts'
+                  ? await renderRollouts()
+                  : page === 'push'
+                    ? await renderPush()
+                    : await renderFleet();
     } catch (error) {
       view = h('div', {}, h('h1', {}, 'Not available'), h('p', { class: 'error', role: 'alert' }, (error as Error).message));
     }
@@ -479,6 +588,8 @@ function schedule(): void {
 
 function relevant(type: string, e: Json): boolean {
   const { page, arg } = route();
+  // a rollout runs in its own process: its progress reaches the store, which the server watches ('store')
+  if (type === 'store') return page === 'rollouts' || page === 'rollout';
   if (type === 'push') return page === 'push' || page === 'device';
   if (type === 'job-event') return page === 'device' ? arg === e.deviceId : page === 'push';
   if (page === 'device') return arg === e.deviceId;
@@ -506,7 +617,7 @@ function connectLive(): void {
     brokerState(summary.broker.connected as boolean);
     schedule();
   });
-  for (const type of ['device', 'report', 'push', 'resync', 'job-event', 'broker']) {
+  for (const type of ['device', 'report', 'push', 'resync', 'job-event', 'broker', 'store']) {
     source.addEventListener(type, (m) => {
       const e = JSON.parse((m as MessageEvent).data) as Json;
       if (type === 'resync') resyncState.set(e.deviceId as string, { state: e.state, message: e.message });
