@@ -92,7 +92,7 @@ export function checkAccess(req: AccessRequest, policy: AccessPolicy): AccessVer
     const bearer = req.authorization && /^Bearer\s+(\S+)$/i.exec(req.authorization)?.[1];
     const presented = [req.queryToken, bearer ?? null, cookieValue(req.cookie, TOKEN_COOKIE)].filter((t): t is string => typeof t === 'string' && t.length > 0);
     if (presented.length === 0) {
-      return { ok: false, status: 401, code: 'TOKEN_MISSING', message: 'this dashboard is bound beyond loopback and needs its token: open the URL with ?token=… that `edgetune dashboard` printed at start' };
+      return { ok: false, status: 401, code: 'TOKEN_MISSING', message: 'this dashboard is bound beyond loopback and needs its token: open the URL with ?token=… that `npx edgetune dashboard` printed at start' };
     }
     if (!presented.every((t) => tokenMatches(policy.token as string, t))) {
       return { ok: false, status: 401, code: 'TOKEN_INVALID', message: 'the dashboard token is wrong (tampered, or from an earlier run: each start prints a new one)' };

@@ -156,7 +156,7 @@ export function dashboardApp(o: Omit<DashboardHttpOptions, 'host' | 'port'>): Ho
     '/api/push',
     bodyLimit({
       maxSize: MAX_UPLOAD_BYTES + 1024 * 1024,
-      onError: (c) => c.json(errorBody('LIMIT_EXCEEDED', `the upload is over ${MAX_UPLOAD_BYTES} bytes; push big models with \`edgetune push\``), 413),
+      onError: (c) => c.json(errorBody('LIMIT_EXCEEDED', `the upload is over ${MAX_UPLOAD_BYTES} bytes; push big models with \`npx edgetune push\``), 413),
     }),
     async (c) => {
       let form: Record<string, string | File>;

@@ -121,7 +121,7 @@ export class DashboardPushes {
     if (action === 'eval' && dataDir === undefined) throw new EdgetuneError('USAGE', 'push: eval needs a dataset');
     const fileName = safeFileName(s.fileName);
     if (s.bytes.byteLength === 0) throw new EdgetuneError('MODEL_INVALID', `push: ${fileName} is empty; nothing was sent`);
-    if (s.bytes.byteLength > MAX_UPLOAD_BYTES) throw new EdgetuneError('LIMIT_EXCEEDED', `push: ${fileName} is ${s.bytes.byteLength} bytes, over the page's ${MAX_UPLOAD_BYTES}-byte limit (use \`edgetune push\`); nothing was sent`);
+    if (s.bytes.byteLength > MAX_UPLOAD_BYTES) throw new EdgetuneError('LIMIT_EXCEEDED', `push: ${fileName} is ${s.bytes.byteLength} bytes, over the page's ${MAX_UPLOAD_BYTES}-byte limit (use \`npx edgetune push\`); nothing was sent`);
     if (action !== 'ping') {
       try {
         decodeModel(s.bytes, {

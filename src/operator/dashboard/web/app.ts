@@ -358,7 +358,7 @@ async function renderRollouts(): Promise<HTMLElement> {
     h('h1', {}, 'Rollouts'),
     rows.length
       ? table(['rollout', 'model', 'group', 'action', 'state', 'stage', 'devices', 'created'], rows, { id: 'rollouts' })
-      : h('p', {}, 'No rollouts in this store yet: start one with `edgetune rollout MODEL --group G --stages 5%,25%,100%`.'),
+      : h('p', {}, 'No rollouts in this store yet: start one with `npx edgetune rollout MODEL --group G --stages 5%,25%,100%`.'),
   );
 }
 
@@ -496,7 +496,7 @@ async function renderPush(): Promise<HTMLElement> {
     'div',
     {},
     h('h1', {}, 'Push'),
-    h('p', { class: signed ? 'muted' : 'warn' }, signed ? 'Pushes are signed here, on the server, with the operator key given to `edgetune dashboard --key`; the key never reaches this page.' : 'No --key was given to `edgetune dashboard`: pushes go unsigned, and agents refuse unsigned jobs unless their config allows them.'),
+    h('p', { class: signed ? 'muted' : 'warn' }, signed ? 'Pushes are signed here, on the server, with the operator key given to `npx edgetune dashboard --key`; the key never reaches this page.' : 'No --key was given to `npx edgetune dashboard`: pushes go unsigned, and agents refuse unsigned jobs unless their config allows them.'),
     h('p', { class: 'muted' }, 'Datasets (ONNX test-data layout, for tune accuracy and eval) are the directories in the data dir’s datasets/ folder.'),
     pushForm,
     datalist,
