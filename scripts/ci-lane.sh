@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.."
 LANES=(
   "arm64-boards|npx vitest run --config vitest.arm64.config.ts test/arm64/hw-plan.spec.ts test/arm64/agent.spec.ts test/arm64/insn-count.spec.ts"
   "arm64-mlp|env EDGETUNE_ARM64_MODELS=mnist-mlp npx vitest run --config vitest.arm64.config.ts test/arm64/compress-fidelity.spec.ts"
+  "arm64-mbv2|env EDGETUNE_ARM64_MODELS=mnist-mbv2 npx vitest run --config vitest.arm64.config.ts test/arm64/compress-fidelity.spec.ts"
   "arm64-ocr-quant|env EDGETUNE_ARM64_MODELS=ppocr-cls EDGETUNE_ARM64_METHODS=int8,int8-symmetric,int8-dynamic,fp16 npx vitest run --config vitest.arm64.config.ts test/arm64/compress-fidelity.spec.ts"
   "arm64-ocr-struct|env EDGETUNE_ARM64_MODELS=ppocr-cls EDGETUNE_ARM64_METHODS=int4,prune,sparsity,lowrank npx vitest run --config vitest.arm64.config.ts test/arm64/compress-fidelity.spec.ts"
 )
