@@ -150,7 +150,7 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium, live over a real brok
     await pusher.locator('#push-dataset option[value="mnist-flat"]').waitFor({ state: 'attached' });
     await pusher.selectOption('select[name=dataset]', 'mnist-flat');
     await pusher.selectOption('select[name=action]', 'tune');
-    await pusher.fill('textarea[name=options]', 'candidates=int8-dyn,fp16\nobjective=size\niterations=5\nwarmup=1\nenergy=off');
+    await pusher.fill('textarea[name=options]', 'candidates=int8-dyn,fp16\nobjective=size\niterations=5\nwarmup=1\nenergy=off\nhealthMaxLatencyMs=10000');
     await pusher.click('#push-form button[type=submit]');
     const pushId = await waitFor('the push id', async () => /push (push-\S+) started/.exec((await pusher.textContent('#push-status')) ?? '')?.[1], 30_000, 100);
     const run = pusher.locator(`[data-push="${pushId}"]`);
@@ -188,7 +188,8 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium, live over a real brok
     // the chosen candidate, where the page drew it, is marked so in its tooltip
     const chosenAt = (await canvas.getAttribute('data-chosen-at'))?.split(',').map(Number) as [number, number];
     await watcher.mouse.move((box?.x ?? 0) + chosenAt[0], (box?.y ?? 0) + chosenAt[1]);
-    // by size, int8-dyn (a quarter of fp32) is the choice whatever the timings on a loaded machine
+    // by size, int8-dyn (a quarter of fp32) is the choice whatever the timings on a loaded machine; the health check's
+    // latency bound is set loose (healthMaxLatencyMs above: 1.5 × a sub-millisecond p50 tripped on a loaded CI machine)
     const { tune: storedTune, activated } = JSON.parse(stored?.payload as string) as { tune: { chosen: string }; activated: boolean };
     const chosenId = storedTune.chosen;
     expect(chosenId).toBe('int8-dyn');
