@@ -22,13 +22,11 @@ import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } fr
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { compressModelFile } from '../src/compress/compress-model.js';
-import { writeDataset } from '../src/compress/dataset-writer.js';
 import { openDataset, sliceBatch } from '../src/compress/dataset.js';
 import { DataType } from '../src/onnx/dtype.js';
 import type { OnnxModel } from '../src/onnx/ir.js';
 import { saveModelFile } from '../src/onnx/model-file.js';
-import { floatTensor, int64Tensor } from '../src/onnx/tensor.js';
-import { digitTextLine } from './lib/mnist-pages.js';
+import { digitTextLine, writeDigitTextLineDataset } from './lib/mnist-pages.js';
 
 const REPO = resolve(new URL('..', import.meta.url).pathname);
 const CACHE = process.env.EDGETUNE_ARM64_CACHE ?? join(REPO, '.cache/arm64');
@@ -71,19 +69,7 @@ function firstSample(dir: string): { dims: number[]; values: Float32Array } {
 function ocrLines(name: string, sets: number, firstSeed: number): string {
   const out = join(WORK, name);
   rmSync(out, { recursive: true, force: true });
-  writeDataset(out, (function* () {
-    for (let s = 0; s < sets; s++) {
-      const x = new Float32Array(8 * 3 * 48 * 192);
-      const labels: number[] = [];
-      for (let i = 0; i < 8; i++) {
-        const flipped = i % 2 === 1;
-        x.set(digitTextLine(firstSeed + s * 8 + i, 192, flipped).data, i * 3 * 48 * 192);
-        labels.push(flipped ? 1 : 0);
-      }
-      yield { inputs: [floatTensor('x', [8, 3, 48, 192], x)], labels: int64Tensor('label', [8], labels) };
-    }
-  })());
-  return out;
+  return writeDigitTextLineDataset(out, sets, firstSeed);
 }
 
 const MODELS: ModelCase[] = [

@@ -119,3 +119,23 @@ export function digitTextLine(seed: number, width = 320, flipped = false): { dat
   }
   return { data, dims: [1, 3, h, width] };
 }
+
+/**
+ * A direction-classifier dataset at `path`: `sets` batches of 8 digit text lines (1×3×48×192 each), every other one
+ * turned 180° (label 1), seeds from `firstSeed`. Returns `path`.
+ */
+export function writeDigitTextLineDataset(path: string, sets: number, firstSeed: number): string {
+  writeDataset(path, (function* () {
+    for (let s = 0; s < sets; s++) {
+      const x = new Float32Array(8 * 3 * 48 * 192);
+      const labels: number[] = [];
+      for (let i = 0; i < 8; i++) {
+        const flipped = i % 2 === 1;
+        x.set(digitTextLine(firstSeed + s * 8 + i, 192, flipped).data, i * 3 * 48 * 192);
+        labels.push(flipped ? 1 : 0);
+      }
+      yield { inputs: [floatTensor('x', [8, 3, 48, 192], x)], labels: int64Tensor('label', [8], labels) };
+    }
+  })());
+  return path;
+}

@@ -8,9 +8,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeDataset } from '../../src/compress/dataset-writer.js';
-import { floatTensor, int64Tensor } from '../../src/onnx/tensor.js';
-import { digitTextLine } from '../../scripts/lib/mnist-pages.js';
+import { writeDigitTextLineDataset } from '../../scripts/lib/mnist-pages.js';
 import { jsonOf, laneStatus, runArm64, runArm64Node, runNode, runX86, type RunResult } from './lane.js';
 
 const lane = laneStatus();
@@ -53,19 +51,7 @@ function subset(from: string, n: number, name: string): string {
 /** Digit text lines for the direction classifier, every other one rotated by 180° (label 1), batches of 8. */
 function ocrLines(name: string, sets: number, firstSeed: number): string {
   const out = join(dir, name);
-  writeDataset(out, (function* () {
-    for (let s = 0; s < sets; s++) {
-      const x = new Float32Array(8 * 3 * 48 * 192);
-      const labels: number[] = [];
-      for (let i = 0; i < 8; i++) {
-        const flipped = i % 2 === 1;
-        x.set(digitTextLine(firstSeed + s * 8 + i, 192, flipped).data, i * 3 * 48 * 192);
-        labels.push(flipped ? 1 : 0);
-      }
-      yield { inputs: [floatTensor('x', [8, 3, 48, 192], x)], labels: int64Tensor('label', [8], labels) };
-    }
-  })());
-  return out;
+  return writeDigitTextLineDataset(out, sets, firstSeed);
 }
 
 let MODELS: Model[] = [];
