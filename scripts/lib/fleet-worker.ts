@@ -1,7 +1,8 @@
 /**
  * One worker process of `scripts/bench-fleet.ts`: runs a slice of the fleet as real `Agent` instances (each with
  * its own config, SQLite store and data dir) and talks to the coordinator over the fork IPC channel:
- *   ← { type: 'start', deviceIds, url, urls?, dir, publicKeyPath }   → { type: 'ready', rssMb, startupSeconds }
+ *   ← { type: 'start', deviceIds, url, urls?, dir, publicKeyPath, startsPerSecond?, reconnectMaxMs? }
+ *                                                              → { type: 'ready', rssMb, startupSeconds }
  *   ← { type: 'connected' }                                    → { type: 'connected', connected, total }
  *   ← { type: 'stop' }                                         → { type: 'stopped' } and exit
  * `urls` (scripts/bench-cluster.ts): per device, the node list of a clustered broker (`broker.urls`).
@@ -20,6 +21,10 @@ interface StartMessage {
   dir: string;
   publicKeyPath: string;
   receiveMaximum: number;
+  /** Pace: agents this worker starts per second (default: batches of START_BATCH as fast as they start). */
+  startsPerSecond?: number;
+  /** broker.reconnectMaxMs of every agent (default 10 s). */
+  reconnectMaxMs?: number;
 }
 
 /** Agents started in parallel at a time (each start opens a store and a connection). */
@@ -33,14 +38,19 @@ function send(message: object): void {
 
 async function startAgents(m: StartMessage): Promise<void> {
   const t0 = performance.now();
-  for (let i = 0; i < m.deviceIds.length; i += START_BATCH) {
+  const batch = m.startsPerSecond ? 1 : START_BATCH;
+  for (let i = 0; i < m.deviceIds.length; i += batch) {
+    if (m.startsPerSecond && i > 0) {
+      const dueMs = (i / m.startsPerSecond) * 1000 - (performance.now() - t0);
+      if (dueMs > 0) await new Promise((r) => setTimeout(r, dueMs));
+    }
     await Promise.all(
-      m.deviceIds.slice(i, i + START_BATCH).map(async (deviceId, j) => {
+      m.deviceIds.slice(i, i + batch).map(async (deviceId, j) => {
         const urls = m.urls?.[i + j];
         const raw = {
           deviceId,
           groups: ['fleet'],
-          broker: { url: urls?.[0] ?? m.url, ...(urls ? { urls } : {}), reconnectInitialMs: 500, reconnectMaxMs: 10_000, receiveMaximum: m.receiveMaximum },
+          broker: { url: urls?.[0] ?? m.url, ...(urls ? { urls } : {}), reconnectInitialMs: 500, reconnectMaxMs: m.reconnectMaxMs ?? 10_000, receiveMaximum: m.receiveMaximum },
           dataDir: join(m.dir, deviceId),
           trustedKeys: [m.publicKeyPath],
           schedules: { heartbeat: null, reprofile: null, cleanup: null },

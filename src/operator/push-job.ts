@@ -301,10 +301,13 @@ export async function pushJob(o: PushOptions): Promise<PushResult> {
   // that devices publish while this push reconnects (after a broker restart the devices are often back first) wait
   // for it at the broker instead of being dropped. It is emptied (unsubscribed) at the end and expires by itself.
   const ownSession = o.broker.sessionName === undefined;
-  // A refused SUBSCRIBE is sent again for a while: a clustered broker (NATS) refuses some under load.
+  // A refused SUBSCRIBE is sent again for a while (up to a minute, within the push's timeout): a clustered broker
+  // (NATS 2.9) refuses them under load, and while hundreds of devices connect it refused the push's four filters
+  // for longer than the 10 s this used to wait. An ACL that forbids them costs the wait, then fails the push.
+  const refusedSubscribeRetryMs = Math.min(60_000, Math.max(1000, Math.round(o.timeoutMs / 2)));
   const brokerOptions: OperatorBrokerOptions = ownSession
-    ? { refusedSubscribeRetryMs: 10_000, ...o.broker, sessionName: `push-${job.jobId}`, sessionExpirySeconds: Math.max(60, Math.ceil(o.timeoutMs / 1000)) }
-    : { refusedSubscribeRetryMs: 10_000, ...o.broker };
+    ? { refusedSubscribeRetryMs, ...o.broker, sessionName: `push-${job.jobId}`, sessionExpirySeconds: Math.max(60, Math.ceil(o.timeoutMs / 1000)) }
+    : { refusedSubscribeRetryMs, ...o.broker };
   const filters: string[] = [];
   const deadline = started + o.timeoutMs;
   /** Wait until `cond` holds (woken by each message that may change it) or `untilMs` passes; its last value. */

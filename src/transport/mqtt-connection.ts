@@ -396,7 +396,9 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
     };
     client.on('connect', (connack) => {
       if (this.client !== client) return;
-      this.attempt = 0;
+      // The backoff restarts only once the link is usable: a broker that accepts CONNECT and then refuses the
+      // SUBSCRIBEs (NATS under a connect storm) would otherwise be hammered at the initial delay forever.
+      if (this.subscriptions.size === 0) this.attempt = 0;
       this.isConnected = true;
       this.nodeFailures.delete(url);
       const sessionPresent = connack.sessionPresent === true && !this.options.clean;
@@ -409,7 +411,9 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
       // can refuse one while it moves its state off a lost node, and a link without its subscriptions is deaf.
       if (this.subscriptions.size > 0) {
         const all = [...this.subscriptions.entries()];
-        withTimeout(this.sendSubscribe(client, all), this.options.connectTimeoutMs ?? 30_000).catch((error: unknown) => {
+        withTimeout(this.sendSubscribe(client, all), this.options.connectTimeoutMs ?? 30_000).then(() => {
+          if (this.client === client) this.attempt = 0;
+        }, (error: unknown) => {
           if (this.client !== client) return;
           this.options.log.warn(`mqtt: resubscribe on ${url} failed (${messageOf(error)}); reconnecting`);
           client.stream?.destroy();

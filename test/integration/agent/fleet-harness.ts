@@ -53,7 +53,8 @@ export async function waitFor<T>(what: string, check: () => T | Promise<T>, time
   }
 }
 
-async function portAccepts(port: number): Promise<boolean> {
+/** True when something accepts TCP connections on 127.0.0.1:port. */
+export async function portAccepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = netConnect(port, '127.0.0.1');
     s.once('connect', () => {
