@@ -492,6 +492,7 @@ export class Agent {
       queuedJobs: this.storeRef.openJobCount(),
       pendingReports: this.storeRef.pendingOutboxCount(),
       lastReportSeq: this.storeRef.lastReportSeq(),
+      ...nextBeat(this.schedules?.nextRunOf('heartbeat') ?? null),
     };
     await this.connection.publish(this.topics.device(this.config.deviceId, 'heartbeat'), encodeMessage('heartbeat', beat), { qos: 0, retain: true });
   }
@@ -564,3 +565,7 @@ export class Agent {
   }
 }
 
+/** The heartbeat's `nextAt` field: when the next one is due (omitted when the schedule cannot say). */
+function nextBeat(next: Date | null): { nextAt?: string } {
+  return next !== null && Number.isFinite(next.getTime()) ? { nextAt: next.toISOString() } : {};
+}

@@ -39,6 +39,11 @@ export class Schedules {
     }
   }
 
+  /** When the entry named `name` runs next; null when it is disabled or unknown. */
+  nextRunOf(name: string): Date | null {
+    return this.tasks.find((t) => t.name === `edgetune-${name}`)?.getNextRun() ?? null;
+  }
+
   /** Stop and destroy every task. */
   async stop(): Promise<void> {
     for (const t of this.tasks.splice(0)) {

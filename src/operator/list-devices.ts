@@ -28,6 +28,24 @@ export interface DeviceSummary {
   missingReports: number;
   /** The missing seqs as inclusive ranges. */
   missingReportSeqs: SeqRange[];
+  /**
+   * Seconds since the device's next heartbeat was due (its heartbeat's `nextAt`), once that is more than one
+   * heartbeat period and at least {@link HEARTBEAT_GRACE_S} late; null when not overdue, offline, or not said. An
+   * "online" device with an overdue heartbeat has stopped without its Last Will reaching the operator.
+   */
+  heartbeatOverdueSeconds: number | null;
+}
+
+/** The least lateness (seconds past `nextAt`) that counts as a missed heartbeat: jitter of a busy device is not. */
+export const HEARTBEAT_GRACE_S = 5;
+
+/** Seconds past due of an online device's heartbeat, by the rule of {@link DeviceSummary.heartbeatOverdueSeconds}. */
+export function heartbeatOverdueSeconds(heartbeat: Record<string, unknown> | null, nowMs: number): number | null {
+  const at = typeof heartbeat?.at === 'string' ? Date.parse(heartbeat.at) : Number.NaN;
+  const next = typeof heartbeat?.nextAt === 'string' ? Date.parse(heartbeat.nextAt) : Number.NaN;
+  if (!Number.isFinite(at) || !Number.isFinite(next) || next < at) return null;
+  const lateMs = nowMs - next;
+  return lateMs > Math.max(next - at, HEARTBEAT_GRACE_S * 1000) ? Math.round(lateMs / 1000) : null;
 }
 
 function parse(text: string | null): Record<string, unknown> | null {
@@ -40,16 +58,17 @@ function parse(text: string | null): Record<string, unknown> | null {
   }
 }
 
-/** The summary of a stored device row, with the report seqs the operator store holds for it. */
-export function summarizeDevice(row: DeviceRow, storedSeqs: readonly number[]): DeviceSummary {
+/** The summary of a stored device row, with the report seqs the operator store holds for it, as of `nowMs`. */
+export function summarizeDevice(row: DeviceRow, storedSeqs: readonly number[], nowMs: number = Date.now()): DeviceSummary {
   const status = parse(row.status);
   const heartbeat = parse(row.heartbeat);
   const gaps = reportGaps(storedSeqs, lastReportSeqOf(heartbeat));
   const hello = parse(row.hello);
   const hw = hello && typeof hello.hw === 'object' && hello.hw !== null ? (hello.hw as Record<string, unknown>) : null;
+  const state = row.state === 'online' || row.state === 'offline' ? row.state : 'unknown';
   return {
     deviceId: row.deviceId,
-    state: row.state === 'online' || row.state === 'offline' ? row.state : 'unknown',
+    state,
     since: typeof status?.since === 'string' ? status.since : null,
     version: typeof status?.version === 'string' ? status.version : typeof hello?.version === 'string' ? hello.version : null,
     board: typeof hw?.board === 'string' ? hw.board : null,
@@ -62,6 +81,7 @@ export function summarizeDevice(row: DeviceRow, storedSeqs: readonly number[]): 
     lastReportSeq: gaps.lastReportSeq,
     missingReports: gaps.missingCount,
     missingReportSeqs: gaps.missing,
+    heartbeatOverdueSeconds: state === 'online' ? heartbeatOverdueSeconds(heartbeat, nowMs) : null,
   };
 }
 

@@ -112,6 +112,9 @@ export type HelloMessage = z.infer<typeof helloMessageSchema>;
 /**
  * `devices/{id}/heartbeat` (retained, QoS 0): load, memory, temperature, throttle state. `lastReportSeq` (optional:
  * older agents omit it) is the highest report seq the agent has committed, so the operator sees a lost newest report.
+ * `nextAt` (optional) is when the next heartbeat is due by the agent's schedule: a device still "online" (its Will
+ * not fired: a hung process with its TCP alive, or a clustered broker whose node died with the Will) whose next
+ * heartbeat is well overdue is flagged by `devices`.
  */
 export const heartbeatMessageSchema = z.looseObject({
   deviceId: id,
@@ -125,6 +128,7 @@ export const heartbeatMessageSchema = z.looseObject({
   throttled: z.boolean().nullable(),
   queuedJobs: z.number().int(),
   lastReportSeq: z.number().int().nonnegative().optional(),
+  nextAt: isoTime.optional(),
 });
 /** A heartbeat. */
 export type HeartbeatMessage = z.infer<typeof heartbeatMessageSchema>;

@@ -130,7 +130,7 @@ async function renderFleet(): Promise<HTMLElement> {
       td('board / profile', `${d.board ?? '-'} / ${d.profile ?? '-'}`, d.emulated ? h('div', { class: 'warn' }, 'emulated') : null),
       td('groups', (d.groups as string[]).join(', ') || '-'),
       td('version', d.version ?? '-'),
-      td('last heartbeat', when(d.lastHeartbeatAt)),
+      td('last heartbeat', when(d.lastHeartbeatAt), d.heartbeatOverdueSeconds !== null ? h('div', { class: 'warn', 'data-overdue': d.deviceId }, `overdue ${d.heartbeatOverdueSeconds} s: hung, or cut off without its Will`) : null),
       td('live model', live ? `${live.sourceName ?? short(live.sourceSha256)} · ${live.method ?? '?'} · ${short(live.variantId)}` : '-'),
       td('missing reports', resync),
     );
