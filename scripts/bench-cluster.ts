@@ -11,7 +11,10 @@
  * start) and gives them the agent's default reconnect cap (60 s) instead of 10 s: NATS 2.9 creates ~11–14 MQTT
  * sessions per second here, and a storm of 500 at once was refused for minutes ("unable to persist session").
  *
- *   npx tsx scripts/bench-cluster.ts [--devices 100] [--mb 5] [--brokers mosquitto,nats] [--processes P] [--max-ack-pending N] [--connect-rate R]
+ * `--artifact-qos 0` sets the agents' `broker.artifactQos` and the push's chunk QoS to 0 (no JetStream consumer per
+ * artifact subscription and session on NATS; lost chunks are asked for again).
+ *
+ *   npx tsx scripts/bench-cluster.ts [--devices 100] [--mb 5] [--brokers mosquitto,nats] [--processes P] [--max-ack-pending N] [--connect-rate R] [--artifact-qos 0|1]
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -34,9 +37,10 @@ const MB = Number(flag('--mb', '5'));
 const P = Number(flag('--processes', String(Math.min(8, Math.ceil(N / 64)))));
 const BROKERS = flag('--brokers', 'mosquitto,nats').split(',');
 const CONNECT_RATE = Number(flag('--connect-rate', '0'));
+const ARTIFACT_QOS = Number(flag('--artifact-qos', '1')) as 0 | 1;
 const MAX_ACK_PENDING = args.includes('--max-ack-pending') ? Number(flag('--max-ack-pending', '0')) : undefined;
-if (!(CONNECT_RATE >= 0) || !Number.isInteger(N) || N < 1 || !(MB > 0) || !Number.isInteger(P) || P < 1 || BROKERS.some((b) => b !== 'mosquitto' && b !== 'nats')) {
-  process.stderr.write('usage: bench-cluster.ts [--devices N] [--mb MB] [--brokers mosquitto,nats] [--processes P] [--max-ack-pending N] [--connect-rate R]\n');
+if (!(CONNECT_RATE >= 0) || (ARTIFACT_QOS !== 0 && ARTIFACT_QOS !== 1) || !Number.isInteger(N) || N < 1 || !(MB > 0) || !Number.isInteger(P) || P < 1 || BROKERS.some((b) => b !== 'mosquitto' && b !== 'nats')) {
+  process.stderr.write('usage: bench-cluster.ts [--devices N] [--mb MB] [--brokers mosquitto,nats] [--processes P] [--max-ack-pending N] [--connect-rate R] [--artifact-qos 0|1]\n');
   process.exit(2);
 }
 if (BROKERS.includes('nats') && NATS_SERVER === null) {
@@ -152,7 +156,7 @@ async function runOne(kind: 'mosquitto' | 'nats'): Promise<Record<string, unknow
       workers.map((w, p) => {
         const slice = deviceIds.map((id, i) => ({ id, i })).filter(({ i }) => i % P === p);
         const r = nextMessage<{ rssMb: number }>(w, 'ready');
-        w.send({ type: 'start', deviceIds: slice.map((s) => s.id), url: urls[0], ...(urls.length > 1 ? { urls: slice.map((s) => rotate(s.i)) } : {}), dir, publicKeyPath: join(dir, 'operator.pub'), receiveMaximum: 4, ...(CONNECT_RATE > 0 ? { startsPerSecond: CONNECT_RATE / P, reconnectMaxMs: 60_000 } : {}) });
+        w.send({ type: 'start', deviceIds: slice.map((s) => s.id), url: urls[0], ...(urls.length > 1 ? { urls: slice.map((s) => rotate(s.i)) } : {}), dir, publicKeyPath: join(dir, 'operator.pub'), receiveMaximum: 4, artifactQos: ARTIFACT_QOS, ...(CONNECT_RATE > 0 ? { startsPerSecond: CONNECT_RATE / P, reconnectMaxMs: 60_000 } : {}) });
         return r;
       }),
     );
@@ -167,7 +171,7 @@ async function runOne(kind: 'mosquitto' | 'nats'): Promise<Record<string, unknow
     const pushT = performance.now();
     const result = await pushJob({
       modelPath: model, target: { group: 'fleet' }, action: 'ping', broker: { url: urls[0] as string, ...(urls.length > 1 ? { urls } : {}) }, topicPrefix: 'edgetune/v1',
-      keyPath: join(dir, 'operator.key'), wait: true, timeoutMs: 30 * 60_000, chunkSizeBytes: 256 * 1024, operatorDataDir: join(dir, 'operator'), log: silentLogger(),
+      keyPath: join(dir, 'operator.key'), wait: true, timeoutMs: 30 * 60_000, chunkSizeBytes: 256 * 1024, chunkQos: ARTIFACT_QOS, operatorDataDir: join(dir, 'operator'), log: silentLogger(),
     });
     const pushSeconds = (performance.now() - pushT) / 1000;
     clearInterval(sampler);
@@ -179,6 +183,7 @@ async function runOne(kind: 'mosquitto' | 'nats'): Promise<Record<string, unknow
       devices: N,
       processes: P,
       connectRatePerSecond: CONNECT_RATE > 0 ? CONNECT_RATE : null,
+      artifactQos: ARTIFACT_QOS,
       artifactMb: MB,
       agentsStartupSeconds: Number(startupSeconds.toFixed(1)),
       secondsToAllReports: Number(pushSeconds.toFixed(2)),

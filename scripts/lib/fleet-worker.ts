@@ -25,6 +25,8 @@ interface StartMessage {
   startsPerSecond?: number;
   /** broker.reconnectMaxMs of every agent (default 10 s). */
   reconnectMaxMs?: number;
+  /** broker.artifactQos of every agent (default 1). */
+  artifactQos?: 0 | 1;
 }
 
 /** Agents started in parallel at a time (each start opens a store and a connection). */
@@ -50,7 +52,7 @@ async function startAgents(m: StartMessage): Promise<void> {
         const raw = {
           deviceId,
           groups: ['fleet'],
-          broker: { url: urls?.[0] ?? m.url, ...(urls ? { urls } : {}), reconnectInitialMs: 500, reconnectMaxMs: m.reconnectMaxMs ?? 10_000, receiveMaximum: m.receiveMaximum },
+          broker: { url: urls?.[0] ?? m.url, ...(urls ? { urls } : {}), reconnectInitialMs: 500, reconnectMaxMs: m.reconnectMaxMs ?? 10_000, artifactQos: m.artifactQos ?? 1, receiveMaximum: m.receiveMaximum },
           dataDir: join(m.dir, deviceId),
           trustedKeys: [m.publicKeyPath],
           schedules: { heartbeat: null, reprofile: null, cleanup: null },

@@ -200,6 +200,7 @@ export class Agent {
       link: connection,
       deviceId: c.deviceId,
       limits: c.limits,
+      artifactQos: c.broker.artifactQos,
       verifyManifest: (m: ManifestMessage) => {
         if (!c.allowUnsigned || (m.signature !== null && trusted.length > 0)) verifyManifestSignature(m, trusted);
       },

@@ -44,6 +44,12 @@ export interface ArtifactReceiverOptions {
   onComplete: (sha256: string) => void;
   onFailed: (sha256: string, error: EdgetuneError) => void;
   onProgress?: (sha256: string, received: number, chunks: number, chunkBytes: number) => void;
+  /**
+   * QoS of the manifest and chunk subscriptions (default 1). With 0 nothing is queued for us at the broker: a lost
+   * chunk is re-requested after the stall time, and a manifest that has not come is subscribed for again (it is
+   * retained).
+   */
+  artifactQos?: 0 | 1;
 }
 
 interface Transfer {
@@ -66,7 +72,7 @@ export async function sha256OfFile(path: string): Promise<string> {
 }
 
 /**
- * Receives artifacts: the retained manifest, then QoS 1 chunks written straight to `staging/<sha256>.partial` at
+ * Receives artifacts: the retained manifest, then QoS 1 (or, by `broker.artifactQos`, 0) chunks written straight to `staging/<sha256>.partial` at
  * their offsets, each recorded in the SQLite chunk bitmap after the bytes are on disk. Asks for missing chunks on
  * `devices/{id}/requests` in windows (receiver-driven flow control), re-asks after a stall or reconnect, and
  * verifies the whole file's sha256 before renaming it into place.
@@ -117,7 +123,7 @@ export class ArtifactReceiver {
       finalizing: false,
     };
     this.transfers.set(ref.sha256, t);
-    await this.o.link.subscribe(this.subscriptions(ref.sha256), 1);
+    await this.o.link.subscribe(this.subscriptions(ref.sha256), this.o.artifactQos ?? 1);
     return 'receiving';
   }
 
@@ -217,6 +223,17 @@ export class ArtifactReceiver {
       if (nowMs - t.startedMs > this.o.limits.transferTimeoutSeconds * 1000) {
         const have = t.manifest ? `${t.received.size}/${t.manifest.chunks} chunks` : 'no manifest';
         this.fail(t, new EdgetuneError('BROKER_FAILED', `transfer of artifact ${t.ref.sha256} timed out after ${this.o.limits.transferTimeoutSeconds} s (${have}; limits.transferTimeoutSeconds)`));
+        continue;
+      }
+      if (!t.manifest && this.o.artifactQos === 0 && nowMs - t.lastProgressMs > this.o.limits.transferStallSeconds * 1000) {
+        // At QoS 0 the retained manifest can be lost like any message: subscribe again to have it sent again.
+        this.o.log.info(`artifact ${t.ref.sha256.slice(0, 12)}: no manifest for ${this.o.limits.transferStallSeconds} s; subscribing again`);
+        t.lastProgressMs = nowMs;
+        const topic = this.o.topics.manifest(t.ref.sha256);
+        this.o.link
+          .unsubscribe([topic])
+          .then(() => this.o.link.subscribe([topic], 0))
+          .catch((error: unknown) => this.o.log.debug(`artifact ${t.ref.sha256.slice(0, 12)}: manifest resubscribe failed: ${messageOf(error)}`));
         continue;
       }
       if (t.manifest && nowMs - t.lastProgressMs > this.o.limits.transferStallSeconds * 1000) {

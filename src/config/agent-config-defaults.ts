@@ -17,6 +17,7 @@ export const AGENT_CONFIG_DEFAULTS: AgentConfigShape = {
     receiveMaximum: 4,
     reconnectInitialMs: 1000,
     reconnectMaxMs: 60_000,
+    artifactQos: 1,
   },
   topicPrefix: 'edgetune/v1',
   dataDir: './.edgetune',

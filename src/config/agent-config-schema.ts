@@ -38,6 +38,11 @@ export const brokerConfigSchema = z.strictObject({
   receiveMaximum: positiveInt.max(65535).describe('MQTT 5 Receive Maximum: QoS 1 messages the broker may have in flight to the agent (bounds its memory per device)'),
   reconnectInitialMs: positiveInt.describe('first reconnect delay (doubles per attempt, with jitter, up to `reconnectMaxMs`)'),
   reconnectMaxMs: positiveInt.describe('longest reconnect delay'),
+  artifactQos: z
+    .union([z.literal(0), z.literal(1)])
+    .describe(
+      'QoS of artifact transfers (manifest and chunk subscriptions; the operator publishes chunks at it when given this file): 1 lets the broker pace each device (Receive Maximum); 0 for a clustered broker that keeps a persistent consumer per QoS 1 subscription (NATS JetStream), where a lost chunk is asked for again after `limits.transferStallSeconds`',
+    ),
 });
 
 /** Resource limits applied before any byte is written or any child is started. */

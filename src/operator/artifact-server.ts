@@ -43,7 +43,8 @@ interface DirectSend {
 }
 
 /**
- * Answers `devices/{id}/requests` by publishing the asked-for chunks (QoS 1) straight from the file.
+ * Answers `devices/{id}/requests` by publishing the asked-for chunks (QoS 1, or 0 with `chunkQos`: a clustered
+ * broker that stores every QoS 1 message in a replicated log) straight from the file.
  *
  * Each chunk is broadcast once on `artifacts/{sha256}/chunks/{n}`, reaching every device subscribed at that
  * moment; requests from several devices for a chunk not yet sent are coalesced. A device that asks for a chunk
@@ -62,6 +63,7 @@ export class ArtifactServer {
   private readonly log: Logger;
   private readonly inFlightLimit: number;
   private readonly gatherMs: number;
+  private readonly chunkQos: 0 | 1;
   private readonly artifacts = new Map<string, ServedEntry>();
   private readonly state = new Map<string, Map<string, DeviceTransferState>>();
   /** `${deviceId}/${sha256}` → sequence number of that device's first request for the artifact. */
@@ -81,10 +83,11 @@ export class ArtifactServer {
   /** When the first chunk was handed to the broker (ms since epoch), null before. */
   firstChunkAtMs: number | null = null;
 
-  constructor(link: PublishLink, topics: Topics, log: Logger, options: { inFlight?: number; gatherMs?: number } = {}) {
+  constructor(link: PublishLink, topics: Topics, log: Logger, options: { inFlight?: number; gatherMs?: number; chunkQos?: 0 | 1 } = {}) {
     this.link = link;
     this.topics = topics;
     this.log = log;
+    this.chunkQos = options.chunkQos ?? 1;
     this.inFlightLimit = options.inFlight ?? 8;
     this.gatherMs = options.gatherMs ?? 5000;
   }
@@ -244,7 +247,7 @@ export class ArtifactServer {
       if (bytesRead === 0) throw new Error(`${a.path} is shorter than its manifest says`);
       off += bytesRead;
     }
-    await this.link.publish(topic, buf, { qos: 1 });
+    await this.link.publish(topic, buf, { qos: this.chunkQos });
     this.chunksSent += 1;
     this.bytesSent += length;
   }

@@ -48,6 +48,11 @@ export interface PushOptions {
   wait: boolean;
   timeoutMs: number;
   chunkSizeBytes: number;
+  /**
+   * QoS the chunks are published at (default 1). 0 for devices with `broker.artifactQos: 0` on a clustered broker
+   * (NATS): nothing is stored per chunk; the devices ask again for what they lost.
+   */
+  chunkQos?: 0 | 1;
   /** The operator's store directory (reports land in operator.db; dataset bundles are built here). */
   operatorDataDir: string;
   /** Job options passed to the device's action (checked against the action's schema, job-option-schemas.ts). */
@@ -329,7 +334,7 @@ export async function pushJob(o: PushOptions): Promise<PushResult> {
   try {
     connection = await connectOperator(brokerOptions, (m) => onMessage(m.topic, m.payload), o.log.child('mqtt'));
     const link = connection;
-    server = new ArtifactServer(link, topics, o.log.child('serve'));
+    server = new ArtifactServer(link, topics, o.log.child('serve'), { chunkQos: o.chunkQos ?? 1 });
     link.on('connect', () => server?.resume());
     const isGroup = 'group' in o.target;
     const deviceFilter = (kind: 'requests' | 'reports' | 'hello' | 'status'): string => ('device' in o.target ? topics.device(o.target.device, kind) : topics.allDevices(kind));

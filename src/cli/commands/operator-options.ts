@@ -26,11 +26,13 @@ export interface OperatorSettings {
   broker: OperatorBrokerOptions;
   topicPrefix: string;
   chunkSizeBytes: number;
+  /** QoS of published chunks: `--chunk-qos`, else the config's `broker.artifactQos`, else 1. */
+  chunkQos: 0 | 1;
 }
 
 /** Resolve the operator settings from parsed flags. */
 export function operatorSettingsFrom(args: Record<string, unknown>): OperatorSettings {
-  let fromConfig: Partial<OperatorBrokerOptions> & { topicPrefix?: string; chunkSizeBytes?: number } = {};
+  let fromConfig: Partial<OperatorBrokerOptions> & { topicPrefix?: string; chunkSizeBytes?: number; chunkQos?: 0 | 1 } = {};
   if (args.config !== undefined) {
     // An agent config: its own signing policy does not concern the operator, so it is not checked here.
     const { resolved: c } = loadAgentConfig({ configPath: String(args.config), env: process.env, flags: { allowUnsigned: true }, checkFiles: false });
@@ -46,6 +48,7 @@ export function operatorSettingsFrom(args: Record<string, unknown>): OperatorSet
       ...(c.broker.key !== undefined ? { key: c.broker.key } : {}),
       topicPrefix: c.topicPrefix,
       chunkSizeBytes: c.chunkSizeBytes,
+      chunkQos: c.broker.artifactQos,
     };
   }
   const v = args.mqttVersion === undefined ? undefined : String(args.mqttVersion);
@@ -72,7 +75,15 @@ export function operatorSettingsFrom(args: Record<string, unknown>): OperatorSet
     },
     topicPrefix,
     chunkSizeBytes: (args.chunkSize as number | undefined) ?? fromConfig.chunkSizeBytes ?? DEFAULT_CHUNK_SIZE_BYTES,
+    chunkQos: chunkQosFrom(args.chunkQos, fromConfig.chunkQos),
   };
+}
+
+/** `--chunk-qos 0|1` (push), else the config's value, else 1; anything else is a USAGE error. */
+function chunkQosFrom(flag: unknown, fromConfig: 0 | 1 | undefined): 0 | 1 {
+  if (flag === undefined) return fromConfig ?? 1;
+  if (flag === 0 || flag === 1 || flag === '0' || flag === '1') return Number(flag) as 0 | 1;
+  throw new EdgetuneError('USAGE', `--chunk-qos ${String(flag)} must be 0 or 1`);
 }
 
 /** `--broker URL[,URL…]`: the nodes of a broker, each an mqtt:// or mqtts:// URL, no repeats. USAGE otherwise. */

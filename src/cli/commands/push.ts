@@ -65,6 +65,7 @@ export const commandModule: CommandModule = {
         .option('wait', { type: 'boolean', default: false, describe: "wait for each device's report and print it" })
         .option('timeout', { type: 'number', default: 600, describe: 'seconds to wait for transfers / reports' })
         .option('chunk-size', { type: 'number', describe: 'artifact chunk bytes (default 262144; 65536 for brokers with 128 KB limits)' })
+        .option('chunk-qos', { type: 'string', describe: "QoS of the chunks: 1 (default, or the --config file's broker.artifactQos) or 0 for devices set to broker.artifactQos 0 on a clustered broker (NATS)" })
         .option('json', { type: 'boolean', default: false, describe: 'print one JSON object' }),
     ),
   handler: async (args) => {
@@ -113,6 +114,7 @@ export const commandModule: CommandModule = {
         wait: args.wait === true,
         timeoutMs: timeout * 1000,
         chunkSizeBytes: chunkSize,
+        chunkQos: settings.chunkQos,
         operatorDataDir: String(args.dataDir),
         jobOptions,
         ...(Object.keys(shapes).length > 0 ? { shapes } : {}),
