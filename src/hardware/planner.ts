@@ -176,6 +176,11 @@ export function planCompression(input: PlannerInput): CompressionPlan {
     }
   }
 
+  if (ep === 'cpu') {
+    const measured = measuredCheckReason(choice, basis.capabilities.fp16Arith);
+    if (measured) reasons.push(measured);
+  }
+
   // Threads.
   const threads = hw?.cpu.bigCores ?? profile.cpu.bigCores;
   if (ep !== 'cpu') reasons.push(`threads: the ${ep} provider runs the graph; CPU threads only for fallback ops`);
@@ -532,6 +537,23 @@ export function int8Doubt(
     `DequantizeLinear and QuantizeLinear (${kept.map(([op, n]) => `${op} ×${n}`).join(', ')}): each is a dequantize → float → quantize round trip, ` +
     `so static int8 is not expected to beat fp32 → keep fp32; int8 stays a candidate for a smaller file (${RULE_OF_THUMB})`
   );
+}
+
+/**
+ * What `compress --method plan` checks on the device before keeping a quantized precision (plan-method.ts,
+ * measured-precision.ts): said up front, since `edgetune plan` itself runs nothing. Null when nothing is timed.
+ */
+function measuredCheckReason(choice: PrecisionChoice, fp16Arith: boolean | null): string | null {
+  const where = '`npx edgetune compress --method plan --data DIR` run on the device itself';
+  const fallback = fp16Arith === true ? 'fp16 if that measures faster, else fp32' : 'fp32';
+  if (choice.method === 'int8' || choice.method === 'int8-dynamic') {
+    return `int8 will be verified against fp32 on the device: ${where} times both in alternation and keeps int8 only if it is faster, else ${fallback}`;
+  }
+  if (choice.method === 'fp16') return `fp16 will be verified against fp32 on the device: ${where} times both in alternation and keeps fp16 only if it is faster`;
+  if (choice.method === null && choice.precision === 'fp32' && choice.candidates.some((c) => c.method === 'int8')) {
+    return `int8 stays a candidate to measure: ${where} builds it, times it against fp32 in alternation and keeps it only if it is faster`;
+  }
+  return null;
 }
 
 function int8Candidate(facts: ModelFacts, note: string): PlanCandidate {

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Tensor } from '../onnx/ir.js';
 import { createInferenceRunner } from './ort-inference.js';
+import { medianIntervalSorted } from './latency-stats.js';
 
 /** Options of a paired latency comparison. */
 export interface PairedLatencyOptions {
@@ -19,6 +20,11 @@ export interface PairedLatency {
   aP50Ms: number;
   bP50Ms: number;
   speedup: number;
+  /**
+   * 95 % distribution-free interval of the median of the per-pair ratios A/B (each B run against the A run just
+   * before it); [min, max] with fewer than 6 pairs. Above 1 throughout: B is distinguishably faster on this device.
+   */
+  speedupCi: [number, number];
   runs: number;
 }
 
@@ -50,11 +56,18 @@ export async function comparePairedLatency(aBytes: Uint8Array, bBytes: Uint8Arra
     }
     const aP50Ms = median(ta);
     const bP50Ms = median(tb);
-    return { aP50Ms, bP50Ms, speedup: aP50Ms / bP50Ms, runs: ta.length };
+    return { aP50Ms, bP50Ms, speedup: aP50Ms / bP50Ms, speedupCi: pairedSpeedupInterval(ta, tb), runs: ta.length };
   } finally {
     await a.release();
     await b.release();
   }
+}
+
+/** 95 % distribution-free interval of the median of the per-pair ratios a[i] / b[i]. Pure. */
+export function pairedSpeedupInterval(a: readonly number[], b: readonly number[], confidence = 0.95): [number, number] {
+  if (a.length !== b.length) throw new RangeError(`paired samples differ in length: ${a.length} vs ${b.length}`);
+  const ratios = a.map((x, i) => x / b[i]!).sort((x, y) => x - y);
+  return medianIntervalSorted(ratios, confidence);
 }
 
 /** Median of a non-empty list. */

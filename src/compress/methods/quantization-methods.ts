@@ -76,7 +76,7 @@ export const int8Method: CompressMethodRunner = {
     } else if (options.speedCheck !== false) {
       const feeds = feedsForBatch(original, firstBatch)[0]!.feeds;
       const speed = await comparePairedLatency(encodeModel(original), int8Bytes, feeds, { warmup: 2, iterations: 20, minIterations: 5, budgetMs: 4000 });
-      result.report.details = { ...result.report.details, speed: { fp32P50Ms: speed.aP50Ms, int8P50Ms: speed.bP50Ms, speedup: speed.speedup, runs: speed.runs } };
+      result.report.details = { ...result.report.details, speed: { fp32P50Ms: speed.aP50Ms, int8P50Ms: speed.bP50Ms, speedup: speed.speedup, speedupCi: speed.speedupCi, runs: speed.runs } };
       result.report.notes.push(
         speed.speedup < 1
           ? `int8 is slower than fp32 on this device: ${speed.speedup.toFixed(2)}× (p50 ${speed.bP50Ms.toFixed(2)} vs ${speed.aP50Ms.toFixed(2)} ms, ${speed.runs} alternated runs); onnxruntime's int8 kernels do not pay for this model here — keep fp32 for speed (int8 still makes the file smaller)`

@@ -102,6 +102,15 @@ describe('planner table: profile × model kind', () => {
 });
 
 describe('planner rules in detail', () => {
+  it('says up front that compress --method plan verifies int8 (or the int8 candidate, or fp16) against fp32 on the device', () => {
+    const verified = (p: CompressionPlan): string | undefined => p.reasons.find((r) => r.includes('--method plan --data DIR` run on the device itself'));
+    expect(verified(plan('pi5', 'cnn-small'))).toMatch(/^int8 will be verified against fp32 on the device: .* keeps int8 only if it is faster, else fp16 if that measures faster, else fp32$/);
+    expect(verified(plan('sysroot:x86-avx512-vnni', 'cnn-large'))).toMatch(/keeps int8 only if it is faster, else fp32$/);
+    expect(verified(plan('pi4', 'cnn-small'))).toMatch(/^int8 stays a candidate to measure: /);
+    const noDot = mergeDeviceProfileOverride(profile('pi5'), { capabilities: { int8Dot: false } });
+    expect(verified(planCompression({ profile: noDot, hw: null, facts: FACTS['cnn-small']! }))).toMatch(/^fp16 will be verified against fp32/);
+  });
+
   it('int8 on a dot-product ARM core: per-channel, s8 weights, u8 activations, and says why', () => {
     const p = plan('pi5', 'cnn-small');
     expect(p).toMatchObject({ weightType: 'int8', activationType: 'uint8', perChannel: true, symmetricWeights: true });
