@@ -6,8 +6,10 @@
  * A variant counts as faster only when its p50 speed-up is above 1 and, where the caller gives the interval of the
  * per-pair speed-ups, the whole interval is above 1: a tie, or a difference within the machine's noise, is "not
  * faster" (the rule `tune` applies to quantized candidates). When int8 does not pay, the next precision is fp16 only
- * where the device has fp16 arithmetic (on x86 onnxruntime's CPU provider converts fp16 back to fp32 around most
- * ops, BENCHMARKS.md issue 14: 0.90× on PP-OCRv4 det), and only if it too measures faster; otherwise fp32.
+ * where the device has fp16 arithmetic that onnxruntime's CPU kernels use (ARM asimdhp; on x86, even with
+ * AVX512-FP16, an fp16 model runs through Casts: BENCHMARKS.md issue 14, 0.90× on PP-OCRv4 det) and the weights fit
+ * fp16, and only if it too measures faster; otherwise fp32. Which devices qualify is the caller's
+ * (`fp16Unavailable`).
  */
 
 /** A quantized variant timed against fp32 on the device, fp32 and the variant alternating run by run. */
@@ -31,8 +33,8 @@ export interface MeasuredPrecisionInput {
   planned: 'int8' | 'fp16' | 'fp32';
   /** int8 against fp32 on this device; null: not measured (the plan is kept as it was, unverified). Ignored when fp16 was planned. */
   int8: MeasuredSpeedup | null;
-  /** The device has fp16 arithmetic (the plan's basis); null: unknown, treated as absent. */
-  fp16Arith: boolean | null;
+  /** Why fp16 is no alternative here ("no fp16 arithmetic on this device", …); null: it is one, to be measured. */
+  fp16Unavailable: string | null;
   /** fp16 against fp32, once int8 did not pay: undefined = not measured yet, null = could not be measured. */
   fp16?: MeasuredSpeedup | null;
 }
@@ -76,9 +78,7 @@ export function chooseMeasuredPrecision(input: MeasuredPrecisionInput): Measured
     };
   }
   const notFaster = `${int8Text}: ${int8.speedup > 1 ? 'not distinguishably faster' : 'not faster'}`;
-  if (input.fp16Arith !== true) {
-    return { precision: 'fp32', reason: `${notFaster} → keep fp32 (no fp16 arithmetic on this device, so fp16 is no faster alternative)` };
-  }
+  if (input.fp16Unavailable !== null) return { precision: 'fp32', reason: `${notFaster} → keep fp32 (fp16 is no alternative: ${input.fp16Unavailable})` };
   if (input.fp16 === undefined) return { precision: null, measureNext: 'fp16', reason: `${notFaster}; the device has fp16 arithmetic → measure fp16` };
   if (input.fp16 === null) return { precision: 'fp32', reason: `${notFaster}; fp16 could not be timed → keep fp32` };
   const fp16Text = describeMeasuredSpeedup('fp16', input.fp16);

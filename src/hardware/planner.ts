@@ -177,7 +177,7 @@ export function planCompression(input: PlannerInput): CompressionPlan {
   }
 
   if (ep === 'cpu') {
-    const measured = measuredCheckReason(choice, basis.capabilities.fp16Arith);
+    const measured = measuredCheckReason(choice, basis.isa === 'arm64' && basis.capabilities.fp16Arith === true && facts.fp16.friendly);
     if (measured) reasons.push(measured);
   }
 
@@ -543,9 +543,9 @@ export function int8Doubt(
  * What `compress --method plan` checks on the device before keeping a quantized precision (plan-method.ts,
  * measured-precision.ts): said up front, since `edgetune plan` itself runs nothing. Null when nothing is timed.
  */
-function measuredCheckReason(choice: PrecisionChoice, fp16Arith: boolean | null): string | null {
+function measuredCheckReason(choice: PrecisionChoice, fp16Alternative: boolean): string | null {
   const where = '`npx edgetune compress --method plan --data DIR` run on the device itself';
-  const fallback = fp16Arith === true ? 'fp16 if that measures faster, else fp32' : 'fp32';
+  const fallback = fp16Alternative ? 'fp16 if that measures faster, else fp32' : 'fp32';
   if (choice.method === 'int8' || choice.method === 'int8-dynamic') {
     return `int8 will be verified against fp32 on the device: ${where} times both in alternation and keeps int8 only if it is faster, else ${fallback}`;
   }

@@ -1,5 +1,6 @@
 import { planForModel } from '../../hardware/plan-for-model.js';
 import { parseTargetCache, type CompressionPlan } from '../../hardware/planner.js';
+import type { ModelFacts } from '../../hardware/model-facts.js';
 import { chooseMeasuredPrecision, type MeasuredPrecision, type MeasuredPrecisionName, type MeasuredSpeedup } from '../../hardware/measured-precision.js';
 import { upgradeOpset } from '../../onnx/normalize.js';
 import { cloneModel, defaultOpset, type OnnxModel, type Tensor } from '../../onnx/ir.js';
@@ -41,7 +42,7 @@ export const planMethod: CompressMethodRunner = {
   needsData: false,
   async run(context) {
     const { options } = context;
-    const { plan } = await planForModel({
+    const { plan, facts } = await planForModel({
       model: context.model,
       ...(options.sysroot ? { sysroot: options.sysroot } : {}),
       ...(options.profileName ? { profileName: options.profileName } : {}),
@@ -100,12 +101,13 @@ export const planMethod: CompressMethodRunner = {
           check.measured.int8 = first;
           if (first) outcome.report.details = { ...outcome.report.details, speed: { fp32P50Ms: first.fp32P50Ms, int8P50Ms: first.variantP50Ms, speedup: first.speedup, speedupCi: first.speedupCi, runs: first.runs } };
         }
-        let decision: MeasuredPrecision = chooseMeasuredPrecision({ planned, int8: check.measured.int8, fp16Arith: plan.basis.capabilities.fp16Arith, ...(method === 'fp16' ? { fp16: first } : {}) });
+        const fp16Unavailable = whyNoFp16(plan, facts);
+        let decision: MeasuredPrecision = chooseMeasuredPrecision({ planned, int8: check.measured.int8, fp16Unavailable, ...(method === 'fp16' ? { fp16: first } : {}) });
         let fp16Outcome: MethodOutcome | null = method === 'fp16' ? outcome : null;
         if (decision.precision === null) {
           fp16Outcome = await runPrecision(context, cloneModel(fp32), 'fp16', options);
           check.measured.fp16 = await timeAgainstFp32(fp32, fp16Outcome.model, feeds, notes);
-          decision = chooseMeasuredPrecision({ planned, int8: check.measured.int8, fp16Arith: plan.basis.capabilities.fp16Arith, fp16: check.measured.fp16 });
+          decision = chooseMeasuredPrecision({ planned, int8: check.measured.int8, fp16Unavailable, fp16: check.measured.fp16 });
         }
         const chosen: MeasuredPrecisionName = decision.precision ?? 'fp32';
         check.chosen = chosen;
@@ -150,6 +152,17 @@ function whyNotTimedHere(plan: CompressionPlan, options: MethodOptions): string 
   if (options.speedCheck === false) return '--no-speed-check';
   const emulation = detectEmulation();
   if (emulation !== null) return `running emulated${emulation.emulator ? ` by ${emulation.emulator}` : ''}, whose timings are not the device's`;
+  return null;
+}
+
+/**
+ * Why fp16 is no alternative to an int8 that does not pay, or null: fp16 arithmetic that onnxruntime's CPU kernels
+ * use (ARM asimdhp; its x86 kernels do not compute in fp16 even with AVX512-FP16) and weights that fit fp16.
+ */
+function whyNoFp16(plan: CompressionPlan, facts: ModelFacts): string | null {
+  if (plan.basis.capabilities.fp16Arith !== true) return 'no fp16 arithmetic on this device';
+  if (plan.basis.isa !== 'arm64') return `onnxruntime's ${plan.basis.isa ?? 'CPU'} kernels do not compute in fp16 (an fp16 model runs through Casts to fp32)`;
+  if (!facts.fp16.friendly) return `the weights do not fit fp16: ${facts.fp16.reason}`;
   return null;
 }
 
