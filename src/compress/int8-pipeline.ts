@@ -15,6 +15,8 @@ import { foldBatchNorm } from './fold-batchnorm.js';
 import { fuseHardSwish } from './fuse-activations.js';
 import { foldAddIntoPointwiseConv, foldConvAffine } from './fold-affine.js';
 import { quantizeInt8, type Int8Options } from './quantize-int8.js';
+import { LOOKUP_MIN_ELEMENTS, lookupIslands, type LookupIslandsReport } from './lookup-islands.js';
+import { realInputs } from './dataset.js';
 import type { PassResult } from './pass.js';
 import { EdgetuneError } from '../util/errors.js';
 
@@ -30,6 +32,13 @@ export interface Int8PipelineOptions extends Int8Options {
   equalize?: boolean | 'full';
   /** Empirical bias correction rounds after calibration (default 1; 0 = off). */
   biasCorrectionRounds?: number;
+  /**
+   * Replace float islands (8-bit → DequantizeLinear → elementwise float ops such as HardSwish → QuantizeLinear) by
+   * exact 256-entry table lookups computed by onnxruntime, where the island's tensor has at least
+   * LOOKUP_MIN_ELEMENTS elements at the calibration shape (default true; outputs are unchanged, the file grows by
+   * 256 bytes per island and channel).
+   */
+  lookupIslands?: boolean;
   onProgress?: (stage: string, done: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -44,6 +53,8 @@ export interface Int8PipelineResult extends PassResult {
   foldedAffine: number;
   equalization: EqualizeReport | null;
   biasCorrection: BiasCorrectionReport | null;
+  /** Float islands that became table lookups (null when off). */
+  lookups: LookupIslandsReport | null;
   /** Wall time of each stage, seconds. */
   stageSeconds: Record<string, number>;
   accuracy?: { baseline: number; quantized: number; dropPp: number; metric: 'top1' | 'agreement' | 'cosine' };
@@ -87,11 +98,40 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
   const quantize = (keepFloat: ReadonlySet<string>): PassResult => quantizeInt8(cloneModel(model), types, calibration.ranges, { ...options, keepFloat });
   const mode = options.keepFloatMode ?? 'none';
   const base = { calibration: { method: calibration.method, samples: calibration.samples, ...(calibration.chosen ? { chosen: calibration.chosen } : {}) }, foldedBatchNorms, fusedHardSwish, foldedAffine, equalization, biasCorrection, stageSeconds };
-  if (mode === 'none') return { ...quantize(new Set()), ...base };
-  if (Array.isArray(mode)) return { ...quantize(new Set(mode)), ...base };
-  const bound = options.maxAccuracyDropPp;
-  if (bound === undefined) throw new EdgetuneError('USAGE', '--keep-float auto needs --max-accuracy-drop PP');
-  return { ...(await mixedPrecisionSearch(original, quantize, dataset, bound, options)), ...base };
+  let quantized: PassResult & { accuracy?: Int8PipelineResult['accuracy'] };
+  if (mode === 'none') quantized = quantize(new Set());
+  else if (Array.isArray(mode)) quantized = quantize(new Set(mode));
+  else {
+    const bound = options.maxAccuracyDropPp;
+    if (bound === undefined) throw new EdgetuneError('USAGE', '--keep-float auto needs --max-accuracy-drop PP');
+    quantized = await mixedPrecisionSearch(original, quantize, dataset, bound, options);
+  }
+  lap('quantize');
+  const lookups = options.lookupIslands === false ? null : await replaceIslands(quantized, dataset);
+  lap('lookup islands');
+  return { ...quantized, ...base, lookups };
+}
+
+/** Float islands on large tensors → exact table lookups, with the counts in the report's notes and details. */
+async function replaceIslands(quantized: PassResult, dataset: Dataset): Promise<LookupIslandsReport> {
+  const inputShapes: Record<string, number[]> = {};
+  const first = dataset.load(0);
+  realInputs(quantized.model).forEach((input, i) => {
+    const t = first.inputs[i];
+    if (t) inputShapes[input.name] = [...t.dims];
+  });
+  const { model, lookups } = await lookupIslands(quantized.model, { minElements: LOOKUP_MIN_ELEMENTS, inputShapes });
+  quantized.model = model;
+  quantized.report.nodesChanged += lookups.replaced;
+  quantized.report.details = { ...quantized.report.details, lookupIslands: lookups };
+  const small = lookups.leftSmall > 0 ? `; ${lookups.leftSmall} island(s) on tensors under ${lookups.minElements} elements left float (a lookup does not pay there)` : '';
+  if (lookups.replaced > 0) {
+    const chains = Object.entries(lookups.byChain).sort((a, b) => b[1] - a[1]).map(([chain, n]) => `${chain} ×${n}`).join(', ');
+    quantized.report.notes.push(`${lookups.replaced} float island(s) replaced by exact table lookups (${chains}; ${(lookups.tableBytes / 1024).toFixed(0)} KiB of tables); outputs unchanged${small}`);
+  } else if (lookups.leftSmall > 0) {
+    quantized.report.notes.push(`lookup islands: none replaced${small}`);
+  }
+  return lookups;
 }
 
 /** Accuracy metric of a candidate: top-1 with labels, else agreement for classifiers, else cosine. */

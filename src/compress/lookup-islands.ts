@@ -34,6 +34,15 @@ export const LOOKUP_SCALAR_BINARY_OPS: ReadonlySet<string> = new Set(['Add', 'Su
  */
 export const ORT_FUSED_UNARY_OPS: ReadonlySet<string> = new Set(['Sigmoid', 'LeakyRelu']);
 
+/**
+ * The size from which the int8 pipeline replaces an island, in elements of its tensor at the calibration shape.
+ * Measured with onnxruntime-node 1.30 on this project's x86 machine (BENCHMARKS.md, issue 12, "lookup islands"):
+ * PP-OCRv4 det at 480×480, whose 24 HardSwish islands hold 86 k–1.8 M elements, ran 1.15–1.30× faster with them as
+ * lookups; the PP-OCR classifier, whose 17 largest islands hold 18–38 k, ran 3–10 % slower; one HardSwish alone
+ * (scripts/bench-lookup-encodings.ts) broke even at 29–58 k elements and gained 1.24× at 230 k.
+ */
+export const LOOKUP_MIN_ELEMENTS = 65_536;
+
 /** One island: the 8-bit tensor it reads, the nodes from its DequantizeLinear to its QuantizeLinear, what it writes. */
 export interface LookupIsland {
   /** The 8-bit tensor read by the DequantizeLinear. */
@@ -58,6 +67,13 @@ export interface FindLookupIslandsOptions {
   skipSingle?: ReadonlySet<string>;
   /** Longest chain of float ops (default 8). */
   maxChain?: number;
+  /**
+   * Leave alone islands on tensors of fewer elements than this (default 0): on small tensors the lookup's extra
+   * nodes cost more than the float ops they save. Sizes at `inputShapes`; an island of unknown size is taken.
+   */
+  minElements?: number;
+  /** Concrete input shapes for the sizes (default: the declared shapes). */
+  inputShapes?: Record<string, number[]>;
 }
 
 const EIGHT_BIT = new Set<number>([DataType.UINT8, DataType.INT8]);
@@ -124,7 +140,8 @@ export function findLookupIslands(model: OnnxModel, options: FindLookupIslandsOp
   const maxChain = options.maxChain ?? 8;
   const consumers = consumerMap(graph);
   const outputs = graphOutputNames(graph);
-  const types = inferTensorTypes(model);
+  const types = inferTensorTypes(model, options.inputShapes ? { inputShapes: options.inputShapes } : {});
+  const minElements = options.minElements ?? 0;
   const islands: LookupIsland[] = [];
   for (const dq of graph.nodes) {
     if (dq.opType !== 'DequantizeLinear' || (dq.domain !== '' && dq.domain !== 'ai.onnx')) continue;
@@ -133,6 +150,8 @@ export function findLookupIslands(model: OnnxModel, options: FindLookupIslandsOp
     if (!input || !dqOut || graph.initializers.has(input)) continue;
     const dqZero = scalarInitializer(model, dq.inputs[2]);
     if (!scalarInitializer(model, dq.inputs[1]) || !dqZero || !EIGHT_BIT.has(dqZero.dataType)) continue;
+    const size = elementsOf(types.get(input)?.shape);
+    if (size !== null && size < minElements) continue;
     for (const first of consumers.get(dqOut) ?? []) {
       const chain: OnnxNode[] = [];
       const xRank = types.get(input)?.shape?.length ?? null;
@@ -170,6 +189,17 @@ export function findLookupIslands(model: OnnxModel, options: FindLookupIslandsOp
     }
   }
   return islands;
+}
+
+/** Elements of a fully static shape, else null. */
+function elementsOf(shape: ReadonlyArray<number | string | null> | null | undefined): number | null {
+  if (!shape) return null;
+  let n = 1;
+  for (const d of shape) {
+    if (typeof d !== 'number' || d < 0) return null;
+    n *= d;
+  }
+  return n;
 }
 
 /**
@@ -237,6 +267,12 @@ export function lookupTableModel(model: OnnxModel, islands: readonly LookupIslan
 export interface LookupIslandsReport {
   /** Islands that became a table lookup. */
   replaced: number;
+  /** Islands left float because their tensor has fewer than `minElements` elements. */
+  leftSmall: number;
+  /** The size rule that was applied (0 = none). */
+  minElements: number;
+  /** Bytes of the tables added to the model (256 per island and channel). */
+  tableBytes: number;
   /** Replaced islands by their chain of op types (`HardSwish: 40`, `Mul+Add: 2`). */
   byChain: Record<string, number>;
 }
@@ -345,7 +381,7 @@ export function replaceIslandsWithLookups(model: OnnxModel, islands: readonly Lo
       opset: { from: opset, to: opset },
       notes: [],
     },
-    lookups: { replaced: islands.length, byChain },
+    lookups: { replaced: islands.length, leftSmall: 0, minElements: 0, tableBytes: tables.reduce((sum, t) => sum + t.values.length, 0), byChain },
   };
 }
 
@@ -376,6 +412,10 @@ export async function computeLookupTables(model: OnnxModel, islands: readonly Lo
 /** Find the islands of a QDQ model, compute their tables in onnxruntime and replace them: the whole pass. */
 export async function lookupIslands(model: OnnxModel, options: FindLookupIslandsOptions = {}): Promise<PassResult & { lookups: LookupIslandsReport }> {
   const islands = findLookupIslands(model, options);
+  const all = options.minElements ? findLookupIslands(model, { ...options, minElements: 0 }).length : islands.length;
   const tables = await computeLookupTables(model, islands);
-  return replaceIslandsWithLookups(model, islands, tables);
+  const result = replaceIslandsWithLookups(model, islands, tables);
+  result.lookups.leftSmall = all - islands.length;
+  result.lookups.minElements = options.minElements ?? 0;
+  return result;
 }

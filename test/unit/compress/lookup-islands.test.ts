@@ -86,6 +86,14 @@ describe('findLookupIslands', () => {
     expect(findLookupIslands(exposed)).toEqual([]);
   });
 
+  it('leaves alone islands on tensors under minElements at the given input shapes (an unknown size is taken)', () => {
+    const model = islandModel([makeNode('HardSwish', ['x_dq'], ['h'], 'hs')]);
+    expect(findLookupIslands(model, { minElements: 257, inputShapes: { x: [1, 4, 8, 8] } })).toEqual([]);
+    expect(findLookupIslands(model, { minElements: 256, inputShapes: { x: [1, 4, 8, 8] } })).toHaveLength(1);
+    expect(findLookupIslands(model, { minElements: 257, inputShapes: { x: [2, 4, 8, 8] } })).toHaveLength(1);
+    expect(findLookupIslands(model, { minElements: 1e9 })).toHaveLength(1);
+  });
+
   it('leaves alone per-axis scales and a DequantizeLinear of a weight', () => {
     const perAxis = islandModel([makeNode('HardSwish', ['x_dq'], ['h'], 'hs')]);
     perAxis.graph.initializers.set('x_scale', floatTensor('x_scale', [4], [1, 2, 3, 4]));
@@ -146,7 +154,7 @@ describe('replaceIslandsWithLookups', () => {
     const t = out.graph.initializers.get(gather.inputs[0]!)!;
     expect(t.dims).toEqual([1, 256]);
     expect(t.values[0]).toBe(255);
-    expect(lookups).toEqual({ replaced: 1, byChain: { HardSwish: 1 } });
+    expect(lookups).toEqual({ replaced: 1, leftSmall: 0, minElements: 0, tableBytes: 256, byChain: { HardSwish: 1 } });
     expect(report.nodesChanged).toBe(1);
   });
 
