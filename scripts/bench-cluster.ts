@@ -24,6 +24,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../src/agent/logger.js';
 import { pushJob } from '../src/operator/push-job.js';
+import { OperatorStore } from '../src/store/operator-store.js';
 import { generateSigningKeyPair } from '../src/transport/signature.js';
 import { NATS_SERVER, startNatsCluster, type NatsCluster } from './lib/nats-cluster.js';
 
@@ -37,6 +38,7 @@ const MB = Number(flag('--mb', '5'));
 const P = Number(flag('--processes', String(Math.min(8, Math.ceil(N / 64)))));
 const BROKERS = flag('--brokers', 'mosquitto,nats').split(',');
 const CONNECT_RATE = Number(flag('--connect-rate', '0'));
+const TIMEOUT_S = Number(flag('--timeout-s', '1800'));
 const ARTIFACT_QOS = Number(flag('--artifact-qos', '1')) as 0 | 1;
 const MAX_ACK_PENDING = args.includes('--max-ack-pending') ? Number(flag('--max-ack-pending', '0')) : undefined;
 if (!(CONNECT_RATE >= 0) || (ARTIFACT_QOS !== 0 && ARTIFACT_QOS !== 1) || !Number.isInteger(N) || N < 1 || !(MB > 0) || !Number.isInteger(P) || P < 1 || BROKERS.some((b) => b !== 'mosquitto' && b !== 'nats')) {
@@ -169,9 +171,25 @@ async function runOne(kind: 'mosquitto' | 'nats'): Promise<Record<string, unknow
     let rssPeak = pids.map(vmRssMb);
     const sampler = setInterval(() => (rssPeak = pids.map((pid, i) => Math.max(rssPeak[i] ?? 0, vmRssMb(pid)))), 200);
     const pushT = performance.now();
-    const result = await pushJob({
+    const push = pushJob({
       modelPath: model, target: { group: 'fleet' }, action: 'ping', broker: { url: urls[0] as string, ...(urls.length > 1 ? { urls } : {}) }, topicPrefix: 'edgetune/v1',
-      keyPath: join(dir, 'operator.key'), wait: true, timeoutMs: 30 * 60_000, chunkSizeBytes: 256 * 1024, chunkQos: ARTIFACT_QOS, operatorDataDir: join(dir, 'operator'), log: silentLogger(),
+      keyPath: join(dir, 'operator.key'), wait: true, timeoutMs: TIMEOUT_S * 1000, chunkSizeBytes: 256 * 1024, chunkQos: ARTIFACT_QOS, operatorDataDir: join(dir, 'operator'), log: silentLogger(),
+    });
+    const result = await push.catch((error: unknown) => {
+      // a push that times out: record what arrived (the operator store has every report) instead of nothing
+      const store = new OperatorStore(join(dir, 'operator', 'operator.db'));
+      try {
+        const rows = store.listReports();
+        const failures = new Map<string, number>();
+        for (const r of rows.filter((x) => x.state !== 'ok')) {
+          const e = (JSON.parse(r.payload) as { error?: { code?: string; message?: string } }).error;
+          const key = `${e?.code ?? '?'}: ${(e?.message ?? '').replace(/[0-9a-f]{64}/g, 'SHA')}`.slice(0, 160);
+          failures.set(key, (failures.get(key) ?? 0) + 1);
+        }
+        return { timedOut: String(error), reports: rows.map((r) => ({ deviceId: r.deviceId, state: r.state, error: null })), failures: Object.fromEntries(failures), transferSeconds: null, chunksSent: null, chunksResent: null };
+      } finally {
+        store.close();
+      }
     });
     const pushSeconds = (performance.now() - pushT) / 1000;
     clearInterval(sampler);
@@ -190,7 +208,7 @@ async function runOne(kind: 'mosquitto' | 'nats'): Promise<Record<string, unknow
       transferSeconds: result.transferSeconds,
       reportsOk: ok,
       lostReports: N - result.reports.length,
-      failed: result.reports.filter((r) => r.state !== 'ok').map((r) => ({ deviceId: r.deviceId, state: r.state, error: r.error })),
+      ...('timedOut' in result ? { timedOut: result.timedOut.slice(0, 200), failuresByError: result.failures } : { failed: result.reports.filter((r) => r.state !== 'ok').map((r) => ({ deviceId: r.deviceId, state: r.state, error: r.error })) }),
       chunksSent: result.chunksSent,
       chunksResent: result.chunksResent,
       brokerCpuSeconds: cpu.map((c) => Number(c.toFixed(1))),
@@ -210,13 +228,17 @@ async function runOne(kind: 'mosquitto' | 'nats'): Promise<Record<string, unknow
       await brokers.cluster.nodes[0]!.kill('SIGKILL');
       let lowest = N;
       let firstDropMs: number | null = null;
-      await until(async () => {
-        const c = await connected();
-        if (c < N && firstDropMs === null) firstDropMs = performance.now() - killT;
-        lowest = Math.min(lowest, c);
-        return firstDropMs !== null && c === N;
-      }, 'every agent connected again after the node loss', 300_000, 20);
-      out.nodeLoss = { agentsCutOff: N - lowest, secondsToAllConnected: Number(((performance.now() - killT) / 1000).toFixed(2)) };
+      try {
+        await until(async () => {
+          const c = await connected();
+          if (c < N && firstDropMs === null) firstDropMs = performance.now() - killT;
+          lowest = Math.min(lowest, c);
+          return firstDropMs !== null && c === N;
+        }, 'every agent connected again after the node loss', 300_000, 20);
+        out.nodeLoss = { agentsCutOff: N - lowest, secondsToAllConnected: Number(((performance.now() - killT) / 1000).toFixed(2)) };
+      } catch (error) {
+        out.nodeLoss = { agentsCutOff: N - lowest, error: String(error), connectedAfter300s: await connected() };
+      }
     }
     return out;
   } finally {
