@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import { connect, Store, type IClientOptions, type IPublishPacket, type MqttClient, type PacketCallback } from 'mqtt';
 import { EdgetuneError, messageOf } from '../util/errors.js';
 import { reconnectDelayMs } from './backoff.js';
 
@@ -349,6 +349,8 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
       connectTimeout: o.connectTimeoutMs ?? (this.urls.length > 1 ? 10_000 : 30_000),
       queueQoSZero: false,
       resubscribe: false,
+      incomingStore: new ClosedSafeStore(),
+      outgoingStore: new ClosedSafeStore(),
       rejectUnauthorized: true,
     };
     if (v5) {
@@ -519,5 +521,58 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
     ]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * MQTT.js's in-memory packet store, made safe to use after close(). A link that drops calls `end(true)`, which
+ * closes the client's stores; a PUBACK that MQTT.js had already read and queued is then handled against a closed
+ * store and threw `TypeError: Cannot read properties of null (reading 'get')` from inside MQTT.js — uncaught, it
+ * killed the process (8 fleet-bench worker processes of 62 agents each, in a 500-device push through NATS). After
+ * close every call answers with an error instead; MQTT.js hands it to the publish callback, which the link has
+ * already failed.
+ */
+export class ClosedSafeStore extends Store {
+  private closed = false;
+
+  override put(packet: Parameters<Store['put']>[0], cb: Parameters<Store['put']>[1]): this {
+    if (this.closed) {
+      cb(new Error('mqtt store closed'));
+      return this;
+    }
+    return super.put(packet, cb);
+  }
+
+  override del(packet: Parameters<Store['del']>[0], cb: PacketCallback): this {
+    if (this.closed) {
+      cb(new Error('mqtt store closed'));
+      return this;
+    }
+    return super.del(packet, cb);
+  }
+
+  override get(packet: Parameters<Store['get']>[0], cb: PacketCallback): this {
+    if (this.closed) {
+      cb(new Error('mqtt store closed'));
+      return this;
+    }
+    return super.get(packet, cb);
+  }
+
+  override createStream(): ReturnType<Store['createStream']> {
+    if (this.closed) {
+      const empty = new Store();
+      return empty.createStream();
+    }
+    return super.createStream();
+  }
+
+  override close(cb: Parameters<Store['close']>[0]): void {
+    if (this.closed) {
+      cb?.();
+      return;
+    }
+    this.closed = true;
+    super.close(cb);
   }
 }
