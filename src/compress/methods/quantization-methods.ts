@@ -32,6 +32,7 @@ export const int8Method: CompressMethodRunner = {
       ...(options.equalize === false ? { equalize: false } : options.equalizeFloatInputs ? { equalize: 'full' as const } : {}),
       ...(options.biasCorrectionRounds !== undefined ? { biasCorrectionRounds: options.biasCorrectionRounds } : {}),
       ...(options.floatHead !== undefined ? { floatHead: options.floatHead } : {}),
+      ...(options.lookupIslands === false ? { lookupIslands: false } : {}),
       ...(options.maxAccuracyDropPp !== undefined ? { maxAccuracyDropPp: options.maxAccuracyDropPp } : {}),
       ...(onProgress ? { onProgress } : {}),
       ...(signal ? { signal } : {}),

@@ -20,6 +20,8 @@ import { floatTensor, makeTensor } from '../../../src/onnx/tensor.js';
 import { createInferenceRunner } from '../../../src/profile/ort-inference.js';
 import { modelPath, photoDataset, THIRD_PARTY_MODELS, type ThirdPartyModel } from '../../../scripts/lib/photo-datasets.js';
 import { buildModel, tensorInfo } from '../../unit/compress/quantize-test-models.js';
+import { runCli, tempDir } from '../cli/cli-helpers.js';
+import { join } from 'node:path';
 
 const SLOW = 300_000;
 
@@ -164,4 +166,18 @@ describe('lookup islands on int8 PP-OCRv4 det at 320×320 (paddle2onnx, a HardSw
     },
     SLOW,
   );
+});
+
+describe('compress --method int8 --no-lookup-islands', () => {
+  it('turns the pass off: the report has no lookupIslands details; on (the default) it has them', () => {
+    const dir = tempDir('edgetune-lookup-cli-');
+    const run = (extra: string[]): { details?: { lookupIslands?: unknown } } => {
+      const r = runCli(['compress', 'test/fixtures/models/mnist-mlp.onnx', '-o', join(dir, `${extra.length}.onnx`), '--method', 'int8', '--data', 'test/fixtures/data/mnist-calib-flat', '--no-speed-check', '--json', ...extra], { timeoutMs: SLOW });
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.parse(r.stdout);
+    };
+    expect(run(['--no-lookup-islands']).details?.lookupIslands).toBeUndefined();
+    // The MLP has no islands: the pass ran and found none.
+    expect(run([]).details?.lookupIslands).toMatchObject({ replaced: 0, leftSmall: 0, minElements: LOOKUP_MIN_ELEMENTS });
+  }, SLOW);
 });
