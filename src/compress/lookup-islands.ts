@@ -367,10 +367,14 @@ export function replaceIslandsWithLookups(model: OnnxModel, islands: readonly Lo
   const orphans = new Set(islands.map((i) => i.dequantize).filter((dq) => !(readers.get(dq.outputs[0]!)?.length) && !outputs.has(dq.outputs[0]!)));
   graph.nodes = graph.nodes.filter((n) => !orphans.has(n));
   graph.nodes = topologicalSort(graph);
+  // Constants and value_info of the removed nodes go when nothing else uses them; the rest of the graph is untouched.
   const live = new Set<string>();
   for (const node of graph.nodes) for (const name of [...node.inputs, ...node.outputs]) live.add(name);
-  for (const name of [...graph.initializers.keys()]) if (!live.has(name) && !graph.inputs.some((i) => i.name === name)) graph.initializers.delete(name);
-  graph.valueInfo = graph.valueInfo.filter((v) => live.has(v.name));
+  for (const o of graph.outputs) live.add(o.name);
+  const gone = [...removed, ...orphans].flatMap((n) => [...n.inputs, ...n.outputs]).filter((name) => !live.has(name));
+  for (const name of gone) if (!graph.inputs.some((i) => i.name === name)) graph.initializers.delete(name);
+  const goneSet = new Set(gone);
+  graph.valueInfo = graph.valueInfo.filter((v) => !goneSet.has(v.name));
   const opset = defaultOpset(model);
   return {
     model,

@@ -193,6 +193,16 @@ describe('replaceIslandsWithLookups', () => {
     expect(opTypes(out)).not.toContain('HardSigmoid');
   });
 
+  it('removes only the constants of the nodes it removed, not other unused initializers', () => {
+    const model = islandModel([makeNode('HardSwish', ['x_dq'], ['a'], 'hs'), makeNode('Mul', ['a', 'k'], ['h'], 'mul')], [floatTensor('k', [], [2]), floatTensor('unused', [], [1])]);
+    model.graph.valueInfo.push(tensorInfo('a', null), tensorInfo('x_q', null));
+    const { model: out } = replaceIslandsWithLookups(model, findLookupIslands(model), [table()]);
+    expect(out.graph.initializers.has('k')).toBe(false);
+    expect(out.graph.initializers.has('unused')).toBe(true);
+    expect(out.graph.initializers.has('x_scale')).toBe(true);
+    expect(out.graph.valueInfo.map((v) => v.name)).toEqual(['x_q']);
+  });
+
   it('refuses tables of the wrong length or type with a RangeError', () => {
     const model = islandModel([makeNode('HardSwish', ['x_dq'], ['h'], 'hs')]);
     const islands: LookupIsland[] = findLookupIslands(model);
