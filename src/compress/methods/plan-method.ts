@@ -184,10 +184,13 @@ function timingFeeds(model: OnnxModel, dataset: Dataset | undefined, notes: stri
   }
 }
 
-/** fp32 and the variant in alternation on this device (the int8 compress report's own check: 20 runs, ≤ 4 s). */
+/**
+ * fp32 and the variant in alternation on this device: up to 100 pairs within about 4 s, at least 10 (a sub-millisecond
+ * model gets enough pairs for a narrow interval; a 100 ms one stops at the budget).
+ */
 async function timeAgainstFp32(fp32: OnnxModel, variant: OnnxModel, feeds: Record<string, Tensor>, notes: string[]): Promise<MeasuredSpeedup | null> {
   try {
-    const r = await comparePairedLatency(encodeModel(fp32), encodeModel(variant), feeds, { warmup: 2, iterations: 20, minIterations: 5, budgetMs: 4000 });
+    const r = await comparePairedLatency(encodeModel(fp32), encodeModel(variant), feeds, { warmup: 3, iterations: 100, minIterations: 10, budgetMs: 4000 });
     return { fp32P50Ms: r.aP50Ms, variantP50Ms: r.bP50Ms, speedup: r.speedup, speedupCi: r.speedupCi, runs: r.runs };
   } catch (error) {
     notes.push(`timing against fp32 failed: ${messageOf(error)}`);
