@@ -30,9 +30,11 @@ export interface EqualizeOptions {
   headroom?: number;
   /**
    * Equalize tensors read by a float-only op (HardSwish…) too, at the cost of a channel-scale Mul in front of it
-   * (default false: on PP-OCRv4 det those Muls cost ~20 % of the int8 speed-up for little fidelity).
+   * (default false: on PP-OCRv4 det those Muls cost ~20 % of the int8 speed-up while the island stays float). A
+   * predicate decides per tensor: the int8 pipeline equalizes the inputs of islands that become table lookups,
+   * where the Mul is folded into the table and costs nothing.
    */
-  islandInputs?: boolean;
+  islandInputs?: boolean | ((tensor: string) => boolean);
 }
 
 /** One equalized tensor, for the report. */
@@ -200,7 +202,7 @@ function collectAbsorbers(
   channels: number,
   consumers: Map<string, OnnxNode[]>,
   outputs: Set<string>,
-  islandInputs: boolean,
+  islandInputs: boolean | ((tensor: string) => boolean),
 ): { absorbers: Absorber[]; clipMax?: number } | { reason: string } {
   const absorbers: Absorber[] = [];
   let clipMax: number | undefined;
@@ -221,7 +223,7 @@ function collectAbsorbers(
         continue;
       }
       if (isIslandEntry(graph, node, name)) {
-        if (!islandInputs) return `read by the float-only ${node.opType} '${node.name}' (island inputs are not equalized)`;
+        if (!(typeof islandInputs === 'function' ? islandInputs(name) : islandInputs)) return `read by the float-only ${node.opType} '${node.name}' (island inputs are not equalized)`;
         absorbers.push({ kind: 'island-entry', node, input: name });
         continue;
       }

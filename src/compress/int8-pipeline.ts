@@ -15,7 +15,7 @@ import { foldBatchNorm } from './fold-batchnorm.js';
 import { fuseHardSwish } from './fuse-activations.js';
 import { foldAddIntoPointwiseConv, foldConvAffine } from './fold-affine.js';
 import { quantizeInt8, type Int8Options } from './quantize-int8.js';
-import { LOOKUP_MIN_ELEMENTS, lookupIslands, type LookupIslandsReport } from './lookup-islands.js';
+import { LOOKUP_MIN_ELEMENTS, elementsOf, lookupIslands, type LookupIslandsReport } from './lookup-islands.js';
 import { realInputs } from './dataset.js';
 import type { PassResult } from './pass.js';
 import { EdgetuneError } from '../util/errors.js';
@@ -39,6 +39,11 @@ export interface Int8PipelineOptions extends Int8Options {
    * 256 bytes per island and channel).
    */
   lookupIslands?: boolean;
+  /**
+   * Equalize the inputs of float islands large enough for a lookup (the channel-scale Mul lands in the table, free):
+   * default = `lookupIslands`. Set it with `lookupIslands: false` to get the same model with its islands left float.
+   */
+  equalizeLookupIslandInputs?: boolean;
   onProgress?: (stage: string, done: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -114,12 +119,7 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
 
 /** Float islands on large tensors → exact table lookups, with the counts in the report's notes and details. */
 async function replaceIslands(quantized: PassResult, dataset: Dataset): Promise<LookupIslandsReport> {
-  const inputShapes: Record<string, number[]> = {};
-  const first = dataset.load(0);
-  realInputs(quantized.model).forEach((input, i) => {
-    const t = first.inputs[i];
-    if (t) inputShapes[input.name] = [...t.dims];
-  });
+  const inputShapes = calibrationInputShapes(quantized.model, dataset);
   const { model, lookups } = await lookupIslands(quantized.model, { minElements: LOOKUP_MIN_ELEMENTS, inputShapes });
   quantized.model = model;
   quantized.report.nodesChanged += lookups.replaced;
@@ -230,5 +230,28 @@ async function equalize(model: OnnxModel, dataset: Dataset, options: Int8Pipelin
     maxSets: 16,
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  return equalizeChannels(model.graph, ranges, { islandInputs: options.equalize === 'full' });
+  // Island inputs are equalized where the island will become a table lookup (the channel-scale Mul is folded into
+  // the table); elsewhere only with `full`, since a Mul in front of a float island costs speed.
+  const islandInputs = options.equalize === 'full' ? true : (options.equalizeLookupIslandInputs ?? options.lookupIslands !== false) ? becomesLookup(model, dataset) : false;
+  return equalizeChannels(model.graph, ranges, { islandInputs });
+}
+
+/** The shapes of the model's real inputs in the first calibration sample. */
+function calibrationInputShapes(model: OnnxModel, dataset: Dataset): Record<string, number[]> {
+  const inputShapes: Record<string, number[]> = {};
+  const first = dataset.load(0);
+  realInputs(model).forEach((input, i) => {
+    const t = first.inputs[i];
+    if (t) inputShapes[input.name] = [...t.dims];
+  });
+  return inputShapes;
+}
+
+/** Whether an island on `tensor` will be big enough for the lookup pass (its size rule, at the calibration shape). */
+function becomesLookup(model: OnnxModel, dataset: Dataset): (tensor: string) => boolean {
+  const types = inferTensorTypes(model, { inputShapes: calibrationInputShapes(model, dataset) });
+  return (tensor) => {
+    const n = elementsOf(types.get(tensor)?.shape);
+    return n === null || n >= LOOKUP_MIN_ELEMENTS;
+  };
 }

@@ -192,7 +192,8 @@ export function findLookupIslands(model: OnnxModel, options: FindLookupIslandsOp
 }
 
 /** Elements of a fully static shape, else null. */
-function elementsOf(shape: ReadonlyArray<number | string | null> | null | undefined): number | null {
+/** Elements of a tensor of `shape`; null when a dim is unknown or symbolic. */
+export function elementsOf(shape: ReadonlyArray<number | string | null> | null | undefined): number | null {
   if (!shape) return null;
   let n = 1;
   for (const d of shape) {
