@@ -344,12 +344,23 @@ describe.skipIf(!HAVE_MOSQUITTO)(`Mosquitto (persistence on) restarted ${ROUNDS}
       expect(d.delayMs, `attempt ${d.attempt}`).toBeGreaterThanOrEqual(Math.floor(base / 2));
       expect(d.delayMs, `attempt ${d.attempt}`).toBeLessThanOrEqual(base);
     }
+    // The count starts again at 1 once a connection's subscriptions are granted; a connection lost (here: the next
+    // restart) before its re-subscription was granted continues the count (src/transport/mqtt-connection.ts: a
+    // broker that accepts CONNECT but refuses SUBSCRIBE is not re-hit at the initial delay).
     const chains: number[][] = [];
     for (const e of events) {
       if (e.kind === 'connected') chains.push([]);
       else if (e.kind === 'reconnecting') chains[chains.length - 1]?.push(e.attempt);
     }
-    expect(chains.filter((c) => c.some((a, k) => a !== k + 1))).toEqual([]);
+    let lastAttempt = 0;
+    const broken: number[][] = [];
+    for (const c of chains) {
+      if (c.length === 0) continue;
+      const first = c[0] as number;
+      if ((first !== 1 && first !== lastAttempt + 1) || c.some((a, k) => a !== first + k)) broken.push(c);
+      lastAttempt = c[c.length - 1] as number;
+    }
+    expect(broken).toEqual([]);
     // After each restart, the first attempt that fired once the broker accepted connections succeeded: in the chain
     // of "reconnecting" lines before the reconnect, no attempt scheduled to fire after upAt failed (was followed by
     // another "reconnecting" line).
