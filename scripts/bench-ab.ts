@@ -5,7 +5,8 @@
  *   npx tsx scripts/bench-ab.ts BASE.onnx OTHER.onnx [MORE.onnx ...] [--shape 1x3x640x640] [--data DIR] [--iterations 20] [--threads 2]
  */
 import { readFileSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
+import { median } from '../src/profile/latency-stats.js';
+import { alternatedRunTimesMs } from './lib/latency.js';
 import { createInferenceRunner } from '../src/profile/ort-inference.js';
 import { openDataset } from '../src/compress/dataset.js';
 import { floatTensor } from '../src/onnx/tensor.js';
@@ -31,19 +32,8 @@ else {
   input = floatTensor(inputName, dims, values);
 }
 const feeds = { [inputName]: input };
-for (const r of runners) for (let i = 0; i < 3; i++) await r.run(feeds);
-const times = runners.map(() => [] as number[]);
-for (let i = 0; i < iterations; i++) {
-  for (let k = 0; k < runners.length; k++) {
-    const t = performance.now();
-    await runners[k]!.run(feeds);
-    times[k]!.push(performance.now() - t);
-  }
-}
-const p50 = (v: number[]): number => {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1]! : (s[(s.length >> 1) - 1]! + s[s.length >> 1]!) / 2;
-};
+const times = await alternatedRunTimesMs(runners, feeds, iterations);
+const p50 = median;
 const base = p50(times[0]!);
 console.log(`| model | p50 ms | speed-up over ${models[0]} |\n|---|---|---|`);
 models.forEach((m, k) => console.log(`| ${m} | ${p50(times[k]!).toFixed(2)} | ${(base / p50(times[k]!)).toFixed(2)}× |`));

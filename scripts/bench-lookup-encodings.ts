@@ -5,7 +5,8 @@
  *
  *   npx tsx scripts/bench-lookup-encodings.ts [--shape 1x16x240x240] [--iterations 40] [--threads 2] [--op HardSwish]
  */
-import { performance } from 'node:perf_hooks';
+import { median } from '../src/profile/latency-stats.js';
+import { alternatedRunTimesMs } from './lib/latency.js';
 import { DataType } from '../src/onnx/dtype.js';
 import type { OnnxModel, OnnxNode, Tensor } from '../src/onnx/ir.js';
 import { attr, makeNode } from '../src/onnx/graph.js';
@@ -95,16 +96,8 @@ for (let k = 1; k < runners.length; k++) {
   for (let i = 0; i < count; i++) if (out[i] !== reference[i]) diff++;
   console.log(`${names[k]}: ${diff} of ${count} values differ from the island`);
 }
-for (const r of runners) for (let i = 0; i < 3; i++) await r.run(feeds);
-const times = runners.map(() => [] as number[]);
-for (let i = 0; i < iterations; i++) {
-  for (let k = 0; k < runners.length; k++) {
-    const t = performance.now();
-    await runners[k]!.run(feeds);
-    times[k]!.push(performance.now() - t);
-  }
-}
-const p50 = (v: number[]): number => [...v].sort((a, b) => a - b)[v.length >> 1]!;
+const times = await alternatedRunTimesMs(runners, feeds, iterations);
+const p50 = median;
 const base = p50(times[0]!);
 console.log(`| encoding (${op}, [${dims.join('x')}]) | p50 ms | speed-up over the island |\n|---|---|---|`);
 names.forEach((n, k) => console.log(`| ${n} | ${p50(times[k]!).toFixed(3)} | ${(base / p50(times[k]!)).toFixed(2)}× |`));

@@ -8,7 +8,8 @@
  *   npx tsx scripts/bench-lookup-islands.ts FP32.onnx ISLANDS.onnx LOOKUPS.onnx --data DIR [--iterations 40] [--threads 2]
  */
 import { readFileSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
+import { median } from '../src/profile/latency-stats.js';
+import { alternatedRunTimesMs } from './lib/latency.js';
 import { openDataset, feedsForBatch } from '../src/compress/dataset.js';
 import { decodeModel } from '../src/onnx/model-codec.js';
 import { createInferenceRunner } from '../src/profile/ort-inference.js';
@@ -41,19 +42,7 @@ for (let s = 0; s < data.setNames.length; s++) {
 console.log(`outputs: ${differing} of ${values} values differ between the island and the lookup model (${data.setNames.length} sets)`);
 
 const feeds = feedsForBatch(model, data.load(0))[0]!.feeds;
-for (const r of runners) for (let i = 0; i < 3; i++) await r.run(feeds);
-const times = runners.map(() => [] as number[]);
-for (let i = 0; i < iterations; i++) {
-  for (let k = 0; k < runners.length; k++) {
-    const t = performance.now();
-    await runners[k]!.run(feeds);
-    times[k]!.push(performance.now() - t);
-  }
-}
-const median = (v: number[]): number => {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1]! : (s[(s.length >> 1) - 1]! + s[s.length >> 1]!) / 2;
-};
+const times = await alternatedRunTimesMs(runners, feeds, iterations);
 const [tf, ti, tl] = times.map(median) as [number, number, number];
 const ratio = median(times[1]!.map((t, i) => t / times[2]![i]!));
 console.log(`p50 fp32 ${tf.toFixed(2)} ms, islands ${ti.toFixed(2)} ms (${(tf / ti).toFixed(2)}× fp32), lookups ${tl.toFixed(2)} ms (${(tf / tl).toFixed(2)}× fp32); per-run islands/lookups median ${ratio.toFixed(2)}×`);

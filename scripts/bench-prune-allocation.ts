@@ -15,15 +15,13 @@ import { loadModelFile } from '../src/onnx/model-file.js';
 import { normalizeModel } from '../src/onnx/normalize.js';
 import { cloneModel, type OnnxModel } from '../src/onnx/ir.js';
 import { encodeModel } from '../src/onnx/model-codec.js';
-import { inferTensorTypes, staticShape } from '../src/onnx/shape-inference.js';
 import { feedsForBatch, openDataset, sliceBatch } from '../src/compress/dataset.js';
 import { evaluateModel } from '../src/compress/evaluate.js';
-import { pruneChannels } from '../src/compress/prune-channels.js';
 import { pruneAndRecover, pruneMethod } from '../src/compress/methods/prune-method.js';
-import { modelFlops } from '../src/profile/model-flops.js';
 import { comparePairedLatency } from '../src/profile/paired-latency.js';
 import type { Tensor } from '../src/onnx/ir.js';
 import { photoDataset, THIRD_PARTY_MODELS } from './lib/photo-datasets.js';
+import { flopsOf, uniformRatioFor } from './lib/prune-flops.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, fallback: string): string => {
@@ -48,26 +46,6 @@ interface Row {
   worstR2: number | null;
   seconds: number;
   note: string;
-}
-
-function flopsOf(model: OnnxModel, inputShapes: Record<string, number[]>): number {
-  const types = inferTensorTypes(model, { inputShapes });
-  return modelFlops(model, (n) => staticShape(types, n)).flops;
-}
-
-/** Channel ratio (uniform) whose FLOPs removal is closest to `share`, by bisection on the unrecovered prune. */
-function uniformRatioFor(model: OnnxModel, share: number, inputShapes: Record<string, number[]>): number {
-  const base = flopsOf(model, inputShapes);
-  let lo = 0.01;
-  let hi = 0.9;
-  for (let i = 0; i < 14; i++) {
-    const mid = (lo + hi) / 2;
-    const m = cloneModel(model);
-    pruneChannels(m, { ratio: mid });
-    if (1 - flopsOf(m, inputShapes) / base < share) lo = mid;
-    else hi = mid;
-  }
-  return hi;
 }
 
 async function judge(

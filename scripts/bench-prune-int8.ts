@@ -19,16 +19,14 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadModelFile } from '../src/onnx/model-file.js';
 import { normalizeModel } from '../src/onnx/normalize.js';
-import { cloneModel, type OnnxModel, type Tensor } from '../src/onnx/ir.js';
-import { inferTensorTypes, staticShape } from '../src/onnx/shape-inference.js';
+import type { OnnxModel, Tensor } from '../src/onnx/ir.js';
 import { feedsForBatch, openDataset, type Dataset } from '../src/compress/dataset.js';
 import { evaluateModel } from '../src/compress/evaluate.js';
-import { pruneChannels } from '../src/compress/prune-channels.js';
-import { modelFlops } from '../src/profile/model-flops.js';
 import { createInferenceRunner, type InferenceRunner } from '../src/profile/ort-inference.js';
 import { median } from '../src/profile/paired-latency.js';
 import { tensorToFloat32 } from '../src/onnx/tensor.js';
 import { modelPath, photoDataset, THIRD_PARTY_MODELS } from './lib/photo-datasets.js';
+import { flopsOf, uniformRatioFor } from './lib/prune-flops.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, fallback: string): string => {
@@ -72,26 +70,6 @@ function compress(cliArgs: string[]): { report: Record<string, unknown>; status:
   log(`  compress ${cliArgs.join(' ')} → exit ${r.status} in ${seconds.toFixed(1)} s`);
   if (r.status !== 0) log(`  ${JSON.stringify(report).slice(0, 1500)}`);
   return { report, status: r.status ?? -1, seconds };
-}
-
-function flopsOf(model: OnnxModel, inputShapes: Record<string, number[]>): number {
-  const types = inferTensorTypes(model, { inputShapes });
-  return modelFlops(model, (n) => staticShape(types, n)).flops;
-}
-
-/** Channel ratio (uniform) whose FLOPs removal is closest to `share`, by bisection on the unrecovered prune. */
-function uniformRatioFor(model: OnnxModel, share: number, inputShapes: Record<string, number[]>): number {
-  const base = flopsOf(model, inputShapes);
-  let lo = 0.01;
-  let hi = 0.9;
-  for (let i = 0; i < 14; i++) {
-    const mid = (lo + hi) / 2;
-    const m = cloneModel(model);
-    pruneChannels(m, { ratio: mid });
-    if (1 - flopsOf(m, inputShapes) / base < share) lo = mid;
-    else hi = mid;
-  }
-  return Number(hi.toFixed(3));
 }
 
 /** Run a step; if only the fidelity gate refused it, run it again with --force and say so. */
@@ -178,7 +156,7 @@ async function main(): Promise<void> {
   const started = new Date().toISOString();
   log(`start ${started}; calibration ${calibDir}, evaluation ${evalDir}`);
 
-  const uniformRatio = uniformRatioFor(original, flopsShare, inputShapes);
+  const uniformRatio = Number(uniformRatioFor(original, flopsShare, inputShapes).toFixed(3));
   log(`uniform channel ratio removing ~${flopsShare} of the FLOPs: ${uniformRatio}`);
   const out = (name: string): string => join(work, `${name}.onnx`);
   // `flopsOf`: the float graph whose FLOPs count (an int8 model's QLinearConv is not counted as float FLOPs).

@@ -32,3 +32,20 @@ export async function compareLatency(aBytes: Uint8Array, bBytes: Uint8Array, fee
   const r = await comparePairedLatency(aBytes, bBytes, feeds, { ...options, threads: options.threads ?? 2 });
   return { aP50Ms: r.aP50Ms, bP50Ms: r.bP50Ms, runs: r.runs };
 }
+
+/**
+ * Run every runner `iterations` times in turn (runner 0, 1, …, then again), after `warmup` runs each, so that drift
+ * of a shared machine hits them alike; per runner its wall times (ms) in run order.
+ */
+export async function alternatedRunTimesMs(runners: ReadonlyArray<{ run(feeds: Record<string, Tensor>): Promise<unknown> }>, feeds: Record<string, Tensor>, iterations: number, warmup = 3): Promise<number[][]> {
+  for (const r of runners) for (let i = 0; i < warmup; i++) await r.run(feeds);
+  const times = runners.map(() => [] as number[]);
+  for (let i = 0; i < iterations; i++) {
+    for (let k = 0; k < runners.length; k++) {
+      const t = performance.now();
+      await runners[k]!.run(feeds);
+      times[k]!.push(performance.now() - t);
+    }
+  }
+  return times;
+}
