@@ -63,5 +63,6 @@ const p50 = (v: number[]): number => [...v].sort((a, b) => a - b)[v.length >> 1]
 console.log(`${spec.id} ${flag('opts', '{}')}: worst cosine ${Math.min(...[...cos.values()].map(mean)).toFixed(4)} | ${per.join(' | ')} | speed-up ${(p50(ta) / p50(tb)).toFixed(2)}× (fp32 ${p50(ta).toFixed(1)} ms) | ${seconds.toFixed(1)} s | kept float ${result.report.nodesKeptFloat.length}`);
 for (const note of result.report.notes) console.log("  note:", note);
 if (process.env.SHOW_BC) console.log(JSON.stringify((result as any).biasCorrection));
+if (result.calibration.auto) console.log("  auto:", JSON.stringify(result.calibration.auto.candidates.map((c) => `${c.label}: ${c.worstSqnrDb?.toFixed(1)} dB ${c.worstCosine?.toFixed(4)}`)));
 console.log("  stages:", JSON.stringify(result.stageSeconds));
 await ref.release(); await q.release();

@@ -87,6 +87,39 @@ export async function calibrateRanges(model: OnnxModel, tensorNames: readonly st
   return { method: options.method, samples, ranges };
 }
 
+/** Ranges by minmax and by each of several percentiles, from one minmax pass and one histogram pass. */
+export interface RangeCandidates {
+  samples: number;
+  minmax: Map<string, TensorRange>;
+  /** Keyed by percentile. */
+  percentiles: Map<number, Map<string, TensorRange>>;
+}
+
+/** minmax and percentile ranges of each named tensor from the same two passes (what `calibration: 'auto'` compares). */
+export async function calibrateRangeCandidates(
+  model: OnnxModel,
+  tensorNames: readonly string[],
+  dataset: Dataset,
+  percentiles: readonly number[],
+  options: { bins?: number; signal?: AbortSignal } = {},
+): Promise<RangeCandidates> {
+  const result: RangeCandidates = { samples: 0, minmax: new Map(), percentiles: new Map(percentiles.map((p) => [p, new Map()])) };
+  if (tensorNames.length === 0) return result;
+  const sets = dataset.setNames.length;
+  const minmax = await minMaxPass(model, tensorNames, dataset, sets, () => undefined, options.signal);
+  const histograms = new Map<string, Histogram>();
+  for (const [name, acc] of minmax.acc) {
+    const r = acc.range();
+    result.minmax.set(name, r);
+    histograms.set(name, new Histogram(r.min, r.max, options.bins ?? 2048));
+  }
+  result.samples = await histogramPass(model, tensorNames, dataset, sets, histograms, false, () => undefined, options.signal);
+  for (const [name, histogram] of histograms) {
+    for (const p of percentiles) result.percentiles.get(p)!.set(name, percentileRange(histogram, p, result.minmax.get(name)!));
+  }
+  return result;
+}
+
 async function minMaxPass(
   model: OnnxModel,
   tensorNames: readonly string[],

@@ -5,7 +5,7 @@ import { cloneModel } from '../onnx/ir.js';
 import { encodeModel } from '../onnx/model-codec.js';
 import { inferTensorTypes } from '../onnx/shape-inference.js';
 import { createInferenceRunner } from '../profile/ort-inference.js';
-import { calibrateChannelRanges, calibrateRanges, type CalibrationResult } from './calibrate.js';
+import { calibrateChannelRanges, calibrateRangeCandidates, calibrateRanges, type CalibrationResult } from './calibrate.js';
 import { equalizationCandidates, equalizeChannels, type EqualizeReport } from './equalize-channels.js';
 import { correctBiases, type BiasCorrectionReport } from './bias-correction.js';
 import type { CalibrationMethod } from './calibration-stats.js';
@@ -19,10 +19,13 @@ import { LOOKUP_MIN_ELEMENTS, elementsOf, lookupIslands, type LookupIslandsRepor
 import { realInputs } from './dataset.js';
 import type { PassResult } from './pass.js';
 import { EdgetuneError } from '../util/errors.js';
+import { mulberry32 } from '../util/random.js';
+import { DEFAULT_SPLIT_SEED } from './dataset-split.js';
 
 /** Options for the whole static int8 flow: calibrate, quantize, and optionally keep sensitive layers float. */
 export interface Int8PipelineOptions extends Int8Options {
-  calibration: CalibrationMethod;
+  /** `auto` = choose the range method and bias correction by worst-output SQNR on held-out calibration sets. */
+  calibration: CalibrationMethod | 'auto';
   percentile?: number;
   /** `auto` = mixed precision driven by `maxAccuracyDrop`; a list = those node names stay float. */
   keepFloatMode?: 'none' | 'auto' | string[];
@@ -51,7 +54,7 @@ export interface Int8PipelineOptions extends Int8Options {
 /** int8 result with the calibration facts the report needs. */
 export interface Int8PipelineResult extends PassResult {
   /** `chosen`: with consumer-mse, how many tensors took each candidate range. */
-  calibration: { method: CalibrationMethod; samples: number; chosen?: { candidates: string[]; counts: number[] } };
+  calibration: { method: CalibrationMethod; samples: number; chosen?: { candidates: string[]; counts: number[] }; auto?: AutoCalibrationReport };
   foldedBatchNorms: string[];
   fusedHardSwish: number;
   /** Constant Mul/Add steps after a Conv folded into its weights. */
@@ -84,14 +87,17 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
   const activations = new Set<string>();
   for (const input of model.graph.inputs) if (!model.graph.initializers.has(input.name) && types.get(input.name)?.elemType === DataType.FLOAT) activations.add(input.name);
   for (const node of model.graph.nodes) for (const out of node.outputs) if (out && types.get(out)?.elemType === DataType.FLOAT) activations.add(out);
+  const auto = options.calibration === 'auto' ? await chooseCalibration(model, original, types, [...activations], dataset, options) : null;
+  lap('auto calibration');
+  const chosen = auto ? auto.chosen : { method: options.calibration as CalibrationMethod, percentile: options.percentile, biasCorrectionRounds: options.biasCorrectionRounds ?? 1 };
   const calibration: CalibrationResult = await calibrateRanges(model, [...activations], dataset, {
-    method: options.calibration,
-    ...(options.percentile !== undefined ? { percentile: options.percentile } : {}),
+    method: chosen.method,
+    ...(chosen.percentile !== undefined ? { percentile: chosen.percentile } : {}),
     onProgress: (d, t) => options.onProgress?.('calibrate', d, t),
     ...(options.signal ? { signal: options.signal } : {}),
   });
   lap('calibrate');
-  const rounds = options.biasCorrectionRounds ?? 1;
+  const rounds = chosen.biasCorrectionRounds;
   const biasCorrection =
     rounds > 0
       ? await correctBiases(model, (m) => quantizeInt8(m, types, calibration.ranges, { ...options, keepFloat: new Set() }), dataset, {
@@ -102,7 +108,9 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
   lap('bias correction');
   const quantize = (keepFloat: ReadonlySet<string>): PassResult => quantizeInt8(cloneModel(model), types, calibration.ranges, { ...options, keepFloat });
   const mode = options.keepFloatMode ?? 'none';
-  const base = { calibration: { method: calibration.method, samples: calibration.samples, ...(calibration.chosen ? { chosen: calibration.chosen } : {}) }, foldedBatchNorms, fusedHardSwish, foldedAffine, equalization, biasCorrection, stageSeconds };
+  const base = {
+    calibration: { method: calibration.method, samples: calibration.samples, ...(calibration.chosen ? { chosen: calibration.chosen } : {}), ...(auto ? { auto: auto.report } : {}) },
+    foldedBatchNorms, fusedHardSwish, foldedAffine, equalization, biasCorrection, stageSeconds };
   let quantized: PassResult & { accuracy?: Int8PipelineResult['accuracy'] };
   if (mode === 'none') quantized = quantize(new Set());
   else if (Array.isArray(mode)) quantized = quantize(new Set(mode));
@@ -114,7 +122,144 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
   lap('quantize');
   const lookups = options.lookupIslands === false ? null : await replaceIslands(quantized, dataset);
   lap('lookup islands');
+  if (auto) quantized.report.notes.unshift(auto.note);
   return { ...quantized, ...base, lookups };
+}
+
+/** One configuration `calibration: 'auto'` tries. */
+export interface CalibrationCandidate {
+  method: CalibrationMethod;
+  percentile?: number | undefined;
+  biasCorrectionRounds: number;
+}
+
+/** What `calibration: 'auto'` tried and chose. */
+export interface AutoCalibrationReport {
+  /** Calibration sets the candidates were fitted to / judged on (a seeded quarter is held out for judging). */
+  fitSets: number;
+  judgedSets: number;
+  /**
+   * Each candidate's worst-output SQNR (dB) and worst-output cosine (mean of per-sample cosines) against the original
+   * on the held-out sets; null when it could not run.
+   */
+  candidates: Array<{ label: string; worstSqnrDb: number | null; worstCosine: number | null }>;
+  /** Label of the chosen candidate. */
+  chosen: string;
+}
+
+/** Range methods `auto` tries: minmax keeps every outlier; the percentiles trade clipping for resolution. */
+const AUTO_RANGE_METHODS: ReadonlyArray<{ method: CalibrationMethod; percentile?: number }> = [
+  { method: 'minmax' },
+  { method: 'percentile', percentile: 99.99 },
+  { method: 'percentile', percentile: 99.999 },
+];
+
+/** Fewest calibration sets with which `auto` chooses (three to fit, one to judge); below it, minmax with bias correction. */
+export const AUTO_MIN_SETS = 4;
+
+/** Human label of a candidate, as the report and the note name it. */
+export function candidateLabel(c: CalibrationCandidate): string {
+  const range = c.method === 'percentile' ? `percentile ${c.percentile}` : c.method;
+  return c.biasCorrectionRounds > 0 ? `${range} + bias correction` : range;
+}
+
+/**
+ * Split calibration sets: a seeded quarter (at least one) is held out to judge candidates, the rest fit them. Seeded
+ * shuffle, not every fourth set: calibration sets are often ordered (by class, by source photo) and a stride aliases.
+ */
+export function autoCalibrationSplit(sets: number, seed = DEFAULT_SPLIT_SEED): { fit: number[]; judge: number[] } {
+  const order = Array.from({ length: sets }, (_, i) => i);
+  const random = mulberry32(seed);
+  for (let i = sets - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  const judged = new Set(order.slice(0, Math.max(1, Math.floor(sets / 4))));
+  const fit: number[] = [];
+  const judge: number[] = [];
+  for (let i = 0; i < sets; i++) (judged.has(i) ? judge : fit).push(i);
+  return { fit, judge };
+}
+
+function subsetOf(dataset: Dataset, indices: readonly number[]): Dataset {
+  return { dir: dataset.dir, setNames: indices.map((i) => dataset.setNames[i]!), load: (k) => dataset.load(indices[k]!) };
+}
+
+/**
+ * `calibration: 'auto'`: fit each candidate (range method × bias correction on/off) to three quarters of the
+ * calibration sets, quantize, and judge its worst output's SQNR against the original on the held-out quarter; the
+ * best is then rebuilt on every set by the caller. Judged end to end: a per-tensor choice that is best locally is not
+ * best at the outputs (see consumer-mse).
+ */
+async function chooseCalibration(
+  prepared: OnnxModel,
+  original: OnnxModel,
+  types: ReturnType<typeof inferTensorTypes>,
+  activations: string[],
+  dataset: Dataset,
+  options: Int8PipelineOptions,
+): Promise<{ chosen: CalibrationCandidate; report: AutoCalibrationReport; note: string }> {
+  const requestedRounds = options.biasCorrectionRounds ?? 1;
+  const bcChoices = requestedRounds > 0 ? [requestedRounds, 0] : [0];
+  const sets = dataset.setNames.length;
+  if (sets < AUTO_MIN_SETS) {
+    const chosen: CalibrationCandidate = { method: 'minmax', biasCorrectionRounds: requestedRounds };
+    const label = candidateLabel(chosen);
+    return {
+      chosen,
+      report: { fitSets: sets, judgedSets: 0, candidates: [], chosen: label },
+      note: `calibration auto: ${sets} calibration set(s), fewer than ${AUTO_MIN_SETS} to hold some out and choose; ${label}`,
+    };
+  }
+  const split = autoCalibrationSplit(sets);
+  const fit = subsetOf(dataset, split.fit);
+  const judge = subsetOf(dataset, split.judge);
+  const keepFloat = new Set(Array.isArray(options.keepFloatMode) ? options.keepFloatMode : []);
+  const reference = await createInferenceRunner(encodeModel(original));
+  const tried: Array<{ candidate: CalibrationCandidate; label: string; worstSqnrDb: number | null; worstCosine: number | null }> = [];
+  try {
+    const percentiles = AUTO_RANGE_METHODS.flatMap((r) => (r.percentile !== undefined ? [r.percentile] : []));
+    const ranges = await calibrateRangeCandidates(prepared, activations, fit, percentiles, options.signal ? { signal: options.signal } : {});
+    for (const range of AUTO_RANGE_METHODS) {
+      const calibration = { ranges: range.percentile !== undefined ? ranges.percentiles.get(range.percentile)! : ranges.minmax };
+      for (const rounds of bcChoices) {
+        options.onProgress?.('auto calibration', tried.length + 1, AUTO_RANGE_METHODS.length * bcChoices.length);
+        const candidate: CalibrationCandidate = { method: range.method, percentile: range.percentile, biasCorrectionRounds: rounds };
+        const model = cloneModel(prepared);
+        const quantize = (m: OnnxModel): PassResult => quantizeInt8(m, types, calibration.ranges, { ...options, keepFloat });
+        if (rounds > 0) await correctBiases(model, quantize, fit, { rounds, ...(options.signal ? { signal: options.signal } : {}) });
+        const quantized = quantize(model);
+        const runner = await createInferenceRunner(encodeModel(quantized.model));
+        let worstSqnrDb: number | null = null;
+        let worstCosine: number | null = null;
+        try {
+          const metrics = await evaluateRunners(quantized.model, runner, reference, judge, options.signal ? { signal: options.signal } : {});
+          const outputs = metrics.outputs ?? [];
+          const sqnrs = outputs.map((o) => o.sqnrDb).filter((v) => !Number.isNaN(v));
+          const cosines = outputs.map((o) => o.cosine).filter((v) => !Number.isNaN(v));
+          worstSqnrDb = sqnrs.length > 0 ? Math.min(...sqnrs) : metrics.sqnrDb;
+          worstCosine = cosines.length > 0 ? Math.min(...cosines) : metrics.cosine;
+        } catch (error) {
+          if (error instanceof EdgetuneError && error.code === 'ABORTED') throw error;
+        } finally {
+          await runner.release();
+        }
+        tried.push({ candidate, label: candidateLabel(candidate), worstSqnrDb, worstCosine });
+      }
+    }
+  } finally {
+    await reference.release();
+  }
+  const ranked = tried.filter((t) => t.worstSqnrDb !== null).sort((a, b) => b.worstSqnrDb! - a.worstSqnrDb!);
+  // Nothing ran (every candidate failed): the defaults, and the quantizer's own checks decide.
+  const fallback: CalibrationCandidate = { method: 'minmax', biasCorrectionRounds: requestedRounds };
+  const best = ranked[0] ?? { candidate: fallback, label: candidateLabel(fallback) };
+  const figures = tried.map((t) => `${t.label} ${t.worstSqnrDb === null ? 'failed' : `${t.worstSqnrDb.toFixed(1)} dB`}`).join(', ');
+  return {
+    chosen: best.candidate,
+    report: { fitSets: split.fit.length, judgedSets: split.judge.length, candidates: tried.map((t) => ({ label: t.label, worstSqnrDb: t.worstSqnrDb, worstCosine: t.worstCosine })), chosen: best.label },
+    note: `calibration auto: ${best.label} (worst-output SQNR on ${split.judge.length} held-out calibration set(s), fitted to the other ${split.fit.length}: ${figures})`,
+  };
 }
 
 /** Float islands on large tensors → exact table lookups, with the counts in the report's notes and details. */

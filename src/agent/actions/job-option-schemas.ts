@@ -16,7 +16,7 @@ import { SHA256_PATTERN } from '../../transport/topics.js';
 import { EdgetuneError } from '../../util/errors.js';
 
 /** Calibration methods of `edgetune compress --calibration`. */
-export const CALIBRATION_METHODS = ['minmax', 'percentile', 'entropy', 'mse', 'consumer-mse'] as const satisfies readonly CalibrationMethod[];
+export const CALIBRATION_METHODS = ['auto', 'minmax', 'percentile', 'entropy', 'mse', 'consumer-mse'] as const satisfies ReadonlyArray<CalibrationMethod | 'auto'>;
 /** What `edgetune tune --objective` minimises. */
 export const TUNE_OBJECTIVES = ['latency', 'energy', 'size'] as const;
 

@@ -10,7 +10,7 @@ export type CompressMethod = (typeof COMPRESS_METHODS)[number];
 
 /** Method options as the CLI and the agent give them (all optional; each method reads what it needs). */
 export interface MethodOptions {
-  calibration?: CalibrationMethod;
+  calibration?: CalibrationMethod | 'auto';
   percentile?: number;
   perChannel?: boolean;
   /** int8: symmetric int8 activations instead of asymmetric uint8. */

@@ -193,8 +193,8 @@ function batchShapes(model: OnnxModel, batch: DataBatch): Record<string, number[
   return shapes;
 }
 
-/** The calibration methods `int8` knows. */
-export const CALIBRATION_METHODS = ['minmax', 'percentile', 'entropy', 'mse', 'consumer-mse'] as const;
+/** The calibration methods `int8` knows (`auto`: chosen by worst-output SQNR on held-out calibration sets). */
+export const CALIBRATION_METHODS = ['auto', 'minmax', 'percentile', 'entropy', 'mse', 'consumer-mse'] as const;
 
 /** Refuse int8 options the CLI would have refused too (library and agent callers skip yargs): USAGE naming the option. */
 export function checkInt8Options(options: MethodOptions): void {

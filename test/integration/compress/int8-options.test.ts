@@ -11,7 +11,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('int8 refuses bad options', () => {
   it.each<[string, MethodOptions, RegExp]>([
-    ['an unknown calibration method', { calibration: 'bogus' as MethodOptions['calibration'] }, /calibration must be one of minmax, percentile, entropy, mse, consumer-mse, got "bogus"/],
+    ['an unknown calibration method', { calibration: 'bogus' as MethodOptions['calibration'] }, /calibration must be one of auto, minmax, percentile, entropy, mse, consumer-mse, got "bogus"/],
     ['a percentile above 100', { calibration: 'percentile', percentile: 150 }, /percentile must be in \(50, 100\], got 150/],
     ['too many bias-correction rounds', { biasCorrectionRounds: 99 }, /bias correction rounds must be a whole number from 0 to 5, got 99/],
     ['negative bias-correction rounds', { biasCorrectionRounds: -1 }, /got -1/],
