@@ -193,7 +193,7 @@ function batchShapes(model: OnnxModel, batch: DataBatch): Record<string, number[
   return shapes;
 }
 
-/** The calibration methods `int8` knows (`auto`: chosen by worst-output SQNR on held-out calibration sets). */
+/** The calibration methods `int8` knows (`auto`: chosen by worst-output cosine on held-out calibration sets). */
 export const CALIBRATION_METHODS = ['auto', 'minmax', 'percentile', 'entropy', 'mse', 'consumer-mse'] as const;
 
 /** Refuse int8 options the CLI would have refused too (library and agent callers skip yargs): USAGE naming the option. */

@@ -1,6 +1,6 @@
 /**
  * `calibration: 'auto'` on a real third-party model (the PP-OCR direction classifier, paddle2onnx) in the real
- * onnxruntime: every candidate is built and judged on held-out calibration crops, the best worst-output SQNR wins, the
+ * onnxruntime: every candidate is built and judged on held-out calibration crops, the best worst-output cosine wins (SQNR breaks ties), the
  * report and the note say what was tried, and the model written loads and runs. Through the CLI on the MNIST fixture.
  */
 import { describe, expect, it } from 'vitest';
@@ -26,7 +26,7 @@ function load(): OnnxModel {
 }
 
 describe('int8 calibration auto on the PP-OCR direction classifier', () => {
-  it('judges minmax and two percentiles, each with and without bias correction, on a held-out quarter and keeps the best', async () => {
+  it('judges minmax and two percentiles, each with and without bias correction, on a held-out quarter and keeps the best worst-output cosine', async () => {
     const model = load();
     const calibration = openDataset(photoDataset(CLS, 'calibration', 16), model);
     const result = await runInt8Pipeline(model, calibration, { ...OPTIONS, calibration: 'auto' });
@@ -35,12 +35,15 @@ describe('int8 calibration auto on the PP-OCR direction classifier', () => {
     expect(auto.candidates.map((c) => c.label)).toEqual([
       'minmax + bias correction', 'minmax', 'percentile 99.99 + bias correction', 'percentile 99.99', 'percentile 99.999 + bias correction', 'percentile 99.999',
     ]);
-    for (const c of auto.candidates) expect(Number.isFinite(c.worstSqnrDb)).toBe(true);
-    const best = [...auto.candidates].sort((a, b) => b.worstSqnrDb! - a.worstSqnrDb!)[0]!;
+    for (const c of auto.candidates) {
+      expect(Number.isFinite(c.worstSqnrDb)).toBe(true);
+      expect(c.worstCosine).toBeGreaterThan(0.5);
+    }
+    const best = [...auto.candidates].sort((a, b) => b.worstCosine! - a.worstCosine! || b.worstSqnrDb! - a.worstSqnrDb!)[0]!;
     expect(auto.chosen).toBe(best.label);
     expect(result.calibration.method).toBe(best.label.startsWith('percentile') ? 'percentile' : 'minmax');
     expect(result.biasCorrection === null).toBe(!best.label.includes('bias correction'));
-    expect(result.report.notes[0]).toMatch(new RegExp(`^calibration auto: ${best.label.replace(/[.+]/g, '\\$&')} \\(worst-output SQNR on 4 held-out calibration set\\(s\\)`));
+    expect(result.report.notes[0]).toMatch(new RegExp(`^calibration auto: ${best.label.replace(/[.+]/g, '\\$&')} \\(worst-output cosine, and SQNR, on 4 held-out calibration set\\(s\\)`));
     // The model written loads and runs in onnxruntime on held-out photos.
     const evaluation = openDataset(photoDataset(CLS, 'evaluation', 2), model);
     const runner = await createInferenceRunner(encodeModel(result.model));
@@ -70,7 +73,7 @@ describe('compress --method int8 --calibration auto', () => {
     const r = runCli(['compress', 'test/fixtures/models/mnist-mlp.onnx', '-o', join(dir, 'auto.onnx'), '--method', 'int8', '--data', 'test/fixtures/data/mnist-calib-flat', '--calibration', 'auto', '--no-speed-check', '--json'], { timeoutMs: SLOW });
     expect(r.status, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout) as { notes: string[]; calibration: { method: string } };
-    expect(report.notes.some((n) => /^calibration auto: .* \(worst-output SQNR on 2 held-out calibration set\(s\), fitted to the other 6: minmax \+ bias correction -?\d/.test(n))).toBe(true);
+    expect(report.notes.some((n) => /^calibration auto: .* \(worst-output cosine, and SQNR, on 2 held-out calibration set\(s\), fitted to the other 6: minmax \+ bias correction -?\d\.\d{4} \(-?\d/.test(n))).toBe(true);
     expect(['minmax', 'percentile']).toContain(report.calibration.method);
     const bad = runCli(['compress', 'test/fixtures/models/mnist-mlp.onnx', '-o', join(dir, 'bad.onnx'), '--method', 'int8', '--data', 'test/fixtures/data/mnist-calib-flat', '--calibration', 'best'], { timeoutMs: SLOW });
     expect(bad.status).toBe(2);
