@@ -142,7 +142,7 @@ const detection = z
 
 /** Options a job passes through to `edgetune compress` (flags of the same names, kebab-cased). */
 const compressFields = {
-  calibration: oneOf(CALIBRATION_METHODS).optional().describe('int8 activation calibration (`--calibration`; default minmax).'),
+  calibration: oneOf(CALIBRATION_METHODS).optional().describe('int8 activation calibration (`--calibration`; default auto).'),
   perChannel: flag().optional().describe('Per-channel weight scales; false: per-tensor (`--per-channel` / `--no-per-channel`).'),
   symmetric: flag().optional().describe('int8: symmetric int8 activations instead of uint8 asymmetric (`--symmetric`).'),
   ratio: num(0, 1).optional().describe('prune: channel share; sparsity: zero share; lowrank: parameter budget (`--ratio`).'),

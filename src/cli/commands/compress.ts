@@ -15,7 +15,7 @@ export const commandModule: CommandModule = {
       .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'output model path (written atomically)' })
       .option('method', { alias: 'm', type: 'string', demandOption: true, describe: 'int8 | int8-dynamic | fp16 | int4 | prune | sparsity | lowrank | plan' })
       .option('data', { type: 'string', describe: 'calibration / reconstruction data (ONNX test-data layout; with --task detection also a folder of JPEG/PNG images)' })
-      .option('calibration', { type: 'string', choices: ['auto', 'minmax', 'percentile', 'entropy', 'mse', 'consumer-mse'], default: 'minmax', describe: 'int8: how activation ranges are taken from the data (consumer-mse: the range whose readers\' output error is lowest; auto: minmax or percentile 99.99/99.999, with or without bias correction, whichever gives the best worst-output cosine on a held-out quarter of --data)' })
+      .option('calibration', { type: 'string', choices: ['auto', 'minmax', 'percentile', 'entropy', 'mse', 'consumer-mse'], default: 'auto', describe: 'int8: how activation ranges are taken from the data (consumer-mse: the range whose readers\' output error is lowest; auto: minmax or percentile 99.99/99.999, with or without bias correction, whichever gives the best worst-output cosine on a held-out quarter of --data)' })
       .option('percentile', { type: 'number', default: 99.999, describe: 'percentile for --calibration percentile' })
       .option('per-channel', { type: 'boolean', default: true, describe: 'per-channel weights (--no-per-channel for per-tensor)' })
       .option('symmetric', { type: 'boolean', default: false, describe: 'int8: symmetric int8 activations (TensorRT style) instead of uint8 asymmetric' })

@@ -23,7 +23,7 @@ export const int8Method: CompressMethodRunner = {
     if (!dataset) throw new EdgetuneError('USAGE', 'int8 needs calibration data: --data DIR (ONNX test-data layout)');
     checkInt8Options(options);
     const result = await runInt8Pipeline(model, dataset, {
-      calibration: options.calibration ?? 'minmax',
+      calibration: options.calibration ?? 'auto',
       ...(options.percentile !== undefined ? { percentile: options.percentile } : {}),
       activationType: options.symmetric ? 'int8' : 'uint8',
       perChannel: options.perChannel ?? true,
