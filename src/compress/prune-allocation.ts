@@ -13,10 +13,17 @@ import { keepCount } from './prune-channels.js';
 export interface GroupWidthOption {
   /** Channels kept. */
   kept: number;
-  /** Latency of the model with only this group at this width (same clock as `baseLatencyMs`). */
+  /** Latency of the model with only this group at this width (same clock as `baseLatencyMs`): what the allocator uses. */
   latencyMs: number;
+  /** The measurement behind `latencyMs` and its 95 % interval, when `latencyMs` was denoised (prune-latency-model.ts). */
+  measuredLatencyMs?: number;
+  latencyCiMs?: [number, number];
+  /** Where `latencyMs` comes from: the measurement (it differs significantly from the fitted latency model) or that model. */
+  latencySource?: 'measured' | 'fitted';
   /** FLOPs of the model with only this group at this width. */
   flops: number;
+  /** Elements of all intermediate tensors of the model with only this group at this width (memory traffic's proxy). */
+  activations?: number;
   /** Accuracy loss on the data, ≥ 0 (worst output: 1 − R², or disagreement for a classifier; 0 = as the original). */
   loss: number;
 }

@@ -13,6 +13,7 @@ import { createInferenceRunner } from '../profile/ort-inference.js';
 import { measureLatencyTable } from '../profile/latency-table.js';
 import { analyzeChannels, pruneChannels, type ChannelImportance } from './prune-channels.js';
 import { candidateWidths, type GroupProfile, type GroupWidthOption } from './prune-allocation.js';
+import { denoiseGroupLatencies, type LatencyModelFit } from './prune-latency-model.js';
 import { feedsForBatch, sliceBatch, type Dataset } from './dataset.js';
 import { evaluateRunners } from './evaluate.js';
 import type { FidelityMetrics } from './fidelity.js';
@@ -29,6 +30,12 @@ export interface GroupProfileOptions {
   sensitivitySets?: number;
   /** Alternated runs per candidate in the latency table (default 12). */
   latencyIterations?: number;
+  /**
+   * Latency of each width as the allocator sees it: the measurement shrunk towards the table's fitted model (FLOPs and
+   * tensor elements removed) within its 95 % interval ('fitted', default; prune-latency-model.ts), or the raw
+   * measurement ('measured').
+   */
+  latencyModel?: 'fitted' | 'measured';
   threads?: number;
   onProgress?: (stage: string, done: number, total: number) => void;
   signal?: AbortSignal;
@@ -48,6 +55,8 @@ export interface GroupProfiles {
   feeds: Record<string, Tensor>;
   inputShapes: Record<string, number[]>;
   threads: number;
+  /** The latency model the table was denoised with (null with latencyModel 'measured'). */
+  latencyFit: LatencyModelFit | null;
   /** Model pruned to `widths` (group id → kept; other groups untouched), without recovery. */
   pruneTo: (widths: ReadonlyMap<number, number>) => OnnxModel;
   /** FLOPs of a model at the measured input shapes. */
@@ -86,6 +95,18 @@ export async function profilePruneGroups(model: OnnxModel, dataset: Dataset, opt
   const flopsOf = (m: OnnxModel): number => {
     const types = inferTensorTypes(m, { inputShapes });
     return modelFlops(m, (n) => staticShape(types, n)).flops;
+  };
+  /** Elements of every node output at the measured shapes: the memory traffic FLOPs do not count. */
+  const activationsOf = (m: OnnxModel): number => {
+    const types = inferTensorTypes(m, { inputShapes });
+    let elements = 0;
+    for (const n of m.graph.nodes) {
+      for (const o of n.outputs) {
+        const shape = o ? staticShape(types, o) : null;
+        if (shape) elements += shape.reduce((a, b) => a * b, 1);
+      }
+    }
+    return elements;
   };
   const analysis = analyzeChannels(model);
   const unprunable: GroupProfiles['unprunable'] = [];
@@ -126,6 +147,7 @@ export async function profilePruneGroups(model: OnnxModel, dataset: Dataset, opt
   const judge = lastSets(dataset, sets);
   const baseBytes = encodeModel(model);
   const flopsByCandidate: number[] = [];
+  const activationsByCandidate: number[] = [];
   const losses: number[] = [];
   let samples = 0;
   const reference = await createInferenceRunner(baseBytes, { intraOpNumThreads: threads });
@@ -134,6 +156,7 @@ export async function profilePruneGroups(model: OnnxModel, dataset: Dataset, opt
       const c = candidates[i]!;
       const pruned = pruneTo(new Map([[c.group, c.kept]]));
       flopsByCandidate.push(flopsOf(pruned));
+      activationsByCandidate.push(activationsOf(pruned));
       const runner = await createInferenceRunner(encodeModel(pruned), { intraOpNumThreads: threads });
       try {
         const m = await evaluateRunners(pruned, runner, reference, judge, { confidence: 0, ...(options.signal ? { signal: options.signal } : {}) });
@@ -153,16 +176,27 @@ export async function profilePruneGroups(model: OnnxModel, dataset: Dataset, opt
     ...(options.onProgress ? { onProgress: (d: number, t: number) => options.onProgress!('prune latency table', d, t) } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  const groups: GroupProfile[] = prunable.map((g) => ({ ...g, options: [] as GroupWidthOption[] }));
-  const byId = new Map(groups.map((g) => [g.id, g]));
+  const measuredGroups: GroupProfile[] = prunable.map((g) => ({ ...g, options: [] as GroupWidthOption[] }));
+  const byId = new Map(measuredGroups.map((g) => [g.id, g]));
   candidates.forEach((c, i) => {
     // Latency on one clock: the base latency over all pairings times this pairing's candidate/base ratio.
-    byId.get(c.group)!.options.push({ kept: c.kept, latencyMs: table.baseLatencyMs * table.candidates[i]!.ratio, flops: flopsByCandidate[i]!, loss: losses[i]! });
+    const row = table.candidates[i]!;
+    byId.get(c.group)!.options.push({
+      kept: c.kept,
+      latencyMs: table.baseLatencyMs * row.ratio,
+      latencyCiMs: [table.baseLatencyMs * row.ratioCi[0], table.baseLatencyMs * row.ratioCi[1]],
+      flops: flopsByCandidate[i]!,
+      activations: activationsByCandidate[i]!,
+      loss: losses[i]!,
+    });
   });
+  const baseFlops = flopsOf(model);
+  const denoised = (options.latencyModel ?? 'fitted') === 'fitted' ? denoiseGroupLatencies(table.baseLatencyMs, baseFlops, measuredGroups, activationsOf(model)) : null;
   return {
     baseLatencyMs: table.baseLatencyMs,
-    baseFlops: flopsOf(model),
-    groups,
+    baseFlops,
+    groups: denoised ? denoised.groups : measuredGroups,
+    latencyFit: denoised ? denoised.fit : null,
     unprunable,
     sensitivitySamples: samples,
     sensitivitySets: judge.setNames,

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Tensor } from '../onnx/ir.js';
 import { createInferenceRunner } from './ort-inference.js';
 import { median } from './paired-latency.js';
+import { medianIntervalSorted } from './latency-stats.js';
 import { EdgetuneError } from '../util/errors.js';
 
 /** Options of a latency table measurement. */
@@ -22,6 +23,8 @@ export interface CandidateLatency {
   candidateP50Ms: number;
   /** candidate p50 / base p50 of the same pairing (< 1: faster). */
   ratio: number;
+  /** 95 % distribution-free interval of the median of the run-by-run ratios (candidate run / the base run beside it). */
+  ratioCi: [number, number];
   runs: number;
 }
 
@@ -69,7 +72,8 @@ export async function measureLatencyTable(
         }
         const baseP50Ms = median(tb);
         const candidateP50Ms = median(tc);
-        candidates.push({ baseP50Ms, candidateP50Ms, ratio: candidateP50Ms / baseP50Ms, runs: iterations });
+        const pairRatios = tc.map((t, i) => t / tb[i]!).sort((a, b) => a - b);
+        candidates.push({ baseP50Ms, candidateP50Ms, ratio: candidateP50Ms / baseP50Ms, ratioCi: medianIntervalSorted(pairRatios), runs: iterations });
       } finally {
         await runner.release();
       }

@@ -287,6 +287,14 @@ async function runAllocated(context: MethodContext): Promise<MethodOutcome> {
   for (const g of allocated) notes.push(`group ${g.id} (${g.producers.slice(0, 2).join(', ')}${g.producers.length > 2 ? ', …' : ''}): ${g.kept}/${g.channels} — ${g.status}: ${g.reason}`);
   if (left.length) notes.push(`left alone as destructive on the data: ${left.map((g) => `group ${g.id}`).join(', ')}`);
   for (const u of profiles.unprunable) if (u.channels > 1) notes.push(`group ${u.id} (${u.producers[0]}; ${u.channels} channels) not pruned: ${u.reason}`);
+  if (profiles.latencyFit) {
+    const f = profiles.latencyFit;
+    notes.push(
+      `latency table: ${f.measured} of ${f.widths} width(s) differ significantly (95 % interval) from this device's fitted model — ` +
+        `${f.msPerGflop.toFixed(3)} ms per GFLOP plus ${f.msPerMillionElements.toFixed(3)} ms per million tensor elements removed — and keep their measurement; ` +
+        'the others take the model, as their measurement cannot be told from it (one group\'s gain is mostly within the run-to-run noise)',
+    );
+  }
   notes.push(`sensitivity: worst output's 1 − R² (disagreement for a classifier) without recovery, on ${profiles.sensitivitySamples} sample(s) of --data (its last ${profiles.sensitivitySets.length} set(s)); widths are multiples of 8 where a group keeps ≥ 8 channels`);
   notes.push(...run.notes.filter((n) => !/^group \d+ .* not pruned: /.test(n)));
   const groupReports = run.groups.map((g) => {
@@ -319,6 +327,7 @@ async function runAllocated(context: MethodContext): Promise<MethodOutcome> {
           rounds,
         },
         flops: { before: profiles.baseFlops, after: flopsAfter, removedShare: 1 - flopsAfter / profiles.baseFlops, reachableRemovedShare: 1 - final.reachableFlops / profiles.baseFlops },
+        latencyModel: profiles.latencyFit ? { kind: 'fitted', ...profiles.latencyFit } : { kind: 'measured' },
         sensitivity: { metric: 'worst-output 1 - R² / disagreement, without recovery', samples: profiles.sensitivitySamples, sets: profiles.sensitivitySets },
         allocation: allocated,
         table: profiles.groups.map((g) => ({ id: g.id, channels: g.channels, options: g.options })),

@@ -28,6 +28,8 @@ interface Details {
   allocation: Allocated[];
   latency: { tableBaseMs: number; p50Ms: number; speedup: number };
   flops: { before: number; after: number; removedShare: number };
+  latencyModel: { kind: string; msPerGflop: number; msPerMillionElements: number; measured: number; widths: number };
+  table: Array<{ id: number; options: Array<{ kept: number; latencyMs: number; measuredLatencyMs: number; latencyCiMs: [number, number]; latencySource: string }> }>;
 }
 
 function compress(extra: string[], out: string): { status: number | null; report: { details: Details; notes: string[] } | null; stderr: string } {
@@ -59,6 +61,20 @@ describe('prune --allocate sensitivity on the residual CNN', () => {
     expect(details.flops.removedShare).toBeGreaterThanOrEqual(0.25 * 0.9);
     expect(details.latency.p50Ms).toBeGreaterThan(0);
     checkGroups(details, notes);
+    // The table the allocator used: every width's measurement, its interval, and the fitted model's value within it.
+    expect(details.latencyModel.kind).toBe('fitted');
+    expect(details.latencyModel.msPerGflop).toBeGreaterThanOrEqual(0);
+    expect(details.latencyModel.widths).toBe(details.table.reduce((n, g) => n + g.options.length, 0));
+    for (const g of details.table) {
+      for (const o of g.options) {
+        expect(o.latencyCiMs[0]).toBeLessThanOrEqual(o.latencyCiMs[1]);
+        expect(o.latencyMs).toBeGreaterThanOrEqual(o.latencyCiMs[0] - 1e-9);
+        expect(o.latencyMs).toBeLessThanOrEqual(o.latencyCiMs[1] + 1e-9);
+        expect(['fitted', 'measured']).toContain(o.latencySource);
+        expect(o.measuredLatencyMs).toBeGreaterThan(0);
+      }
+    }
+    expect(notes.some((n) => n.startsWith('latency table: ') && n.includes('ms per GFLOP'))).toBe(true);
     baseMs = details.latency.tableBaseMs;
     const m = await evaluateModel(loadModelFile(out).model, TEST, { reference: loadModelFile(CNN).model, maxSets: 2, confidence: 0 });
     expect(m.agreement!).toBeGreaterThan(0.9);

@@ -36,7 +36,7 @@ describe('int8 static quantization of the residual CNN fixture', () => {
     // The default, calibration auto: the chosen range method, and what it tried (six candidates on 2 of the 8 sets).
     expect(report.calibration).toMatchObject({ samples: 256, auto: { fitSets: 6, judgedSets: 2 } });
     expect(['minmax', 'percentile']).toContain(report.calibration!.method);
-    expect((report.calibration as { auto: { candidates: unknown[] } }).auto.candidates).toHaveLength(6);
+    expect((report.calibration as unknown as { auto: { candidates: unknown[] } }).auto.candidates).toHaveLength(6);
     expect(report.opset.to).toBeGreaterThanOrEqual(13);
     expect(report.sizeRatio).toBeGreaterThan(3.5);
     expect(report.nodesChanged).toBeGreaterThan(10);
