@@ -67,7 +67,8 @@ for (const g of analysis.groups) {
   const lossPlain = await lossFor(plain.m);
   const row: string[] = [];
   let secs = 0;
-  for (const scope of ['next-layer', 'sequential'] as const) {
+  const scopes = (opt('scopes', 'next-layer,sequential').split(',') as Array<'next-layer' | 'sequential'>);
+  for (const scope of scopes) {
     const { m, r } = prune();
     const t0 = performance.now();
     await recoverPrunedModel(

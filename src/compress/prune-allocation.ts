@@ -24,6 +24,8 @@ export interface GroupWidthOption {
   flops: number;
   /** Elements of all intermediate tensors of the model with only this group at this width (memory traffic's proxy). */
   activations?: number;
+  /** The loss judged without the next-layer refit (only when measured for comparison). */
+  lossWithoutRefit?: number;
   /** Accuracy loss on the data, ≥ 0 (worst output: 1 − R², or disagreement for a classifier; 0 = as the original). */
   loss: number;
 }
@@ -52,8 +54,8 @@ export interface AllocationInput {
   /**
    * A width whose loss exceeds the limit is never chosen; a group whose mildest width does is left alone. The limit
    * is `maxGroupLoss` when given, else the larger of DEFAULT_MAX_GROUP_LOSS and `destructiveFactor` (default 3) ×
-   * the median loss of the groups' mildest widths: measured without recovery every loss is large, so a group is
-   * destructive when it stands out from the others.
+   * the median loss of the groups' mildest widths: a group is destructive when it stands out from the others (measured
+   * without a refit every loss is large; after one, most are small).
    */
   maxGroupLoss?: number;
   destructiveFactor?: number;

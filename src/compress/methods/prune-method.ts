@@ -295,7 +295,8 @@ async function runAllocated(context: MethodContext): Promise<MethodOutcome> {
         'the others take the model, as their measurement cannot be told from it (one group\'s gain is mostly within the run-to-run noise)',
     );
   }
-  notes.push(`sensitivity: worst output's 1 − R² (disagreement for a classifier) without recovery, on ${profiles.sensitivitySamples} sample(s) of --data (its last ${profiles.sensitivitySets.length} set(s)); widths are multiples of 8 where a group keeps ≥ 8 channels`);
+  const refit = profiles.refitSamples > 0 ? `after a next-layer least-squares refit fitted on ${profiles.refitSamples} sample(s) of the other sets` : 'without recovery';
+  notes.push(`sensitivity: worst output's 1 − R² (disagreement for a classifier) ${refit}, judged on ${profiles.sensitivitySamples} sample(s) of --data (its last ${profiles.sensitivitySets.length} set(s)); widths are multiples of 8 where a group keeps ≥ 8 channels`);
   notes.push(...run.notes.filter((n) => !/^group \d+ .* not pruned: /.test(n)));
   const groupReports = run.groups.map((g) => {
     const a = allocated.find((x) => x.id === g.id);
@@ -328,7 +329,12 @@ async function runAllocated(context: MethodContext): Promise<MethodOutcome> {
         },
         flops: { before: profiles.baseFlops, after: flopsAfter, removedShare: 1 - flopsAfter / profiles.baseFlops, reachableRemovedShare: 1 - final.reachableFlops / profiles.baseFlops },
         latencyModel: profiles.latencyFit ? { kind: 'fitted', ...profiles.latencyFit } : { kind: 'measured' },
-        sensitivity: { metric: 'worst-output 1 - R² / disagreement, without recovery', samples: profiles.sensitivitySamples, sets: profiles.sensitivitySets },
+        sensitivity: {
+          metric: `worst-output 1 - R² / disagreement, ${profiles.refitSamples > 0 ? 'after a next-layer refit' : 'without recovery'}`,
+          samples: profiles.sensitivitySamples,
+          sets: profiles.sensitivitySets,
+          refitSamples: profiles.refitSamples,
+        },
         allocation: allocated,
         table: profiles.groups.map((g) => ({ id: g.id, channels: g.channels, options: g.options })),
         steps: final.steps,

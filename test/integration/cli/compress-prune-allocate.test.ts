@@ -28,6 +28,7 @@ interface Details {
   allocation: Allocated[];
   latency: { tableBaseMs: number; p50Ms: number; speedup: number };
   flops: { before: number; after: number; removedShare: number };
+  sensitivity: { refitSamples: number; sets: string[] };
   latencyModel: { kind: string; msPerGflop: number; msPerMillionElements: number; measured: number; widths: number };
   table: Array<{ id: number; options: Array<{ kept: number; latencyMs: number; measuredLatencyMs: number; latencyCiMs: [number, number]; latencySource: string }> }>;
 }
@@ -75,6 +76,9 @@ describe('prune --allocate sensitivity on the residual CNN', () => {
       }
     }
     expect(notes.some((n) => n.startsWith('latency table: ') && n.includes('ms per GFLOP'))).toBe(true);
+    // Sensitivity judged after a next-layer refit fitted on other sets than the judged ones.
+    expect(details.sensitivity.refitSamples).toBeGreaterThan(0);
+    expect(notes.some((n) => n.startsWith('sensitivity: ') && n.includes('after a next-layer least-squares refit'))).toBe(true);
     baseMs = details.latency.tableBaseMs;
     const m = await evaluateModel(loadModelFile(out).model, TEST, { reference: loadModelFile(CNN).model, maxSets: 2, confidence: 0 });
     expect(m.agreement!).toBeGreaterThan(0.9);
