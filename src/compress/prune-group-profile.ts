@@ -113,22 +113,19 @@ export async function profilePruneGroups(model: OnnxModel, dataset: Dataset, opt
     feeds[name] = t.dims.length > 0 && t.dims[0]! > 1 ? sliceBatch(t, 0, 1) : t;
     inputShapes[name] = [...feeds[name]!.dims];
   }
-  const flopsOf = (m: OnnxModel): number => {
+  /** FLOPs and elements of every node output (the memory traffic FLOPs do not count), from one shape inference. */
+  const sizeOf = (m: OnnxModel): { flops: number; activations: number } => {
     const types = inferTensorTypes(m, { inputShapes });
-    return modelFlops(m, (n) => staticShape(types, n)).flops;
-  };
-  /** Elements of every node output at the measured shapes: the memory traffic FLOPs do not count. */
-  const activationsOf = (m: OnnxModel): number => {
-    const types = inferTensorTypes(m, { inputShapes });
-    let elements = 0;
+    let activations = 0;
     for (const n of m.graph.nodes) {
       for (const o of n.outputs) {
         const shape = o ? staticShape(types, o) : null;
-        if (shape) elements += shape.reduce((a, b) => a * b, 1);
+        if (shape) activations += shape.reduce((a, b) => a * b, 1);
       }
     }
-    return elements;
+    return { flops: modelFlops(m, (n) => staticShape(types, n)).flops, activations };
   };
+  const flopsOf = (m: OnnxModel): number => sizeOf(m).flops;
   const analysis = analyzeChannels(model);
   const unprunable: GroupProfiles['unprunable'] = [];
   const prunable: Array<{ id: number; producers: string[]; channels: number }> = [];
@@ -171,28 +168,26 @@ export async function profilePruneGroups(model: OnnxModel, dataset: Dataset, opt
   const refitSamples = fitSets > 0 ? Math.max(0, Math.floor(options.refitSamples ?? DEFAULT_REFIT_SAMPLES)) : 0;
   const fit = firstSets(dataset, fitSets);
   const baseBytes = encodeModel(model);
-  const flopsByCandidate: number[] = [];
-  const activationsByCandidate: number[] = [];
+  const sizeByCandidate: Array<{ flops: number; activations: number }> = [];
   const losses: number[] = [];
   const lossesWithoutRefit: Array<number | null> = [];
   let samples = 0;
   const reference = await createInferenceRunner(baseBytes, { intraOpNumThreads: threads });
+  const judgeLoss = async (m: OnnxModel): Promise<number> => {
+    const runner = await createInferenceRunner(encodeModel(m), { intraOpNumThreads: threads });
+    try {
+      const metrics = await evaluateRunners(m, runner, reference, judge, { confidence: 0, ...(options.signal ? { signal: options.signal } : {}) });
+      samples = metrics.samples;
+      return lossOf(metrics);
+    } finally {
+      await runner.release();
+    }
+  };
   try {
     for (let i = 0; i < candidates.length; i++) {
       const c = candidates[i]!;
       const { model: pruned, result } = pruneWithResult(new Map([[c.group, c.kept]]));
-      flopsByCandidate.push(flopsOf(pruned));
-      activationsByCandidate.push(activationsOf(pruned));
-      const judgeLoss = async (m: OnnxModel): Promise<number> => {
-        const runner = await createInferenceRunner(encodeModel(m), { intraOpNumThreads: threads });
-        try {
-          const metrics = await evaluateRunners(m, runner, reference, judge, { confidence: 0, ...(options.signal ? { signal: options.signal } : {}) });
-          samples = metrics.samples;
-          return lossOf(metrics);
-        } finally {
-          await runner.release();
-        }
-      };
+      sizeByCandidate.push(sizeOf(pruned));
       const refitted = refitSamples > 0 && result !== null && result.sinks.length > 0;
       lossesWithoutRefit.push(options.compareWithoutRefit && refitted ? await judgeLoss(pruned) : null);
       if (refitted) {
@@ -222,14 +217,15 @@ export async function profilePruneGroups(model: OnnxModel, dataset: Dataset, opt
       kept: c.kept,
       latencyMs: table.baseLatencyMs * row.ratio,
       latencyCiMs: [table.baseLatencyMs * row.ratioCi[0], table.baseLatencyMs * row.ratioCi[1]],
-      flops: flopsByCandidate[i]!,
-      activations: activationsByCandidate[i]!,
+      flops: sizeByCandidate[i]!.flops,
+      activations: sizeByCandidate[i]!.activations,
       loss: losses[i]!,
       ...(lossesWithoutRefit[i] !== null && lossesWithoutRefit[i] !== undefined ? { lossWithoutRefit: lossesWithoutRefit[i]! } : {}),
     });
   });
-  const baseFlops = flopsOf(model);
-  const denoised = (options.latencyModel ?? 'fitted') === 'fitted' ? denoiseGroupLatencies(table.baseLatencyMs, baseFlops, measuredGroups, activationsOf(model)) : null;
+  const base = sizeOf(model);
+  const baseFlops = base.flops;
+  const denoised = (options.latencyModel ?? 'fitted') === 'fitted' ? denoiseGroupLatencies(table.baseLatencyMs, baseFlops, measuredGroups, base.activations) : null;
   return {
     baseLatencyMs: table.baseLatencyMs,
     baseFlops,

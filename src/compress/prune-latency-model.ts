@@ -7,7 +7,7 @@
  *
  * The model: the latency a width saves is a·(FLOPs it removes) + b·(intermediate tensor elements it removes) — the
  * second term is the memory traffic of the element-wise ops and the high-resolution layers, which FLOPs miss (on
- * PP-OCRv4 det the two-term fit halves the residual of a FLOPs-only line, 1.06 → 0.55 ms). a and b are fitted to the
+ * PP-OCRv4 det the two-term fit halves the residual of a FLOPs-only line, 1.06 → 0.55 ms; scripts/latency-table-fit.ts). a and b are fitted to the
  * whole table (non-negative, weighted by each measurement's precision), so they are steady where a single measurement
  * is not. A width keeps its own measurement only where that measurement's 95 % interval excludes the line (a kernel
  * that speeds up more, or less, than the model says), and then the interval's end nearest the line: a shrinkage
