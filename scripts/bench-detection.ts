@@ -9,9 +9,12 @@
  * (text-labels.json). Calibration / reconstruction / distillation data: other photos of test/fixtures/photos, never
  * the labelled ones. Every variant is built by the same API the CLI uses (compressModelFile with --task detection).
  *
- *   npx tsx scripts/bench-detection.ts [--only blazeface|ppocr-det] [--iterations 20] [--threads 2] [--json]
+ *   npx tsx scripts/bench-detection.ts [--only blazeface|ppocr-det] [--variants fp32,int8,…] [--iterations 20] [--threads 2] [--json]
+ *
+ * The `prune-sens-*` variants (per-group widths by measured latency and sensitivity, issue 15) are not in the default
+ * set: on PP-OCRv4 det each profiles every group for ~10 minutes. Ask for them with --variants.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compressModelFile, type CompressFileOptions } from '../src/compress/compress-model.js';
@@ -28,6 +31,7 @@ import { messageOf } from '../src/util/errors.js';
 const args = process.argv.slice(2);
 const value = (name: string): string | undefined => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : undefined);
 const only = value('only') ?? null;
+const variantIds = value('variants')?.split(',').filter(Boolean) ?? null;
 const iterations = Number(value('iterations') ?? 20);
 const threads = Number(value('threads') ?? 2);
 const log = (s: string): void => void process.stderr.write(`${s}\n`);
@@ -83,7 +87,8 @@ interface Variant {
 }
 
 const compress = async (d: Detector, input: string, calib: string, out: string, extra: Partial<CompressFileOptions>): Promise<string> => {
-  await compressModelFile({ inputPath: input, outputPath: out, dataDir: calib, detection: d.task, fidelitySets: 0, speedCheck: false, ...extra } as CompressFileOptions);
+  const report = await compressModelFile({ inputPath: input, outputPath: out, dataDir: calib, detection: d.task, fidelitySets: 0, speedCheck: false, ...extra } as CompressFileOptions);
+  if (extra.allocate === 'sensitivity') for (const n of report.notes ?? []) log(`    ${n}`);
   return out;
 };
 
@@ -108,7 +113,7 @@ const distilled = async (d: Detector, student: string, fp32: string, calib: stri
   }
 };
 
-const VARIANTS: Variant[] = [
+const ALL_VARIANTS: Variant[] = [
   { id: 'fp32', build: async (_d, fp32) => fp32 },
   { id: 'int8', build: (d, fp32, calib, out) => compress(d, fp32, calib, out, { method: 'int8' }) },
   { id: 'fp16', build: (d, fp32, calib, out) => compress(d, fp32, calib, out, { method: 'fp16' }) },
@@ -116,8 +121,25 @@ const VARIANTS: Variant[] = [
   { id: 'prune-0.25+int8', build: async (d, fp32, calib, out) => compress(d, await compress(d, fp32, calib, `${out}.prune.onnx`, { method: 'prune', ratio: 0.25 }), calib, out, { method: 'int8' }) },
   { id: 'lowrank-0.5', build: (d, fp32, calib, out) => compress(d, fp32, calib, out, { method: 'lowrank', ratio: 0.5 }) },
   { id: 'int8+distill', build: async (d, fp32, calib, out) => distilled(d, await compress(d, fp32, calib, `${out}.int8.onnx`, { method: 'int8' }), fp32, calib, out) },
+  { id: 'prune-sens-0.25', build: (d, fp32, calib, out) => compress(d, fp32, calib, out, { method: 'prune', allocate: 'sensitivity', ratio: 0.25 }) },
+  {
+    id: 'prune-sens-0.25+int8',
+    // Reuses prune-sens-0.25's model when that variant ran first (the profile is the slow part).
+    build: async (d, fp32, calib, out) => {
+      const pruned = join(temp, `${d.id}-prune-sens-0.25.onnx`);
+      const input = existsSync(pruned) ? pruned : await compress(d, fp32, calib, `${out}.prune.onnx`, { method: 'prune', allocate: 'sensitivity', ratio: 0.25 });
+      return compress(d, input, calib, out, { method: 'int8' });
+    },
+  },
   { id: 'prune-0.25+distill', build: async (d, fp32, calib, out) => distilled(d, await compress(d, fp32, calib, `${out}.prune.onnx`, { method: 'prune', ratio: 0.25 }), fp32, calib, out) },
 ];
+
+const DEFAULT_VARIANTS = ALL_VARIANTS.filter((v) => !v.id.startsWith('prune-sens-'));
+const VARIANTS = variantIds ? variantIds.map((id) => {
+  const v = ALL_VARIANTS.find((x) => x.id === id);
+  if (!v) throw new Error(`--variants: unknown variant ${id} (known: ${ALL_VARIANTS.map((x) => x.id).join(', ')})`);
+  return v;
+}) : DEFAULT_VARIANTS;
 
 const f4 = (v: number | null | undefined): string => (v === null || v === undefined || v < 0 ? '—' : v.toFixed(3));
 const rows: string[] = [];

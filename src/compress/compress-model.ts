@@ -391,6 +391,13 @@ async function compressionFidelity(
       (accuracy && accuracy.metric !== 'cosine' ? `; ${accuracyMetricLabel(accuracy.metric)} drop ${accuracy.drop.toFixed(2)} pp (interval ${accuracy.ci[0].toFixed(2)} … ${accuracy.ci[1].toFixed(2)} pp)` : '') +
       (m.collapsed.length > 0 ? `; COLLAPSED: ${m.collapsed.join('; ')}` : ''),
   ];
+  // Easy to misread as held out: say so, and how to get a held-out figure.
+  if (judge.judgedOn === 'calibration') {
+    notes.push(
+      'the fidelity above is not a held-out figure (optimistic: the method fitted to these samples); --val-data DIR judges on data it did not see' +
+        (options.noHoldout ? ' (--no-holdout: the bound too was judged on the fitted samples)' : ', as does --max-accuracy-drop, which holds out part of --data'),
+    );
+  }
   const d = m.detection;
   if (d) {
     const f = (v: number): string => (v < 0 ? 'n/a' : v.toFixed(4));

@@ -102,6 +102,7 @@ describe('compress: the fidelity gate', () => {
     const report = JSON.parse(r.stdout) as CompressJson;
     expect(report.fidelity.judgedOn).toBe('calibration');
     expect(report.notes.join('\n')).toMatch(/judged on calibration data \(256 samples the variant was fitted to\)/);
+    expect(report.notes.some((n) => n.startsWith('the fidelity above is not a held-out figure') && n.includes('--val-data DIR'))).toBe(true);
   });
 
   describe('bad validation data: exit 2, a message naming the problem, nothing written', () => {

@@ -26,7 +26,7 @@ interface Details {
   allocate: string;
   target: { kind: string };
   allocation: Allocated[];
-  latency: { tableBaseMs: number; p50Ms: number; speedup: number };
+  latency: { tableBaseMs: number; p50Ms: number; speedup: number; targetSpeedup: number | null };
   flops: { before: number; after: number; removedShare: number };
   sensitivity: { refitSamples: number; sets: string[] };
   latencyModel: { kind: string; msPerGflop: number; msPerMillionElements: number; measured: number; widths: number };
@@ -101,6 +101,11 @@ describe('prune --allocate sensitivity on the residual CNN', () => {
     const { details, notes } = r.report!;
     expect(details.target.kind).toBe('latency');
     expect(details.latency.speedup).toBeGreaterThan(0);
+    // The speed-up asked for is the table's base over the target; the note sets it beside the measured one.
+    expect(details.latency.targetSpeedup).toBeCloseTo(details.latency.tableBaseMs / Number(targetMs.toFixed(4)), 6);
+    expect(notes.some((n) => n.includes(`asks for ${details.latency.targetSpeedup!.toFixed(2)}× over the unpruned model`) && n.includes(`measured ${details.latency.speedup.toFixed(2)}× in alternation`))).toBe(true);
+    // Judged on --val-data: no warning that the fidelity figure is not held out (compress-fidelity-gate checks the other case).
+    expect(notes.some((n) => n.startsWith('the fidelity above is not a held-out figure'))).toBe(false);
     checkGroups(details, notes);
     const m = await evaluateModel(loadModelFile(out).model, TEST, { reference: loadModelFile(CNN).model, maxSets: 2, confidence: 0 });
     expect(m.agreement!).toBeGreaterThan(0.8);
