@@ -88,7 +88,13 @@ interface Variant {
 
 const compress = async (d: Detector, input: string, calib: string, out: string, extra: Partial<CompressFileOptions>): Promise<string> => {
   const report = await compressModelFile({ inputPath: input, outputPath: out, dataDir: calib, detection: d.task, fidelitySets: 0, speedCheck: false, ...extra } as CompressFileOptions);
-  if (extra.allocate === 'sensitivity') for (const n of report.notes ?? []) log(`    ${n}`);
+  if (extra.allocate === 'sensitivity') {
+    for (const n of report.notes ?? []) log(`    ${n}`);
+    // The whole report (latency table and sensitivities included), for scripts/prune-allocation-replay.ts.
+    const saved = join(tmpdir(), `bench-detection-${d.id}-${input === d.path ? 'fp32' : 'input'}-prune-report.json`);
+    writeFileSync(saved, JSON.stringify(report, null, 1));
+    log(`    report: ${saved}`);
+  }
   return out;
 };
 

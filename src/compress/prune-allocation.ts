@@ -203,7 +203,9 @@ export function allocatePruning(input: AllocationInput): AllocationResult {
         if (gain >= remaining && (!finisher || dLoss < finisher.loss || (dLoss === finisher.loss && score > finisher.score))) finisher = { s, o, score, loss: dLoss };
       }
     }
-    if (finisher) best = finisher;
+    // Only when it costs no more than the step the greedy takes anyway: else one wide step (a group cut to a quarter
+    // to meet the whole target at once) would win over several milder ones at every step but the last.
+    if (finisher && best && finisher.loss <= Math.max(best.o.loss - (best.s.current?.loss ?? 0), LOSS_FLOOR)) best = finisher;
     if (!best) break;
     const from = best.s.current?.kept ?? best.s.profile.channels;
     best.s.current = best.o;

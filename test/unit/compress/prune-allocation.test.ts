@@ -53,6 +53,27 @@ describe('allocatePruning', () => {
     expect(r.groups[0]!.kept).toBe(56);
   });
 
+  it('a wide step that meets the target alone does not win over milder steps that cost less each', () => {
+    // Group 0 at 8 of 64 channels meets the whole target at once, for a loss of 0.9; group 1's widths each cost 0.05.
+    const wide: GroupProfile = { id: 0, producers: ['conv0'], channels: 64, options: [{ kept: 8, latencyMs: 8, flops: 5e5, loss: 0.9 }] };
+    const mild: GroupProfile = {
+      id: 1,
+      producers: ['conv1'],
+      channels: 64,
+      options: [48, 32, 16].map((kept, i) => ({ kept, latencyMs: 10 - 0.5 * (i + 1), flops: 1e6 - 1e5 * (i + 1), loss: 0.05 * (i + 1) })),
+    };
+    const r = allocatePruning({ baseLatencyMs: 10, baseFlops: 1e6, groups: [wide, mild], target: { kind: 'latency', latencyMs: 8.6 }, maxGroupLoss: 1 });
+    expect(r.reached).toBe(true);
+    expect(r.groups.find((g) => g.id === 0)!.status).toBe('unchanged');
+    expect(r.groups.find((g) => g.id === 1)!.kept).toBe(16);
+    expect(r.predictedLoss).toBeCloseTo(0.15, 9);
+    // When the wide step is the cheaper way to finish, it is still taken as the last step.
+    const cheapWide = { ...wide, options: [{ ...wide.options[0]!, loss: 0.04 }] };
+    const r2 = allocatePruning({ baseLatencyMs: 10, baseFlops: 1e6, groups: [cheapWide, mild], target: { kind: 'latency', latencyMs: 8.6 }, maxGroupLoss: 1 });
+    expect(r2.steps).toHaveLength(1);
+    expect(r2.groups.find((g) => g.id === 0)!.kept).toBe(8);
+  });
+
   it('a FLOPs target uses the exact count when given', () => {
     const groups = [group(0, 64, 0.01, 0.001), group(1, 64, 0.01, 0.002)];
     const calls: number[] = [];
