@@ -9,7 +9,7 @@
  * (text-labels.json). Calibration / reconstruction / distillation data: other photos of test/fixtures/photos, never
  * the labelled ones. Every variant is built by the same API the CLI uses (compressModelFile with --task detection).
  *
- *   npx tsx scripts/bench-detection.ts [--only blazeface|ppocr-det] [--variants fp32,int8,…] [--iterations 20] [--threads 2] [--json]
+ *   npx tsx scripts/bench-detection.ts [--only blazeface|ppocr-det] [--variants fp32,int8,…] [--calib-extra DIR] [--iterations 20] [--threads 2] [--json]
  *
  * The `prune-sens-*` variants (per-group widths by measured latency and sensitivity, issue 15) are not in the default
  * set: on PP-OCRv4 det each profiles every group for ~10 minutes. Ask for them with --variants.
@@ -32,6 +32,8 @@ const args = process.argv.slice(2);
 const value = (name: string): string | undefined => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : undefined);
 const only = value('only') ?? null;
 const variantIds = value('variants')?.split(',').filter(Boolean) ?? null;
+/** Extra calibration images (e.g. pages with text for PP-OCRv4 det), copied beside the detector's calibration photos. */
+const calibExtra = value('calib-extra') ?? null;
 const iterations = Number(value('iterations') ?? 20);
 const threads = Number(value('threads') ?? 2);
 const log = (s: string): void => void process.stderr.write(`${s}\n`);
@@ -154,6 +156,7 @@ for (const d of DETECTORS) {
   const calib = join(temp, `${d.id}-calib`);
   mkdirSync(calib);
   for (const n of readdirSync('test/fixtures/photos').filter((x) => /\.(jpe?g|png)$/i.test(x) && d.calibPhotos(x))) copyFileSync(join('test/fixtures/photos', n), join(calib, n));
+  if (calibExtra) for (const n of readdirSync(calibExtra).filter((x) => /\.(jpe?g|png)$/i.test(x))) copyFileSync(join(calibExtra, n), join(calib, n));
   if (d.id === 'ppocr-det') {
     mkdirSync(d.evalDir);
     for (const n of textImages) copyFileSync(join('test/fixtures/photos', n), join(d.evalDir, n));

@@ -39,6 +39,15 @@ describe('a pruned PP-OCRv4 det, judged against the original without labels', ()
     for (const f of ['page.jpg', 'opencv-scenetext01.jpg', 'opencv-scenetext03.jpg']) copyFileSync(join('test/fixtures/photos', f), join(text, f));
     const detArgs = ['--task', 'detection', '--decoder', 'db-text', '--decoder-config', detConfig];
     const pruned = join(dir, 'det-prune.onnx');
+    // Photos without text: pruning would fit its recovery to background only. Refused, nothing written.
+    const noText = join(dir, 'no-text');
+    mkdirSync(noText);
+    for (const f of ['brick.jpg', 'grass.jpg', 'gravel.jpg', 'moon.jpg']) copyFileSync(join('test/fixtures/photos', f), join(noText, f));
+    const refused = runCli(['compress', det, '-o', pruned, '--method', 'prune', '--ratio', '0.25', '--data', noText, ...detArgs], { timeoutMs: SLOW });
+    expect(refused.status, refused.stderr).toBe(2);
+    expect(refused.stderr).toMatch(/prune --task detection: the original detects \d+ object\(s\) .* in the 4 image\(s\) of .*no-text, fewer than 10: the recovery would be fitted, and each group judged, on background only.*\[DATASET_INVALID\]/);
+    expect(existsSync(pruned)).toBe(false);
+    // The calibration photos include bw_text.jpg (a page), none of the three judged below.
     const c = runCli(['compress', det, '-o', pruned, '--method', 'prune', '--ratio', '0.25', '--data', calib, ...detArgs, '--json'], { timeoutMs: SLOW });
     expect(c.status, c.stderr).toBe(0);
     expect((JSON.parse(c.stdout) as { params: { before: number; after: number } }).params.after).toBeLessThan((JSON.parse(c.stdout) as { params: { before: number } }).params.before * 0.9);
