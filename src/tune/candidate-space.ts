@@ -44,6 +44,8 @@ export interface CandidateSpaceInput {
   hasData: boolean;
   /** `--max-accuracy-drop`: the int8 mixed-precision candidate needs it as its bound. */
   maxAccuracyDropPp: number | null;
+  /** Why pruning cannot use the data (a detector's calibration without objects), or null/absent when it can. */
+  pruneDataProblem?: string | null;
 }
 
 /** The candidates, and the ones left out with the reason. */
@@ -149,7 +151,11 @@ export function candidateSpace(input: CandidateSpaceInput): CandidateSpace {
     planQuant = hasMatMul ? quants.get('int8-dyn')! : null;
   }
   const planPrune = plan.pruning && plan.pruning.ratio > 0 ? round2(plan.pruning.ratio) : null;
-  const pruneOk = has.has('prune') ? usable('prune', 'prune') : (skip('prune', "method 'prune' is not in this build"), false);
+  const pruneOk = !has.has('prune')
+    ? (skip('prune', "method 'prune' is not in this build"), false)
+    : input.pruneDataProblem
+      ? (skip('prune', input.pruneDataProblem), false)
+      : usable('prune', 'prune');
   // The lowrank pass factorises 2-D MatMul/Gemm weights and 1×1 Convs (only where r·(K+N) < K·N).
   const pointwise = (l: (typeof facts.layers)[number]): boolean => l.kind === 'conv' && l.weightDims.length === 4 && l.weightDims[2] === 1 && l.weightDims[3] === 1;
   const lowRankApplicable = facts.layers.some((l) => (((l.kind === 'gemm' || l.kind === 'matmul') && l.weightDims.length === 2) || pointwise(l)) && Math.min(l.inChannels, l.outChannels) >= 32);

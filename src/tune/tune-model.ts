@@ -264,7 +264,16 @@ export async function tuneModel(options: TuneOptions): Promise<TuneResult> {
     if (name === 'plan') continue;
     methods.push({ name, needsData: (await loadCompressMethod(name)).needsData });
   }
-  const space = candidateSpace({ plan, facts, methods, hasData: calibDir !== null, maxAccuracyDropPp: constraints.maxAccuracyDropPp ?? null });
+  // A detector's pruning fits its recovery on the calibration photos: without objects in them it keeps background
+  // (compress refuses such --data; here the candidates are not tried).
+  let pruneDataProblem: string | null = null;
+  if (detectionTask && calibDir && !options.candidates) {
+    const found = await detectedObjectCount(loaded.model, openDataset(calibDir, loaded.model), detectionTask, signal);
+    if (found.objects < MIN_DISTILL_OBJECTS) {
+      pruneDataProblem = `pruning: the original detects ${found.objects} object(s) at score ≥ ${detectionTask.refConf} in the ${found.images} calibration image(s), fewer than ${MIN_DISTILL_OBJECTS}; a recovery fitted there keeps background`;
+    }
+  }
+  const space = candidateSpace({ plan, facts, methods, hasData: calibDir !== null, maxAccuracyDropPp: constraints.maxAccuracyDropPp ?? null, pruneDataProblem });
   const baselineSpec = space.candidates[0]!;
   let specs: CandidateSpec[] = options.candidates ? [baselineSpec, ...options.candidates.filter((c) => c.id !== 'fp32')] : [...space.candidates];
   for (const extra of options.extraCandidates ?? []) if (!specs.some((s) => s.id === extra.id)) specs.push(extra);

@@ -107,4 +107,18 @@ describe('tune --task detection', () => {
     const md = readFileSync(report, 'utf8');
     expect(md).toContain('| FPS | mAP@.5 | mAP@.5:.95 |');
   }, SLOW);
+
+  it('on calibration photos without faces, pruning is not tried and the output says why', () => {
+    const noFaces = join(dir, 'no-faces');
+    mkdirSync(noFaces);
+    for (const f of ['brick.jpg', 'grass.jpg', 'gravel.jpg', 'moon.jpg']) copyFileSync(join('test/fixtures/photos', f), join(noFaces, f));
+    const r = runCli(
+      ['tune', BLAZEFACE, ...detectionArgs(), '--calib', noFaces, '--val-data', FACES, '--labels', FACE_LABELS, '--work-dir', join(dir, 'work-no-faces'), '--iterations', '3', '--warmup', '0', '--energy', 'off'],
+      { timeoutMs: SLOW },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/not tried: .*prune \(pruning: the original detects \d object\(s\) at score ≥ 0\.5 in the 4 calibration image\(s\), fewer than 10; a recovery fitted there keeps background\)/);
+    expect(r.stdout).not.toMatch(/^prune-/m);
+    expect(r.stdout).toMatch(/^int8 /m);
+  }, SLOW);
 });

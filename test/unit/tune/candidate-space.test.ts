@@ -114,6 +114,14 @@ describe('candidateSpace', () => {
     expect(space.candidates.map((c) => c.id)).toContain('int8');
   });
 
+  it('a detector whose calibration photos show no objects gets no pruned candidate, with the reason', () => {
+    const reason = 'pruning: the original detects 2 object(s) at score ≥ 0.6 in the 20 calibration image(s), fewer than 10; a recovery fitted there keeps background';
+    const space = candidateSpace({ ...input(), pruneDataProblem: reason });
+    expect(space.candidates.some((c) => c.steps.some((s) => s.method === 'prune'))).toBe(false);
+    expect(space.skipped).toContainEqual({ id: 'prune', reason });
+    expect(space.candidates.map((c) => c.id)).toEqual(['fp32', 'int8', 'int8-keep', 'int8-pt', 'fp16']);
+  });
+
   it('fp16 is left out when the weights are not fp16-friendly', () => {
     const facts = { fp16: { maxAbsWeight: 1e6, underflowShare: 0, friendly: false, reason: 'max |w| 1e6 overflows fp16' } };
     expect(candidateSpace(input({ facts })).skipped).toContainEqual({ id: 'fp16', reason: 'fp16: max |w| 1e6 overflows fp16' });
