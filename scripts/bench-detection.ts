@@ -106,10 +106,10 @@ const distilled = async (d: Detector, student: string, fp32: string, calib: stri
   const teacher = loadModelFile(fp32).model;
   const prepared = prepareDetectionData({ dataDir: calib, model: teacher, preset: task.preset, workDir: `${out}.calib` });
   try {
-    const { detectedObjectCount, MIN_DISTILL_OBJECTS } = await import('../src/compress/detection-objects.js');
+    const { detectedObjectCount, MIN_FIT_OBJECTS } = await import('../src/compress/detection-objects.js');
     const found = await detectedObjectCount(teacher, openDataset(prepared.dataDir, teacher), task);
     log(`    the original detects ${found.objects} object(s) in the ${found.images} distillation photos`);
-    if (found.objects < MIN_DISTILL_OBJECTS) throw new Error(`the original detects ${found.objects} object(s) in the ${found.images} distillation photos, fewer than ${MIN_DISTILL_OBJECTS} (distill refuses: heads would learn background)`);
+    if (found.objects < MIN_FIT_OBJECTS) throw new Error(`the original detects ${found.objects} object(s) in the ${found.images} distillation photos, fewer than ${MIN_FIT_OBJECTS} (distill refuses: heads would learn background)`);
     const r = await distillDetectorHeads(teacher, loadModelFile(student).model, openDataset(prepared.dataDir, teacher), {
       sigmoidOutputs: task.decoder.sigmoidOutputs?.(declaredOutputs(teacher)) ?? [],
     });

@@ -165,13 +165,12 @@ export async function compressModelFile(options: CompressFileOptions): Promise<C
  * holding 6 text regions: `--allocate sensitivity --ratio 0.25` found no text at all afterwards (hmean 0.896 → 0).
  */
 async function requireDetectedObjects(model: OnnxModel, dataDir: string, task: DetectionTask, options: CompressFileOptions): Promise<void> {
-  const { detectedObjectCount, MIN_DISTILL_OBJECTS } = await import('./detection-objects.js');
-  const found = await detectedObjectCount(model, openDataset(dataDir, model), task, options.signal);
-  if (found.objects >= MIN_DISTILL_OBJECTS) return;
+  const { objectShortage } = await import('./detection-objects.js');
+  const shortage = await objectShortage(model, openDataset(dataDir, model), task, { who: 'the original', where: `image(s) of ${options.dataDir}` }, options.signal);
+  if (shortage === null) return;
   throw new EdgetuneError(
     'DATASET_INVALID',
-    `prune --task detection: the original detects ${found.objects} object(s) at score ≥ ${task.refConf} in the ${found.images} image(s) of ${options.dataDir}, fewer than ${MIN_DISTILL_OBJECTS}: ` +
-      'the recovery would be fitted, and each group judged, on background only; give --data photos that show the objects (not the ones you evaluate on)',
+    `prune --task detection: ${shortage}: the recovery would be fitted, and each group judged, on background only; give --data photos that show the objects (not the ones you evaluate on)`,
   );
 }
 

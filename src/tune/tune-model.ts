@@ -14,7 +14,7 @@ import { openDataset, realInputs } from '../compress/dataset.js';
 import { evaluateModelFiles } from '../compress/evaluate-files.js';
 import { declaredOutputs } from '../compress/evaluate.js';
 import { distillDetectorHeads } from '../compress/distill-detector.js';
-import { detectedObjectCount, MIN_DISTILL_OBJECTS } from '../compress/detection-objects.js';
+import { objectShortage } from '../compress/detection-objects.js';
 import type { OnnxModel } from '../onnx/ir.js';
 import { isImageFolder } from '../detect/image-folder.js';
 import { checkLabelsInData, prepareDetectionData } from '../detect/image-dataset.js';
@@ -264,15 +264,13 @@ export async function tuneModel(options: TuneOptions): Promise<TuneResult> {
     if (name === 'plan') continue;
     methods.push({ name, needsData: (await loadCompressMethod(name)).needsData });
   }
-  // A detector's pruning fits its recovery on the calibration photos: without objects in them it keeps background
-  // (compress refuses such --data; here the candidates are not tried).
-  let pruneDataProblem: string | null = null;
-  if (detectionTask && calibDir && !options.candidates) {
-    const found = await detectedObjectCount(loaded.model, openDataset(calibDir, loaded.model), detectionTask, signal);
-    if (found.objects < MIN_DISTILL_OBJECTS) {
-      pruneDataProblem = `pruning: the original detects ${found.objects} object(s) at score ≥ ${detectionTask.refConf} in the ${found.images} calibration image(s), fewer than ${MIN_DISTILL_OBJECTS}; a recovery fitted there keeps background`;
-    }
-  }
+  // A detector's pruning and self-distillation fit to the calibration photos: without objects in them they keep
+  // background (compress and distill refuse such data; here the candidates are not tried). Counted once, when needed.
+  let calibShortage: Promise<string | null> | null = null;
+  const calibObjectShortage = (): Promise<string | null> =>
+    (calibShortage ??= detectionTask && calibDir ? objectShortage(loaded.model, openDataset(calibDir, loaded.model), detectionTask, { who: 'the original', where: 'calibration image(s)' }, signal) : Promise.resolve(null));
+  const shortage = options.candidates ? null : await calibObjectShortage();
+  const pruneDataProblem = shortage ? `pruning: ${shortage}; a recovery fitted there keeps background` : null;
   const space = candidateSpace({ plan, facts, methods, hasData: calibDir !== null, maxAccuracyDropPp: constraints.maxAccuracyDropPp ?? null, pruneDataProblem });
   const baselineSpec = space.candidates[0]!;
   let specs: CandidateSpec[] = options.candidates ? [baselineSpec, ...options.candidates.filter((c) => c.id !== 'fp32')] : [...space.candidates];
@@ -346,6 +344,7 @@ export async function tuneModel(options: TuneOptions): Promise<TuneResult> {
       judgedOn: judgedOn ?? 'calibration',
       confidence,
       detection: options.detection ?? null,
+      calibObjectShortage,
     };
     const optionsKeyOf = (spec: CandidateSpec): string =>
       sha256Hex(canonicalJson({ v: TUNE_FORMAT_VERSION, steps: spec.steps, eval: evalFingerprint, calib: spec.steps.length > 0 ? calibFingerprint : null, profile: profileKey, confidence, judgedOn, ...(detectionKey ? { detection: detectionKey } : {}) }));
@@ -533,6 +532,8 @@ interface CandidateContext {
   confidence: number;
   /** A detector's task: candidates are judged on decoded detections. */
   detection: DetectionTaskFiles | null;
+  /** Why the calibration data holds too few objects for a detector's fit (counted once a tune), or null. */
+  calibObjectShortage: () => Promise<string | null>;
 }
 
 function baseResult(spec: CandidateSpec, state: CandidateState, reason: string | null, errorCode: ErrorCode | null): CandidateResult {
@@ -1050,10 +1051,8 @@ async function selfDistill(
     const task = loadDetectionTask(ctx.detection);
     const decoder = task.decoder;
     const calib = openDataset(ctx.calibDir!, teacher);
-    const found = await detectedObjectCount(teacher, calib, task, ctx.signal);
-    if (found.objects < MIN_DISTILL_OBJECTS) {
-      return { note: `self-distillation not applied: the original detects ${found.objects} object(s) at score ≥ ${task.refConf} in the ${found.images} calibration image(s), fewer than ${MIN_DISTILL_OBJECTS}; heads refit there would learn background` };
-    }
+    const shortage = await ctx.calibObjectShortage();
+    if (shortage !== null) return { note: `self-distillation not applied: ${shortage}; heads refit there would learn background` };
     const heads = await distillDetectorHeads(teacher, student, calib, {
       sigmoidOutputs: decoder.sigmoidOutputs?.(declaredOutputs(teacher)) ?? [],
       ...(ctx.signal ? { signal: ctx.signal } : {}),

@@ -98,12 +98,12 @@ async function distillDetector(
   const progress = stageProgress();
   try {
     const dataset = openDataset(data.dataDir, teacherFile.model);
-    const { detectedObjectCount, MIN_DISTILL_OBJECTS } = await import('../../compress/detection-objects.js');
+    const { detectedObjectCount, MIN_FIT_OBJECTS } = await import('../../compress/detection-objects.js');
     const found = await detectedObjectCount(teacherFile.model, dataset, task);
-    if (found.objects < MIN_DISTILL_OBJECTS) {
+    if (found.objects < MIN_FIT_OBJECTS) {
       throw new EdgetuneError(
         'USAGE',
-        `distill --task detection: the teacher detects ${found.objects} object(s) at score ≥ ${task.refConf} in the ${found.images} image(s) of ${String(args.data)}, fewer than ${MIN_DISTILL_OBJECTS}: refit there, the heads would learn background; give photos that show the objects (not the ones you evaluate on)`,
+        `distill --task detection: the teacher detects ${found.objects} object(s) at score ≥ ${task.refConf} in the ${found.images} image(s) of ${String(args.data)}, fewer than ${MIN_FIT_OBJECTS}: refit there, the heads would learn background; give photos that show the objects (not the ones you evaluate on)`,
       );
     }
     const result = await distillDetectorHeads(teacherFile.model, studentFile.model, dataset, {
