@@ -25,6 +25,7 @@ const calib = openDataset(photoDataset(spec, 'calibration', Number(flag('calib',
 const evalSet = openDataset(photoDataset(spec, 'evaluation', Number(flag('eval', '4'))), model);
 const result = await runInt8Pipeline(model, calib, { calibration: 'minmax', keepFloatMode: 'none', lookupIslands: false, equalizeLookupIslandInputs: true, ...JSON.parse(flag('opts', '{}')) });
 const q = result.model;
+if (process.env.DEBUG_ROUNDING && result.adaptiveRounding) for (const l of [...result.adaptiveRounding.perLayer].sort((a, b) => a.sqnrAdaptiveDb - b.sqnrAdaptiveDb).slice(0, 12)) console.log(`${l.sqnrNearestDb.toFixed(1)} -> ${l.sqnrAdaptiveDb.toFixed(1)} dB  ${l.kind} flipped ${l.flipped} rows ${l.rows} ${l.node}`);
 
 /** Activation Q→DQ pairs: a QuantizeLinear whose input is not an initializer. */
 const activationQs = q.graph.nodes.filter((n) => n.opType === 'QuantizeLinear' && !q.graph.initializers.has(n.inputs[0]!));
@@ -140,6 +141,24 @@ if (args.includes('--each')) {
   }
   rows.sort((a, b) => a.j.sqnrDb - b.j.sqnrDb);
   for (const r of rows) console.log(`${r.j.sqnrDb.toFixed(1).padStart(6)} dB ${r.j.pooled.toFixed(4)}  ${r.t}`);
+}
+if (args.includes('--each-weight')) {
+  // Weight/bias rounding one at a time: from "weights only" (activation rounding removed), restore one quantized
+  // initializer to its float value and measure how much that alone recovers.
+  const base = without(new Set());
+  const rows: Array<{ t: string; j: Awaited<ReturnType<typeof judge>> }> = [];
+  for (const dq of base.graph.nodes.filter((n) => n.opType === 'DequantizeLinear' && base.graph.initializers.has(n.inputs[0]!))) {
+    const name = dq.outputs[0]!.replace(/_DequantizeLinear_Output$/, '');
+    const w = model.graph.initializers.get(name);
+    if (!w) continue;
+    const m = cloneModel(base);
+    m.graph.nodes = m.graph.nodes.filter((n) => n.outputs[0] !== dq.outputs[0]);
+    m.graph.initializers.set(name, w);
+    for (const n of m.graph.nodes) n.inputs = n.inputs.map((i) => (i === dq.outputs[0] ? name : i));
+    rows.push({ t: `${name} [${w.dims.join('x')}]`, j: await judge(m) });
+  }
+  rows.sort((a, b) => b.j.sqnrDb - a.j.sqnrDb);
+  for (const r of rows.slice(0, 25)) console.log(`${r.j.sqnrDb.toFixed(1).padStart(6)} dB ${r.j.pooled.toFixed(4)}  ${r.t}`);
 }
 if (process.env.DEBUG_SPLIT) {
   const m = without(new Set());

@@ -8,6 +8,7 @@ import { createInferenceRunner } from '../profile/ort-inference.js';
 import { calibrateChannelRanges, calibrateRangeCandidates, calibrateRanges, type CalibrationResult } from './calibrate.js';
 import { equalizationCandidates, equalizeChannels, type EqualizeReport } from './equalize-channels.js';
 import { correctBiases, type BiasCorrectionReport } from './bias-correction.js';
+import { roundWeightsAdaptively, type AdaptiveRoundingReport } from './adaptive-rounding.js';
 import type { CalibrationMethod } from './calibration-stats.js';
 import type { Dataset } from './dataset.js';
 import { evaluateRunners } from './evaluate.js';
@@ -33,6 +34,11 @@ export interface Int8PipelineOptions extends Int8Options {
   maxAccuracyDropPp?: number;
   /** Per-channel activation equalization before calibration (default true); `full` also equalizes the inputs of float-only ops (more faithful, slower). */
   equalize?: boolean | 'full';
+  /**
+   * Round each int8 weight up or down to minimise the layer's output error on the data, instead of to nearest
+   * (adaptive-rounding.ts; default true).
+   */
+  adaptiveRounding?: boolean;
   /** Empirical bias correction rounds after calibration (default 1; 0 = off). */
   biasCorrectionRounds?: number;
   /**
@@ -60,6 +66,7 @@ export interface Int8PipelineResult extends PassResult {
   /** Constant Mul/Add steps after a Conv folded into its weights. */
   foldedAffine: number;
   equalization: EqualizeReport | null;
+  adaptiveRounding: AdaptiveRoundingReport | null;
   biasCorrection: BiasCorrectionReport | null;
   /** Float islands that became table lookups (null when off). */
   lookups: LookupIslandsReport | null;
@@ -83,6 +90,15 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
   const foldedAffine = foldConvAffine(model.graph) + foldAddIntoPointwiseConv(model.graph);
   const equalization = options.equalize === false ? null : await equalize(model, dataset, options);
   lap('equalize');
+  const adaptiveRounding =
+    options.adaptiveRounding === false || options.perChannel === false
+      ? null
+      : await roundWeightsAdaptively(model, dataset, {
+          ...(options.reduceRange !== undefined ? { reduceRange: options.reduceRange } : {}),
+          keepFloat: new Set(Array.isArray(options.keepFloatMode) ? options.keepFloatMode : []),
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
+  lap('adaptive rounding');
   const types = inferTensorTypes(model);
   const activations = new Set<string>();
   for (const input of model.graph.inputs) if (!model.graph.initializers.has(input.name) && types.get(input.name)?.elemType === DataType.FLOAT) activations.add(input.name);
@@ -110,7 +126,7 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
   const mode = options.keepFloatMode ?? 'none';
   const base = {
     calibration: { method: calibration.method, samples: calibration.samples, ...(calibration.chosen ? { chosen: calibration.chosen } : {}), ...(auto ? { auto: auto.report } : {}) },
-    foldedBatchNorms, fusedHardSwish, foldedAffine, equalization, biasCorrection, stageSeconds };
+    foldedBatchNorms, fusedHardSwish, foldedAffine, equalization, adaptiveRounding, biasCorrection, stageSeconds };
   let quantized: PassResult & { accuracy?: Int8PipelineResult['accuracy'] };
   if (mode === 'none') quantized = quantize(new Set());
   else if (Array.isArray(mode)) quantized = quantize(new Set(mode));

@@ -22,6 +22,7 @@ import { createInferenceRunner, type InferenceRunner } from '../profile/ort-infe
 import { feedsForBatch, type Dataset } from './dataset.js';
 import { floatInitializer } from './prune-channels.js';
 import { EdgetuneError } from '../util/errors.js';
+import { convGeometry as geometryOf, convPatch as patch } from './conv-patches.js';
 
 /** Which layers recovery refits: see the module comment. */
 export type RefitScope = 'next-layer' | 'sequential';
@@ -351,39 +352,6 @@ function batchNormAffine(graph: OnnxModel['graph'], bn: OnnxNode): { a: Float32A
 }
 
 /** im2col row of channel c (or all channels from c0 to c1) at output position (oy, ox). */
-function patch(xv: Float32Array, n: number, cIn: number, h: number, wd: number, c0: number, c1: number, oy: number, ox: number, geo: ConvGeometry, out: Float64Array): void {
-  const { kh, kw, strides, pads, dil } = geo;
-  let idx = 0;
-  for (let c = c0; c < c1; c++) {
-    const base = (n * cIn + c) * h * wd;
-    for (let i = 0; i < kh; i++) {
-      const iy = oy * strides[0]! - pads[0]! + i * dil[0]!;
-      for (let j = 0; j < kw; j++) {
-        const ix = ox * strides[1]! - pads[1]! + j * dil[1]!;
-        out[idx++] = iy >= 0 && iy < h && ix >= 0 && ix < wd ? xv[base + iy * wd + ix]! : 0;
-      }
-    }
-  }
-}
-
-interface ConvGeometry {
-  kh: number;
-  kw: number;
-  strides: number[];
-  pads: number[];
-  dil: number[];
-}
-
-function geometryOf(node: OnnxNode, w: Tensor): ConvGeometry {
-  return {
-    kh: w.dims[2] ?? 1,
-    kw: w.dims[3] ?? 1,
-    strides: attrInts(node, 'strides', [1, 1]),
-    pads: attrInts(node, 'pads', [0, 0, 0, 0]),
-    dil: attrInts(node, 'dilations', [1, 1]),
-  };
-}
-
 type RefitRow = RecoveryReport['refits'][number];
 
 /**

@@ -162,7 +162,7 @@ export function quantizeInt8(model: OnnxModel, types: TensorTypeMap, ranges: Rea
       const q = quantizeBias(b, inputQp.params.scale, scales.length === 1 ? new Float32Array(b.length).fill(scales[0]!) : scales);
       if (q.weightScaleGrowth.some((g) => g !== 1) && usePerChannel) {
         ({ scales, values } = regrowWeightScales(wValues, w.dims, weight.axis, scales, q.weightScaleGrowth));
-        notes.push(`${node.name}: weight scales raised so the int32 bias fits`);
+        notes.push(`${node.name}: ${describeGrowth(values, w.dims, weight.axis, q.weightScaleGrowth)} so the int32 bias fits`);
       }
       const bq = fresh(`${biasName}_quantized`);
       const bs = fresh(`${biasName}_quantized_scale`);
@@ -334,6 +334,33 @@ function biasFits(node: OnnxNode, bias: Tensor, channels: number): boolean {
   const n = bias.values.length;
   if (node.opType === 'Gemm' && bias.dims.length > 1 && bias.dims.slice(0, -1).some((d) => d !== 1)) return false;
   return n === channels || channels === 1;
+}
+
+/**
+ * What raising the weight scales for the bias did: channels whose weights all round to 0 at the raised scale carry
+ * only their bias (a constant channel, e.g. a dead one after a BatchNorm fold: nothing lost); the others lost
+ * weight precision by the factor named.
+ */
+function describeGrowth(values: Int8Array, dims: readonly number[], axis: number, growth: Float64Array): string {
+  const channels = dims[axis]!;
+  const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const nonZero = new Uint8Array(channels);
+  for (let i = 0; i < values.length; i++) if (values[i] !== 0) nonZero[Math.floor(i / inner) % channels] = 1;
+  let constant = 0;
+  let worst = 1;
+  let coarser = 0;
+  growth.forEach((g, c) => {
+    if (g === 1) return;
+    if (!nonZero[c]) constant++;
+    else {
+      coarser++;
+      worst = Math.max(worst, g);
+    }
+  });
+  const parts: string[] = [];
+  if (constant > 0) parts.push(`${constant} constant channel(s) (weights ~0, bias only) took a larger weight scale`);
+  if (coarser > 0) parts.push(`${coarser} channel(s) have weight scales raised up to ×${worst.toPrecision(3)} (coarser weights)`);
+  return parts.join('; ');
 }
 
 function regrowWeightScales(weights: Float32Array, dims: readonly number[], axis: number, scales: Float32Array, growth: Float64Array): { values: Int8Array; scales: Float32Array } {

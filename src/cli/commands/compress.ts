@@ -32,6 +32,7 @@ export const commandModule: CommandModule = {
       .option('equalize-float-inputs', { type: 'boolean', default: false, describe: 'int8: also equalize what float-only ops (HardSwish…) read: more faithful, one Mul each, slower' })
       .option('bias-correction', { type: 'number', default: 1, describe: 'int8: empirical bias correction rounds (0 = off, at most 5)' })
       .option('float-head', { type: 'boolean', default: true, describe: "int8: keep a detector's output tail and head layers float (--no-float-head to quantize them)" })
+      .option('adaptive-rounding', { type: 'boolean', default: true, describe: 'int8: round each weight up or down to minimise its layer\'s output error on --data, not to nearest (--no-adaptive-rounding for nearest)' })
       .option('lookup-islands', { type: 'boolean', default: true, describe: 'int8: float islands (HardSwish…) on tensors of ≥ 65,536 elements become exact 256-entry table lookups: faster, outputs unchanged, 256 bytes per channel (--no-lookup-islands to keep them float)' })
       .option('speed-check', { type: 'boolean', default: true, describe: 'int8: time fp32 and int8 in alternation here and report the speed-up (--no-speed-check to skip)' })
       .option('keep-float', { type: 'string', describe: 'auto (with --max-accuracy-drop) or NODE,NODE,...' })
@@ -91,6 +92,7 @@ export const commandModule: CommandModule = {
         biasCorrectionRounds: biasRounds,
         floatHead: args['float-head'] as boolean,
         lookupIslands: args['lookup-islands'] as boolean,
+        adaptiveRounding: args['adaptive-rounding'] as boolean,
         speedCheck: args['speed-check'] as boolean,
         ...(args.profile ? { profileName: String(args.profile) } : {}),
         ...(args.sysroot ? { sysroot: String(args.sysroot) } : {}),

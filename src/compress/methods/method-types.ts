@@ -45,6 +45,8 @@ export interface MethodOptions {
   floatHead?: boolean;
   /** int8: float islands on tensors of ≥ 65,536 elements become exact table lookups (default true). */
   lookupIslands?: boolean;
+  /** int8: adaptive weight rounding (default true). */
+  adaptiveRounding?: boolean;
   /** int8: measure fp32 against int8 in alternation after quantizing and report the speed-up (default true). */
   speedCheck?: boolean;
   /** plan: device profile to plan for, and sysroot to probe. */

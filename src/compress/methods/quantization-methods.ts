@@ -33,6 +33,7 @@ export const int8Method: CompressMethodRunner = {
       ...(options.biasCorrectionRounds !== undefined ? { biasCorrectionRounds: options.biasCorrectionRounds } : {}),
       ...(options.floatHead !== undefined ? { floatHead: options.floatHead } : {}),
       ...(options.lookupIslands === false ? { lookupIslands: false } : {}),
+      ...(options.adaptiveRounding === false ? { adaptiveRounding: false } : {}),
       ...(options.maxAccuracyDropPp !== undefined ? { maxAccuracyDropPp: options.maxAccuracyDropPp } : {}),
       ...(onProgress ? { onProgress } : {}),
       ...(signal ? { signal } : {}),
@@ -47,6 +48,13 @@ export const int8Method: CompressMethodRunner = {
         `channel equalization: ${eq.sites.length} tensor(s) rescaled per channel (largest channel-range spread ${worst.toFixed(1)}× before), ${eq.scaleNodes} channel-scale Mul(s) added, ${eq.skipped.length} left as they were`,
       );
     }
+    if (result.adaptiveRounding && result.adaptiveRounding.layers > 0) {
+      const ar = result.adaptiveRounding;
+      const worst = ar.perLayer.reduce((w, l) => (l.sqnrAdaptiveDb < w.sqnrAdaptiveDb ? l : w));
+      result.report.notes.push(
+        `adaptive rounding: ${ar.layers} layer(s), ${ar.flipped} weight(s) rounded the other way than nearest; their output error ${(ar.meanErrorRatio * 100).toFixed(0)} % of nearest rounding's on the data; least faithful layer ${worst.node} at ${worst.sqnrAdaptiveDb.toFixed(1)} dB (nearest ${worst.sqnrNearestDb.toFixed(1)} dB)${ar.skipped.length > 0 ? `; ${ar.skipped.length} layer(s) kept nearest rounding` : ''}`,
+      );
+    }
     if (result.biasCorrection) {
       const bc = result.biasCorrection;
       result.report.notes.push(`bias correction: ${bc.correctedLayers} layer(s) on ${bc.samples} samples, RMS of the per-channel mean shift ${bc.meanShiftBefore.toPrecision(3)} before`);
@@ -54,6 +62,9 @@ export const int8Method: CompressMethodRunner = {
     result.report.details = {
       ...result.report.details,
       equalization: result.equalization ? { sites: result.equalization.sites.length, scaleNodes: result.equalization.scaleNodes, skipped: result.equalization.skipped.length, detail: result.equalization.sites } : null,
+      adaptiveRounding: result.adaptiveRounding
+        ? { layers: result.adaptiveRounding.layers, flipped: result.adaptiveRounding.flipped, meanErrorRatio: result.adaptiveRounding.meanErrorRatio, skipped: result.adaptiveRounding.skipped, perLayer: result.adaptiveRounding.perLayer }
+        : null,
       biasCorrection: result.biasCorrection,
       stageSeconds: result.stageSeconds,
     };
