@@ -43,6 +43,8 @@ export interface AdaptiveRoundingOptions {
 
 /** What adaptive rounding changed, per layer and in total. */
 export interface AdaptiveRoundingReport {
+  /** false when `calibration: 'auto'` judged nearest rounding better on its held-out sets and went back to it. */
+  kept: boolean;
   layers: number;
   /** Weight elements rounded the other way than nearest. */
   flipped: number;
@@ -143,7 +145,7 @@ function targetsOf(model: OnnxModel, keepFloat: ReadonlySet<string>, maxInputs: 
     if (node.opType !== 'Conv' && node.opType !== 'Gemm') continue;
     const label = node.name || node.outputs[0]!;
     const weight = graph.initializers.get(node.inputs[1]!);
-    if (!weight || weight.dataType !== DataType.FLOAT || keepFloat.has(node.name)) continue;
+    if (!weight || weight.dataType !== DataType.FLOAT || keepFloat.has(label)) continue;
     if ((readers.get(weight.name) ?? 0) !== 1) {
       skipped.push({ node: label, reason: 'weight shared with another node' });
       continue;
@@ -261,7 +263,7 @@ function covarianceOf(t: Target, b: number): { cov: Float64Array; mean: Float64A
 export async function roundWeightsAdaptively(model: OnnxModel, dataset: Dataset, options: AdaptiveRoundingOptions = {}): Promise<AdaptiveRoundingReport> {
   const skipped: AdaptiveRoundingReport['skipped'] = [];
   const targets = targetsOf(model, options.keepFloat ?? new Set(), options.maxInputsPerOutput ?? 1152, skipped);
-  const report: AdaptiveRoundingReport = { layers: 0, flipped: 0, meanErrorRatio: 1, skipped, perLayer: [] };
+  const report: AdaptiveRoundingReport = { kept: true, layers: 0, flipped: 0, meanErrorRatio: 1, skipped, perLayer: [] };
   if (targets.length === 0 || dataset.setNames.length === 0) return report;
   const sets = Math.min(dataset.setNames.length, options.maxSets ?? 8);
   const maxRows = options.rowsPerLayer ?? 4096;

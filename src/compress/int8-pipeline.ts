@@ -15,7 +15,7 @@ import { evaluateRunners } from './evaluate.js';
 import { foldBatchNorm } from './fold-batchnorm.js';
 import { fuseHardSwish } from './fuse-activations.js';
 import { foldAddIntoPointwiseConv, foldConvAffine } from './fold-affine.js';
-import { quantizeInt8, type Int8Options } from './quantize-int8.js';
+import { floatHeadLayerNames, quantizeInt8, type Int8Options } from './quantize-int8.js';
 import { LOOKUP_MIN_ELEMENTS, elementsOf, lookupIslands, type LookupIslandsReport } from './lookup-islands.js';
 import { realInputs } from './dataset.js';
 import type { PassResult } from './pass.js';
@@ -90,12 +90,17 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
   const foldedAffine = foldConvAffine(model.graph) + foldAddIntoPointwiseConv(model.graph);
   const equalization = options.equalize === false ? null : await equalize(model, dataset, options);
   lap('equalize');
-  const adaptiveRounding =
-    options.adaptiveRounding === false || options.perChannel === false
-      ? null
-      : await roundWeightsAdaptively(model, dataset, {
+  const rounding = options.adaptiveRounding !== false && options.perChannel !== false;
+  // With `auto`, adaptive rounding is one more choice judged on the held-out quarter: fitted to the other three
+  // quarters only, so that judgement is on data it did not see; the model before it is kept to go back to.
+  const autoSplit = options.calibration === 'auto' && dataset.setNames.length >= AUTO_MIN_SETS ? autoCalibrationSplit(dataset.setNames.length) : null;
+  const unrounded = rounding && autoSplit ? cloneModel(model) : null;
+  const adaptiveRounding = !rounding
+    ? null
+    : await roundWeightsAdaptively(model, autoSplit ? subsetOf(dataset, autoSplit.fit) : dataset, {
           ...(options.reduceRange !== undefined ? { reduceRange: options.reduceRange } : {}),
-          keepFloat: new Set(Array.isArray(options.keepFloatMode) ? options.keepFloatMode : []),
+          // Layers that will stay float keep their float weights: the user's list and a detector's head.
+          keepFloat: new Set([...(Array.isArray(options.keepFloatMode) ? options.keepFloatMode : []), ...floatHeadLayerNames(model.graph, options.floatHead !== false)]),
           ...(options.signal ? { signal: options.signal } : {}),
         });
   lap('adaptive rounding');
@@ -103,7 +108,11 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
   const activations = new Set<string>();
   for (const input of model.graph.inputs) if (!model.graph.initializers.has(input.name) && types.get(input.name)?.elemType === DataType.FLOAT) activations.add(input.name);
   for (const node of model.graph.nodes) for (const out of node.outputs) if (out && types.get(out)?.elemType === DataType.FLOAT) activations.add(out);
-  const auto = options.calibration === 'auto' ? await chooseCalibration(model, original, types, [...activations], dataset, options) : null;
+  const auto = options.calibration === 'auto' ? await chooseCalibration(model, original, types, [...activations], dataset, options, unrounded) : null;
+  if (auto && adaptiveRounding && unrounded) {
+    adaptiveRounding.kept = auto.chosen.adaptiveRounding !== false;
+    if (!adaptiveRounding.kept) model.graph = unrounded.graph;
+  }
   lap('auto calibration');
   const chosen = auto ? auto.chosen : { method: options.calibration as CalibrationMethod, percentile: options.percentile, biasCorrectionRounds: options.biasCorrectionRounds ?? 1 };
   const calibration: CalibrationResult = await calibrateRanges(model, [...activations], dataset, {
@@ -147,6 +156,8 @@ export interface CalibrationCandidate {
   method: CalibrationMethod;
   percentile?: number | undefined;
   biasCorrectionRounds: number;
+  /** false: the weights rounded to nearest instead of adaptively (tried only for the best adaptive candidate). */
+  adaptiveRounding?: boolean;
 }
 
 /** What `calibration: 'auto'` tried and chose. */
@@ -176,7 +187,8 @@ export const AUTO_MIN_SETS = 4;
 /** Human label of a candidate, as the report and the note name it. */
 export function candidateLabel(c: CalibrationCandidate): string {
   const range = c.method === 'percentile' ? `percentile ${c.percentile}` : c.method;
-  return c.biasCorrectionRounds > 0 ? `${range} + bias correction` : range;
+  const label = c.biasCorrectionRounds > 0 ? `${range} + bias correction` : range;
+  return c.adaptiveRounding === false ? `${label}, nearest rounding` : label;
 }
 
 /**
@@ -214,6 +226,7 @@ async function chooseCalibration(
   activations: string[],
   dataset: Dataset,
   options: Int8PipelineOptions,
+  unrounded: OnnxModel | null = null,
 ): Promise<{ chosen: CalibrationCandidate; report: AutoCalibrationReport; note: string }> {
   const requestedRounds = options.biasCorrectionRounds ?? 1;
   const bcChoices = requestedRounds > 0 ? [requestedRounds, 0] : [0];
@@ -236,41 +249,49 @@ async function chooseCalibration(
   try {
     const percentiles = AUTO_RANGE_METHODS.flatMap((r) => (r.percentile !== undefined ? [r.percentile] : []));
     const ranges = await calibrateRangeCandidates(prepared, activations, fit, percentiles, options.signal ? { signal: options.signal } : {});
-    for (const range of AUTO_RANGE_METHODS) {
-      const calibration = { ranges: range.percentile !== undefined ? ranges.percentiles.get(range.percentile)! : ranges.minmax };
-      for (const rounds of bcChoices) {
-        options.onProgress?.('auto calibration', tried.length + 1, AUTO_RANGE_METHODS.length * bcChoices.length);
-        const candidate: CalibrationCandidate = { method: range.method, percentile: range.percentile, biasCorrectionRounds: rounds };
-        const model = cloneModel(prepared);
-        const quantize = (m: OnnxModel): PassResult => quantizeInt8(m, types, calibration.ranges, { ...options, keepFloat });
-        if (rounds > 0) await correctBiases(model, quantize, fit, { rounds, ...(options.signal ? { signal: options.signal } : {}) });
-        const quantized = quantize(model);
-        const runner = await createInferenceRunner(encodeModel(quantized.model));
-        let worstSqnrDb: number | null = null;
-        let worstCosine: number | null = null;
-        try {
-          const metrics = await evaluateRunners(quantized.model, runner, reference, judge, options.signal ? { signal: options.signal } : {});
-          const outputs = metrics.outputs ?? [];
-          const sqnrs = outputs.map((o) => o.sqnrDb).filter((v) => !Number.isNaN(v));
-          const cosines = outputs.map((o) => o.cosine).filter((v) => !Number.isNaN(v));
-          worstSqnrDb = sqnrs.length > 0 ? Math.min(...sqnrs) : metrics.sqnrDb;
-          worstCosine = cosines.length > 0 ? Math.min(...cosines) : metrics.cosine;
-        } catch (error) {
-          if (error instanceof EdgetuneError && error.code === 'ABORTED') throw error;
-        } finally {
-          await runner.release();
-        }
-        tried.push({ candidate, label: candidateLabel(candidate), worstSqnrDb, worstCosine });
+    const judgeCandidate = async (candidate: CalibrationCandidate, base: OnnxModel): Promise<void> => {
+      const calibration = { ranges: candidate.percentile !== undefined ? ranges.percentiles.get(candidate.percentile)! : ranges.minmax };
+      const rounds = candidate.biasCorrectionRounds;
+      const model = cloneModel(base);
+      const quantize = (m: OnnxModel): PassResult => quantizeInt8(m, types, calibration.ranges, { ...options, keepFloat });
+      if (rounds > 0) await correctBiases(model, quantize, fit, { rounds, ...(options.signal ? { signal: options.signal } : {}) });
+      const quantized = quantize(model);
+      const runner = await createInferenceRunner(encodeModel(quantized.model));
+      let worstSqnrDb: number | null = null;
+      let worstCosine: number | null = null;
+      try {
+        const metrics = await evaluateRunners(quantized.model, runner, reference, judge, options.signal ? { signal: options.signal } : {});
+        const outputs = metrics.outputs ?? [];
+        const sqnrs = outputs.map((o) => o.sqnrDb).filter((v) => !Number.isNaN(v));
+        const cosines = outputs.map((o) => o.cosine).filter((v) => !Number.isNaN(v));
+        worstSqnrDb = sqnrs.length > 0 ? Math.min(...sqnrs) : metrics.sqnrDb;
+        worstCosine = cosines.length > 0 ? Math.min(...cosines) : metrics.cosine;
+      } catch (error) {
+        if (error instanceof EdgetuneError && error.code === 'ABORTED') throw error;
+      } finally {
+        await runner.release();
       }
+      tried.push({ candidate, label: candidateLabel(candidate), worstSqnrDb, worstCosine });
+    };
+    const total = AUTO_RANGE_METHODS.length * bcChoices.length + (unrounded ? 1 : 0);
+    for (const range of AUTO_RANGE_METHODS) {
+      for (const rounds of bcChoices) {
+        options.onProgress?.('auto calibration', tried.length + 1, total);
+        await judgeCandidate({ method: range.method, percentile: range.percentile, biasCorrectionRounds: rounds }, prepared);
+      }
+    }
+    // The best of those again with nearest rounding: adaptive rounding is kept only where it judges better.
+    const leader = rankCandidates(tried)[0];
+    if (unrounded && leader) {
+      options.onProgress?.('auto calibration', total, total);
+      await judgeCandidate({ ...leader.candidate, adaptiveRounding: false }, unrounded);
     }
   } finally {
     await reference.release();
   }
   // The worst output is the one with the lowest cosine (as every accuracy bound reads it); SQNR breaks ties. On
   // M-LSD large the SQNR order picked a candidate 0.16 lower in scores cosine on the evaluation photos.
-  const ranked = tried
-    .filter((t) => t.worstCosine !== null && !Number.isNaN(t.worstCosine))
-    .sort((a, b) => b.worstCosine! - a.worstCosine! || (b.worstSqnrDb ?? -Infinity) - (a.worstSqnrDb ?? -Infinity));
+  const ranked = rankCandidates(tried);
   // Nothing ran (every candidate failed): the defaults, and the quantizer's own checks decide.
   const fallback: CalibrationCandidate = { method: 'minmax', biasCorrectionRounds: requestedRounds };
   const best = ranked[0] ?? { candidate: fallback, label: candidateLabel(fallback) };
@@ -280,6 +301,13 @@ async function chooseCalibration(
     report: { fitSets: split.fit.length, judgedSets: split.judge.length, candidates: tried.map((t) => ({ label: t.label, worstSqnrDb: t.worstSqnrDb, worstCosine: t.worstCosine })), chosen: best.label },
     note: `calibration auto: ${best.label} (worst-output cosine, and SQNR, on ${split.judge.length} held-out calibration set(s), fitted to the other ${split.fit.length}: ${figures})`,
   };
+}
+
+/** Candidates that ran, best first: highest worst-output cosine, SQNR breaking ties. */
+function rankCandidates<T extends { worstSqnrDb: number | null; worstCosine: number | null }>(tried: readonly T[]): T[] {
+  return tried
+    .filter((t) => t.worstCosine !== null && !Number.isNaN(t.worstCosine))
+    .sort((a, b) => b.worstCosine! - a.worstCosine! || (b.worstSqnrDb ?? -Infinity) - (a.worstSqnrDb ?? -Infinity));
 }
 
 /** Float islands on large tensors → exact table lookups, with the counts in the report's notes and details. */

@@ -381,6 +381,12 @@ const WEIGHTED_OPS = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
  * The output tail (nodes every path of which reaches a graph output without a weighted layer) and, when the graph
  * has several outputs, the head layers (weighted layers that feed only the tail or outputs).
  */
+/** Names of the weighted layers the int8 pass keeps float as a detector's head (empty when `floatHead` is false). */
+export function floatHeadLayerNames(graph: OnnxGraph, floatHead: boolean): Set<string> {
+  if (!floatHead) return new Set();
+  return new Set([...headOf(graph, graphOutputNames(graph)).layers].map((n) => n.name || n.outputs[0]!));
+}
+
 function headOf(graph: OnnxGraph, outputs: Set<string>): { tail: Set<OnnxNode>; layers: Set<OnnxNode> } {
   const consumers = consumerMap(graph);
   const tail = new Set<OnnxNode>();

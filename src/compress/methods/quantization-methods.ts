@@ -51,7 +51,8 @@ export const int8Method: CompressMethodRunner = {
     if (result.adaptiveRounding && result.adaptiveRounding.layers > 0) {
       const ar = result.adaptiveRounding;
       const worst = ar.perLayer.reduce((w, l) => (l.sqnrAdaptiveDb < w.sqnrAdaptiveDb ? l : w));
-      result.report.notes.push(
+      if (!ar.kept) result.report.notes.push('adaptive rounding: not kept — nearest rounding judged better on the held-out calibration sets (see calibration auto)');
+      else result.report.notes.push(
         `adaptive rounding: ${ar.layers} layer(s), ${ar.flipped} weight(s) rounded the other way than nearest; their output error ${(ar.meanErrorRatio * 100).toFixed(0)} % of nearest rounding's on the data; least faithful layer ${worst.node} at ${worst.sqnrAdaptiveDb.toFixed(1)} dB (nearest ${worst.sqnrNearestDb.toFixed(1)} dB)${ar.skipped.length > 0 ? `; ${ar.skipped.length} layer(s) kept nearest rounding` : ''}`,
       );
     }
@@ -63,7 +64,7 @@ export const int8Method: CompressMethodRunner = {
       ...result.report.details,
       equalization: result.equalization ? { sites: result.equalization.sites.length, scaleNodes: result.equalization.scaleNodes, skipped: result.equalization.skipped.length, detail: result.equalization.sites } : null,
       adaptiveRounding: result.adaptiveRounding
-        ? { layers: result.adaptiveRounding.layers, flipped: result.adaptiveRounding.flipped, meanErrorRatio: result.adaptiveRounding.meanErrorRatio, skipped: result.adaptiveRounding.skipped, perLayer: result.adaptiveRounding.perLayer }
+        ? { kept: result.adaptiveRounding.kept, layers: result.adaptiveRounding.layers, flipped: result.adaptiveRounding.flipped, meanErrorRatio: result.adaptiveRounding.meanErrorRatio, skipped: result.adaptiveRounding.skipped, perLayer: result.adaptiveRounding.perLayer }
         : null,
       biasCorrection: result.biasCorrection,
       stageSeconds: result.stageSeconds,
