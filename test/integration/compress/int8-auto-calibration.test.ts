@@ -26,15 +26,20 @@ function load(): OnnxModel {
 }
 
 describe('int8 calibration auto on the PP-OCR direction classifier', () => {
-  it('judges minmax and two percentiles, each with and without bias correction, on a held-out quarter and keeps the best worst-output cosine', async () => {
+  it('judges minmax and two percentiles, each with and without bias correction, then the best with nearest rounding, on a held-out quarter and keeps the best worst-output cosine', async () => {
     const model = load();
     const calibration = openDataset(photoDataset(CLS, 'calibration', 16), model);
     const result = await runInt8Pipeline(model, calibration, { ...OPTIONS, calibration: 'auto' });
     const auto = result.calibration.auto!;
     expect(auto).toMatchObject({ fitSets: 12, judgedSets: 4 });
-    expect(auto.candidates.map((c) => c.label)).toEqual([
-      'minmax + bias correction', 'minmax', 'percentile 99.99 + bias correction', 'percentile 99.99', 'percentile 99.999 + bias correction', 'percentile 99.999',
-    ]);
+    const adaptive = ['minmax + bias correction', 'minmax', 'percentile 99.99 + bias correction', 'percentile 99.99', 'percentile 99.999 + bias correction', 'percentile 99.999'];
+    expect(auto.candidates.map((c) => c.label).slice(0, 6)).toEqual(adaptive);
+    // The seventh: the best adaptive-rounding candidate rebuilt with nearest rounding.
+    const leader = auto.candidates.slice(0, 6).sort((a, b) => b.worstCosine! - a.worstCosine! || b.worstSqnrDb! - a.worstSqnrDb!)[0]!;
+    expect(auto.candidates).toHaveLength(7);
+    expect(auto.candidates[6]!.label).toBe(`${leader.label}, nearest rounding`);
+    expect(result.adaptiveRounding!.kept).toBe(!auto.chosen.endsWith('nearest rounding'));
+    expect(result.adaptiveRounding!.layers).toBeGreaterThan(0);
     for (const c of auto.candidates) {
       expect(Number.isFinite(c.worstSqnrDb)).toBe(true);
       expect(c.worstCosine).toBeGreaterThan(0.5);
@@ -55,10 +60,13 @@ describe('int8 calibration auto on the PP-OCR direction classifier', () => {
     }
   }, SLOW);
 
-  it('without bias correction asked for, tries the three range methods only; with fewer than 4 sets, says it cannot choose', async () => {
+  it('without bias correction asked for, tries the three range methods (and the best with nearest rounding) only; with fewer than 4 sets, says it cannot choose', async () => {
     const model = load();
     const noBias = await runInt8Pipeline(model, openDataset(photoDataset(CLS, 'calibration', 8), model), { ...OPTIONS, calibration: 'auto', biasCorrectionRounds: 0 });
-    expect(noBias.calibration.auto!.candidates.map((c) => c.label)).toEqual(['minmax', 'percentile 99.99', 'percentile 99.999']);
+    const labels = noBias.calibration.auto!.candidates.map((c) => c.label);
+    expect(labels.slice(0, 3)).toEqual(['minmax', 'percentile 99.99', 'percentile 99.999']);
+    expect(labels).toHaveLength(4);
+    expect(labels[3]).toMatch(/^(minmax|percentile 99\.99|percentile 99\.999), nearest rounding$/);
     expect(noBias.biasCorrection).toBeNull();
     const few = load();
     const tooFew = await runInt8Pipeline(few, openDataset(photoDataset(CLS, 'calibration', 3), few), { ...OPTIONS, calibration: 'auto' });

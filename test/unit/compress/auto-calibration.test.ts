@@ -26,5 +26,6 @@ describe('candidateLabel', () => {
   it('names the range method and whether bias correction is on', () => {
     expect(candidateLabel({ method: 'minmax', biasCorrectionRounds: 1 })).toBe('minmax + bias correction');
     expect(candidateLabel({ method: 'percentile', percentile: 99.99, biasCorrectionRounds: 0 })).toBe('percentile 99.99');
+    expect(candidateLabel({ method: 'minmax', biasCorrectionRounds: 1, adaptiveRounding: false })).toBe('minmax + bias correction, nearest rounding');
   });
 });
