@@ -29,7 +29,7 @@ if (process.env.DEBUG_ROUNDING && result.adaptiveRounding) for (const l of [...r
 
 /** Activation Q→DQ pairs: a QuantizeLinear whose input is not an initializer. */
 const activationQs = q.graph.nodes.filter((n) => n.opType === 'QuantizeLinear' && !q.graph.initializers.has(n.inputs[0]!));
-function without(keep: ReadonlySet<string>): OnnxModel {
+function without(keep: ReadonlySet<string>, unclipped?: string): OnnxModel {
   const m = cloneModel(q);
   const rename = new Map<string, string>();
   const drop = new Set<object>();
@@ -45,6 +45,11 @@ function without(keep: ReadonlySet<string>): OnnxModel {
     if (scale.values.length !== 1) continue;
     const s = Number(scale.values[0]), z = Number(zp.values[0]);
     const [qmin, qmax] = zp.dataType === 2 ? [0, 255] : [-128, 127];
+    if (node.outputs[0] === unclipped) {
+      for (const dq of dqs) { rename.set(dq.outputs[0]!, node.inputs[0]!); drop.add(dq); }
+      drop.add(node);
+      continue;
+    }
     const lo = `${node.outputs[0]}_split_lo`, hi = `${node.outputs[0]}_split_hi`, out = `${node.outputs[0]}_split_clip`;
     m.graph.initializers.set(lo, { name: lo, dataType: 1, dims: [], values: new Float32Array([(qmin - z) * s]) });
     m.graph.initializers.set(hi, { name: hi, dataType: 1, dims: [], values: new Float32Array([(qmax - z) * s]) });
@@ -116,6 +121,13 @@ console.log('weights only      :', fmt(await judge(without(new Set()))));
   });
   for (const n of m.graph.nodes) n.inputs = n.inputs.map((i) => rename.get(i) ?? i);
   console.log(`clipping only     : ${fmt(await judge(m))} (${rename.size} weights and biases float)`);
+  if (args.includes('--each-clip')) {
+    // From "clipping only": drop one tensor's clipping at a time (weights int8 here) and see what that recovers.
+    const rows: Array<{ t: string; j: Awaited<ReturnType<typeof judge>> }> = [];
+    for (const node of activationQs) rows.push({ t: node.inputs[0]!, j: await judge(without(new Set(), node.outputs[0]!)) });
+    rows.sort((a, b) => b.j.sqnrDb - a.j.sqnrDb);
+    for (const r of rows.slice(0, 12)) console.log(`unclipped ${r.j.sqnrDb.toFixed(1).padStart(6)} dB ${r.j.pooled.toFixed(4)}  ${r.t}`);
+  }
   console.log('float, prepared   :', fmt(await judge(model)));
 }
 {
