@@ -33,7 +33,11 @@ export interface RecoveryOptions {
   maxSamples?: number;
   /** Rows of the least-squares problem per layer, at least 4× its unknowns where data allows (default 6000). */
   maxRows?: number;
-  /** Ridge strength relative to the mean diagonal of XᵀX (default 1e-3). */
+  /**
+   * Ridge strength relative to the mean diagonal of XᵀX (default 1e-3). The ridge pulls each refit toward the layer's
+   * current (pruned original) weights, not toward zero: directions the data does not excite keep the original's
+   * weights, and a strong ridge approaches plain pruning instead of fading the layer.
+   */
   ridge?: number;
   /** Refit layers (default true). */
   refit?: boolean;
@@ -201,7 +205,12 @@ export class NormalEquations {
     }
     return Math.max(0, e);
   }
-  solve(ridge: number, unregularised: number | null): Float64Array {
+  /**
+   * Ridge solve of (XᵀX + λI)W = XᵀY + λ·prior: with a prior (the current weights, [f, m]) a strong ridge keeps the
+   * fit near them instead of shrinking it to zero. λ = ridge × mean diagonal of XᵀX; row `unregularised` (the bias)
+   * gets none.
+   */
+  solve(ridge: number, unregularised: number | null, prior?: Float64Array): Float64Array {
     this.flush();
     const { f, m, a, b } = this;
     let trace = 0;
@@ -217,7 +226,7 @@ export class NormalEquations {
       if (i !== unregularised) A.set(i, i, A.get(i, i) + lambda);
     }
     const B = new Matrix(f, m);
-    for (let i = 0; i < f; i++) for (let k = 0; k < m; k++) B.set(i, k, b[i * m + k]!);
+    for (let i = 0; i < f; i++) for (let k = 0; k < m; k++) B.set(i, k, b[i * m + k]! + (prior && i !== unregularised ? lambda * prior[i * m + k]! : 0));
     const chol = new CholeskyDecomposition(A);
     const X = chol.isPositiveDefinite() ? chol.solve(B) : solve(A, B);
     const out = new Float64Array(f * m);
@@ -460,7 +469,7 @@ async function refitDense(input: RecoveryInput, target: RefitTarget, pieces: Pie
     if (hasBias && bias) current[(f - 1) * m + k] = beta * (bias.length === m ? bias[k]! : bias[0]!);
   }
   const errorBefore = eq.error(current);
-  const solved = eq.solve(ridge, hasBias ? f - 1 : null);
+  const solved = eq.solve(ridge, hasBias ? f - 1 : null, current);
   const errorAfter = eq.error(solved);
   const applied = errorAfter < errorBefore;
   if (applied) {
@@ -531,7 +540,7 @@ async function refitDepthwise(input: RecoveryInput, target: RefitTarget, pieces:
     current[inner] = bias ? bias[k]! : 0;
     newB[k] = current[inner]!;
     const e0 = eqs[k]!.error(current);
-    const solved = eqs[k]!.solve(ridge, inner);
+    const solved = eqs[k]!.solve(ridge, inner, current);
     const e1 = eqs[k]!.error(solved);
     before += e0;
     if (e1 < e0) {
