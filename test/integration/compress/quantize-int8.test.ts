@@ -33,10 +33,14 @@ describe('int8 static quantization of the residual CNN fixture', () => {
 
   it('reports the SPEC compress fields', () => {
     expect(report.method).toBe('int8');
-    // The default, calibration auto: the chosen range method, and what it tried (six candidates on 2 of the 8 sets).
+    // The default, calibration auto: the chosen range method, and what it tried (six candidates on 2 of the 8 sets,
+    // then the best of them with nearest instead of adaptive weight rounding).
     expect(report.calibration).toMatchObject({ samples: 256, auto: { fitSets: 6, judgedSets: 2 } });
     expect(['minmax', 'percentile']).toContain(report.calibration!.method);
-    expect((report.calibration as unknown as { auto: { candidates: unknown[] } }).auto.candidates).toHaveLength(6);
+    const candidates = (report.calibration as unknown as { auto: { candidates: Array<{ label: string }> } }).auto.candidates;
+    expect(candidates).toHaveLength(7);
+    expect(candidates[6]!.label).toMatch(/, nearest rounding$/);
+    expect(report.details?.adaptiveRounding).toMatchObject({ layers: expect.any(Number) });
     expect(report.opset.to).toBeGreaterThanOrEqual(13);
     expect(report.sizeRatio).toBeGreaterThan(3.5);
     expect(report.nodesChanged).toBeGreaterThan(10);
