@@ -108,7 +108,7 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
   const activations = new Set<string>();
   for (const input of model.graph.inputs) if (!model.graph.initializers.has(input.name) && types.get(input.name)?.elemType === DataType.FLOAT) activations.add(input.name);
   for (const node of model.graph.nodes) for (const out of node.outputs) if (out && types.get(out)?.elemType === DataType.FLOAT) activations.add(out);
-  const auto = options.calibration === 'auto' ? await chooseCalibration(model, original, types, [...activations], dataset, options, unrounded) : null;
+  const auto = options.calibration === 'auto' ? await chooseCalibration(model, original, types, [...activations], dataset, options, adaptiveRounding && adaptiveRounding.layers > 0 ? unrounded : null) : null;
   if (auto && adaptiveRounding && unrounded) {
     adaptiveRounding.kept = auto.chosen.adaptiveRounding !== false;
     if (!adaptiveRounding.kept) model.graph = unrounded.graph;

@@ -48,6 +48,7 @@ export const int8Method: CompressMethodRunner = {
         `channel equalization: ${eq.sites.length} tensor(s) rescaled per channel (largest channel-range spread ${worst.toFixed(1)}× before), ${eq.scaleNodes} channel-scale Mul(s) added, ${eq.skipped.length} left as they were`,
       );
     }
+    if (result.adaptiveRounding?.notApplied) result.report.notes.push(`adaptive rounding: not applied — ${result.adaptiveRounding.notApplied}`);
     if (result.adaptiveRounding && result.adaptiveRounding.layers > 0) {
       const ar = result.adaptiveRounding;
       const worst = ar.perLayer.reduce((w, l) => (l.sqnrAdaptiveDb < w.sqnrAdaptiveDb ? l : w));
@@ -64,7 +65,7 @@ export const int8Method: CompressMethodRunner = {
       ...result.report.details,
       equalization: result.equalization ? { sites: result.equalization.sites.length, scaleNodes: result.equalization.scaleNodes, skipped: result.equalization.skipped.length, detail: result.equalization.sites } : null,
       adaptiveRounding: result.adaptiveRounding
-        ? { kept: result.adaptiveRounding.kept, layers: result.adaptiveRounding.layers, flipped: result.adaptiveRounding.flipped, meanErrorRatio: result.adaptiveRounding.meanErrorRatio, skipped: result.adaptiveRounding.skipped, perLayer: result.adaptiveRounding.perLayer }
+        ? { kept: result.adaptiveRounding.kept, notApplied: result.adaptiveRounding.notApplied, samples: result.adaptiveRounding.samples, layers: result.adaptiveRounding.layers, flipped: result.adaptiveRounding.flipped, meanErrorRatio: result.adaptiveRounding.meanErrorRatio, skipped: result.adaptiveRounding.skipped, perLayer: result.adaptiveRounding.perLayer }
         : null,
       biasCorrection: result.biasCorrection,
       stageSeconds: result.stageSeconds,
