@@ -32,7 +32,7 @@ export interface AdaptiveRoundingOptions {
   maxSets?: number;
   /** Input patches sampled per layer (default 4096; fewer measurably lowered M-LSD's fidelity). */
   rowsPerLayer?: number;
-  /** Dense layers with more inputs per output than this keep nearest rounding (the covariance costs rows·f²). */
+  /** Dense layers with more inputs per output than this keep nearest rounding (default rowsPerLayer / 4). */
   maxInputsPerOutput?: number;
   /** Fewest samples to round from (default 8; PP-OCRv4 det fitted to 3 crops lost 2 dB on its own calibration data). */
   minSamples?: number;
@@ -280,12 +280,13 @@ function covarianceOf(t: Target, b: number): { cov: Float64Array; mean: Float64A
  */
 export async function roundWeightsAdaptively(model: OnnxModel, dataset: Dataset, options: AdaptiveRoundingOptions = {}): Promise<AdaptiveRoundingReport> {
   const skipped: AdaptiveRoundingReport['skipped'] = [];
-  const targets = targetsOf(model, options.keepFloat ?? new Set(), options.maxInputsPerOutput ?? 1152, skipped);
+  const maxRows = options.rowsPerLayer ?? 4096;
+  // A layer needs ROWS_PER_INPUT rows per input: wider ones are not worth sampling at all.
+  const targets = targetsOf(model, options.keepFloat ?? new Set(), options.maxInputsPerOutput ?? Math.floor(maxRows / ROWS_PER_INPUT), skipped);
   const report: AdaptiveRoundingReport = { kept: true, notApplied: null, samples: 0, layers: 0, flipped: 0, meanErrorRatio: 1, skipped, perLayer: [] };
   if (targets.length === 0 || dataset.setNames.length === 0) return report;
   const sets = Math.min(dataset.setNames.length, options.maxSets ?? 8);
-  const maxRows = options.rowsPerLayer ?? 4096;
-  const rowsPerSet = (): number => Math.ceil(maxRows / sets);
+  const rowsPerSet = Math.ceil(maxRows / sets);
   // The inputs of every target as extra outputs of the float model.
   const probe = cloneModel(model);
   const inputs = [...new Set(targets.map((t) => t.node.inputs[0]!))];
@@ -299,7 +300,7 @@ export async function roundWeightsAdaptively(model: OnnxModel, dataset: Dataset,
       const batch = dataset.load(s);
       for (const piece of feedsForBatch(model, batch)) {
         const out = await runner.run(piece.feeds, inputs).catch(refuseModelRunFailure('the model', batch.set));
-        for (const t of targets) accumulate(t, out.get(t.node.inputs[0]!)!, rowsPerSet(), random);
+        for (const t of targets) accumulate(t, out.get(t.node.inputs[0]!)!, rowsPerSet, random);
         report.samples += piece.end - piece.start;
       }
     }
