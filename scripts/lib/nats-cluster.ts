@@ -9,7 +9,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, closeSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from './free-port.js';
 import { join } from 'node:path';
 import { MqttConnection } from '../../src/transport/mqtt-connection.js';
 import { silentLogger } from '../../src/agent/logger.js';
@@ -61,18 +61,6 @@ export interface NatsCluster {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /**
  * `/healthz`: with `jsEnabledOnly` only that JetStream runs. A restarted node's full check can stay failed for good
  * ("JetStream consumer … is not current") when consumers were deleted while it was down; it serves MQTT meanwhile.
@@ -112,27 +100,59 @@ export async function mqttAnswers(url: string, timeoutMs: number): Promise<boole
   }
 }
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs: number, logPath?: string): Promise<void> {
+function logTail(logPath: string | undefined): string {
+  try {
+    return `; its log ends:\n${readFileSync(logPath ?? '', 'utf8').split('\n').slice(-15).join('\n')}`;
+  } catch {
+    return '';
+  }
+}
+
+/** Thrown when a node exits while it is being waited for; `bindFailed` when it could not bind one of its ports. */
+class NodeExitedError extends Error {
+  constructor(
+    message: string,
+    readonly bindFailed: boolean,
+  ) {
+    super(message);
+  }
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs: number, logPath?: string, exited?: () => boolean): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
+    if (exited?.()) {
+      const tail = logTail(logPath);
+      throw new NodeExitedError(`nats cluster: the node exited while waiting for ${what}${tail}`, /address already in use/.test(tail));
+    }
     if (Date.now() > deadline) {
-      let tail = '';
-      try {
-        tail = `; its log ends:\n${readFileSync(logPath ?? '', 'utf8').split('\n').slice(-15).join('\n')}`;
-      } catch {
-        // no log
-      }
-      throw new Error(`nats cluster: timed out after ${timeoutMs} ms waiting for ${what}${tail}`);
+      throw new Error(`nats cluster: timed out after ${timeoutMs} ms waiting for ${what}${logTail(logPath)}`);
     }
     await new Promise((r) => setTimeout(r, 200));
   }
 }
 
-/** Write the config files, start every node and wait until each is healthy and answers MQTT CONNECT. */
+/**
+ * Write the config files, start every node and wait until each is healthy and answers MQTT CONNECT. A node that
+ * cannot bind one of its ports (another process took it between our check and its bind) makes the whole cluster
+ * start again on new ports in a fresh subdirectory, up to three times.
+ */
 export async function startNatsCluster(options: NatsClusterOptions): Promise<NatsCluster> {
+  for (let attempt = 0; ; attempt++) {
+    const dir = attempt === 0 ? options.dir : join(options.dir, `retry-${attempt}`);
+    try {
+      return await startNatsClusterIn({ ...options, dir });
+    } catch (error) {
+      if (!(error instanceof NodeExitedError && error.bindFailed) || attempt >= 2) throw error;
+    }
+  }
+}
+
+async function startNatsClusterIn(options: NatsClusterOptions): Promise<NatsCluster> {
   if (NATS_SERVER === null) throw new Error('nats-server is not installed (Debian: apt-get install nats-server)');
   const binary = NATS_SERVER;
   const count = options.nodes ?? 3;
+  mkdirSync(options.dir, { recursive: true });
   const specs: Array<{ name: string; clientPort: number; clusterPort: number; httpPort: number; mqttPort: number }> = [];
   for (let i = 0; i < count; i++) {
     specs.push({ name: `n${i + 1}`, clientPort: await freePort(), clusterPort: await freePort(), httpPort: await freePort(), mqttPort: await freePort() });
@@ -181,8 +201,9 @@ export async function startNatsCluster(options: NatsClusterOptions): Promise<Nat
         closeSync(fd);
         const restart = started;
         started = true;
-        await until(`${spec.name} healthy (log: ${logPath})`, () => healthy(spec.httpPort, restart), timeoutMs, logPath);
-        await until(`${spec.name} answering MQTT CONNECT (log: ${logPath})`, () => mqttAnswers(node.mqttUrl, 5000), timeoutMs, logPath);
+        const exited = () => !node.running;
+        await until(`${spec.name} healthy (log: ${logPath})`, () => healthy(spec.httpPort, restart), timeoutMs, logPath, exited);
+        await until(`${spec.name} answering MQTT CONNECT (log: ${logPath})`, () => mqttAnswers(node.mqttUrl, 5000), timeoutMs, logPath, exited);
       },
       async kill(signal: NodeJS.Signals = 'SIGKILL') {
         const c = child;

@@ -15,6 +15,10 @@ import { chunkCount } from '../../../src/transport/chunk-layout.js';
 import { decodeMessage, type JobMessage, type ManifestMessage, type ReportMessage, type RequestMessage } from '../../../src/transport/messages.js';
 import type { MqttConnection } from '../../../src/transport/mqtt-connection.js';
 import { Topics } from '../../../src/transport/topics.js';
+import { freePort } from '../../../scripts/lib/free-port.js';
+
+/** A free TCP port on loopback (outside the ephemeral range; see scripts/lib/free-port.ts). */
+export { freePort };
 
 /** Test harness for the fleet integration tests: real brokers, real agents, real SQLite files. */
 
@@ -27,19 +31,6 @@ export const MNIST_MLP = join(REPO, 'test/fixtures/models/mnist-mlp.onnx');
 /** Logs of agents under test: silent unless EDGETUNE_TEST_LOG=1. */
 export function testLogger(name: string): Logger {
   return process.env.EDGETUNE_TEST_LOG ? createLogger('debug', (l) => process.stderr.write(l), name) : silentLogger();
-}
-
-/** A free TCP port on loopback. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Poll `check` until it returns a truthy value; throws naming `what` after `timeoutMs`. */
