@@ -65,6 +65,7 @@ const RECOVERY: Record<string, RecoveryOptions | null> = {
   'no recovery': null,
   'next-layer recovery': { scope: 'next-layer', blockOutput: false },
   'sequential recovery': {},
+  'sequential, fixed ridge 1e-3 (before the held-out choice)': { ridge: 1e-3 },
 };
 /** Ablations of sequential recovery (MobileNetV2 model only). */
 const ABLATIONS: Record<string, RecoveryOptions> = {

@@ -199,7 +199,7 @@ export async function profilePruneGroups(model: OnnxModel, dataset: Dataset, opt
       if (refitted) {
         await recoverPrunedModel(
           { pruned, original: model, refitNodes: result.sinks.map((k) => k.node), channelMap: result.keptChannels, dataset: fit },
-          { scope: 'next-layer', maxSamples: refitSamples, ...(options.signal ? { signal: options.signal } : {}) },
+          { scope: 'next-layer', maxSamples: refitSamples, ridge: 1e-3, ...(options.signal ? { signal: options.signal } : {}) },
         );
       }
       losses.push(await judgeLoss(pruned));

@@ -11,6 +11,11 @@
  * (directly or through a BatchNormalization) is fitted to the original Add output minus the pruned network's other
  * operand, so it also cancels the error carried by the shortcut (the projection of an inverted residual is fitted
  * to the original block output).
+ *
+ * Each layer's ridge (pulling toward its current weights) is chosen on held-out samples: every fourth sample judges
+ * the ridges of {@link RIDGE_GRID} fitted on the others, and a layer none of them improves there is left as it was.
+ * A least-squares refit on a few images otherwise overfits them (PP-OCRv4 det: a text map that fires everywhere on
+ * photos it did not see; BENCHMARKS.md, issue 15).
  */
 import { CholeskyDecomposition, Matrix, solve } from 'ml-matrix';
 import type { OnnxModel, OnnxNode, Tensor } from '../onnx/ir.js';
@@ -23,6 +28,7 @@ import { feedsForBatch, type Dataset } from './dataset.js';
 import { floatInitializer } from './prune-channels.js';
 import { EdgetuneError } from '../util/errors.js';
 import { convGeometry as geometryOf, convPatch as patch } from './conv-patches.js';
+import { objectWeights, outputMapsOf, positionSampler } from './position-sampling.js';
 
 /** Which layers recovery refits: see the module comment. */
 export type RefitScope = 'next-layer' | 'sequential';
@@ -34,11 +40,14 @@ export interface RecoveryOptions {
   /** Rows of the least-squares problem per layer, at least 4× its unknowns where data allows (default 6000). */
   maxRows?: number;
   /**
-   * Ridge strength relative to the mean diagonal of XᵀX (default 1e-3). The ridge pulls each refit toward the layer's
-   * current (pruned original) weights, not toward zero: directions the data does not excite keep the original's
-   * weights, and a strong ridge approaches plain pruning instead of fading the layer.
+   * Ridge strength relative to the mean diagonal of XᵀX. The ridge pulls each refit toward the layer's current
+   * (pruned original) weights, not toward zero: directions the data does not excite keep the original's weights, and
+   * a strong ridge approaches plain pruning instead of fading the layer. Default 'held-out': each layer's ridge is
+   * chosen from {@link RIDGE_GRID} by the error on every fourth sample, fitted on the others, and the layer is left as
+   * it was when no ridge beats its current weights there (then refitted on all samples with the chosen ridge); with
+   * fewer than 4 samples a fixed 1e-3. A number fixes the ridge for every layer (applied when it lowers the fit error).
    */
-  ridge?: number;
+  ridge?: number | 'held-out';
   /** Refit layers (default true). */
   refit?: boolean;
   /** Which layers to refit: those whose input channels were removed, or every layer downstream (default 'sequential'). */
@@ -49,15 +58,43 @@ export interface RecoveryOptions {
   blockOutput?: boolean;
   /** Match BatchNormalization statistics to the original (default true). */
   batchNorm?: boolean;
+  /**
+   * Share of each layer's sampled rows drawn where the original's output maps stand out from their background (the
+   * objects of a dense-prediction model; see position-sampling.ts); the rest uniformly. Default 0 (uniform).
+   */
+  objectShare?: number;
   onProgress?: (stage: string, done: number, total: number) => void;
   signal?: AbortSignal;
 }
 
+/** Ridge strengths (× mean diagonal of XᵀX) recovery chooses from per layer, on held-out samples. */
+export const RIDGE_GRID: readonly number[] = [1e-3, 1e-2, 1e-1, 1, 10];
+/** Ridge used when it is not chosen on held-out samples (fewer than 4 samples). */
+const FIXED_RIDGE = 1e-3;
+/** Every HELD_OUT_EVERY-th sample judges the ridge (when there are at least that many samples). */
+const HELD_OUT_EVERY = 4;
+
 /** What recovery did, per layer. */
 export interface RecoveryReport {
   samples: number;
-  /** errorBefore/After: mean squared error per row of the layer's fit (summed over its outputs). */
-  refits: Array<{ node: string; kind: 'dense' | 'depthwise'; target: 'output' | 'block'; rows: number; unknowns: number; errorBefore: number; errorAfter: number; applied: boolean }>;
+  /**
+   * errorBefore/After: mean squared error per row of the layer's fit over all its rows (summed over its outputs).
+   * ridge: the ridge used. heldOutBefore/After: the same on the held-out samples, the current weights against the
+   * chosen ridge's fit on the other samples (null when the ridge was fixed).
+   */
+  refits: Array<{
+    node: string;
+    kind: 'dense' | 'depthwise';
+    target: 'output' | 'block';
+    rows: number;
+    unknowns: number;
+    errorBefore: number;
+    errorAfter: number;
+    ridge: number;
+    heldOutBefore: number | null;
+    heldOutAfter: number | null;
+    applied: boolean;
+  }>;
   batchNorms: number;
 }
 
@@ -74,6 +111,8 @@ export interface RecoveryInput {
 
 interface Piece {
   feeds: Record<string, Tensor>;
+  /** Index of the piece's first sample in the dataset order. */
+  firstSample: number;
 }
 
 function collectPieces(model: OnnxModel, dataset: Dataset, maxSamples: number): { pieces: Piece[]; samples: number } {
@@ -83,7 +122,7 @@ function collectPieces(model: OnnxModel, dataset: Dataset, maxSamples: number): 
     const batch = dataset.load(s);
     for (const p of feedsForBatch(model, batch)) {
       if (samples >= maxSamples) break;
-      pieces.push({ feeds: p.feeds });
+      pieces.push({ feeds: p.feeds, firstSample: samples });
       samples += p.end - p.start;
     }
   }
@@ -184,6 +223,17 @@ export class NormalEquations {
       }
     }
     this.filled = 0;
+  }
+  /** A new accumulator holding this one's rows and `other`'s (same shape). */
+  plus(other: NormalEquations): NormalEquations {
+    this.flush();
+    other.flush();
+    const sum = new NormalEquations(this.f, this.m);
+    for (let i = 0; i < this.a.length; i++) sum.a[i] = this.a[i]! + other.a[i]!;
+    for (let i = 0; i < this.b.length; i++) sum.b[i] = this.b[i]! + other.b[i]!;
+    sum.rows = this.rows + other.rows;
+    sum.yy = this.yy + other.yy;
+    return sum;
   }
   /** Σ‖y − Wᵀx‖² for W [f, m]. */
   error(w: Float64Array): number {
@@ -432,8 +482,50 @@ async function visitRows(
   }
 }
 
+/** Whether a row's sample judges the ridge (every HELD_OUT_EVERY-th sample), or null when the ridge is fixed. */
+function heldOutSplit(pieces: Piece[], samples: number, ridge: number | 'held-out'): ((row: RowPlan) => boolean) | null {
+  if (ridge !== 'held-out' || samples < HELD_OUT_EVERY) return null;
+  return (row) => (pieces[row.piece]!.firstSample + row.n) % HELD_OUT_EVERY === HELD_OUT_EVERY - 1;
+}
+
+/** A layer's solved refit: one solution per problem (one problem for a dense layer, one per channel for depthwise). */
+export interface LayerSolution {
+  solutions: Float64Array[];
+  /** The problems over all rows (fit and held-out), to report errors on. */
+  all: NormalEquations[];
+  ridge: number;
+  heldOutBefore: number | null;
+  heldOutAfter: number | null;
+}
+
+/**
+ * Solve a layer's problems with one ridge. With held-out problems, each ridge of {@link RIDGE_GRID} is fitted on
+ * `fit` and judged on `heldOut` (summed over the problems); the best is then solved on all rows.
+ */
+export function solveLayer(fit: NormalEquations[], heldOut: NormalEquations[] | null, current: Float64Array[], unregularised: number | null, ridge: number | 'held-out'): LayerSolution {
+  if (heldOut === null) {
+    const fixed = typeof ridge === 'number' ? ridge : FIXED_RIDGE;
+    return { solutions: fit.map((eq, k) => eq.solve(fixed, unregularised, current[k])), all: fit, ridge: fixed, heldOutBefore: null, heldOutAfter: null };
+  }
+  let before = 0;
+  for (let k = 0; k < fit.length; k++) before += heldOut[k]!.error(current[k]!);
+  let best = { ridge: RIDGE_GRID[0]!, error: Infinity };
+  for (const r of RIDGE_GRID) {
+    let error = 0;
+    for (let k = 0; k < fit.length; k++) error += heldOut[k]!.error(fit[k]!.solve(r, unregularised, current[k]));
+    if (error < best.error) best = { ridge: r, error };
+  }
+  const all = fit.map((eq, k) => eq.plus(heldOut[k]!));
+  return { solutions: all.map((eq, k) => eq.solve(best.ridge, unregularised, current[k])), all, ridge: best.ridge, heldOutBefore: before, heldOutAfter: best.error };
+}
+
+/** Per-row mean of a summed held-out error (null stays null). */
+function perRow(error: number | null, rows: number): number | null {
+  return error === null ? null : error / Math.max(1, rows);
+}
+
 /** Refit one Conv (group 1) / Gemm / MatMul to its stored targets; returns the report row. */
-async function refitDense(input: RecoveryInput, target: RefitTarget, pieces: Piece[], ridge: number): Promise<RefitRow | null> {
+async function refitDense(input: RecoveryInput, target: RefitTarget, pieces: Piece[], samples: number, ridge: number | 'held-out'): Promise<RefitRow | null> {
   const graph = input.pruned.graph;
   const { node } = target.plan;
   const op = node.opType;
@@ -449,13 +541,16 @@ async function refitDense(input: RecoveryInput, target: RefitTarget, pieces: Pie
   const kw = isConv ? geo.kw : 1;
   const hasBias = op !== 'MatMul';
   const f = cIn * kh * kw + (hasBias ? 1 : 0);
-  const eq = new NormalEquations(f, m);
+  const isHeldOut = heldOutSplit(pieces, samples, ridge);
+  const fitEq = new NormalEquations(f, m);
+  const heldEq = isHeldOut ? new NormalEquations(f, m) : null;
   const x = new Float64Array(f);
-  await visitRows(input, target, pieces, (xv, dims, { n, p }, y) => {
+  await visitRows(input, target, pieces, (xv, dims, row, y) => {
+    const { n, p } = row;
     if (!isConv) pickChannels(xv, dims, n, 0, null, x);
     else patch(xv, n, cIn, dims[2] ?? 1, dims[3] ?? 1, 0, cIn, Math.floor(p / target.outW), p % target.outW, geo, x);
     if (hasBias) x[f - 1] = 1;
-    eq.add(x, y);
+    (heldEq && isHeldOut!(row) ? heldEq : fitEq).add(x, y);
   });
   const wv = tensorToFloat32(w);
   const biasName = hasBias ? node.inputs[2] : undefined;
@@ -468,10 +563,12 @@ async function refitDense(input: RecoveryInput, target: RefitTarget, pieces: Pie
     for (let i = 0; i < inner; i++) current[i * m + k] = alpha * (isConv || transB ? wv[k * inner + i]! : wv[i * m + k]!);
     if (hasBias && bias) current[(f - 1) * m + k] = beta * (bias.length === m ? bias[k]! : bias[0]!);
   }
+  const layer = solveLayer([fitEq], heldEq && heldEq.rows > 0 ? [heldEq] : null, [current], hasBias ? f - 1 : null, ridge);
+  const eq = layer.all[0]!;
+  const solved = layer.solutions[0]!;
   const errorBefore = eq.error(current);
-  const solved = eq.solve(ridge, hasBias ? f - 1 : null, current);
   const errorAfter = eq.error(solved);
-  const applied = errorAfter < errorBefore;
+  const applied = layer.heldOutBefore !== null ? layer.heldOutAfter! < layer.heldOutBefore : errorAfter < errorBefore;
   if (applied) {
     const newW = new Float32Array(m * inner);
     for (let k = 0; k < m; k++) for (let i = 0; i < inner; i++) newW[isConv || transB ? k * inner + i : i * m + k] = solved[i * m + k]!;
@@ -487,7 +584,19 @@ async function refitDense(input: RecoveryInput, target: RefitTarget, pieces: Pie
     }
   }
   const rows = Math.max(1, eq.rows);
-  return { node: node.name || outName, kind: 'dense', target: target.plan.block ? 'block' : 'output', rows: eq.rows, unknowns: f * m, errorBefore: errorBefore / rows, errorAfter: errorAfter / rows, applied };
+  return {
+    node: node.name || outName,
+    kind: 'dense',
+    target: target.plan.block ? 'block' : 'output',
+    rows: eq.rows,
+    unknowns: f * m,
+    errorBefore: errorBefore / rows,
+    errorAfter: (applied ? errorAfter : errorBefore) / rows,
+    ridge: layer.ridge,
+    heldOutBefore: perRow(layer.heldOutBefore, heldEq?.rows ?? 0),
+    heldOutAfter: perRow(layer.heldOutAfter, heldEq?.rows ?? 0),
+    applied,
+  };
 }
 
 /** Write bias `b` ([M]) of `node`, adding a bias input when it has none. */
@@ -504,7 +613,7 @@ function setBias(model: OnnxModel, node: OnnxNode, b: Float32Array, label: strin
 }
 
 /** Refit a depthwise Conv channel by channel: each channel is its own problem with kh·kw + 1 unknowns. */
-async function refitDepthwise(input: RecoveryInput, target: RefitTarget, pieces: Piece[], ridge: number): Promise<RefitRow | null> {
+async function refitDepthwise(input: RecoveryInput, target: RefitTarget, pieces: Piece[], samples: number, ridge: number | 'held-out'): Promise<RefitRow | null> {
   const graph = input.pruned.graph;
   const { node } = target.plan;
   const w = graph.initializers.get(node.inputs[1]!)!;
@@ -513,17 +622,20 @@ async function refitDepthwise(input: RecoveryInput, target: RefitTarget, pieces:
   const geo = geometryOf(node, w);
   const inner = geo.kh * geo.kw;
   const f = inner + 1;
-  const eqs = Array.from({ length: m }, () => new NormalEquations(f, 1));
+  const isHeldOut = heldOutSplit(pieces, samples, ridge);
+  const fitEqs = Array.from({ length: m }, () => new NormalEquations(f, 1));
+  const heldEqs = isHeldOut ? Array.from({ length: m }, () => new NormalEquations(f, 1)) : null;
   const x = new Float64Array(f);
   const yk = new Float64Array(1);
-  await visitRows(input, target, pieces, (xv, dims, { n, p }, y) => {
-    const oy = Math.floor(p / target.outW);
-    const ox = p % target.outW;
+  await visitRows(input, target, pieces, (xv, dims, row, y) => {
+    const oy = Math.floor(row.p / target.outW);
+    const ox = row.p % target.outW;
+    const into = heldEqs && isHeldOut!(row) ? heldEqs : fitEqs;
     for (let k = 0; k < m; k++) {
-      patch(xv, n, m, dims[2] ?? 1, dims[3] ?? 1, k, k + 1, oy, ox, geo, x);
+      patch(xv, row.n, m, dims[2] ?? 1, dims[3] ?? 1, k, k + 1, oy, ox, geo, x);
       x[f - 1] = 1;
       yk[0] = y[k]!;
-      eqs[k]!.add(x, yk);
+      into[k]!.add(x, yk);
     }
   });
   const wv = tensorToFloat32(w);
@@ -534,16 +646,22 @@ async function refitDepthwise(input: RecoveryInput, target: RefitTarget, pieces:
   let before = 0;
   let after = 0;
   let applied = false;
-  const current = new Float64Array(f);
-  for (let k = 0; k < m; k++) {
+  const currents = Array.from({ length: m }, (_, k) => {
+    const current = new Float64Array(f);
     for (let i = 0; i < inner; i++) current[i] = wv[k * inner + i]!;
     current[inner] = bias ? bias[k]! : 0;
     newB[k] = current[inner]!;
-    const e0 = eqs[k]!.error(current);
-    const solved = eqs[k]!.solve(ridge, inner, current);
+    return current;
+  });
+  const layer = solveLayer(fitEqs, heldEqs && heldEqs[0]!.rows > 0 ? heldEqs : null, currents, inner, ridge);
+  const layerHelps = layer.heldOutBefore === null || layer.heldOutAfter! < layer.heldOutBefore;
+  const eqs = layer.all;
+  for (let k = 0; k < m; k++) {
+    const e0 = eqs[k]!.error(currents[k]!);
+    const solved = layer.solutions[k]!;
     const e1 = eqs[k]!.error(solved);
     before += e0;
-    if (e1 < e0) {
+    if (layerHelps && e1 < e0) {
       for (let i = 0; i < inner; i++) newW[k * inner + i] = solved[i]!;
       newB[k] = solved[inner]!;
       applied = true;
@@ -555,7 +673,20 @@ async function refitDepthwise(input: RecoveryInput, target: RefitTarget, pieces:
     setBias(input.pruned, node, newB, node.outputs[0]!);
   }
   const rows = Math.max(1, eqs[0]?.rows ?? 0);
-  return { node: node.name || node.outputs[0]!, kind: 'depthwise', target: target.plan.block ? 'block' : 'output', rows: eqs[0]?.rows ?? 0, unknowns: f * m, errorBefore: before / rows, errorAfter: after / rows, applied };
+  const heldRows = heldEqs?.[0]?.rows ?? 0;
+  return {
+    node: node.name || node.outputs[0]!,
+    kind: 'depthwise',
+    target: target.plan.block ? 'block' : 'output',
+    rows: eqs[0]?.rows ?? 0,
+    unknowns: f * m,
+    errorBefore: before / rows,
+    errorAfter: after / rows,
+    ridge: layer.ridge,
+    heldOutBefore: perRow(layer.heldOutBefore, heldRows),
+    heldOutAfter: perRow(layer.heldOutAfter, heldRows),
+    applied,
+  };
 }
 
 async function matchBatchNorm(input: RecoveryInput, node: OnnxNode, pieces: Piece[], theirs: Moments): Promise<boolean> {
@@ -642,7 +773,7 @@ function planLayers(input: RecoveryInput, options: RecoveryOptions): LayerPlan[]
 export async function recoverPrunedModel(input: RecoveryInput, options: RecoveryOptions = {}): Promise<RecoveryReport> {
   const maxSamples = options.maxSamples ?? 512;
   const maxRows = options.maxRows ?? 6000;
-  const ridge = options.ridge ?? 1e-3;
+  const ridge = options.ridge ?? 'held-out';
   const { pieces, samples } = collectPieces(input.pruned, input.dataset, maxSamples);
   const graph = input.pruned.graph;
   const nodes = graph.nodes;
@@ -662,11 +793,15 @@ export async function recoverPrunedModel(input: RecoveryInput, options: Recovery
   const targets = new Map<OnnxNode, RefitTarget>();
   const moments = new Map<OnnxNode, Moments>();
   const yRows = new Map<OnnxNode, number[]>();
-  const names = [...new Set(work.map((n) => (n.opType === 'BatchNormalization' ? n.inputs[0]! : planOf.get(n)!.targetName)))];
+  const objectShare = options.objectShare ?? 0;
+  const outputNames = objectShare > 0 ? input.original.graph.outputs.map((o) => o.name) : [];
+  const names = [...new Set([...work.map((n) => (n.opType === 'BatchNormalization' ? n.inputs[0]! : planOf.get(n)!.targetName)), ...outputNames])];
   const origRunner = await runnerWithOutputs(cloneModel(input.original), names);
   try {
     for (let pi = 0; pi < pieces.length; pi++) {
       const outs = await origRunner.run(pieces[pi]!.feeds, names);
+      const outputs = outputNames.map((name) => ({ values: tensorToFloat32(outs.get(name)!), dims: outs.get(name)!.dims }));
+      const samplers = new Map<string, () => number>();
       for (const node of work) {
         if (node.opType === 'BatchNormalization') {
           const t = outs.get(node.inputs[0]!)!;
@@ -697,8 +832,15 @@ export async function recoverPrunedModel(input: RecoveryInput, options: Recovery
         const y = new Float64Array(m);
         for (let n = 0; n < batch; n++) {
           const take = perSample >= positions ? positions : Math.floor(perSample) + (rand() < perSample - Math.floor(perSample) ? 1 : 0);
+          const key = `${n}:${t.dims[2] ?? 1}x${t.dims[3] ?? 1}`;
+          let sample = samplers.get(key);
+          if (!sample) {
+            const weights = t.dims.length === 4 && outputs.length ? objectWeights(outputMapsOf(outputs, n), t.dims[2]!, t.dims[3]!) : new Float64Array(positions);
+            sample = positionSampler(weights, objectShare, rand);
+            samplers.set(key, sample);
+          }
           for (let r = 0; r < take; r++) {
-            const p = take === positions ? r : Math.floor(rand() * positions);
+            const p = take === positions ? r : sample();
             target.rows.push({ piece: pi, n, p });
             pickChannels(vals, t.dims, n, p, channels, y);
             for (let k = 0; k < m; k++) ys.push(y[k]!);
@@ -719,7 +861,7 @@ export async function recoverPrunedModel(input: RecoveryInput, options: Recovery
       if (await matchBatchNorm(input, node, pieces, moments.get(node)!)) report.batchNorms++;
     } else {
       const target = targets.get(node)!;
-      const row = target.plan.kind === 'depthwise' ? await refitDepthwise(input, target, pieces, ridge) : await refitDense(input, target, pieces, ridge);
+      const row = target.plan.kind === 'depthwise' ? await refitDepthwise(input, target, pieces, samples, ridge) : await refitDense(input, target, pieces, samples, ridge);
       if (row) report.refits.push(row);
     }
     options.onProgress?.('recover', ++done, work.length);
