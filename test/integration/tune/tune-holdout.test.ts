@@ -1,7 +1,8 @@
 /**
  * Issue 13: tune judges candidates on data they were not fitted to. On 256 labelled digits, a pruned MLP whose
- * recovery is fitted to those digits looks lossless on them and loses more than the bound on 2,000 digits it never
- * saw: judged on its own fitting data (--no-holdout) it is chosen; judged on the held-out half of the split (the
+ * recovery is fitted to those digits loses less on them than the bound and more than the bound on 2,000 digits it
+ * never saw (ratio 0.75: 1.17 pp on its fitting digits, 2.10 pp on the unseen ones, 2026-12-03; before recovery chose
+ * its ridge on held-out samples, ratio 0.6 looked lossless on them): judged on its own fitting data (--no-holdout) it is chosen; judged on the held-out half of the split (the
  * default) it is rejected and the chosen variant holds the bound on the unseen digits. A collapsed candidate is
  * never profiled, put on the front or chosen.
  */
@@ -20,7 +21,7 @@ const DATA = 'test/fixtures/data/mnist-calib-flat'; // 256 labelled digits
 const HELD_OUT = 'test/fixtures/data/mnist-test-flat'; // 2,000 digits no tune sees
 const FAST = { iterations: 5, warmup: 1, energy: 'off' as const };
 const spec = (id: string, steps: CandidateSpec['steps']): CandidateSpec => ({ id, steps, origin: 'extra', note: id });
-const PRUNE = spec('prune-0.6', [{ method: 'prune', options: { ratio: 0.6 } }]);
+const PRUNE = spec('prune-0.75', [{ method: 'prune', options: { ratio: 0.75 } }]);
 const COLLAPSE = spec('sparsity-0.999', [{ method: 'sparsity', options: { ratio: 0.999 } }]);
 const INT8_DYN = spec('int8-dyn', [{ method: 'int8-dynamic', options: {} }]);
 const PRUNE_HARD = spec('prune-0.9', [{ method: 'prune', options: { ratio: 0.9 } }]);
@@ -43,7 +44,7 @@ describe('tune: a choice that passes on its fitting data but fails on unseen dat
   let fitted: TuneResult;
   let heldOut: TuneResult;
   beforeAll(async () => {
-    const constraints = { maxAccuracyDropPp: 1 };
+    const constraints = { maxAccuracyDropPp: 1.5 };
     // The old judgement: point estimates on the fitting data. Objective size: the choice must not hang on how a
     // loaded machine times two sub-millisecond MLPs (under latency it flipped to fp32 when the intervals overlapped).
     fitted = await run({ constraints, candidates: [PRUNE, COLLAPSE], noHoldout: true, confidence: 0, objective: 'size' });
@@ -53,31 +54,32 @@ describe('tune: a choice that passes on its fitting data but fails on unseen dat
   it('judged as before, by point estimate on the data it was fitted to (--no-holdout --confidence 0), the pruned model is chosen and misses the bound on unseen digits', async () => {
     expect(fitted.settings.judgedOn).toBe('calibration');
     expect(fitted.notes.join('\n')).toMatch(/accuracy judged on calibration data \(--no-holdout\)/);
-    expect(fitted.chosen).toBe('prune-0.6');
-    expect(byId(fitted, 'prune-0.6').accuracy!.judgedOn).toBe('calibration');
-    expect(await heldOutDropPp(byId(fitted, 'prune-0.6').modelPath!)).toBeGreaterThan(1);
+    expect(fitted.chosen).toBe('prune-0.75');
+    expect(byId(fitted, 'prune-0.75').accuracy!.judgedOn).toBe('calibration');
+    expect(byId(fitted, 'prune-0.75').accuracy!.drop).toBeLessThanOrEqual(1.5);
+    expect(await heldOutDropPp(byId(fitted, 'prune-0.75').modelPath!)).toBeGreaterThan(1.5);
   });
 
   it('judged on the held-out half of the split, it is rejected and the choice holds the bound on unseen digits', async () => {
     expect(heldOut.settings.judgedOn).toBe('validation');
     expect(heldOut.settings.split).toMatchObject({ fit: { samples: 128 }, validation: { samples: 128 }, stratified: true });
-    const pruned = byId(heldOut, 'prune-0.6');
+    const pruned = byId(heldOut, 'prune-0.75');
     expect(pruned.state).toBe('rejected');
     expect(pruned.accuracy).toMatchObject({ metric: 'top1', samples: 128, judgedOn: 'validation', confidence: 0.95 });
-    expect(pruned.accuracy!.ci[1]).toBeGreaterThan(1);
+    expect(pruned.accuracy!.ci[1]).toBeGreaterThan(1.5);
     expect(pruned.reason).toMatch(/95 % interval .* 128 samples/);
-    expect(heldOut.chosen).not.toBe('prune-0.6');
+    expect(heldOut.chosen).not.toBe('prune-0.75');
     const chosen = byId(heldOut, heldOut.chosen!);
     const path = chosen.modelPath ?? MLP;
-    expect(await heldOutDropPp(path)).toBeLessThanOrEqual(1);
+    expect(await heldOutDropPp(path)).toBeLessThanOrEqual(1.5);
   });
 
   it('a stored rejection is restated against the bound of the run that reuses it', async () => {
     const tighter = await tuneModel({ modelPath: MLP, dataDir: DATA, workDir: heldOut.settings.workDir, detected, profile: FAST, constraints: { maxAccuracyDropPp: 0.5 }, candidates: [PRUNE, COLLAPSE] });
-    const pruned = byId(tighter, 'prune-0.6');
+    const pruned = byId(tighter, 'prune-0.75');
     expect(pruned.resumed).toBe(true);
     expect(pruned.reason).toMatch(/the 0\.5 pp bound|a 0\.5 pp bound/);
-    expect(pruned.reason).not.toMatch(/\b1 pp bound/);
+    expect(pruned.reason).not.toMatch(/\b1\.5 pp bound/);
   });
 
   it('the collapsed candidate is rejected in both, before profiling, and never on the front', () => {
