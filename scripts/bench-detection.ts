@@ -125,6 +125,7 @@ const ALL_VARIANTS: Variant[] = [
   { id: 'fp32', build: async (_d, fp32) => fp32 },
   { id: 'int8', build: (d, fp32, calib, out) => compress(d, fp32, calib, out, { method: 'int8' }) },
   { id: 'fp16', build: (d, fp32, calib, out) => compress(d, fp32, calib, out, { method: 'fp16' }) },
+  { id: 'prune-0.1', build: (d, fp32, calib, out) => compress(d, fp32, calib, out, { method: 'prune', ratio: 0.1 }) },
   { id: 'prune-0.25', build: (d, fp32, calib, out) => compress(d, fp32, calib, out, { method: 'prune', ratio: 0.25 }) },
   { id: 'prune-0.25+int8', build: async (d, fp32, calib, out) => compress(d, await compress(d, fp32, calib, `${out}.prune.onnx`, { method: 'prune', ratio: 0.25 }), calib, out, { method: 'int8' }) },
   { id: 'lowrank-0.5', build: (d, fp32, calib, out) => compress(d, fp32, calib, out, { method: 'lowrank', ratio: 0.5 }) },

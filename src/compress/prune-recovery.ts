@@ -28,7 +28,6 @@ import { feedsForBatch, type Dataset } from './dataset.js';
 import { floatInitializer } from './prune-channels.js';
 import { EdgetuneError } from '../util/errors.js';
 import { convGeometry as geometryOf, convPatch as patch } from './conv-patches.js';
-import { objectWeights, outputMapsOf, positionSampler } from './position-sampling.js';
 
 /** Which layers recovery refits: see the module comment. */
 export type RefitScope = 'next-layer' | 'sequential';
@@ -58,11 +57,6 @@ export interface RecoveryOptions {
   blockOutput?: boolean;
   /** Match BatchNormalization statistics to the original (default true). */
   batchNorm?: boolean;
-  /**
-   * Share of each layer's sampled rows drawn where the original's output maps stand out from their background (the
-   * objects of a dense-prediction model; see position-sampling.ts); the rest uniformly. Default 0 (uniform).
-   */
-  objectShare?: number;
   onProgress?: (stage: string, done: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -793,15 +787,11 @@ export async function recoverPrunedModel(input: RecoveryInput, options: Recovery
   const targets = new Map<OnnxNode, RefitTarget>();
   const moments = new Map<OnnxNode, Moments>();
   const yRows = new Map<OnnxNode, number[]>();
-  const objectShare = options.objectShare ?? 0;
-  const outputNames = objectShare > 0 ? input.original.graph.outputs.map((o) => o.name) : [];
-  const names = [...new Set([...work.map((n) => (n.opType === 'BatchNormalization' ? n.inputs[0]! : planOf.get(n)!.targetName)), ...outputNames])];
+  const names = [...new Set(work.map((n) => (n.opType === 'BatchNormalization' ? n.inputs[0]! : planOf.get(n)!.targetName)))];
   const origRunner = await runnerWithOutputs(cloneModel(input.original), names);
   try {
     for (let pi = 0; pi < pieces.length; pi++) {
       const outs = await origRunner.run(pieces[pi]!.feeds, names);
-      const outputs = outputNames.map((name) => ({ values: tensorToFloat32(outs.get(name)!), dims: outs.get(name)!.dims }));
-      const samplers = new Map<string, () => number>();
       for (const node of work) {
         if (node.opType === 'BatchNormalization') {
           const t = outs.get(node.inputs[0]!)!;
@@ -832,15 +822,8 @@ export async function recoverPrunedModel(input: RecoveryInput, options: Recovery
         const y = new Float64Array(m);
         for (let n = 0; n < batch; n++) {
           const take = perSample >= positions ? positions : Math.floor(perSample) + (rand() < perSample - Math.floor(perSample) ? 1 : 0);
-          const key = `${n}:${t.dims[2] ?? 1}x${t.dims[3] ?? 1}`;
-          let sample = samplers.get(key);
-          if (!sample) {
-            const weights = t.dims.length === 4 && outputs.length ? objectWeights(outputMapsOf(outputs, n), t.dims[2]!, t.dims[3]!) : new Float64Array(positions);
-            sample = positionSampler(weights, objectShare, rand);
-            samplers.set(key, sample);
-          }
           for (let r = 0; r < take; r++) {
-            const p = take === positions ? r : sample();
+            const p = take === positions ? r : Math.floor(rand() * positions);
             target.rows.push({ piece: pi, n, p });
             pickChannels(vals, t.dims, n, p, channels, y);
             for (let k = 0; k < m; k++) ys.push(y[k]!);
