@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { DataType } from '../onnx/dtype.js';
 import type { OnnxModel } from '../onnx/ir.js';
+import { restoreFloatWeights } from './float-weights.js';
 import { cloneModel } from '../onnx/ir.js';
 import { encodeModel } from '../onnx/model-codec.js';
 import { inferTensorTypes } from '../onnx/shape-inference.js';
@@ -95,6 +96,9 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
   // quarters only, so that judgement is on data it did not see; the model before it is kept to go back to.
   const autoSplit = options.calibration === 'auto' && dataset.setNames.length >= AUTO_MIN_SETS ? autoCalibrationSplit(dataset.setNames.length) : null;
   const unrounded = rounding && autoSplit ? cloneModel(model) : null;
+  // Layers the mixed-precision search keeps float get back the weights and bias they had before adaptive rounding
+  // and bias correction fitted them to int8 (equalization before this point is exact and stays).
+  const floatWeights = options.keepFloatMode === 'auto' ? cloneModel(model) : null;
   const adaptiveRounding = !rounding
     ? null
     : await roundWeightsAdaptively(model, autoSplit ? subsetOf(dataset, autoSplit.fit) : dataset, {
@@ -131,7 +135,11 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
         })
       : null;
   lap('bias correction');
-  const quantize = (keepFloat: ReadonlySet<string>): PassResult => quantizeInt8(cloneModel(model), types, calibration.ranges, { ...options, keepFloat });
+  const quantize = (keepFloat: ReadonlySet<string>): PassResult => {
+    const copy = cloneModel(model);
+    if (floatWeights) restoreFloatWeights(copy, floatWeights, keepFloat);
+    return quantizeInt8(copy, types, calibration.ranges, { ...options, keepFloat });
+  };
   const mode = options.keepFloatMode ?? 'none';
   const base = {
     calibration: { method: calibration.method, samples: calibration.samples, ...(calibration.chosen ? { chosen: calibration.chosen } : {}), ...(auto ? { auto: auto.report } : {}) },
