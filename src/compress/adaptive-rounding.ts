@@ -9,6 +9,10 @@
  * The pass writes the chosen int8-grid values back into the float weights (ŵ = s·q, at the scale per-channel
  * quantization will compute, the channel's largest element kept where it is), so the quantizer's nearest rounding
  * reproduces them exactly and the float model in between already carries the int8 weights. Mutates `model`.
+ *
+ * Each layer is judged before it is rounded: with 6 or more calibration sets, every third set is held out, the
+ * rounding fitted to the others must lower the layer's output error on the held-out sets' covariance, and only then
+ * is the layer rounded again on all sets; otherwise it keeps nearest rounding (named in `skipped`).
  */
 import { DataType } from '../onnx/dtype.js';
 import type { OnnxModel, OnnxNode, Tensor } from '../onnx/ir.js';
@@ -28,7 +32,7 @@ import { EdgetuneError } from '../util/errors.js';
 
 /** Tunables of adaptive rounding. */
 export interface AdaptiveRoundingOptions {
-  /** Calibration sets read (default 8). */
+  /** Calibration sets read (default 12: with 6 or more, every third judges the rounding fitted to the others). */
   maxSets?: number;
   /** Input patches sampled per layer (default 4096; fewer measurably lowered M-LSD's fidelity). */
   rowsPerLayer?: number;
@@ -62,7 +66,21 @@ export interface AdaptiveRoundingReport {
    * Per layer: the output error of nearest and adaptive rounding (δᵀCδ summed over channels) and, as SQNR, against
    * the output's own variance (wᵀCw): how faithful the layer's int8 weights are on this data.
    */
-  perLayer: Array<{ node: string; kind: 'dense' | 'depthwise'; rows: number; flipped: number; errorNearest: number; errorAdaptive: number; sqnrNearestDb: number; sqnrAdaptiveDb: number }>;
+  perLayer: Array<{
+    node: string;
+    kind: 'dense' | 'depthwise';
+    rows: number;
+    flipped: number;
+    errorNearest: number;
+    errorAdaptive: number;
+    sqnrNearestDb: number;
+    sqnrAdaptiveDb: number;
+    /**
+     * The output error on the held-out calibration sets of rounding fitted to the others, relative to nearest
+     * rounding's (below 1: it generalises); null when too few sets were given to hold some out.
+     */
+    heldOutErrorRatio: number | null;
+  }>;
 }
 
 /**
@@ -134,12 +152,35 @@ interface Target {
   geo: ConvGeometry | null;
   /** Gemm with transB = 0 stores W as [K, N]. */
   transposed: boolean;
+  /** Input moments on the sets rounding is fitted to, and on the held-out sets that judge it. */
+  fit: PatchMoments;
+  held: PatchMoments;
+}
+
+/** Σx and Σxxᵀ of a layer's sampled input patches. */
+interface PatchMoments {
   /** Σx per covariance block (one block for dense, one per channel for depthwise). */
   sums: Float64Array;
   /** Σxxᵀ: dense layers accumulate in 64-row blocks (XᵀX of a whole layer does not fit in cache); depthwise per channel. */
   dense: NormalEquations | null;
   products: Float64Array;
   rows: number;
+}
+
+function emptyMoments(kind: 'dense' | 'depthwise', f: number, m: number): PatchMoments {
+  return kind === 'dense'
+    ? { sums: new Float64Array(f), dense: new NormalEquations(f, 0), products: new Float64Array(0), rows: 0 }
+    : { sums: new Float64Array(m * f), dense: null, products: new Float64Array(m * f * f), rows: 0 };
+}
+
+/** The moments of both sets of rows together. */
+function mergedMoments(a: PatchMoments, b: PatchMoments): PatchMoments {
+  return {
+    sums: a.sums.map((v, i) => v + b.sums[i]!),
+    dense: a.dense && b.dense ? a.dense.plus(b.dense) : null,
+    products: a.products.map((v, i) => v + b.products[i]!),
+    rows: a.rows + b.rows,
+  };
 }
 
 function targetsOf(model: OnnxModel, keepFloat: ReadonlySet<string>, maxInputs: number, skipped: AdaptiveRoundingReport['skipped']): Target[] {
@@ -165,7 +206,7 @@ function targetsOf(model: OnnxModel, keepFloat: ReadonlySet<string>, maxInputs: 
         skipped.push({ node: label, reason: `${f} inputs per output, above the covariance budget (${maxInputs})` });
         continue;
       }
-      targets.push({ node, kind: 'dense', weight, m, f, geo: null, transposed, sums: new Float64Array(f), dense: new NormalEquations(f, 0), products: new Float64Array(0), rows: 0 });
+      targets.push({ node, kind: 'dense', weight, m, f, geo: null, transposed, fit: emptyMoments('dense', f, m), held: emptyMoments('dense', f, m) });
       continue;
     }
     if (weight.dims.length !== 4 || attrString(node, 'auto_pad', 'NOTSET') !== 'NOTSET') continue;
@@ -179,16 +220,16 @@ function targetsOf(model: OnnxModel, keepFloat: ReadonlySet<string>, maxInputs: 
         skipped.push({ node: label, reason: `${f} inputs per output, above the covariance budget (${maxInputs})` });
         continue;
       }
-      targets.push({ node, kind: 'dense', weight, m, f, geo, transposed: false, sums: new Float64Array(f), dense: new NormalEquations(f, 0), products: new Float64Array(0), rows: 0 });
+      targets.push({ node, kind: 'dense', weight, m, f, geo, transposed: false, fit: emptyMoments('dense', f, m), held: emptyMoments('dense', f, m) });
     } else if (group === m && weight.dims[1] === 1) {
-      targets.push({ node, kind: 'depthwise', weight, m, f: kk, geo, transposed: false, sums: new Float64Array(m * kk), dense: null, products: new Float64Array(m * kk * kk), rows: 0 });
+      targets.push({ node, kind: 'depthwise', weight, m, f: kk, geo, transposed: false, fit: emptyMoments('depthwise', kk, m), held: emptyMoments('depthwise', kk, m) });
     }
   }
   return targets;
 }
 
-/** Accumulate Σx and Σxxᵀ of `rows` sampled input patches of `t` from its input activation `x`. */
-function accumulate(t: Target, x: Tensor, rows: number, random: () => number): void {
+/** Accumulate into `into` Σx and Σxxᵀ of `rows` sampled input patches of `t` from its input activation `x`. */
+function accumulate(t: Target, into: PatchMoments, x: Tensor, rows: number, random: () => number): void {
   const xv = tensorToFloat32(x);
   const dims = x.dims;
   const f = t.f;
@@ -199,8 +240,8 @@ function accumulate(t: Target, x: Tensor, rows: number, random: () => number): v
     for (let r = 0; r < Math.min(rows, n); r++) {
       const i = rows >= n ? r : Math.floor(random() * n);
       for (let k = 0; k < f; k++) patch[k] = xv[i * f + k]!;
-      addDense(t, patch);
-      t.rows++;
+      addDense(into, f, patch);
+      into.rows++;
     }
     return;
   }
@@ -216,17 +257,17 @@ function accumulate(t: Target, x: Tensor, rows: number, random: () => number): v
     const oy = Math.floor((p % (oh * ow)) / ow);
     const ox = p % ow;
     convPatch(xv, s, c, h, wd, 0, c, oy, ox, t.geo, patch);
-    if (t.dense) addDense(t, patch);
-    else for (let ch = 0; ch < t.m; ch++) addOuter(t.sums, t.products, patch, ch, f);
-    t.rows++;
+    if (into.dense) addDense(into, f, patch);
+    else for (let ch = 0; ch < t.m; ch++) addOuter(into.sums, into.products, patch, ch, f);
+    into.rows++;
   }
 }
 
 const NO_TARGETS = new Float64Array(0);
 
-function addDense(t: Target, x: Float64Array): void {
-  for (let i = 0; i < t.f; i++) t.sums[i]! += x[i]!;
-  t.dense!.add(x, NO_TARGETS);
+function addDense(into: PatchMoments, f: number, x: Float64Array): void {
+  for (let i = 0; i < f; i++) into.sums[i]! += x[i]!;
+  into.dense!.add(x, NO_TARGETS);
 }
 
 /** Block `b` of size f: sums[b·f + i] += x_i, products[b·f² + i·f + j] += x_i·x_j (j ≥ i; mirrored on use). */
@@ -250,20 +291,20 @@ const MIN_ROWS = 256;
 const ROWS_PER_INPUT = 4;
 
 /**
- * Covariance of block `b` (f×f, full) and the mean, from the accumulated sums. Shrunk toward its diagonal by
- * α = f / (f + rows) (under a diagonal covariance nearest rounding is optimal): with few rows per input, the
- * off-diagonal terms are mostly sampling noise, and fitting rounding to them overfits the calibration photos.
+ * Covariance of block `b` (f×f, full) and the mean, from the accumulated sums. To fit rounding (`shrunk`), shrunk
+ * toward its diagonal by α = f / (f + rows) (under a diagonal covariance nearest rounding is optimal): with few rows
+ * per input, the off-diagonal terms are mostly sampling noise, and fitting rounding to them overfits the calibration
+ * photos. To judge it, as measured.
  */
-function covarianceOf(t: Target, b: number): { cov: Float64Array; mean: Float64Array } {
-  const f = t.f;
-  const n = Math.max(t.rows, 1);
+function covarianceOf(f: number, moments: PatchMoments, b: number, shrunk = true): { cov: Float64Array; mean: Float64Array } {
+  const n = Math.max(moments.rows, 1);
   const mean = new Float64Array(f);
-  for (let i = 0; i < f; i++) mean[i] = t.sums[b * f + i]! / n;
+  for (let i = 0; i < f; i++) mean[i] = moments.sums[b * f + i]! / n;
   const cov = new Float64Array(f * f);
-  const shrink = f / (f + n);
-  t.dense?.flush();
-  const products = t.dense ? t.dense.a : t.products;
-  const po = t.dense ? 0 : b * f * f;
+  const shrink = shrunk ? f / (f + n) : 0;
+  moments.dense?.flush();
+  const products = moments.dense ? moments.dense.a : moments.products;
+  const po = moments.dense ? 0 : b * f * f;
   for (let i = 0; i < f; i++) {
     for (let j = i; j < f; j++) {
       const v = (products[po + i * f + j]! / n - mean[i]! * mean[j]!) * (i === j ? 1 : 1 - shrink);
@@ -285,8 +326,11 @@ export async function roundWeightsAdaptively(model: OnnxModel, dataset: Dataset,
   const targets = targetsOf(model, options.keepFloat ?? new Set(), options.maxInputsPerOutput ?? Math.floor(maxRows / ROWS_PER_INPUT), skipped);
   const report: AdaptiveRoundingReport = { kept: true, notApplied: null, samples: 0, layers: 0, flipped: 0, meanErrorRatio: 1, skipped, perLayer: [] };
   if (targets.length === 0 || dataset.setNames.length === 0) return report;
-  const sets = Math.min(dataset.setNames.length, options.maxSets ?? 8);
-  const rowsPerSet = Math.ceil(maxRows / sets);
+  const sets = Math.min(dataset.setNames.length, options.maxSets ?? 12);
+  const judged = (s: number): boolean => sets >= MIN_SETS_TO_JUDGE && s % 3 === 2;
+  let fitSets = 0;
+  for (let s = 0; s < sets; s++) if (!judged(s)) fitSets++;
+  const rowsPerSet = Math.ceil(maxRows / fitSets);
   // The inputs of every target as extra outputs of the float model.
   const probe = cloneModel(model);
   const inputs = [...new Set(targets.map((t) => t.node.inputs[0]!))];
@@ -300,7 +344,7 @@ export async function roundWeightsAdaptively(model: OnnxModel, dataset: Dataset,
       const batch = dataset.load(s);
       for (const piece of feedsForBatch(model, batch)) {
         const out = await runner.run(piece.feeds, inputs).catch(refuseModelRunFailure('the model', batch.set));
-        for (const t of targets) accumulate(t, out.get(t.node.inputs[0]!)!, rowsPerSet, random);
+        for (const t of targets) accumulate(t, judged(s) ? t.held : t.fit, out.get(t.node.inputs[0]!)!, rowsPerSet, random);
         report.samples += piece.end - piece.start;
       }
     }
@@ -318,61 +362,145 @@ export async function roundWeightsAdaptively(model: OnnxModel, dataset: Dataset,
   let sumAdaptive = 0;
   for (const t of targets) {
     const label = t.node.name || t.node.outputs[0]!;
-    if (t.rows < Math.max(MIN_ROWS, ROWS_PER_INPUT * t.f)) {
-      skipped.push({ node: label, reason: `${t.rows} input rows sampled for ${t.f} inputs per output` });
+    const all = t.held.rows > 0 ? mergedMoments(t.fit, t.held) : t.fit;
+    if (all.rows < Math.max(MIN_ROWS, ROWS_PER_INPUT * t.f)) {
+      skipped.push({ node: label, reason: `${all.rows} input rows sampled for ${t.f} inputs per output` });
       continue;
     }
     const wv = tensorToFloat32(t.weight);
-    const snapped = new Float32Array(wv);
-    const biasShift = new Float32Array(t.m);
-    let flipped = 0;
-    let errorNearest = 0;
-    let errorAdaptive = 0;
-    let signal = 0;
-    const shared = t.kind === 'dense' ? covarianceOf(t, 0) : null;
-    const w = new Float64Array(t.f);
-    for (let k = 0; k < t.m; k++) {
-      const at = (i: number): number => (t.transposed ? i * t.m + k : k * t.f + i);
-      let absMax = 0;
-      let fixed = -1;
-      for (let i = 0; i < t.f; i++) {
-        w[i] = wv[at(i)]!;
-        if (Math.abs(w[i]!) > absMax) {
-          absMax = Math.abs(w[i]!);
-          fixed = i;
-        }
+    // Judged first: rounding fitted to the fit sets must lower the layer's output error on the held-out sets.
+    let heldOutErrorRatio: number | null = null;
+    if (t.held.rows >= MIN_HELD_ROWS) {
+      const trial = roundLayer(t, t.fit, wv, qmin, qmax);
+      const judged = heldOutErrors(t, trial.snapped, wv, qmin, qmax);
+      heldOutErrorRatio = judged.nearest > 0 ? judged.adaptive / judged.nearest : 1;
+      if (!(judged.adaptive < judged.nearest)) {
+        skipped.push({ node: label, reason: `rounding fitted to ${fitSets} set(s) did not lower the output error on ${sets - fitSets} held-out set(s) (${heldOutErrorRatio.toFixed(2)}× nearest's): nearest kept` });
+        continue;
       }
-      if (absMax === 0) continue;
-      const scale = computeQuantParams(-absMax, absMax, qmin, qmax, true).scale;
-      const { cov, mean } = shared ?? covarianceOf(t, k);
-      const r = roundChannelAdaptively(w, scale, qmin, qmax, cov, fixed);
-      for (let i = 0; i < t.f; i++) {
-        let row = 0;
-        for (let j = 0; j < t.f; j++) row += cov[i * t.f + j]! * w[j]!;
-        signal += w[i]! * row;
-      }
-      flipped += r.flipped;
-      errorNearest += r.errorNearest;
-      errorAdaptive += r.errorAdaptive;
-      let shift = 0;
-      for (let i = 0; i < t.f; i++) {
-        const v = i === fixed ? w[i]! : Math.fround(r.q[i]! * scale);
-        snapped[at(i)] = v;
-        shift -= (v - w[i]!) * mean[i]!;
-      }
-      biasShift[k] = shift;
     }
-    model.graph.initializers.set(t.weight.name, { ...t.weight, values: snapped });
-    addToBias(model, t.node, biasShift, fresh);
+    const r = roundLayer(t, all, wv, qmin, qmax);
+    model.graph.initializers.set(t.weight.name, { ...t.weight, values: r.snapped });
+    addToBias(model, t.node, r.biasShift, fresh);
     report.layers++;
-    report.flipped += flipped;
-    sumNearest += errorNearest;
-    sumAdaptive += errorAdaptive;
-    const db = (e: number): number => (e > 0 && signal > 0 ? 10 * Math.log10(signal / e) : Infinity);
-    report.perLayer.push({ node: label, kind: t.kind, rows: t.rows, flipped, errorNearest, errorAdaptive, sqnrNearestDb: db(errorNearest), sqnrAdaptiveDb: db(errorAdaptive) });
+    report.flipped += r.flipped;
+    sumNearest += r.errorNearest;
+    sumAdaptive += r.errorAdaptive;
+    const db = (e: number): number => (e > 0 && r.signal > 0 ? 10 * Math.log10(r.signal / e) : Infinity);
+    report.perLayer.push({
+      node: label,
+      kind: t.kind,
+      rows: all.rows,
+      flipped: r.flipped,
+      errorNearest: r.errorNearest,
+      errorAdaptive: r.errorAdaptive,
+      sqnrNearestDb: db(r.errorNearest),
+      sqnrAdaptiveDb: db(r.errorAdaptive),
+      heldOutErrorRatio,
+    });
   }
   report.meanErrorRatio = sumNearest > 0 ? sumAdaptive / sumNearest : 1;
   return report;
+}
+
+/** Fewest sampled rows on the held-out sets to judge a layer's rounding (fewer: not judged). */
+const MIN_HELD_ROWS = 64;
+/** Fewest calibration sets read for some of them to judge the rounding (every third). */
+const MIN_SETS_TO_JUDGE = 6;
+
+/** One layer rounded adaptively on `moments`: the snapped float weights, the bias shift and the layer's errors. */
+interface RoundedLayer {
+  snapped: Float32Array;
+  biasShift: Float32Array;
+  flipped: number;
+  errorNearest: number;
+  errorAdaptive: number;
+  /** wᵀCw summed over channels: the output's own variance. */
+  signal: number;
+}
+
+/** The channel's int8 step and the index of its largest element (kept where it is), or null for an all-zero channel. */
+function channelGrid(w: Float64Array, qmin: number, qmax: number): { scale: number; fixed: number } | null {
+  let absMax = 0;
+  let fixed = -1;
+  for (let i = 0; i < w.length; i++) {
+    if (Math.abs(w[i]!) > absMax) {
+      absMax = Math.abs(w[i]!);
+      fixed = i;
+    }
+  }
+  return absMax === 0 ? null : { scale: computeQuantParams(-absMax, absMax, qmin, qmax, true).scale, fixed };
+}
+
+/** Channel k's weights of layer `t` into `w`; returns the index function into the stored tensor. */
+function channelWeights(t: Target, wv: Float32Array, k: number, w: Float64Array): (i: number) => number {
+  const at = (i: number): number => (t.transposed ? i * t.m + k : k * t.f + i);
+  for (let i = 0; i < t.f; i++) w[i] = wv[at(i)]!;
+  return at;
+}
+
+function roundLayer(t: Target, moments: PatchMoments, wv: Float32Array, qmin: number, qmax: number): RoundedLayer {
+  const snapped = new Float32Array(wv);
+  const biasShift = new Float32Array(t.m);
+  const out: RoundedLayer = { snapped, biasShift, flipped: 0, errorNearest: 0, errorAdaptive: 0, signal: 0 };
+  const shared = t.kind === 'dense' ? covarianceOf(t.f, moments, 0) : null;
+  const w = new Float64Array(t.f);
+  for (let k = 0; k < t.m; k++) {
+    const at = channelWeights(t, wv, k, w);
+    const grid = channelGrid(w, qmin, qmax);
+    if (!grid) continue;
+    const { scale, fixed } = grid;
+    const { cov, mean } = shared ?? covarianceOf(t.f, moments, k);
+    const r = roundChannelAdaptively(w, scale, qmin, qmax, cov, fixed);
+    out.signal += quadraticForm(cov, w);
+    out.flipped += r.flipped;
+    out.errorNearest += r.errorNearest;
+    out.errorAdaptive += r.errorAdaptive;
+    let shift = 0;
+    for (let i = 0; i < t.f; i++) {
+      const v = i === fixed ? w[i]! : Math.fround(r.q[i]! * scale);
+      snapped[at(i)] = v;
+      shift -= (v - w[i]!) * mean[i]!;
+    }
+    biasShift[k] = shift;
+  }
+  return out;
+}
+
+/** The layer's output error (δᵀCδ over channels, C measured on the held-out sets) of nearest rounding and of `snapped`. */
+function heldOutErrors(t: Target, snapped: Float32Array, wv: Float32Array, qmin: number, qmax: number): { nearest: number; adaptive: number } {
+  const shared = t.kind === 'dense' ? covarianceOf(t.f, t.held, 0, false) : null;
+  const w = new Float64Array(t.f);
+  const deltaNearest = new Float64Array(t.f);
+  const deltaAdaptive = new Float64Array(t.f);
+  let nearest = 0;
+  let adaptive = 0;
+  for (let k = 0; k < t.m; k++) {
+    const at = channelWeights(t, wv, k, w);
+    const grid = channelGrid(w, qmin, qmax);
+    if (!grid) continue;
+    for (let i = 0; i < t.f; i++) {
+      deltaNearest[i] = i === grid.fixed ? 0 : Math.min(qmax, Math.max(qmin, roundHalfToEven(w[i]! / grid.scale))) * grid.scale - w[i]!;
+      deltaAdaptive[i] = snapped[at(i)]! - w[i]!;
+    }
+    const { cov } = shared ?? covarianceOf(t.f, t.held, k, false);
+    nearest += quadraticForm(cov, deltaNearest);
+    adaptive += quadraticForm(cov, deltaAdaptive);
+  }
+  return { nearest, adaptive };
+}
+
+/** xᵀCx for a symmetric f×f C (row-major). */
+function quadraticForm(cov: Float64Array, x: Float64Array): number {
+  const f = x.length;
+  let sum = 0;
+  for (let i = 0; i < f; i++) {
+    if (x[i] === 0) continue;
+    let row = 0;
+    for (let j = 0; j < f; j++) row += cov[i * f + j]! * x[j]!;
+    sum += x[i]! * row;
+  }
+  return sum;
 }
 
 /** bias += shift ([M]); a node without a bias gets one (Gemm: only when beta is 1 and C absent). */

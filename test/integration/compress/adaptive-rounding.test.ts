@@ -83,6 +83,8 @@ describe('roundWeightsAdaptively', () => {
     expect(report.flipped).toBeGreaterThan(0);
     expect(report.meanErrorRatio).toBeLessThan(1);
     expect(report.perLayer.find((l) => l.node === 'edge')!.kind).toBe('depthwise');
+    // 8 sets: sets 2 and 5 judged the rounding fitted to the other six before it was refitted on all eight.
+    for (const layer of report.perLayer) expect(layer.heldOutErrorRatio!, layer.node).toBeLessThan(1);
 
     // Every rounded weight is on the grid the quantizer computes for it, so quantizing reproduces it exactly.
     const nearest = cloneModel(original);
@@ -105,5 +107,21 @@ describe('roundWeightsAdaptively', () => {
     const mseNearest = await outputMse(nearest, original, unseen);
     // Measured: 0.505 × nearest rounding's error.
     expect(mseAdaptive).toBeLessThan(0.75 * mseNearest);
+  });
+
+  it('keeps nearest rounding for a layer whose adaptive rounding does not hold on the held-out sets', async () => {
+    // The held-out sets (every third: 2 and 5) are white noise, whose covariance is diagonal: there nearest rounding is
+    // optimal, so rounding fitted to the smooth images of the other sets can only lose on them.
+    const original = edgeFilterModel();
+    const dir = join(tempDir(), 'calib-mismatch');
+    const noise = (seed: number): Float32Array => seededFloats(3 * SIZE * SIZE, seed, 1);
+    writeDataset(dir, Array.from({ length: 8 }, (_, i) => ({ inputs: [floatTensor('x', [1, 3, SIZE, SIZE], i % 3 === 2 ? noise(500 + i) : smoothImage(i + 1))] })));
+    const rounded = cloneModel(original);
+    const report = await roundWeightsAdaptively(rounded, openDataset(dir, rounded));
+    const edge = report.skipped.find((s) => s.node === 'edge');
+    expect(edge?.reason).toMatch(/did not lower the output error on 2 held-out set\(s\) \(\d+\.\d+× nearest's\): nearest kept/);
+    expect(report.perLayer.some((l) => l.node === 'edge')).toBe(false);
+    // Left exactly as it was: nearest rounding is the quantizer's own.
+    expect(tensorToFloat32(rounded.graph.initializers.get('w2')!)).toEqual(tensorToFloat32(original.graph.initializers.get('w2')!));
   });
 });
