@@ -167,7 +167,9 @@ interface PatchMoments {
   rows: number;
 }
 
-function emptyMoments(kind: 'dense' | 'depthwise', f: number, m: number): PatchMoments {
+/** Nothing accumulated; with `allocate` false, no room either (moments that will not be used). */
+function emptyMoments(kind: 'dense' | 'depthwise', f: number, m: number, allocate = true): PatchMoments {
+  if (!allocate) return { sums: new Float64Array(0), dense: null, products: new Float64Array(0), rows: 0 };
   return kind === 'dense'
     ? { sums: new Float64Array(f), dense: new NormalEquations(f, 0), products: new Float64Array(0), rows: 0 }
     : { sums: new Float64Array(m * f), dense: null, products: new Float64Array(m * f * f), rows: 0 };
@@ -183,7 +185,7 @@ function mergedMoments(a: PatchMoments, b: PatchMoments): PatchMoments {
   };
 }
 
-function targetsOf(model: OnnxModel, keepFloat: ReadonlySet<string>, maxInputs: number, skipped: AdaptiveRoundingReport['skipped']): Target[] {
+function targetsOf(model: OnnxModel, keepFloat: ReadonlySet<string>, maxInputs: number, skipped: AdaptiveRoundingReport['skipped'], judging: boolean): Target[] {
   const graph = model.graph;
   const readers = new Map<string, number>();
   for (const n of graph.nodes) for (const i of n.inputs) readers.set(i, (readers.get(i) ?? 0) + 1);
@@ -206,7 +208,7 @@ function targetsOf(model: OnnxModel, keepFloat: ReadonlySet<string>, maxInputs: 
         skipped.push({ node: label, reason: `${f} inputs per output, above the covariance budget (${maxInputs})` });
         continue;
       }
-      targets.push({ node, kind: 'dense', weight, m, f, geo: null, transposed, fit: emptyMoments('dense', f, m), held: emptyMoments('dense', f, m) });
+      targets.push({ node, kind: 'dense', weight, m, f, geo: null, transposed, fit: emptyMoments('dense', f, m), held: emptyMoments('dense', f, m, judging) });
       continue;
     }
     if (weight.dims.length !== 4 || attrString(node, 'auto_pad', 'NOTSET') !== 'NOTSET') continue;
@@ -220,9 +222,9 @@ function targetsOf(model: OnnxModel, keepFloat: ReadonlySet<string>, maxInputs: 
         skipped.push({ node: label, reason: `${f} inputs per output, above the covariance budget (${maxInputs})` });
         continue;
       }
-      targets.push({ node, kind: 'dense', weight, m, f, geo, transposed: false, fit: emptyMoments('dense', f, m), held: emptyMoments('dense', f, m) });
+      targets.push({ node, kind: 'dense', weight, m, f, geo, transposed: false, fit: emptyMoments('dense', f, m), held: emptyMoments('dense', f, m, judging) });
     } else if (group === m && weight.dims[1] === 1) {
-      targets.push({ node, kind: 'depthwise', weight, m, f: kk, geo, transposed: false, fit: emptyMoments('depthwise', kk, m), held: emptyMoments('depthwise', kk, m) });
+      targets.push({ node, kind: 'depthwise', weight, m, f: kk, geo, transposed: false, fit: emptyMoments('depthwise', kk, m), held: emptyMoments('depthwise', kk, m, judging) });
     }
   }
   return targets;
@@ -323,11 +325,12 @@ export async function roundWeightsAdaptively(model: OnnxModel, dataset: Dataset,
   const skipped: AdaptiveRoundingReport['skipped'] = [];
   const maxRows = options.rowsPerLayer ?? 4096;
   // A layer needs ROWS_PER_INPUT rows per input: wider ones are not worth sampling at all.
-  const targets = targetsOf(model, options.keepFloat ?? new Set(), options.maxInputsPerOutput ?? Math.floor(maxRows / ROWS_PER_INPUT), skipped);
-  const report: AdaptiveRoundingReport = { kept: true, notApplied: null, samples: 0, layers: 0, flipped: 0, meanErrorRatio: 1, skipped, perLayer: [] };
-  if (targets.length === 0 || dataset.setNames.length === 0) return report;
   const sets = Math.min(dataset.setNames.length, options.maxSets ?? 12);
-  const judged = (s: number): boolean => sets >= MIN_SETS_TO_JUDGE && s % 3 === 2;
+  const judging = sets >= MIN_SETS_TO_JUDGE;
+  const judged = (s: number): boolean => judging && s % 3 === 2;
+  const targets = targetsOf(model, options.keepFloat ?? new Set(), options.maxInputsPerOutput ?? Math.floor(maxRows / ROWS_PER_INPUT), skipped, judging);
+  const report: AdaptiveRoundingReport = { kept: true, notApplied: null, samples: 0, layers: 0, flipped: 0, meanErrorRatio: 1, skipped, perLayer: [] };
+  if (targets.length === 0 || sets === 0) return report;
   let fitSets = 0;
   for (let s = 0; s < sets; s++) if (!judged(s)) fitSets++;
   const rowsPerSet = Math.ceil(maxRows / fitSets);
