@@ -1,7 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { DataType } from '../onnx/dtype.js';
 import type { OnnxModel } from '../onnx/ir.js';
-import { restoreFloatWeights } from './float-weights.js';
 import { cloneModel } from '../onnx/ir.js';
 import { encodeModel } from '../onnx/model-codec.js';
 import { inferTensorTypes } from '../onnx/shape-inference.js';
@@ -23,6 +22,7 @@ import type { PassResult } from './pass.js';
 import { EdgetuneError } from '../util/errors.js';
 import { mulberry32 } from '../util/random.js';
 import { DEFAULT_SPLIT_SEED } from './dataset-split.js';
+import { restoreFloatWeights } from './float-weights.js';
 
 /** Options for the whole static int8 flow: calibrate, quantize, and optionally keep sensitive layers float. */
 export interface Int8PipelineOptions extends Int8Options {
