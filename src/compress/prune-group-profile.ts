@@ -25,8 +25,8 @@ import { EdgetuneError } from '../util/errors.js';
 
 /** Options of the group measurements. */
 export interface GroupProfileOptions {
-  importance?: Exclude<ChannelImportance, 'activation'>;
-  /** Measured channel scores (importance 'activation'), by producer output. */
+  importance?: ChannelImportance;
+  /** Measured channel scores (importance 'activation' or 'reconstruction'), by producer output. */
   channelScores?: ReadonlyMap<string, Float64Array>;
   /** Kept fractions of each group measured (default DEFAULT_WIDTH_FRACTIONS: 7/8 down to 1/4). */
   fractions?: readonly number[];
@@ -99,7 +99,7 @@ export function lossOf(m: FidelityMetrics): number {
 export const DEFAULT_REFIT_SAMPLES = 4;
 
 /** A dataset showing only the first `count` sets of `dataset`. */
-function firstSets(dataset: Dataset, count: number): Dataset {
+export function firstSets(dataset: Dataset, count: number): Dataset {
   return { dir: dataset.dir, setNames: dataset.setNames.slice(0, count), load: (i) => dataset.load(i) };
 }
 
@@ -107,6 +107,11 @@ function firstSets(dataset: Dataset, count: number): Dataset {
 function lastSets(dataset: Dataset, count: number): Dataset {
   const offset = dataset.setNames.length - count;
   return { dir: dataset.dir, setNames: dataset.setNames.slice(offset), load: (i) => dataset.load(offset + i) };
+}
+
+/** How many of the last sets of `dataset` judge the sensitivities (the rest fit the refits). */
+export function sensitivitySetCount(dataset: Dataset, asked?: number): number {
+  return Math.max(1, Math.min(dataset.setNames.length, asked ?? Math.min(8, Math.ceil(dataset.setNames.length / 4))));
 }
 
 /** Measure every prunable group of `model` at a few widths (see the file comment). MODEL_UNSUPPORTED when none can be pruned. */
@@ -159,7 +164,7 @@ export async function profilePruneGroups(model: OnnxModel, dataset: Dataset, opt
     const result = pruneChannels(copy, {
       ratio: any,
       groupRatios,
-      importance: options.channelScores ? 'activation' : (options.importance ?? 'l2'),
+      importance: options.channelScores && (options.importance ?? 'l2') !== 'reconstruction' ? 'activation' : (options.importance ?? 'l2'),
       ...(options.channelScores ? { channelScores: options.channelScores } : {}),
     });
     return { model: copy, result };
@@ -168,7 +173,7 @@ export async function profilePruneGroups(model: OnnxModel, dataset: Dataset, opt
 
   const candidates: Array<{ group: number; kept: number }> = [];
   for (const g of prunable) for (const kept of candidateWidths(g.channels, options.fractions)) candidates.push({ group: g.id, kept });
-  const sets = Math.max(1, Math.min(dataset.setNames.length, options.sensitivitySets ?? Math.min(8, Math.ceil(dataset.setNames.length / 4))));
+  const sets = sensitivitySetCount(dataset, options.sensitivitySets);
   const judge = lastSets(dataset, sets);
   const fitSets = dataset.setNames.length - sets;
   const refitSamples = fitSets > 0 ? Math.max(0, Math.floor(options.refitSamples ?? DEFAULT_REFIT_SAMPLES)) : 0;

@@ -20,8 +20,8 @@ export interface MethodOptions {
   ratio?: number;
   /** prune: l1 | l2 | l3 | bytes. */
   targetCache?: string;
-  /** prune: channel importance, filter norms (l1, l2) or mean |activation| on --data. */
-  importance?: 'l1' | 'l2' | 'activation';
+  /** prune: channel importance, filter norms (l1, l2), mean |activation| on --data, or reconstruction on --data. */
+  importance?: 'l1' | 'l2' | 'activation' | 'reconstruction';
   /** prune: iterative steps. */
   steps?: number;
   /** prune: one ratio for every group ('uniform', default) or per-group widths by measured latency and sensitivity. */

@@ -1,5 +1,6 @@
 import { pruneChannels, type ChannelGroupReport, type ChannelImportance } from '../prune-channels.js';
 import { measureActivationImportance } from '../activation-importance.js';
+import { measureReconstructionImportance } from '../reconstruction-importance.js';
 import { recoverPrunedModel, type RecoveryReport } from '../prune-recovery.js';
 import { planForModel } from '../../hardware/plan-for-model.js';
 import { parseTargetCache } from '../../hardware/planner.js';
@@ -10,14 +11,16 @@ import { EdgetuneError } from '../../util/errors.js';
 import { encodeModel } from '../../onnx/model-codec.js';
 import { comparePairedLatency } from '../../profile/paired-latency.js';
 import { allocatePruning, type AllocationResult, type AllocationTarget } from '../prune-allocation.js';
-import { profilePruneGroups, type GroupProfiles } from '../prune-group-profile.js';
+import { firstSets, profilePruneGroups, sensitivitySetCount, type GroupProfiles } from '../prune-group-profile.js';
 
 /** Options of the prune driver beyond MethodOptions. */
 export interface PruneDriverOptions {
   ratio: number;
   steps?: number;
-  /** Channel importance (default l2); 'activation' measures on the data before each step. */
+  /** Channel importance (default l2); 'activation' and 'reconstruction' measure on the data before each step. */
   importance?: ChannelImportance;
+  /** Scores already measured on this model for the first step (importance 'activation' or 'reconstruction'). */
+  channelScores?: ReadonlyMap<string, Float64Array>;
   /** Refit + BN matching on the data (default: when data is given). */
   recover?: boolean;
   /** Per-group removal ratios by group id (allocated pruning; 0 = left alone); groups absent from the map use `ratio`. */
@@ -46,7 +49,7 @@ export async function pruneAndRecover(model: OnnxModel, original: OnnxModel, dat
   const steps = options.steps ?? 1;
   if (!Number.isInteger(steps) || steps < 1 || steps > 20) throw new EdgetuneError('USAGE', `--steps must be an integer from 1 to 20; got ${options.steps}`);
   const recover = options.recover ?? dataset !== undefined;
-  if (options.importance === 'activation' && !dataset) throw new EdgetuneError('USAGE', '--importance activation needs --data DIR');
+  if ((options.importance === 'activation' || options.importance === 'reconstruction') && !dataset) throw new EdgetuneError('USAGE', `--importance ${options.importance} needs --data DIR`);
   if (recover && !dataset) throw new EdgetuneError('USAGE', 'pruning recovery needs --data DIR');
   const stepRatio = 1 - Math.pow(1 - ratio, 1 / steps);
   const channelMap = new Map<string, number[]>();
@@ -60,7 +63,7 @@ export async function pruneAndRecover(model: OnnxModel, original: OnnxModel, dat
     let result;
     try {
       const importance = options.importance ?? 'l2';
-      const channelScores = importance === 'activation' && dataset ? await measureActivationImportance(model, dataset, options.signal ? { signal: options.signal } : {}) : undefined;
+      const channelScores = s === 0 && options.channelScores ? options.channelScores : dataset ? await measureImportance(model, dataset, importance, options.signal) : undefined;
       const groupRatios = options.groupRatios ? new Map([...options.groupRatios].map(([id, r]) => [id, r > 0 ? 1 - Math.pow(1 - r, 1 / steps) : 0])) : undefined;
       result = pruneChannels(model, { ratio: stepRatio, importance, ...(channelScores ? { channelScores } : {}), ...(groupRatios ? { groupRatios } : {}) });
     } catch (error) {
@@ -94,6 +97,14 @@ export async function pruneAndRecover(model: OnnxModel, original: OnnxModel, dat
   const groups = firstGroups ?? [];
   if (!recover) notes.push('no recovery: pass --data DIR to refit the layers after pruned channels and re-estimate BatchNorm');
   return { model, groups, recovery, notes, nodesChanged: changed.size };
+}
+
+/** Data-driven channel scores of `model` for `importance` ('activation', 'reconstruction'); undefined for filter norms. */
+export async function measureImportance(model: OnnxModel, dataset: Dataset, importance: ChannelImportance, signal?: AbortSignal): Promise<Map<string, Float64Array> | undefined> {
+  const options = signal ? { signal } : {};
+  if (importance === 'activation') return measureActivationImportance(model, dataset, options);
+  if (importance === 'reconstruction') return measureReconstructionImportance(model, dataset, options);
+  return undefined;
 }
 
 async function resolveRatio(context: MethodContext): Promise<{ ratio: number; note: string | null }> {
@@ -217,9 +228,11 @@ async function runAllocated(context: MethodContext): Promise<MethodOutcome> {
   const opset = defaultOpset(context.model);
   const original = cloneModel(context.model);
   const importance = options.importance ?? 'l2';
-  const channelScores = importance === 'activation' ? await measureActivationImportance(original, dataset, context.signal ? { signal: context.signal } : {}) : undefined;
+  // Measured on the sets the sensitivities are fitted on, not on those they are judged on.
+  const fitSets = dataset.setNames.length - sensitivitySetCount(dataset);
+  const channelScores = await measureImportance(original, fitSets > 0 ? firstSets(dataset, fitSets) : dataset, importance, context.signal);
   const profiles = await profilePruneGroups(original, dataset, {
-    ...(importance !== 'activation' ? { importance } : {}),
+    importance,
     ...(channelScores ? { channelScores } : {}),
     ...(context.onProgress ? { onProgress: context.onProgress } : {}),
     ...(context.signal ? { signal: context.signal } : {}),
@@ -252,6 +265,7 @@ async function runAllocated(context: MethodContext): Promise<MethodOutcome> {
       ratio: Math.max(...groupRatios.values()),
       groupRatios,
       importance,
+      ...(channelScores ? { channelScores } : {}),
       ...(context.onProgress ? { onProgress: context.onProgress } : {}),
       ...(context.signal ? { signal: context.signal } : {}),
     });

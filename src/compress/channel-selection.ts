@@ -1,0 +1,215 @@
+/**
+ * Which channels to prune, chosen by what the layers that read them can rebuild without them (pure). For each layer
+ * that reads a group's channels (a "sink": Conv, Gemm, MatMul) the Gram matrix C = XᵀX of its inputs (im2col
+ * patches, plus a constant column for the bias) and its weights W [f, m] give, for any kept set K of input columns,
+ * the output error left after the least-squares refit recovery does:
+ *
+ *   E(K) = tr(WᵀCW) − tr(B_Kᵀ C_KK⁻¹ B_K),  B = CW.
+ *
+ * Greedy backward elimination (ThiNet, Luo et al. 2017; with the refit in the criterion as in He et al. 2017):
+ * repeatedly remove the channel whose removal raises Σ_sinks E/tr(WᵀCW) least. With P = C_KK⁻¹ and G = P·B_K kept
+ * up to date by the block Schur complement, the rise for removing the columns J of one channel is
+ * tr(G_Jᵀ P_JJ⁻¹ G_J), and the update is P ← P − P_{:,J}P_JJ⁻¹P_{J,:}, G ← G − P_{:,J}P_JJ⁻¹G_J. A channel
+ * correlated with others (or constant: the bias absorbs it) costs little to remove even when its weights are large,
+ * which filter norms do not see.
+ */
+import { Matrix, inverse } from 'ml-matrix';
+
+/** One sink's least-squares problem over all its input columns (the last column is the constant 1). */
+export interface SinkProblem {
+  /** Columns f (inputs + 1). */
+  f: number;
+  /** Outputs m. */
+  m: number;
+  /** XᵀX [f, f], row-major; only the upper triangle need be filled. */
+  gram: Float64Array;
+  /** Weights [f, m] (row i = input column i; the last row the bias). */
+  weights: Float64Array;
+  /** Columns of each channel of the group, by component index (channels absent from this sink: no entry). */
+  blocks: ReadonlyMap<number, readonly number[]>;
+}
+
+/** Work budget (multiply-adds) of the greedy updates per sink; beyond it, channels are scored once at the full set. */
+export const GREEDY_BUDGET = 4e9;
+
+/** Per-sink state of the elimination. */
+interface SinkState {
+  problem: SinkProblem;
+  p: Float64Array;
+  g: Float64Array;
+  total: number;
+  greedy: boolean;
+}
+
+/** Solve the small symmetric system A X = Y in place of a copy (Gaussian elimination, partial pivoting). Returns X [b, m]. */
+function solveSmall(a: Float64Array, y: Float64Array, b: number, m: number): Float64Array {
+  const A = Float64Array.from(a);
+  const X = Float64Array.from(y);
+  for (let c = 0; c < b; c++) {
+    let piv = c;
+    for (let r = c + 1; r < b; r++) if (Math.abs(A[r * b + c]!) > Math.abs(A[piv * b + c]!)) piv = r;
+    if (piv !== c) {
+      for (let k = 0; k < b; k++) [A[c * b + k], A[piv * b + k]] = [A[piv * b + k]!, A[c * b + k]!];
+      for (let k = 0; k < m; k++) [X[c * m + k], X[piv * m + k]] = [X[piv * m + k]!, X[c * m + k]!];
+    }
+    const d = A[c * b + c]!;
+    if (Math.abs(d) < 1e-300) continue;
+    for (let r = c + 1; r < b; r++) {
+      const factor = A[r * b + c]! / d;
+      if (factor === 0) continue;
+      for (let k = c; k < b; k++) A[r * b + k]! -= factor * A[c * b + k]!;
+      for (let k = 0; k < m; k++) X[r * m + k]! -= factor * X[c * m + k]!;
+    }
+  }
+  for (let c = b - 1; c >= 0; c--) {
+    const d = A[c * b + c]!;
+    for (let k = 0; k < m; k++) {
+      let s = X[c * m + k]!;
+      for (let j = c + 1; j < b; j++) s -= A[c * b + j]! * X[j * m + k]!;
+      X[c * m + k] = Math.abs(d) < 1e-300 ? 0 : s / d;
+    }
+  }
+  return X;
+}
+
+function initialState(problem: SinkProblem, steps: number): SinkState | null {
+  const { f, m, gram, weights } = problem;
+  const c = new Matrix(f, f);
+  let trace = 0;
+  for (let i = 0; i < f; i++) trace += gram[i * f + i]!;
+  // A small ridge keeps C invertible when channels are dead or collinear (ReLU maps, a padded border).
+  const eps = (1e-9 * trace) / f + 1e-300;
+  for (let i = 0; i < f; i++) {
+    for (let j = i; j < f; j++) {
+      const v = gram[i * f + j]!;
+      c.set(i, j, v);
+      c.set(j, i, v);
+    }
+    c.set(i, i, c.get(i, i) + eps);
+  }
+  // total = tr(WᵀCW), B = CW, G = P B.
+  const b = new Float64Array(f * m);
+  for (let i = 0; i < f; i++) {
+    for (let j = 0; j < f; j++) {
+      const cij = gram[Math.min(i, j) * f + Math.max(i, j)]!;
+      if (cij === 0) continue;
+      for (let k = 0; k < m; k++) b[i * m + k]! += cij * weights[j * m + k]!;
+    }
+  }
+  let total = 0;
+  for (let i = 0; i < f * m; i++) total += weights[i]! * b[i]!;
+  if (!(total > 0)) return null;
+  const pm = inverse(c);
+  const p = new Float64Array(f * f);
+  for (let i = 0; i < f; i++) for (let j = 0; j < f; j++) p[i * f + j] = pm.get(i, j);
+  const g = new Float64Array(f * m);
+  for (let i = 0; i < f; i++) {
+    for (let j = 0; j < f; j++) {
+      const pij = p[i * f + j]!;
+      if (pij === 0) continue;
+      for (let k = 0; k < m; k++) g[i * m + k]! += pij * b[j * m + k]!;
+    }
+  }
+  let blockCols = 0;
+  for (const cols of problem.blocks.values()) blockCols = Math.max(blockCols, cols.length);
+  const greedy = steps * f * f * blockCols <= GREEDY_BUDGET;
+  return { problem, p, g, total, greedy };
+}
+
+/** tr(G_Jᵀ P_JJ⁻¹ G_J): the rise of the sink's error when the columns J leave the kept set. */
+function removalCost(state: SinkState, cols: readonly number[]): number {
+  const { f, m } = state.problem;
+  const b = cols.length;
+  if (b === 1) {
+    const j = cols[0]!;
+    const pjj = state.p[j * f + j]!;
+    if (!(pjj > 0)) return 0;
+    let s = 0;
+    for (let k = 0; k < m; k++) s += state.g[j * m + k]! ** 2;
+    return s / pjj;
+  }
+  const pjj = new Float64Array(b * b);
+  const gj = new Float64Array(b * m);
+  cols.forEach((ci, r) => {
+    cols.forEach((cj, s) => (pjj[r * b + s] = state.p[ci * f + cj]!));
+    for (let k = 0; k < m; k++) gj[r * m + k] = state.g[ci * m + k]!;
+  });
+  const x = solveSmall(pjj, gj, b, m);
+  let s = 0;
+  for (let i = 0; i < b * m; i++) s += gj[i]! * x[i]!;
+  return Math.max(0, s);
+}
+
+/** Remove columns J from the kept set: Schur-complement update of P and G (rows/columns J then read as zero). */
+function removeColumns(state: SinkState, cols: readonly number[]): void {
+  const { f, m } = state.problem;
+  const { p, g } = state;
+  const b = cols.length;
+  const pjj = new Float64Array(b * b);
+  cols.forEach((ci, r) => cols.forEach((cj, s) => (pjj[r * b + s] = p[ci * f + cj]!)));
+  // U = P_{:,J} P_JJ⁻¹ as the solve of P_JJ Uᵀ = P_{J,:} (P symmetric).
+  const pj = new Float64Array(b * f);
+  cols.forEach((ci, r) => pj.set(p.subarray(ci * f, ci * f + f), r * f));
+  const ut = solveSmall(pjj, pj, b, f);
+  const gj = new Float64Array(b * m);
+  cols.forEach((ci, r) => gj.set(g.subarray(ci * m, ci * m + m), r * m));
+  for (let i = 0; i < f; i++) {
+    for (let r = 0; r < b; r++) {
+      const u = ut[r * f + i]!;
+      if (u === 0) continue;
+      const pRow = r * f;
+      const rowI = i * f;
+      for (let j = 0; j < f; j++) p[rowI + j]! -= u * pj[pRow + j]!;
+      for (let k = 0; k < m; k++) g[i * m + k]! -= u * gj[r * m + k]!;
+    }
+  }
+  for (const ci of cols) {
+    for (let j = 0; j < f; j++) {
+      p[ci * f + j] = 0;
+      p[j * f + ci] = 0;
+    }
+    g.fill(0, ci * m, ci * m + m);
+  }
+}
+
+/**
+ * Importance of each of `channels` channels from the sinks that read them: the step at which greedy elimination
+ * removes it (1 = first removed; `channels` = kept longest). Sinks over the work budget are scored once at the full
+ * set (each channel's own removal cost), ranked the same way.
+ */
+export function reconstructionOrder(problems: readonly SinkProblem[], channels: number): Float64Array {
+  const states = problems.map((p) => initialState(p, channels)).filter((s): s is SinkState => s !== null);
+  const score = new Float64Array(channels);
+  const removed = new Uint8Array(channels);
+  const fixedCost = new Float64Array(channels);
+  for (const s of states) {
+    if (s.greedy) continue;
+    for (const [c, cols] of s.problem.blocks) if (c < channels) fixedCost[c]! += removalCost(s, cols) / s.total;
+  }
+  for (let step = 1; step <= channels; step++) {
+    let best = -1;
+    let bestCost = Infinity;
+    for (let c = 0; c < channels; c++) {
+      if (removed[c]) continue;
+      let cost = fixedCost[c]!;
+      for (const s of states) {
+        if (!s.greedy) continue;
+        const cols = s.problem.blocks.get(c);
+        if (cols) cost += removalCost(s, cols) / s.total;
+      }
+      if (cost < bestCost) {
+        bestCost = cost;
+        best = c;
+      }
+    }
+    if (best < 0) break;
+    removed[best] = 1;
+    score[best] = step;
+    if (step === channels) break;
+    for (const s of states) {
+      const cols = s.greedy ? s.problem.blocks.get(best) : undefined;
+      if (cols) removeColumns(s, cols);
+    }
+  }
+  return score;
+}
