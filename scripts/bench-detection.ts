@@ -130,6 +130,10 @@ const ALL_VARIANTS: Variant[] = [
   { id: 'prune-0.25+int8', build: async (d, fp32, calib, out) => compress(d, await compress(d, fp32, calib, `${out}.prune.onnx`, { method: 'prune', ratio: 0.25 }), calib, out, { method: 'int8' }) },
   { id: 'lowrank-0.5', build: (d, fp32, calib, out) => compress(d, fp32, calib, out, { method: 'lowrank', ratio: 0.5 }) },
   { id: 'int8+distill', build: async (d, fp32, calib, out) => distilled(d, await compress(d, fp32, calib, `${out}.int8.onnx`, { method: 'int8' }), fp32, calib, out) },
+  { id: 'prune-rec-0.1', build: (d, fp32, calib, out) => compress(d, fp32, calib, out, { method: 'prune', ratio: 0.1, importance: 'reconstruction' }) },
+  { id: 'prune-rec-0.25', build: (d, fp32, calib, out) => compress(d, fp32, calib, out, { method: 'prune', ratio: 0.25, importance: 'reconstruction' }) },
+  { id: 'prune-sens-rec-0.1', build: (d, fp32, calib, out) => compress(d, fp32, calib, out, { method: 'prune', allocate: 'sensitivity', ratio: 0.1, importance: 'reconstruction' }) },
+  { id: 'prune-sens-rec-0.25', build: (d, fp32, calib, out) => compress(d, fp32, calib, out, { method: 'prune', allocate: 'sensitivity', ratio: 0.25, importance: 'reconstruction' }) },
   { id: 'prune-sens-0.1', build: (d, fp32, calib, out) => compress(d, fp32, calib, out, { method: 'prune', allocate: 'sensitivity', ratio: 0.1 }) },
   { id: 'prune-sens-0.25', build: (d, fp32, calib, out) => compress(d, fp32, calib, out, { method: 'prune', allocate: 'sensitivity', ratio: 0.25 }) },
   {

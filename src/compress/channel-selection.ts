@@ -15,6 +15,53 @@
  */
 import { Matrix, inverse } from 'ml-matrix';
 
+/**
+ * Inverse of a symmetric positive definite matrix [f, f] (row-major, full) by Cholesky: A = LLᵀ, A⁻¹ = L⁻ᵀL⁻¹.
+ * Null when A is not positive definite. (ml-matrix's `inverse` goes through a general LU solve, ~30× slower here.)
+ */
+export function spdInverse(a: Float64Array, f: number): Float64Array | null {
+  const l = Float64Array.from(a);
+  for (let j = 0; j < f; j++) {
+    const rj = j * f;
+    let d = l[rj + j]!;
+    for (let k = 0; k < j; k++) d -= l[rj + k]! * l[rj + k]!;
+    if (!(d > 0)) return null;
+    const djj = Math.sqrt(d);
+    l[rj + j] = djj;
+    for (let i = j + 1; i < f; i++) {
+      const ri = i * f;
+      let s = l[ri + j]!;
+      for (let k = 0; k < j; k++) s -= l[ri + k]! * l[rj + k]!;
+      l[ri + j] = s / djj;
+    }
+  }
+  // M = L⁻¹ (lower triangular), row by row: M[i][j] = (δij − Σ_{k=j..i−1} L[i][k] M[k][j]) / L[i][i].
+  const minv = new Float64Array(f * f);
+  for (let i = 0; i < f; i++) {
+    const ri = i * f;
+    const lii = l[ri + i]!;
+    for (let j = 0; j < i; j++) {
+      let s = 0;
+      for (let k = j; k < i; k++) s -= l[ri + k]! * minv[k * f + j]!;
+      minv[ri + j] = s / lii;
+    }
+    minv[ri + i] = 1 / lii;
+  }
+  // A⁻¹ = MᵀM: (i, j) = Σ_{k ≥ max(i,j)} M[k][i] M[k][j].
+  const out = new Float64Array(f * f);
+  for (let k = 0; k < f; k++) {
+    const rk = k * f;
+    for (let i = 0; i <= k; i++) {
+      const mki = minv[rk + i]!;
+      if (mki === 0) continue;
+      const ri = i * f;
+      for (let j = 0; j <= i; j++) out[ri + j]! += mki * minv[rk + j]!;
+    }
+  }
+  for (let i = 0; i < f; i++) for (let j = 0; j < i; j++) out[j * f + i] = out[i * f + j]!;
+  return out;
+}
+
 /** One sink's least-squares problem over all its input columns (the last column is the constant 1). */
 export interface SinkProblem {
   /** Columns f (inputs + 1). */
@@ -74,7 +121,7 @@ function solveSmall(a: Float64Array, y: Float64Array, b: number, m: number): Flo
 
 function initialState(problem: SinkProblem, steps: number): SinkState | null {
   const { f, m, gram, weights } = problem;
-  const c = new Matrix(f, f);
+  const c = new Float64Array(f * f);
   let trace = 0;
   for (let i = 0; i < f; i++) trace += gram[i * f + i]!;
   // A small ridge keeps C invertible when channels are dead or collinear (ReLU maps, a padded border).
@@ -82,10 +129,10 @@ function initialState(problem: SinkProblem, steps: number): SinkState | null {
   for (let i = 0; i < f; i++) {
     for (let j = i; j < f; j++) {
       const v = gram[i * f + j]!;
-      c.set(i, j, v);
-      c.set(j, i, v);
+      c[i * f + j] = v;
+      c[j * f + i] = v;
     }
-    c.set(i, i, c.get(i, i) + eps);
+    c[i * f + i]! += eps;
   }
   // total = tr(WᵀCW), B = CW, G = P B.
   const b = new Float64Array(f * m);
@@ -99,9 +146,7 @@ function initialState(problem: SinkProblem, steps: number): SinkState | null {
   let total = 0;
   for (let i = 0; i < f * m; i++) total += weights[i]! * b[i]!;
   if (!(total > 0)) return null;
-  const pm = inverse(c);
-  const p = new Float64Array(f * f);
-  for (let i = 0; i < f; i++) for (let j = 0; j < f; j++) p[i * f + j] = pm.get(i, j);
+  const p = spdInverse(c, f) ?? Float64Array.from(inverse(new Matrix(Array.from({ length: f }, (_, i) => Array.from(c.subarray(i * f, i * f + f))))).to1DArray());
   const g = new Float64Array(f * m);
   for (let i = 0; i < f; i++) {
     for (let j = 0; j < f; j++) {
