@@ -82,8 +82,12 @@ export const GREEDY_BUDGET = 4e9;
 /** Per-sink state of the elimination. */
 interface SinkState {
   problem: SinkProblem;
+  /** P and G over the kept columns only, [a, a] and [a, m] (compacted after every removal). */
   p: Float64Array;
   g: Float64Array;
+  /** Kept columns a; at[column] = its position in P and G (−1 once removed). */
+  a: number;
+  at: Int32Array;
   total: number;
   greedy: boolean;
 }
@@ -157,27 +161,30 @@ function initialState(problem: SinkProblem, steps: number): SinkState | null {
   }
   let blockCols = 0;
   for (const cols of problem.blocks.values()) blockCols = Math.max(blockCols, cols.length);
-  const greedy = steps * f * f * blockCols <= GREEDY_BUDGET;
-  return { problem, p, g, total, greedy };
+  // Σ over the steps of a²·(block + 1) with a shrinking from f: about f²·steps·(block + 1)/3.
+  const greedy = (steps * f * f * (blockCols + 1)) / 3 <= GREEDY_BUDGET;
+  return { problem, p, g, a: f, at: Int32Array.from({ length: f }, (_, i) => i), total, greedy };
 }
 
 /** tr(G_Jᵀ P_JJ⁻¹ G_J): the rise of the sink's error when the columns J leave the kept set. */
-function removalCost(state: SinkState, cols: readonly number[]): number {
-  const { f, m } = state.problem;
+function removalCost(state: SinkState, columns: readonly number[]): number {
+  const { m } = state.problem;
+  const { a, p, g } = state;
+  const cols = columns.map((c) => state.at[c]!);
   const b = cols.length;
   if (b === 1) {
     const j = cols[0]!;
-    const pjj = state.p[j * f + j]!;
+    const pjj = p[j * a + j]!;
     if (!(pjj > 0)) return 0;
     let s = 0;
-    for (let k = 0; k < m; k++) s += state.g[j * m + k]! ** 2;
+    for (let k = 0; k < m; k++) s += g[j * m + k]! ** 2;
     return s / pjj;
   }
   const pjj = new Float64Array(b * b);
   const gj = new Float64Array(b * m);
   cols.forEach((ci, r) => {
-    cols.forEach((cj, s) => (pjj[r * b + s] = state.p[ci * f + cj]!));
-    for (let k = 0; k < m; k++) gj[r * m + k] = state.g[ci * m + k]!;
+    cols.forEach((cj, t) => (pjj[r * b + t] = p[ci * a + cj]!));
+    for (let k = 0; k < m; k++) gj[r * m + k] = g[ci * m + k]!;
   });
   const x = solveSmall(pjj, gj, b, m);
   let s = 0;
@@ -185,36 +192,51 @@ function removalCost(state: SinkState, cols: readonly number[]): number {
   return Math.max(0, s);
 }
 
-/** Remove columns J from the kept set: Schur-complement update of P and G (rows/columns J then read as zero). */
-function removeColumns(state: SinkState, cols: readonly number[]): void {
-  const { f, m } = state.problem;
-  const { p, g } = state;
+/**
+ * Remove columns J from the kept set: P ← P − P_{:,J}P_JJ⁻¹P_{J,:}, G ← G − P_{:,J}P_JJ⁻¹G_J on the other columns,
+ * written compacted (J dropped).
+ */
+function removeColumns(state: SinkState, columns: readonly number[]): void {
+  const { m } = state.problem;
+  const { a, p, g } = state;
+  const cols = columns.map((c) => state.at[c]!);
   const b = cols.length;
   const pjj = new Float64Array(b * b);
-  cols.forEach((ci, r) => cols.forEach((cj, s) => (pjj[r * b + s] = p[ci * f + cj]!)));
+  cols.forEach((ci, r) => cols.forEach((cj, t) => (pjj[r * b + t] = p[ci * a + cj]!)));
   // U = P_{:,J} P_JJ⁻¹ as the solve of P_JJ Uᵀ = P_{J,:} (P symmetric).
-  const pj = new Float64Array(b * f);
-  cols.forEach((ci, r) => pj.set(p.subarray(ci * f, ci * f + f), r * f));
-  const ut = solveSmall(pjj, pj, b, f);
+  const pj = new Float64Array(b * a);
+  cols.forEach((ci, r) => pj.set(p.subarray(ci * a, ci * a + a), r * a));
+  const ut = solveSmall(pjj, pj, b, a);
   const gj = new Float64Array(b * m);
   cols.forEach((ci, r) => gj.set(g.subarray(ci * m, ci * m + m), r * m));
-  for (let i = 0; i < f; i++) {
+  const drop = new Uint8Array(a);
+  for (const c of cols) drop[c] = 1;
+  const keep: number[] = [];
+  for (let i = 0; i < a; i++) if (!drop[i]) keep.push(i);
+  const next = keep.length;
+  const np = new Float64Array(next * next);
+  const ng = new Float64Array(next * m);
+  for (let ii = 0; ii < next; ii++) {
+    const i = keep[ii]!;
+    const rowOut = ii * next;
+    const rowIn = i * a;
+    for (let jj = 0; jj < next; jj++) np[rowOut + jj] = p[rowIn + keep[jj]!]!;
+    for (let k = 0; k < m; k++) ng[ii * m + k] = g[i * m + k]!;
     for (let r = 0; r < b; r++) {
-      const u = ut[r * f + i]!;
+      const u = ut[r * a + i]!;
       if (u === 0) continue;
-      const pRow = r * f;
-      const rowI = i * f;
-      for (let j = 0; j < f; j++) p[rowI + j]! -= u * pj[pRow + j]!;
-      for (let k = 0; k < m; k++) g[i * m + k]! -= u * gj[r * m + k]!;
+      const pr = r * a;
+      for (let jj = 0; jj < next; jj++) np[rowOut + jj]! -= u * pj[pr + keep[jj]!]!;
+      for (let k = 0; k < m; k++) ng[ii * m + k]! -= u * gj[r * m + k]!;
     }
   }
-  for (const ci of cols) {
-    for (let j = 0; j < f; j++) {
-      p[ci * f + j] = 0;
-      p[j * f + ci] = 0;
-    }
-    g.fill(0, ci * m, ci * m + m);
-  }
+  const newPosition = new Int32Array(a).fill(-1);
+  keep.forEach((i, ii) => (newPosition[i] = ii));
+  const at = state.at;
+  for (let c = 0; c < at.length; c++) at[c] = at[c]! < 0 ? -1 : newPosition[at[c]!]!;
+  state.p = np;
+  state.g = ng;
+  state.a = next;
 }
 
 /**

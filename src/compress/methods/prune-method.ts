@@ -17,7 +17,10 @@ import { firstSets, profilePruneGroups, sensitivitySetCount, type GroupProfiles 
 export interface PruneDriverOptions {
   ratio: number;
   steps?: number;
-  /** Channel importance (default l2); 'activation' and 'reconstruction' measure on the data before each step. */
+  /**
+   * Channel importance; 'activation' and 'reconstruction' measure on the data before each step. Default: see
+   * {@link defaultImportance}.
+   */
   importance?: ChannelImportance;
   /** Scores already measured on this model for the first step (importance 'activation' or 'reconstruction'). */
   channelScores?: ReadonlyMap<string, Float64Array>;
@@ -62,7 +65,7 @@ export async function pruneAndRecover(model: OnnxModel, original: OnnxModel, dat
   for (let s = 0; s < steps; s++) {
     let result;
     try {
-      const importance = options.importance ?? 'l2';
+      const importance = options.importance ?? defaultImportance(dataset, recover);
       const channelScores = s === 0 && options.channelScores ? options.channelScores : dataset ? await measureImportance(model, dataset, importance, options.signal) : undefined;
       const groupRatios = options.groupRatios ? new Map([...options.groupRatios].map(([id, r]) => [id, r > 0 ? 1 - Math.pow(1 - r, 1 / steps) : 0])) : undefined;
       result = pruneChannels(model, { ratio: stepRatio, importance, ...(channelScores ? { channelScores } : {}), ...(groupRatios ? { groupRatios } : {}) });
@@ -97,6 +100,15 @@ export async function pruneAndRecover(model: OnnxModel, original: OnnxModel, dat
   const groups = firstGroups ?? [];
   if (!recover) notes.push('no recovery: pass --data DIR to refit the layers after pruned channels and re-estimate BatchNorm');
   return { model, groups, recovery, notes, nodesChanged: changed.size };
+}
+
+/**
+ * The channel importance used when none is asked for: 'reconstruction' when the pruned model is refitted on data
+ * (its choice assumes that refit; on the MobileNetV2-style fixture at half the channels −1.60 pt where filter norms
+ * lose 8.35, BENCHMARKS.md), else filter norms ('l2').
+ */
+export function defaultImportance(dataset: Dataset | undefined, recover = dataset !== undefined): ChannelImportance {
+  return dataset && recover ? 'reconstruction' : 'l2';
 }
 
 /** Data-driven channel scores of `model` for `importance` ('activation', 'reconstruction'); undefined for filter norms. */
@@ -156,7 +168,7 @@ export const pruneMethod: CompressMethodRunner = {
         notes: [...(note ? [note] : []), `${pruned.length} channel group(s) pruned by ${ratio}${context.options.steps && context.options.steps > 1 ? ` in ${context.options.steps} steps` : ''}`, ...result.notes],
         details: {
           ratio,
-          importance: context.options.importance ?? 'l2',
+          importance: context.options.importance ?? defaultImportance(context.dataset),
           steps: context.options.steps ?? 1,
           groups: result.groups,
           recovery: result.recovery.length ? result.recovery[result.recovery.length - 1] : null,
@@ -227,7 +239,7 @@ async function runAllocated(context: MethodContext): Promise<MethodOutcome> {
   if (!dataset) throw new EdgetuneError('USAGE', '--allocate sensitivity needs --data DIR: each group\'s accuracy loss is measured on it');
   const opset = defaultOpset(context.model);
   const original = cloneModel(context.model);
-  const importance = options.importance ?? 'l2';
+  const importance = options.importance ?? defaultImportance(dataset);
   // Measured on the sets the sensitivities are fitted on, not on those they are judged on.
   const fitSets = dataset.setNames.length - sensitivitySetCount(dataset);
   const channelScores = await measureImportance(original, fitSets > 0 ? firstSets(dataset, fitSets) : dataset, importance, context.signal);
