@@ -695,6 +695,8 @@ export function pruneChannels(model: OnnxModel, options: PruneChannelsOptions): 
 
   const removedRoots = new Set<number>();
   const groups: ChannelGroupReport[] = [];
+  /** Groups pruned by filter norms although a measured importance was asked for (no measurement for them). */
+  const byNorms: number[] = [];
   for (const g of analysis.groups) {
     const channels = g.components.length;
     const producersNames = g.producers.map((p) => p.node.name || p.node.outputs[0]!);
@@ -705,6 +707,7 @@ export function pruneChannels(model: OnnxModel, options: PruneChannelsOptions): 
     }
     const keep = keepCount(channels, Math.min(r, 0.99), multiple);
     const atomScore = new Map<number, number>();
+    if (importance === 'reconstruction' && !g.producers.some((p) => options.channelScores?.has(p.node.outputs[0]!))) byNorms.push(g.id);
     for (const p of g.producers) {
       const measured = options.channelScores?.get(p.node.outputs[0]!);
       if (importance === 'activation' && !measured) throw new EdgetuneError('USAGE', `activation importance has no measurement for '${p.node.name || p.node.outputs[0]}'`);
@@ -850,6 +853,9 @@ export function pruneChannels(model: OnnxModel, options: PruneChannelsOptions): 
     notes: [
       `${groups.filter((g) => g.prunable && g.kept < g.channels).length} channel group(s) pruned, ${removed} channel(s) removed; ${skipped.length} group(s) left alone`,
       ...skipped.map((g) => `group ${g.id} (${g.producers.slice(0, 3).join(', ')}${g.producers.length > 3 ? ', …' : ''}; ${g.channels} channels) not pruned: ${g.reason}`),
+      ...(byNorms.length > 0
+        ? [`reconstruction importance: group(s) ${byNorms.join(', ')} chosen by filter norms instead (no layer reading them was measured: too many input columns, or not a Conv/Gemm/MatMul)`]
+        : []),
     ],
     details: { ratio, importance, groups },
   };

@@ -5,7 +5,7 @@
  * recovery performs). Returns producer output name → per-channel score, the shape `pruneChannels({ channelScores })`
  * takes; groups no readable sink covers are absent (they fall back to filter norms).
  */
-import type { OnnxModel, Tensor } from '../onnx/ir.js';
+import type { OnnxModel, OnnxNode, Tensor } from '../onnx/ir.js';
 import { DataType } from '../onnx/dtype.js';
 import { encodeModel } from '../onnx/model-codec.js';
 import { attrFloat, attrInt } from '../onnx/graph.js';
@@ -57,7 +57,7 @@ function random(seed: number): () => number {
 }
 
 /** Weights of a sink as [f, m] (input column, then the bias row). */
-function sinkWeights(model: OnnxModel, kind: 'Conv' | 'Gemm' | 'MatMul', node: OnnxModel['graph']['nodes'][number]): { w: Float64Array; inner: number; m: number } {
+function sinkWeights(model: OnnxModel, kind: 'Conv' | 'Gemm' | 'MatMul', node: OnnxNode): { w: Float64Array; inner: number; m: number } {
   const graph = model.graph;
   const wt = graph.initializers.get(node.inputs[1]!)!;
   const wv = tensorToFloat32(wt);
