@@ -25,7 +25,7 @@ export const commandModule: CommandModule = {
       .option('steps', { type: 'number', describe: 'prune: iterative steps' })
       .option('allocate', { type: 'string', choices: ['uniform', 'sensitivity'], describe: 'prune: one ratio for every group (uniform; default without --target-latency-ms), or per-group widths chosen greedily by latency measured here and accuracy loss on --data (sensitivity)' })
       .option('target-latency-ms', { type: 'number', describe: 'prune: latency to reach (batch 1, one thread, measured on this device against the unpruned model); implies --allocate sensitivity, needs --data' })
-      .option('importance', { type: 'string', choices: ['l1', 'l2', 'activation', 'reconstruction'], describe: 'prune: channel importance (filter norm; mean |activation| on --data; reconstruction: the channels the next layers can best rebuild without, on --data). Default: reconstruction when --data is given, else l2' })
+      .option('importance', { type: 'string', choices: ['l1', 'l2', 'activation', 'reconstruction'], describe: 'prune: channel importance (filter norm; mean |activation| on --data; reconstruction: the channels the next layers can best rebuild without, on --data). Default: reconstruction when --data is given (uniform ratios), else l2' })
       .option('energy', { type: 'number', describe: 'lowrank: retained singular-value energy (e.g. 0.95)' })
       .option('block-size', { type: 'number', choices: [32, 64, 128], describe: 'int4 block size' })
       .option('equalize', { type: 'boolean', default: true, describe: 'int8: per-channel activation equalization (--no-equalize to skip)' })
