@@ -53,6 +53,14 @@ describe('reconstruction importance', () => {
     expect(results.reconstruction).toBeLessThan(results.l2! - 0.03);
   });
 
+  it('is the default for uniform pruning with --data (recovery on), filter norms without data', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edgetune-rec-'));
+    const withData = await compressModelFile({ inputPath: MBV2, outputPath: join(dir, 'a.onnx'), method: 'prune', ratio: 0.25, dataDir: CALIB, fidelitySets: 0 });
+    expect((withData.details as { importance: string }).importance).toBe('reconstruction');
+    const without = await compressModelFile({ inputPath: MBV2, outputPath: join(dir, 'b.onnx'), method: 'prune', ratio: 0.25 });
+    expect((without.details as { importance: string }).importance).toBe('l2');
+  });
+
   it('refuses reconstruction importance without data (exit-2 usage error, no output)', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'edgetune-rec-')), 'x.onnx');
     const error = await compressModelFile({ inputPath: MBV2, outputPath: out, method: 'prune', ratio: 0.25, importance: 'reconstruction' }).catch((e: unknown) => e);
