@@ -27,6 +27,7 @@ import { createInferenceRunner, type InferenceRunner } from '../profile/ort-infe
 import { feedsForBatch, type Dataset } from './dataset.js';
 import { floatInitializer } from './prune-channels.js';
 import { EdgetuneError } from '../util/errors.js';
+import { mulberry32 as random } from '../util/random.js';
 import { convGeometry as geometryOf, convPatch as patch } from './conv-patches.js';
 
 /** Which layers recovery refits: see the module comment. */
@@ -130,17 +131,6 @@ async function runnerWithOutputs(model: OnnxModel, names: readonly string[]): Pr
   const existing = new Set(copy.graph.outputs.map((o) => o.name));
   for (const n of names) if (!existing.has(n)) copy.graph.outputs.push({ name: n, type: { elemType: 1, shape: null } });
   return createInferenceRunner(encodeModel(copy), { graphOptimizationLevel: 'basic' });
-}
-
-/** Deterministic PRNG for position sampling. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Normal-equation accumulator for y ≈ Wᵀx (+ b): rows added one by one, ridge solve with ml-matrix. */

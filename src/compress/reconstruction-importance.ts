@@ -18,6 +18,7 @@ import { NormalEquations } from './prune-recovery.js';
 import { convGeometry, convPatch, type ConvGeometry } from './conv-patches.js';
 import { reconstructionOrder, type SinkProblem } from './channel-selection.js';
 import { EdgetuneError } from '../util/errors.js';
+import { mulberry32 as random } from '../util/random.js';
 
 /** Options for measuring reconstruction importance. */
 export interface ReconstructionImportanceOptions {
@@ -43,17 +44,6 @@ interface SinkPlan {
   /** Component root of each input channel (conv) or input column (dense). */
   roots: number[];
   eq: NormalEquations;
-}
-
-/** Deterministic PRNG for position sampling. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Weights of a sink as [f, m] (input column, then the bias row). */
