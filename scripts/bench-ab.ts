@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { median } from '../src/profile/latency-stats.js';
 import { alternatedRunTimesMs } from './lib/latency.js';
 import { createInferenceRunner } from '../src/profile/ort-inference.js';
+import { PAIRED_SESSION_CONFIG } from '../src/profile/paired-latency.js';
 import { openDataset } from '../src/compress/dataset.js';
 import { floatTensor } from '../src/onnx/tensor.js';
 import type { Tensor } from '../src/onnx/ir.js';
@@ -20,7 +21,7 @@ const flag = (name: string): string | undefined => {
 const models = args.filter((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--'));
 const iterations = Number(flag('iterations') ?? 20);
 const threads = Number(flag('threads') ?? 2);
-const runners = await Promise.all(models.map((m) => createInferenceRunner(readFileSync(m), { intraOpNumThreads: threads })));
+const runners = await Promise.all(models.map((m) => createInferenceRunner(readFileSync(m), { intraOpNumThreads: threads, configEntries: { ...PAIRED_SESSION_CONFIG } })));
 const inputName = runners[0]!.inputNames[0]!;
 let input: Tensor;
 const data = flag('data');

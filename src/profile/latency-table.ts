@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Tensor } from '../onnx/ir.js';
 import { createInferenceRunner } from './ort-inference.js';
-import { median } from './paired-latency.js';
+import { median, PAIRED_SESSION_CONFIG } from './paired-latency.js';
 import { medianIntervalSorted } from './latency-stats.js';
 import { EdgetuneError } from '../util/errors.js';
 
@@ -47,7 +47,8 @@ export async function measureLatencyTable(
   feeds: Record<string, Tensor>,
   options: LatencyTableOptions = {},
 ): Promise<LatencyTable> {
-  const session = { intraOpNumThreads: options.threads ?? 1 };
+  // No spin-waiting threads: the idle session's would steal the measured one's cores (PAIRED_SESSION_CONFIG).
+  const session = { intraOpNumThreads: options.threads ?? 1, configEntries: { ...PAIRED_SESSION_CONFIG } };
   const iterations = options.iterations ?? 12;
   const warmup = options.warmup ?? 2;
   const base = await createInferenceRunner(baseBytes, session);

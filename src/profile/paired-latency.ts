@@ -29,11 +29,19 @@ export interface PairedLatency {
 }
 
 /**
+ * Session settings of both sides of a paired comparison: intra-op threads do not spin-wait between runs. Two sessions
+ * in one process each keep a thread pool; with spinning on (onnxruntime's default) the idle session's threads spin
+ * while the other runs and steal its cores, so which side wins depends on timing: BlazeFace fp32 vs int8 measured
+ * 0.69×–1.26× in three pairings with spinning and 0.99×–1.02× without (BENCHMARKS.md, issue 12).
+ */
+export const PAIRED_SESSION_CONFIG: Readonly<Record<string, string>> = { 'session.intra_op.allow_spinning': '0' };
+
+/**
  * p50 latency of two models measured run by run in alternation (A, B, A, B…) in this process, so drifting load on
- * a shared machine hits both alike; `speedup` = A's p50 / B's p50.
+ * a shared machine hits both alike; `speedup` = A's p50 / B's p50. Threads do not spin ({@link PAIRED_SESSION_CONFIG}).
  */
 export async function comparePairedLatency(aBytes: Uint8Array, bBytes: Uint8Array, feeds: Record<string, Tensor>, options: PairedLatencyOptions = {}): Promise<PairedLatency> {
-  const session = options.threads ? { intraOpNumThreads: options.threads } : {};
+  const session = { ...(options.threads ? { intraOpNumThreads: options.threads } : {}), configEntries: { ...PAIRED_SESSION_CONFIG } };
   const a = await createInferenceRunner(aBytes, session);
   const b = await createInferenceRunner(bBytes, session);
   try {
