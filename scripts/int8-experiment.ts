@@ -1,6 +1,7 @@
 /**
  * Dev tool: int8 on one third-party model with given pipeline options; worst-output cosine on the evaluation photos
- * and a paired latency ratio. `npx tsx scripts/int8-experiment.ts ppocr-det [--calib 16] [--eval 8] [--opts JSON] [--save F]`
+ * and a paired latency ratio. `npx tsx scripts/int8-experiment.ts ppocr-det [--calib 16] [--eval 8] [--opts JSON] [--save F] [--model PATH]`
+ * (`--model PATH`: another file with the same inputs, e.g. a rewritten copy; the evaluation photos stay the model id's).
  */
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -17,7 +18,7 @@ import { THIRD_PARTY_MODELS, modelPath, photoDataset } from './lib/photo-dataset
 const args = process.argv.slice(2);
 const flag = (n: string, d: string): string => (args.includes(`--${n}`) ? args[args.indexOf(`--${n}`) + 1]! : d);
 const spec = THIRD_PARTY_MODELS[args[0]!]!;
-const model = loadModelFile(modelPath(spec)).model;
+const model = loadModelFile(flag('model', modelPath(spec))).model;
 normalizeModel(model, { minOpset: 13 });
 const original = cloneModel(model);
 const calib = openDataset(photoDataset(spec, 'calibration', Number(flag('calib', '16'))), model);
