@@ -15,7 +15,7 @@ import { evaluateRunners } from './evaluate.js';
 import { foldBatchNorm } from './fold-batchnorm.js';
 import { fuseHardSwish } from './fuse-activations.js';
 import { foldAddIntoPointwiseConv, foldConvAffine } from './fold-affine.js';
-import { floatHeadLayerNames, quantizableHeadLayerNames, quantizeInt8, type Int8Options } from './quantize-int8.js';
+import { floatHeadLayerNames, quantizeInt8, type Int8Options } from './quantize-int8.js';
 import { LOOKUP_MIN_ELEMENTS, elementsOf, lookupIslands, type LookupIslandsReport } from './lookup-islands.js';
 import { realInputs } from './dataset.js';
 import type { PassResult } from './pass.js';
@@ -118,8 +118,6 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
     if (!adaptiveRounding.kept) model.graph = unrounded.graph;
   }
   lap('auto calibration');
-  // Head layers measured to hold the worst output in int8 (only `auto` measures; otherwise the head stays float).
-  const quantOptions: Int8PipelineOptions = auto && auto.quantizedHeads.size > 0 ? { ...options, quantizedHeadLayers: auto.quantizedHeads } : options;
   const chosen = auto ? auto.chosen : { method: options.calibration as CalibrationMethod, percentile: options.percentile, biasCorrectionRounds: options.biasCorrectionRounds ?? 1 };
   const calibration: CalibrationResult = await calibrateRanges(model, [...activations], dataset, {
     method: chosen.method,
@@ -131,7 +129,7 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
   const rounds = chosen.biasCorrectionRounds;
   const biasCorrection =
     rounds > 0
-      ? await correctBiases(model, (m) => quantizeInt8(m, types, calibration.ranges, { ...quantOptions, keepFloat: new Set() }), dataset, {
+      ? await correctBiases(model, (m) => quantizeInt8(m, types, calibration.ranges, { ...options, keepFloat: new Set() }), dataset, {
           rounds,
           ...(options.signal ? { signal: options.signal } : {}),
         })
@@ -140,7 +138,7 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
   const quantize = (keepFloat: ReadonlySet<string>): PassResult => {
     const copy = cloneModel(model);
     if (floatWeights) restoreFloatWeights(copy, floatWeights, keepFloat);
-    return quantizeInt8(copy, types, calibration.ranges, { ...quantOptions, keepFloat });
+    return quantizeInt8(copy, types, calibration.ranges, { ...options, keepFloat });
   };
   const mode = options.keepFloatMode ?? 'none';
   const base = {
@@ -155,14 +153,6 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
     quantized = await mixedPrecisionSearch(original, quantize, dataset, bound, options);
   }
   lap('quantize');
-  if (auto) {
-    for (const entry of quantized.report.nodesKeptFloat) {
-      const tried = auto.report.heads.find((h) => h.layer === entry.node && !h.quantized);
-      if (tried && entry.reason.startsWith('detector head') && tried.worstCosine !== null) {
-        entry.reason += `; measured: in int8 the worst held-out output's cosine falls to ${tried.worstCosine.toFixed(4)}`;
-      }
-    }
-  }
   const lookups = options.lookupIslands === false ? null : await replaceIslands(quantized, dataset);
   lap('lookup islands');
   if (auto) quantized.report.notes.unshift(auto.note);
@@ -190,12 +180,6 @@ export interface AutoCalibrationReport {
   candidates: Array<{ label: string; worstSqnrDb: number | null; worstCosine: number | null }>;
   /** Label of the chosen candidate. */
   chosen: string;
-  /**
-   * A detector's head layers tried in int8 with the chosen candidate, in graph order: the worst-output cosine on the
-   * held-out sets with that layer (and the ones quantized before it) in int8, and whether it was quantized — only
-   * when that worst output did not fall. Empty when the model has no such head or `floatHead` is off.
-   */
-  heads: Array<{ layer: string; worstCosine: number | null; quantized: boolean }>;
 }
 
 /** Range methods `auto` tries: minmax keeps every outlier; the percentiles trade clipping for resolution. */
@@ -251,7 +235,7 @@ async function chooseCalibration(
   dataset: Dataset,
   options: Int8PipelineOptions,
   unrounded: OnnxModel | null = null,
-): Promise<{ chosen: CalibrationCandidate; report: AutoCalibrationReport; note: string; quantizedHeads: Set<string> }> {
+): Promise<{ chosen: CalibrationCandidate; report: AutoCalibrationReport; note: string }> {
   const requestedRounds = options.biasCorrectionRounds ?? 1;
   const bcChoices = requestedRounds > 0 ? [requestedRounds, 0] : [0];
   const sets = dataset.setNames.length;
@@ -260,9 +244,8 @@ async function chooseCalibration(
     const label = candidateLabel(chosen);
     return {
       chosen,
-      report: { fitSets: sets, judgedSets: 0, candidates: [], chosen: label, heads: [] },
+      report: { fitSets: sets, judgedSets: 0, candidates: [], chosen: label },
       note: `calibration auto: ${sets} calibration set(s), fewer than ${AUTO_MIN_SETS} to hold some out and choose; ${label}`,
-      quantizedHeads: new Set(),
     };
   }
   const split = autoCalibrationSplit(sets);
@@ -270,41 +253,33 @@ async function chooseCalibration(
   const judge = subsetOf(dataset, split.judge);
   const keepFloat = new Set(Array.isArray(options.keepFloatMode) ? options.keepFloatMode : []);
   const reference = await createInferenceRunner(encodeModel(original));
-  const tried: Array<{ candidate: CalibrationCandidate; label: string; worstSqnrDb: number | null; worstCosine: number | null; corrected: OnnxModel | null }> = [];
-  const headLayers = options.floatHead === false ? [] : quantizableHeadLayerNames(prepared.graph).filter((l) => !keepFloat.has(l));
-  const heads: AutoCalibrationReport['heads'] = [];
-  let rangesFor: (percentile: number | null) => CalibrationResult['ranges'] = () => new Map();
-  const quantizedHeads = new Set<string>();
-  /** Worst-output SQNR and cosine of a quantized model on the held-out sets (nulls when it cannot run). */
-  const judgeQuantized = async (quantizedModel: OnnxModel): Promise<{ worstSqnrDb: number | null; worstCosine: number | null }> => {
-    const runner = await createInferenceRunner(encodeModel(quantizedModel));
-    try {
-      const metrics = await evaluateRunners(quantizedModel, runner, reference, judge, options.signal ? { signal: options.signal } : {});
-      const outputs = metrics.outputs ?? [];
-      const sqnrs = outputs.map((o) => o.sqnrDb).filter((v) => !Number.isNaN(v));
-      const cosines = outputs.map((o) => o.cosine).filter((v) => !Number.isNaN(v));
-      return { worstSqnrDb: sqnrs.length > 0 ? Math.min(...sqnrs) : metrics.sqnrDb, worstCosine: cosines.length > 0 ? Math.min(...cosines) : metrics.cosine };
-    } catch (error) {
-      if (error instanceof EdgetuneError && error.code === 'ABORTED') throw error;
-      return { worstSqnrDb: null, worstCosine: null };
-    } finally {
-      await runner.release();
-    }
-  };
+  const tried: Array<{ candidate: CalibrationCandidate; label: string; worstSqnrDb: number | null; worstCosine: number | null }> = [];
   try {
     const percentiles = AUTO_RANGE_METHODS.flatMap((r) => (r.percentile !== undefined ? [r.percentile] : []));
     const ranges = await calibrateRangeCandidates(prepared, activations, fit, percentiles, options.signal ? { signal: options.signal } : {});
-    rangesFor = (percentile) => (percentile !== null ? ranges.percentiles.get(percentile)! : ranges.minmax);
     const judgeCandidate = async (candidate: CalibrationCandidate, base: OnnxModel): Promise<void> => {
       const calibration = { ranges: candidate.percentile !== undefined ? ranges.percentiles.get(candidate.percentile)! : ranges.minmax };
       const rounds = candidate.biasCorrectionRounds;
       const model = cloneModel(base);
       const quantize = (m: OnnxModel): PassResult => quantizeInt8(m, types, calibration.ranges, { ...options, keepFloat });
       if (rounds > 0) await correctBiases(model, quantize, fit, { rounds, ...(options.signal ? { signal: options.signal } : {}) });
-      // The bias-corrected float model, kept for trying the head in int8 with the chosen candidate.
-      const corrected = headLayers.length > 0 ? cloneModel(model) : null;
-      const { worstSqnrDb, worstCosine } = await judgeQuantized(quantize(model).model);
-      tried.push({ candidate, label: candidateLabel(candidate), worstSqnrDb, worstCosine, corrected });
+      const quantized = quantize(model);
+      const runner = await createInferenceRunner(encodeModel(quantized.model));
+      let worstSqnrDb: number | null = null;
+      let worstCosine: number | null = null;
+      try {
+        const metrics = await evaluateRunners(quantized.model, runner, reference, judge, options.signal ? { signal: options.signal } : {});
+        const outputs = metrics.outputs ?? [];
+        const sqnrs = outputs.map((o) => o.sqnrDb).filter((v) => !Number.isNaN(v));
+        const cosines = outputs.map((o) => o.cosine).filter((v) => !Number.isNaN(v));
+        worstSqnrDb = sqnrs.length > 0 ? Math.min(...sqnrs) : metrics.sqnrDb;
+        worstCosine = cosines.length > 0 ? Math.min(...cosines) : metrics.cosine;
+      } catch (error) {
+        if (error instanceof EdgetuneError && error.code === 'ABORTED') throw error;
+      } finally {
+        await runner.release();
+      }
+      tried.push({ candidate, label: candidateLabel(candidate), worstSqnrDb, worstCosine });
     };
     const total = AUTO_RANGE_METHODS.length * bcChoices.length + (unrounded ? 1 : 0);
     for (const range of AUTO_RANGE_METHODS) {
@@ -319,26 +294,6 @@ async function chooseCalibration(
       options.onProgress?.('auto calibration', total, total);
       await judgeCandidate({ ...leader.candidate, adaptiveRounding: false }, unrounded);
     }
-    // A detector's head layers stay float by default (one int8 scale over boxes and scores); each is tried in int8
-    // with the winning candidate and kept there only when the worst output on the held-out sets does not fall — a
-    // head feeding an output better kept than the worst costs no bound anything and saves the float conversions.
-    const winner = rankCandidates(tried)[0];
-    if (winner?.corrected) {
-      const ranges = winner.candidate.percentile !== undefined ? rangesFor(winner.candidate.percentile) : rangesFor(null);
-      let worst = winner.worstCosine!;
-      for (const [i, layer] of headLayers.entries()) {
-        options.onProgress?.('head in int8', i + 1, headLayers.length);
-        const trial = new Set([...quantizedHeads, layer]);
-        const quantizedModel = quantizeInt8(cloneModel(winner.corrected), types, ranges, { ...options, keepFloat, quantizedHeadLayers: trial }).model;
-        const { worstCosine } = await judgeQuantized(quantizedModel);
-        const keep = worstCosine !== null && worstCosine >= worst;
-        heads.push({ layer, worstCosine, quantized: keep });
-        if (keep) {
-          quantizedHeads.add(layer);
-          worst = worstCosine;
-        }
-      }
-    }
   } finally {
     await reference.release();
   }
@@ -351,18 +306,9 @@ async function chooseCalibration(
   const figures = tried.map((t) => `${t.label} ${t.worstCosine === null ? 'failed' : `${t.worstCosine.toFixed(4)} (${t.worstSqnrDb?.toFixed(1)} dB)`}`).join(', ');
   return {
     chosen: best.candidate,
-    report: { fitSets: split.fit.length, judgedSets: split.judge.length, candidates: tried.map((t) => ({ label: t.label, worstSqnrDb: t.worstSqnrDb, worstCosine: t.worstCosine })), chosen: best.label, heads },
-    note: `calibration auto: ${best.label} (worst-output cosine, and SQNR, on ${split.judge.length} held-out calibration set(s), fitted to the other ${split.fit.length}: ${figures})${headNote(heads)}`,
-    quantizedHeads,
+    report: { fitSets: split.fit.length, judgedSets: split.judge.length, candidates: tried.map((t) => ({ label: t.label, worstSqnrDb: t.worstSqnrDb, worstCosine: t.worstCosine })), chosen: best.label },
+    note: `calibration auto: ${best.label} (worst-output cosine, and SQNR, on ${split.judge.length} held-out calibration set(s), fitted to the other ${split.fit.length}: ${figures})`,
   };
-}
-
-/** The note's account of the head layers tried in int8 (empty when none were). */
-function headNote(heads: AutoCalibrationReport['heads']): string {
-  if (heads.length === 0) return '';
-  const quantized = heads.filter((h) => h.quantized).length;
-  const each = heads.map((h) => `${h.layer} ${h.quantized ? 'int8' : 'float'} (${h.worstCosine === null ? 'failed' : h.worstCosine.toFixed(4)})`).join(', ');
-  return `; detector head: ${quantized} of ${heads.length} head layer(s) in int8, each only where the worst output on the held-out sets did not fall (worst-output cosine with it: ${each})`;
 }
 
 /** Candidates that ran, best first: highest worst-output cosine, SQNR breaking ties. */

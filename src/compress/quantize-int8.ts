@@ -25,11 +25,6 @@ export interface Int8Options {
    * outputs, where one int8 scale would have to span box offsets and scores. Default true.
    */
   floatHead?: boolean;
-  /**
-   * Head layers (by node name) quantized although `floatHead` keeps the head float: those measured not to lower the
-   * worst output's fidelity (int8-pipeline's head choice). Their output tail stays float.
-   */
-  quantizedHeadLayers?: ReadonlySet<string>;
 }
 
 /** Ops whose output is computed in int8 by a fused onnxruntime kernel (QLinear*, QGemm). */
@@ -86,7 +81,7 @@ export function quantizeInt8(model: OnnxModel, types: TensorTypeMap, ranges: Rea
       kept.push({ node: label, opType: node.opType, reason: 'kept float: accuracy-sensitive (--keep-float)' });
       continue;
     }
-    if (head.layers.has(node) && !options.quantizedHeadLayers?.has(label)) {
+    if (head.layers.has(node)) {
       kept.push({ node: label, opType: node.opType, reason: 'detector head: the last weighted layer before one of several outputs stays float (one int8 scale would span boxes and scores)' });
       continue;
     }
@@ -382,26 +377,15 @@ function regrowWeightScales(weights: Float32Array, dims: readonly number[], axis
 
 const WEIGHTED_OPS = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
 
+/**
+ * The output tail (nodes every path of which reaches a graph output without a weighted layer) and, when the graph
+ * has several outputs, the head layers (weighted layers that feed only the tail or outputs).
+ */
 /** Names of the weighted layers the int8 pass keeps float as a detector's head (empty when `floatHead` is false). */
 export function floatHeadLayerNames(graph: OnnxGraph, floatHead: boolean): Set<string> {
   if (!floatHead) return new Set();
   return new Set([...headOf(graph, graphOutputNames(graph)).layers].map((n) => n.name || n.outputs[0]!));
 }
-
-/**
- * Head layers worth trying in int8, in graph order: those whose output is not itself a graph output (graph outputs
- * stay float, so such a layer could not become one fused int8 kernel).
- */
-export function quantizableHeadLayerNames(graph: OnnxGraph): string[] {
-  const outputs = graphOutputNames(graph);
-  const { layers } = headOf(graph, outputs);
-  return graph.nodes.filter((n) => layers.has(n) && !outputs.has(n.outputs[0]!)).map((n) => n.name || n.outputs[0]!);
-}
-
-/**
- * The output tail (nodes every path of which reaches a graph output without a weighted layer) and, when the graph
- * has several outputs, the head layers (weighted layers that feed only the tail or outputs).
- */
 
 function headOf(graph: OnnxGraph, outputs: Set<string>): { tail: Set<OnnxNode>; layers: Set<OnnxNode> } {
   const consumers = consumerMap(graph);

@@ -31,7 +31,7 @@ export const commandModule: CommandModule = {
       .option('equalize', { type: 'boolean', default: true, describe: 'int8: per-channel activation equalization (--no-equalize to skip)' })
       .option('equalize-float-inputs', { type: 'boolean', default: false, describe: 'int8: also equalize what float-only ops (HardSwish…) read: more faithful, one Mul each, slower' })
       .option('bias-correction', { type: 'number', default: 1, describe: 'int8: empirical bias correction rounds (0 = off, at most 5)' })
-      .option('float-head', { type: 'boolean', default: true, describe: "int8: keep a detector's output tail float, and its head layers unless calibration auto measures one in int8 without the worst output falling (--no-float-head quantizes them all)" })
+      .option('float-head', { type: 'boolean', default: true, describe: "int8: keep a detector's output tail and head layers float (--no-float-head to quantize them)" })
       .option('adaptive-rounding', { type: 'boolean', default: true, describe: 'int8: round each weight up or down to minimise its layer\'s output error on --data, not to nearest (--no-adaptive-rounding for nearest)' })
       .option('lookup-islands', { type: 'boolean', default: true, describe: 'int8: float islands (HardSwish…) on tensors of ≥ 65,536 elements become exact 256-entry table lookups: faster, outputs unchanged, 256 bytes per channel (--no-lookup-islands to keep them float)' })
       .option('speed-check', { type: 'boolean', default: true, describe: 'int8: time fp32 and int8 in alternation here and report the speed-up (--no-speed-check to skip)' })
