@@ -200,6 +200,13 @@ export function formatProfile(r: ProfileResult): string {
     for (const o of r.opProfile) {
       out += `  ${o.op.padEnd(20)} ${o.name.slice(0, nameWidth).padEnd(nameWidth)} ${o.ms.toFixed(4).padStart(9)} ${pct(o.share).padStart(7)}\n`;
     }
+    // Per type: where an int8 model's time goes when it is not in the convolutions (casts, lookups, resizes).
+    const types = r.opProfileDetail?.byOpType ?? [];
+    if (types.length > 0) {
+      out += `\noperator types (${r.opProfileDetail!.nodeMsPerRun.toFixed(4)} ms of node time per run; traced run ${r.opProfileDetail!.runMs.toFixed(4)} ms)\n`;
+      out += `  ${'op'.padEnd(24)} ${'nodes'.padStart(5)} ${'ms'.padStart(9)} ${'share'.padStart(7)}\n`;
+      for (const t of types.slice(0, 12)) out += `  ${t.op.padEnd(24)} ${String(t.nodes).padStart(5)} ${t.ms.toFixed(4).padStart(9)} ${pct(t.share).padStart(7)}\n`;
+    }
   }
   return out;
 }

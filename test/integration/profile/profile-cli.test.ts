@@ -50,6 +50,19 @@ describe('edgetune profile', () => {
     expect(r.stdout).toMatch(/^compute\s+14\.62 kFLOP\/run/m);
   });
 
+  it('--op-profile prints the top nodes and the time per operator type', async () => {
+    const r = await edgetune(['profile', 'conv.onnx', '--iterations', '10', '--warmup', '1', '--threads', '1', '--energy', 'off', '--op-profile']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^top operators \(onnxruntime profiler, 10 runs; ms per run\)$/m);
+    expect(r.stdout).toMatch(/^operator types \([\d.]+ ms of node time per run; traced run [\d.]+ ms\)$/m);
+    const types = r.stdout.slice(r.stdout.indexOf('operator types'));
+    // conv.onnx is one Conv (then Relu, Flatten, Gemm): each type on its own row with its node count and share.
+    expect(types).toMatch(/^ {2}Conv +1 +[\d.]+ +[\d.]+%$/m);
+    const shares = [...types.matchAll(/ ([\d.]+)%$/gm)].map((m) => Number(m[1]));
+    expect(shares.length).toBeGreaterThan(1);
+    expect(shares.reduce((a, b) => a + b, 0)).toBeGreaterThan(99);
+  });
+
   it('bad input exits 2 with the problem named, and writes nothing', async () => {
     const before = readdirSync(dir).sort();
     const missing = await edgetune(['profile', 'nope.onnx', '--json']);
