@@ -191,7 +191,12 @@ export async function measureModel(request: ChildProfileRequest, io: ChildIo): P
 }
 
 /** Trace `runs` runs with onnxruntime's profiler in a second session and condense the trace. */
-export async function profileOperators(request: ChildProfileRequest, feeds: Record<string, Tensor>, runs: number): Promise<OpProfileSummary> {
+export async function profileOperators(
+  request: Pick<ChildProfileRequest, 'modelPath' | 'executionProvider' | 'threads'>,
+  feeds: Record<string, Tensor>,
+  runs: number,
+  topN?: number,
+): Promise<OpProfileSummary> {
   const dir = mkdtempSync(join(tmpdir(), 'edgetune-opprof-'));
   try {
     const session = await createOrtSession(request.modelPath, {
@@ -209,7 +214,7 @@ export async function profileOperators(request: ChildProfileRequest, feeds: Reco
     }
     const file = readdirSync(dir).find((f) => f.endsWith('.json'));
     if (!file) throw new Error('onnxruntime wrote no profile file');
-    return summarizeOpProfile(JSON.parse(readFileSync(join(dir, file), 'utf8')), runs);
+    return summarizeOpProfile(JSON.parse(readFileSync(join(dir, file), 'utf8')), runs, topN);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
