@@ -16,6 +16,7 @@ import { foldBatchNorm } from './fold-batchnorm.js';
 import { fuseHardSwish } from './fuse-activations.js';
 import { foldAddIntoPointwiseConv, foldConvAffine } from './fold-affine.js';
 import { floatHeadLayerNames, quantizeInt8, type Int8Options } from './quantize-int8.js';
+import { hardSwishAsProduct, type HardSwishProductReport } from './hardswish-product.js';
 import { LOOKUP_MIN_ELEMENTS, elementsOf, lookupIslands, type LookupIslandsReport } from './lookup-islands.js';
 import { realInputs } from './dataset.js';
 import type { PassResult } from './pass.js';
@@ -54,6 +55,12 @@ export interface Int8PipelineOptions extends Int8Options {
    * default = `lookupIslands`. Set it with `lookupIslands: false` to get the same model with its islands left float.
    */
   equalizeLookupIslandInputs?: boolean;
+  /**
+   * Run HardSwish as `x · HardSigmoid(x)` in int8 ops onnxruntime multithreads (a depthwise 1×1 QLinearConv that
+   * saturates to HardSigmoid, then a QLinearMul), where every reader is a Conv that can take the affine after it
+   * (hardswish-product.ts; default true with uint8 activations and per-channel weights).
+   */
+  hardSwishProduct?: boolean;
   onProgress?: (stage: string, done: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -71,6 +78,8 @@ export interface Int8PipelineResult extends PassResult {
   biasCorrection: BiasCorrectionReport | null;
   /** Float islands that became table lookups (null when off). */
   lookups: LookupIslandsReport | null;
+  /** HardSwishes rewritten as a product of int8 ops (null when off). */
+  hardSwishProduct: HardSwishProductReport | null;
   /** Wall time of each stage, seconds. */
   stageSeconds: Record<string, number>;
   accuracy?: { baseline: number; quantized: number; dropPp: number; metric: 'top1' | 'agreement' | 'cosine' };
@@ -89,7 +98,15 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
   const fusedHardSwish = fuseHardSwish(model);
   const foldedBatchNorms = foldBatchNorm(model.graph);
   const foldedAffine = foldConvAffine(model.graph) + foldAddIntoPointwiseConv(model.graph);
-  const equalization = options.equalize === false ? null : await equalize(model, dataset, options);
+  const productOn = options.hardSwishProduct ?? (options.activationType !== 'int8' && options.perChannel !== false);
+  const equalization = options.equalize === false ? null : await equalize(model, dataset, options, productOn);
+  const hardSwishProduct = productOn ? hardSwishAsProduct(model.graph) : null;
+  if (hardSwishProduct && hardSwishProduct.hardSigmoidTensors.length > 0) {
+    // Each HardSigmoid is [0, 1] exactly: at 1/255 steps its uint8 saturates where the Clip does.
+    const pinnedRanges = new Map(options.pinnedRanges ?? []);
+    for (const t of hardSwishProduct.hardSigmoidTensors) pinnedRanges.set(t, { min: 0, max: 1 });
+    options = { ...options, pinnedRanges };
+  }
   lap('equalize');
   const rounding = options.adaptiveRounding !== false && options.perChannel !== false;
   // With `auto`, adaptive rounding is one more choice judged on the held-out quarter: fitted to the other three
@@ -156,7 +173,9 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
   const lookups = options.lookupIslands === false ? null : await replaceIslands(quantized, dataset);
   lap('lookup islands');
   if (auto) quantized.report.notes.unshift(auto.note);
-  return { ...quantized, ...base, lookups };
+  if (hardSwishProduct) quantized.report.notes.push(hardSwishProductNote(hardSwishProduct));
+  if (hardSwishProduct) quantized.report.details = { ...quantized.report.details, hardSwishProduct };
+  return { ...quantized, ...base, lookups, hardSwishProduct };
 }
 
 /** One configuration `calibration: 'auto'` tries. */
@@ -424,8 +443,17 @@ function quantizedComputeLayers(result: PassResult): string[] {
   return names;
 }
 
-/** Measure per-channel ranges of every rank-4 tensor a Conv or a float-only op writes, then equalize channels. */
-async function equalize(model: OnnxModel, dataset: Dataset, options: Int8PipelineOptions): Promise<EqualizeReport> {
+/** The compress report's line on HardSwishes run as int8 products. */
+function hardSwishProductNote(report: HardSwishProductReport): string {
+  const left = Object.entries(report.leftAlone).map(([why, n]) => `${n}: ${why}`).join('; ');
+  return `${report.rewritten} HardSwish(es) run as x·HardSigmoid(x) in int8 ops (depthwise 1×1 QLinearConv + QLinearMul)${left ? `; left as they were — ${left}` : ''}`;
+}
+
+/**
+ * Measure per-channel ranges of every rank-4 tensor a Conv or a float-only op writes, then equalize channels.
+ * `products`: HardSwishes will become int8 products, whose channel scale is free (it lands in the HardSigmoid Conv).
+ */
+async function equalize(model: OnnxModel, dataset: Dataset, options: Int8PipelineOptions, products: boolean): Promise<EqualizeReport> {
   const candidates = equalizationCandidates(model, inferTensorTypes(model));
   const ranges = await calibrateChannelRanges(model, candidates, dataset, {
     maxSets: 16,
@@ -433,7 +461,9 @@ async function equalize(model: OnnxModel, dataset: Dataset, options: Int8Pipelin
   });
   // Island inputs are equalized where the island will become a table lookup (the channel-scale Mul is folded into
   // the table); elsewhere only with `full`, since a Mul in front of a float island costs speed.
-  const islandInputs = options.equalize === 'full' ? true : (options.equalizeLookupIslandInputs ?? options.lookupIslands !== false) ? becomesLookup(model, dataset) : false;
+  const lookup = options.equalizeLookupIslandInputs ?? options.lookupIslands !== false ? becomesLookup(model, dataset) : () => false;
+  const product = new Set(products ? hardSwishAsProduct(model.graph, { dryRun: true }).inputs : []);
+  const islandInputs = options.equalize === 'full' ? true : (tensor: string): boolean => product.has(tensor) || lookup(tensor);
   return equalizeChannels(model.graph, ranges, { islandInputs });
 }
 

@@ -25,6 +25,11 @@ export interface Int8Options {
    * outputs, where one int8 scale would have to span box offsets and scores. Default true.
    */
   floatHead?: boolean;
+  /**
+   * Ranges that calibration does not choose: a HardSigmoid written as a clipped Conv is [0, 1] exactly, so its 8 bits
+   * saturate where the Clip does (hardswish-product.ts).
+   */
+  pinnedRanges?: ReadonlyMap<string, TensorRange>;
 }
 
 /** Ops whose output is computed in int8 by a fused onnxruntime kernel (QLinear*, QGemm). */
@@ -104,7 +109,7 @@ export function quantizeInt8(model: OnnxModel, types: TensorTypeMap, ranges: Rea
   const paramsFor = (name: string): Qp | undefined => {
     const known = qps.get(name);
     if (known) return known;
-    const range = ranges.get(name) ?? constantRange(graph, name);
+    const range = options.pinnedRanges?.get(name) ?? ranges.get(name) ?? constantRange(graph, name);
     if (!range) return undefined;
     const params = computeQuantParams(range.min, range.max, aMin, aMax, symmetricActivations);
     const scaleName = fresh(`${name}_scale`);
