@@ -160,6 +160,7 @@ const compressFields = {
   biasCorrection: int(0, 5).optional().describe('int8: empirical bias correction rounds, 0 = off (`--bias-correction`; default 1).'),
   floatHead: flag().optional().describe("int8: keep a detector's output tail float (`--float-head`; default true)."),
   adaptiveRounding: flag().optional().describe('int8: each weight rounded up or down to minimise its layer\'s output error on the data (`--adaptive-rounding`; default true).'),
+  hardSwishProduct: flag().optional().describe('int8: HardSwish runs as x·HardSigmoid(x) in int8 ops, a depthwise 1×1 QLinearConv and a QLinearMul (`--hard-swish-product`; default true).'),
   lookupIslands: flag().optional().describe('int8: float islands on tensors of ≥ 65,536 elements become exact table lookups (`--lookup-islands`; default true).'),
   force: flag().default(false).describe('Write (and activate) the variant even when its fidelity gate fails; the report says `forced: true` (`--force`).'),
   confidence,

@@ -25,6 +25,7 @@ export type CompressFlagOptions = Pick<
   | 'biasCorrection'
   | 'floatHead'
   | 'lookupIslands'
+  | 'hardSwishProduct'
   | 'adaptiveRounding'
   | 'force'
   | 'confidence'
@@ -34,7 +35,7 @@ export type CompressFlagOptions = Pick<
 /** The options given, as `edgetune compress` flags (`noHoldout` → `--no-holdout`; defaults left out). */
 export function compressPassThrough(o: CompressFlagOptions): Record<string, string | number | boolean> {
   const out: Record<string, string | number | boolean> = {};
-  for (const key of ['calibration', 'perChannel', 'symmetric', 'ratio', 'targetCache', 'allocate', 'targetLatencyMs', 'keepFloat', 'maxAccuracyDrop', 'equalize', 'equalizeFloatInputs', 'biasCorrection', 'floatHead', 'lookupIslands', 'adaptiveRounding'] as const) {
+  for (const key of ['calibration', 'perChannel', 'symmetric', 'ratio', 'targetCache', 'allocate', 'targetLatencyMs', 'keepFloat', 'maxAccuracyDrop', 'equalize', 'equalizeFloatInputs', 'biasCorrection', 'floatHead', 'lookupIslands', 'hardSwishProduct', 'adaptiveRounding'] as const) {
     const v = o[key];
     if (v !== undefined) out[key] = v;
   }

@@ -33,6 +33,7 @@ export const commandModule: CommandModule = {
       .option('bias-correction', { type: 'number', default: 1, describe: 'int8: empirical bias correction rounds (0 = off, at most 5)' })
       .option('float-head', { type: 'boolean', default: true, describe: "int8: keep a detector's output tail and head layers float (--no-float-head to quantize them)" })
       .option('adaptive-rounding', { type: 'boolean', default: true, describe: 'int8: round each weight up or down to minimise its layer\'s output error on --data, not to nearest (--no-adaptive-rounding for nearest)' })
+      .option('hard-swish-product', { type: 'boolean', default: true, describe: 'int8: HardSwish runs as x·HardSigmoid(x) in int8 ops onnxruntime multithreads (a depthwise 1×1 QLinearConv saturating to [0, 1], then a QLinearMul), where every reader is a Conv (--no-hard-swish-product to keep it a float island or lookup)' })
       .option('lookup-islands', { type: 'boolean', default: true, describe: 'int8: float islands (HardSwish…) on tensors of ≥ 65,536 elements become exact 256-entry table lookups: faster, outputs unchanged, 256 bytes per channel (--no-lookup-islands to keep them float)' })
       .option('speed-check', { type: 'boolean', default: true, describe: 'int8: time fp32 and int8 in alternation here and report the speed-up (--no-speed-check to skip)' })
       .option('keep-float', { type: 'string', describe: 'auto (with --max-accuracy-drop) or NODE,NODE,...' })
@@ -92,6 +93,7 @@ export const commandModule: CommandModule = {
         biasCorrectionRounds: biasRounds,
         floatHead: args['float-head'] as boolean,
         lookupIslands: args['lookup-islands'] as boolean,
+        hardSwishProduct: args['hard-swish-product'] as boolean,
         adaptiveRounding: args['adaptive-rounding'] as boolean,
         speedCheck: args['speed-check'] as boolean,
         ...(args.profile ? { profileName: String(args.profile) } : {}),

@@ -45,6 +45,8 @@ export interface MethodOptions {
   floatHead?: boolean;
   /** int8: float islands on tensors of ≥ 65,536 elements become exact table lookups (default true). */
   lookupIslands?: boolean;
+  /** int8: HardSwish as x·HardSigmoid(x) in int8 ops onnxruntime multithreads (default true). */
+  hardSwishProduct?: boolean;
   /** int8: adaptive weight rounding (default true). */
   adaptiveRounding?: boolean;
   /** int8: measure fp32 against int8 in alternation after quantizing and report the speed-up (default true). */

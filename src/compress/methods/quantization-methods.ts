@@ -33,6 +33,7 @@ export const int8Method: CompressMethodRunner = {
       ...(options.biasCorrectionRounds !== undefined ? { biasCorrectionRounds: options.biasCorrectionRounds } : {}),
       ...(options.floatHead !== undefined ? { floatHead: options.floatHead } : {}),
       ...(options.lookupIslands === false ? { lookupIslands: false } : {}),
+      ...(options.hardSwishProduct === false ? { hardSwishProduct: false } : {}),
       ...(options.adaptiveRounding === false ? { adaptiveRounding: false } : {}),
       ...(options.maxAccuracyDropPp !== undefined ? { maxAccuracyDropPp: options.maxAccuracyDropPp } : {}),
       ...(onProgress ? { onProgress } : {}),

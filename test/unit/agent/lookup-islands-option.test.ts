@@ -16,3 +16,12 @@ describe('job option lookupIslands', () => {
     expect(() => parseJobOptions('compress', { method: 'int8', lookupIslands: 'no' })).toThrow(/lookupIslands/);
   });
 });
+
+describe('job option hardSwishProduct', () => {
+  it('reaches edgetune compress as --no-hard-swish-product (the flag the CLI defines), and is left out when not given', () => {
+    const off = compressPassThrough(parseJobOptions('compress', { method: 'int8', hardSwishProduct: false }));
+    expect(optionsToFlags(off)).toEqual(['--no-hard-swish-product']);
+    expect(compressPassThrough(parseJobOptions('compress', { method: 'int8' }))).not.toHaveProperty('hardSwishProduct');
+    expect(() => parseJobOptions('compress', { method: 'int8', hardSwishProduct: 1 })).toThrow(/hardSwishProduct/);
+  });
+});
