@@ -7,7 +7,7 @@
  * of the HardSwish) goes into the Conv's weights; the factor k and an affine `·γ + β` after the HardSwish (PP-LCNet's
  * learnable affine) go into the readers' weights and biases, so the rewrite only applies where every reader is a Conv
  * with constant weights. Where a reader pads, β cannot go into its bias (padding would see 0 where the affine has β):
- * a depthwise 1×1 Conv (weight 1, bias β/(k·γ)) adds it to the product instead.
+ * the affine then stays as a depthwise 1×1 Conv (weight k·γ, bias β) on the product, and the readers are unchanged.
  * Exact in float. Pure: mutates the graph.
  */
 import type { OnnxGraph, OnnxNode, Tensor } from '../onnx/ir.js';
@@ -132,17 +132,14 @@ export function hardSwishAsProduct(graph: OnnxGraph, options: HardSwishProductOp
       leave('a channel scale is 0');
       continue;
     }
-    // β folds into the readers' biases when none pads; else a depthwise 1×1 Conv adds β/(k·γ) to the product.
-    const shift = beta.some((b) => b !== 0) && !readers.every(withoutPadding);
-    if (shift && gamma.some((g) => g === 0 || !Number.isFinite(g))) {
-      leave('the affine adds a constant, a reader pads and a scale is 0');
-      continue;
-    }
+    // β folds into the readers' biases when none pads; else the affine stays, as a depthwise 1×1 Conv (weight k·γ,
+    // bias β) on the product, writing the tensor the readers read now (so its 8 bits span the same range).
+    const affineConv = beta.some((b) => b !== 0) && !readers.every(withoutPadding);
     report.inputs.push(x);
     report.rewritten++;
     if (options.dryRun) continue;
     // The product's readers: W[o, c, ·] ·= k_c·γ_c, bias[o] += Σ W[o, c, ·]·β_c (original W).
-    for (const conv of readers) {
+    for (const conv of affineConv ? [] : readers) {
       const wT = graph.initializers.get(conv.inputs[1]!)!;
       const [outChannels, inPerGroup, kh, kw] = wT.dims as [number, number, number, number];
       const group = attrInt(conv, 'group', 1);
@@ -159,7 +156,7 @@ export function hardSwishAsProduct(graph: OnnxGraph, options: HardSwishProductOp
           for (let t = 0; t < taps; t++) {
             const at = (o * inPerGroup + ci) * taps + t;
             scaled[at] = weights[at]! * factor;
-            if (!shift) bias[o]! += weights[at]! * beta[c]!;
+            bias[o]! += weights[at]! * beta[c]!;
           }
         }
       }
@@ -183,20 +180,20 @@ export function hardSwishAsProduct(graph: OnnxGraph, options: HardSwishProductOp
     graph.initializers.set(hi, floatTensor(hi, [], [1]));
     const linear = fresh(`${base}_hardsigmoid_linear`);
     const gate = fresh(`${base}_hardsigmoid`);
-    const product = shift ? fresh(`${base}_product`) : end;
-    const shiftNodes: OnnxNode[] = [];
-    if (shift) {
-      const oneName = fresh(`${base}_shift_W`);
-      const deltaName = fresh(`${base}_shift_B`);
-      graph.initializers.set(oneName, floatTensor(oneName, [channels, 1, 1, 1], new Float32Array(channels).fill(1)));
-      graph.initializers.set(deltaName, floatTensor(deltaName, [channels], beta.map((b, c) => b / (k[c]! * gamma[c]!))));
-      shiftNodes.push(makeNode('Conv', [product, oneName, deltaName], [end], fresh(`${base}_shift_conv`), { group: attr.int(channels), kernel_shape: attr.ints([1, 1]) }));
+    const product = affineConv ? fresh(`${base}_product`) : end;
+    const affineNodes: OnnxNode[] = [];
+    if (affineConv) {
+      const scaleName = fresh(`${base}_affine_W`);
+      const shiftName = fresh(`${base}_affine_B`);
+      graph.initializers.set(scaleName, floatTensor(scaleName, [channels, 1, 1, 1], k.map((v, c) => v * gamma[c]!)));
+      graph.initializers.set(shiftName, floatTensor(shiftName, [channels], beta));
+      affineNodes.push(makeNode('Conv', [product, scaleName, shiftName], [end], fresh(`${base}_affine_conv`), { group: attr.int(channels), kernel_shape: attr.ints([1, 1]) }));
     }
     added.set(hs, [
       makeNode('Conv', [x, weightName, biasName], [linear], fresh(`${base}_hardsigmoid_conv`), { group: attr.int(channels), kernel_shape: attr.ints([1, 1]) }),
       makeNode('Clip', [linear, lo, hi], [gate], fresh(`${base}_hardsigmoid_clip`)),
       makeNode('Mul', [x, gate], [product], fresh(`${base}_product`)),
-      ...shiftNodes,
+      ...affineNodes,
     ]);
     removed.add(hs);
     for (const n of tail) removed.add(n);

@@ -99,7 +99,7 @@ describe('hardSwishAsProduct on hand-built graphs (onnxruntime runs both)', () =
     expect(await relativeDifference(model, rewritten, feeds)).toBeLessThan(1e-5);
   });
 
-  it('read by a padded depthwise Conv too: β is added to the product by a 1×1 Conv (padding sees 0, not β)', async () => {
+  it('read by a padded depthwise Conv too: the affine stays, as a depthwise 1×1 Conv on the product (padding sees 0, not β)', async () => {
     const model = hardSwishModel((input) => {
       const a = pointwise(input);
       const b = depthwise(input);
