@@ -10,7 +10,12 @@
  * the affine then stays as a depthwise 1×1 Conv (weight k·γ, bias β) on the product, and the readers are unchanged.
  * Exact in float. Pure: mutates the graph.
  */
-import type { OnnxGraph, OnnxNode, Tensor } from '../onnx/ir.js';
+import type { OnnxGraph, OnnxModel, OnnxNode, Tensor } from '../onnx/ir.js';
+import { cloneModel } from '../onnx/ir.js';
+import { normalizeModel } from '../onnx/normalize.js';
+import { fuseHardSwish } from './fuse-activations.js';
+import { foldBatchNorm } from './fold-batchnorm.js';
+import { foldAddIntoPointwiseConv, foldConvAffine } from './fold-affine.js';
 import { DataType } from '../onnx/dtype.js';
 import { attr, attrInt, consumerMap, graphOutputNames, makeNode, nameFactory, producerMap, topologicalSort } from '../onnx/graph.js';
 import { floatTensor, tensorToFloat32 } from '../onnx/tensor.js';
@@ -216,4 +221,25 @@ export function hardSwishAsProduct(graph: OnnxGraph, options: HardSwishProductOp
   for (const name of dead) if (!graph.inputs.some((i) => i.name === name)) graph.initializers.delete(name);
   graph.valueInfo = graph.valueInfo.filter((v) => !dead.has(v.name));
   return report;
+}
+
+/**
+ * How many hard-swishes (HardSwish nodes, or exported `x·Clip(x+3,0,6)/6` / `x·HardSigmoid(x)` patterns) the int8
+ * pipeline will run as int8 products in `model`: its own first steps (normalize, fuse, fold BatchNorm and affines) on
+ * a copy, then a dry run of the rewrite. Pure; `model` is not touched. For `plan`, which otherwise counts every
+ * HardSwish as a float island.
+ */
+export function int8HardSwishProducts(model: OnnxModel): number {
+  const copy = cloneModel(model);
+  try {
+    normalizeModel(copy, { minOpset: 13 });
+    fuseHardSwish(copy);
+    foldBatchNorm(copy.graph);
+    foldConvAffine(copy.graph);
+    foldAddIntoPointwiseConv(copy.graph);
+    return hardSwishAsProduct(copy.graph, { dryRun: true }).rewritten;
+  } catch {
+    // A graph the passes cannot read: no claim that anything becomes int8.
+    return 0;
+  }
 }

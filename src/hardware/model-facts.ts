@@ -9,6 +9,7 @@ import { elementCount, type OnnxGraph, type OnnxModel, type OnnxNode, type Tenso
 import { attrInt, graphOutputNames, producerMap, consumerMap } from '../onnx/graph.js';
 import { tensorToFloat32 } from '../onnx/tensor.js';
 import { inferTensorTypes, staticShape } from '../onnx/shape-inference.js';
+import { int8HardSwishProducts } from '../compress/hardswish-product.js';
 
 /** One weighted layer (Conv, ConvTranspose, Gemm, MatMul with a constant weight). */
 export interface LayerFacts {
@@ -54,6 +55,8 @@ export interface ModelFacts {
   dominantKind: 'matmul' | 'conv' | 'none';
   /** Node count per op type ('com.microsoft.MatMulNBits' for other domains). */
   opHistogram: Record<string, number>;
+  /** Hard-swishes the int8 pass runs as int8 products (QLinearConv + QLinearMul) rather than as float islands. */
+  int8HardSwishProducts: number;
   /** Quantization nodes present (QuantizeLinear, DequantizeLinear, QLinear*, MatMulInteger, MatMulNBits, ...). */
   quantizationNodes: number;
   /** Element type that holds most layer weight elements ('float', 'float16', 'int8', ...); null without layers. */
@@ -170,6 +173,7 @@ export function modelFacts(model: OnnxModel): ModelFacts {
     convWeightShare,
     dominantKind: layers.length === 0 ? 'none' : matmulWeightShare >= 0.5 ? 'matmul' : 'conv',
     opHistogram,
+    int8HardSwishProducts: (opHistogram.HardSwish ?? 0) + Math.min(opHistogram.Clip ?? 0, opHistogram.Div ?? 0) + (opHistogram.HardSigmoid ?? 0) > 0 ? int8HardSwishProducts(model) : 0,
     quantizationNodes,
     weightElementType,
     depthwiseFlopShare: depthwiseFlopShare(model, layerNodes),
