@@ -6,13 +6,15 @@
  * and its table lookup (Cast + GatherElements) run on one thread. The factor k (equalization's channel scale in front
  * of the HardSwish) goes into the Conv's weights; the factor k and an affine `·γ + β` after the HardSwish (PP-LCNet's
  * learnable affine) go into the readers' weights and biases, so the rewrite only applies where every reader is a Conv
- * with constant weights. Where a reader pads, β cannot go into its bias (padding would see 0 where the affine has β):
- * the affine then stays as a depthwise 1×1 Conv (weight k·γ, bias β) on the product, and the readers are unchanged.
+ * with constant weights, or where there is nothing to fold (then any reader; `channelsOf` gives the channel count).
+ * Where a reader pads, β cannot go into its bias (padding would see 0 where the affine has β): the affine then stays
+ * as a depthwise 1×1 Conv (weight k·γ, bias β) on the product, and the readers are unchanged.
  * Exact in float. Pure: mutates the graph.
  */
 import type { OnnxGraph, OnnxModel, OnnxNode, Tensor } from '../onnx/ir.js';
 import { cloneModel } from '../onnx/ir.js';
 import { normalizeModel } from '../onnx/normalize.js';
+import { inferTensorTypes } from '../onnx/shape-inference.js';
 import { fuseHardSwish } from './fuse-activations.js';
 import { foldBatchNorm } from './fold-batchnorm.js';
 import { foldAddIntoPointwiseConv, foldConvAffine } from './fold-affine.js';
@@ -38,6 +40,11 @@ export interface HardSwishProductOptions {
   inputs?: (tensor: string) => boolean;
   /** Only report what would be rewritten (`inputs`, `rewritten`, `leftAlone`); the graph is not touched. */
   dryRun?: boolean;
+  /**
+   * The channel count (axis 1) of a tensor, when known: lets a HardSwish with nothing to fold (no channel scale, no
+   * affine) become a product whatever reads it.
+   */
+  channelsOf?: (tensor: string) => number | null;
 }
 
 /** Per-channel values of a constant of one element or of shape [C,1,1] / [1,C,1,1]; undefined otherwise. */
@@ -110,22 +117,33 @@ export function hardSwishAsProduct(graph: OnnxGraph, options: HardSwishProductOp
       tail.push(next);
       end = next.outputs[0]!;
     }
-    const readers = consumers.get(end) ?? [];
-    if (outputs.has(end) || readers.length === 0 || !readers.every((r) => foldableReader(graph, r, end))) {
-      leave('a reader is not a Conv with constant weights');
-      continue;
-    }
-    const w0 = graph.initializers.get(readers[0]!.inputs[1]!)!;
-    const channels = w0.dims[1]! * attrInt(readers[0]!, 'group', 1);
-    if (readers.some((r) => graph.initializers.get(r.inputs[1]!)!.dims[1]! * attrInt(r, 'group', 1) !== channels)) {
-      leave('readers disagree on the channel count');
-      continue;
-    }
     // Walk back: an optional Mul k that only this HardSwish reads.
     const before = producers.get(hs.inputs[0]!);
     const beforeInput = before && before.opType === 'Mul' && single(hs.inputs[0]!) === hs ? before.inputs.find((i) => i && !graph.initializers.has(i)) : undefined;
     const kT = before && beforeInput ? constantOperand(before, beforeInput) : undefined;
     const x = kT ? beforeInput! : hs.inputs[0]!;
+    const readers = consumers.get(end) ?? [];
+    const foldable = !outputs.has(end) && readers.length > 0 && readers.every((r) => foldableReader(graph, r, end));
+    let channels: number;
+    if (foldable) {
+      const w0 = graph.initializers.get(readers[0]!.inputs[1]!)!;
+      channels = w0.dims[1]! * attrInt(readers[0]!, 'group', 1);
+      if (readers.some((r) => graph.initializers.get(r.inputs[1]!)!.dims[1]! * attrInt(r, 'group', 1) !== channels)) {
+        leave('readers disagree on the channel count');
+        continue;
+      }
+    } else {
+      // A reader that is not a Conv (squeeze-excitation, pooling, a graph output) cannot take a channel scale or an
+      // affine; with none (no Mul k in front, no ·γ + β behind) x·HardSigmoid(x) is the HardSwish itself, for any
+      // reader. (Keeping a non-trivial affine as a depthwise 1×1 Conv measured 2–3 % slower than the float island on
+      // PP-OCR cls, BENCHMARKS.md.) A dry run does not count these, so that equalization puts no scale in front.
+      const known = tail.length === 0 && !kT ? (options.channelsOf?.(x) ?? null) : null;
+      if (known === null || options.dryRun) {
+        if (!options.dryRun) leave(tail.length === 0 && !kT ? 'a reader is not a Conv and the channel count is unknown' : 'a reader is not a Conv, and a channel scale or affine would have to go into it');
+        continue;
+      }
+      channels = known;
+    }
     const k = kT ? channelValues(kT, channels) : new Float32Array(channels).fill(1);
     const gamma = gammaT ? channelValues(gammaT, channels) : new Float32Array(channels).fill(1);
     const beta = betaT ? channelValues(betaT, channels) : new Float32Array(channels);
@@ -139,12 +157,12 @@ export function hardSwishAsProduct(graph: OnnxGraph, options: HardSwishProductOp
     }
     // β folds into the readers' biases when none pads; else the affine stays, as a depthwise 1×1 Conv (weight k·γ,
     // bias β) on the product, writing the tensor the readers read now (so its 8 bits span the same range).
-    const affineConv = beta.some((b) => b !== 0) && !readers.every(withoutPadding);
+    const affineConv = foldable && beta.some((b) => b !== 0) && !readers.every(withoutPadding);
     report.inputs.push(x);
     report.rewritten++;
     if (options.dryRun) continue;
     // The product's readers: W[o, c, ·] ·= k_c·γ_c, bias[o] += Σ W[o, c, ·]·β_c (original W).
-    for (const conv of affineConv ? [] : readers) {
+    for (const conv of affineConv || !foldable ? [] : readers) {
       const wT = graph.initializers.get(conv.inputs[1]!)!;
       const [outChannels, inPerGroup, kh, kw] = wT.dims as [number, number, number, number];
       const group = attrInt(conv, 'group', 1);
@@ -226,7 +244,8 @@ export function hardSwishAsProduct(graph: OnnxGraph, options: HardSwishProductOp
 /**
  * How many hard-swishes (HardSwish nodes, or exported `x·Clip(x+3,0,6)/6` / `x·HardSigmoid(x)` patterns) the int8
  * pipeline will run as int8 products in `model`: its own first steps (normalize, fuse, fold BatchNorm and affines) on
- * a copy, then a dry run of the rewrite. Pure; `model` is not touched. For `plan`, which otherwise counts every
+ * a copy, then a dry run of the rewrite, which counts those whose readers are Convs (a lower bound: the pipeline also
+ * rewrites those with nothing to fold that equalization leaves without a channel scale). Pure; `model` is not touched. For `plan`, which otherwise counts every
  * HardSwish as a float island.
  */
 export function int8HardSwishProducts(model: OnnxModel): number {
@@ -237,7 +256,12 @@ export function int8HardSwishProducts(model: OnnxModel): number {
     foldBatchNorm(copy.graph);
     foldConvAffine(copy.graph);
     foldAddIntoPointwiseConv(copy.graph);
-    return hardSwishAsProduct(copy.graph, { dryRun: true }).rewritten;
+    const types = inferTensorTypes(copy);
+    const channelsOf = (tensor: string): number | null => {
+      const c = types.get(tensor)?.shape?.[1];
+      return typeof c === 'number' && c > 0 ? c : null;
+    };
+    return hardSwishAsProduct(copy.graph, { dryRun: true, channelsOf }).rewritten;
   } catch {
     // A graph the passes cannot read: no claim that anything becomes int8.
     return 0;

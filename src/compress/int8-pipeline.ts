@@ -100,7 +100,7 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
   const foldedAffine = foldConvAffine(model.graph) + foldAddIntoPointwiseConv(model.graph);
   const productOn = options.hardSwishProduct ?? (options.activationType !== 'int8' && options.perChannel !== false);
   const equalization = options.equalize === false ? null : await equalize(model, dataset, options, productOn);
-  const hardSwishProduct = productOn ? hardSwishAsProduct(model.graph) : null;
+  const hardSwishProduct = productOn ? hardSwishAsProduct(model.graph, { channelsOf: channelCount(model) }) : null;
   if (hardSwishProduct && hardSwishProduct.hardSigmoidTensors.length > 0) {
     // Each HardSigmoid is [0, 1] exactly: at 1/255 steps its uint8 saturates where the Clip does.
     const pinnedRanges = new Map(options.pinnedRanges ?? []);
@@ -443,6 +443,16 @@ function quantizedComputeLayers(result: PassResult): string[] {
   return names;
 }
 
+/** The static channel count (axis 1) of a tensor of rank ≥ 2 in `model`, else null. */
+function channelCount(model: OnnxModel): (tensor: string) => number | null {
+  const types = inferTensorTypes(model);
+  return (tensor) => {
+    const shape = types.get(tensor)?.shape;
+    const c = shape && shape.length >= 2 ? shape[1] : null;
+    return typeof c === 'number' && c > 0 ? c : null;
+  };
+}
+
 /** The compress report's line on HardSwishes run as int8 products. */
 function hardSwishProductNote(report: HardSwishProductReport): string {
   const left = Object.entries(report.leftAlone).map(([why, n]) => `${n}: ${why}`).join('; ');
@@ -462,7 +472,7 @@ async function equalize(model: OnnxModel, dataset: Dataset, options: Int8Pipelin
   // Island inputs are equalized where the island will become a table lookup (the channel-scale Mul is folded into
   // the table); elsewhere only with `full`, since a Mul in front of a float island costs speed.
   const lookup = options.equalizeLookupIslandInputs ?? options.lookupIslands !== false ? becomesLookup(model, dataset) : () => false;
-  const product = new Set(products ? hardSwishAsProduct(model.graph, { dryRun: true }).inputs : []);
+  const product = new Set(products ? hardSwishAsProduct(model.graph, { dryRun: true, channelsOf: channelCount(model) }).inputs : []);
   const islandInputs = options.equalize === 'full' ? true : (tensor: string): boolean => product.has(tensor) || lookup(tensor);
   return equalizeChannels(model.graph, ranges, { islandInputs });
 }

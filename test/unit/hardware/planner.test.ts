@@ -252,7 +252,7 @@ describe('int8 rules of thumb (issue 12): fp32 where int8 is not expected to pay
   });
 
   it('hard-swishes the int8 pass runs as int8 products are not counted as float islands', () => {
-    // PP-OCR cls: 9 of its 18 hard-swishes become products (modelFacts, hardswish-product.test.ts): 18 of 72 = 25 %.
+    // PP-OCR cls: 9 of its 18 hard-swishes are read by Convs (modelFacts' lower bound, hardswish-product.test.ts): 18 of 72 = 25 %.
     expect(int8Doubt({ opHistogram: PPOCR_CLS, int8HardSwishProducts: 9 }, 'int8')).toBeNull();
     expect(int8Doubt({ opHistogram: PPOCR_CLS, int8HardSwishProducts: 3 }, 'int8')).toMatch(/^24 of 78 compute nodes .*exported hard-swish \(Clip\+Div pairs\) ×15\)/);
     expect(int8Doubt({ opHistogram: { Conv: 10, HardSwish: 8 }, int8HardSwishProducts: 2 }, 'int8')).toMatch(/^6 of 16 compute nodes .*\(HardSwish ×6\)/);
