@@ -41,7 +41,8 @@ export interface HardSwishProductOptions {
   /** Only report what would be rewritten (`inputs`, `rewritten`, `leftAlone`); the graph is not touched. */
   dryRun?: boolean;
   /**
-   * The channel count (axis 1) of a tensor, when known: lets a HardSwish with nothing to fold (no channel scale, no
+   * The channel count (axis 1) of a tensor, when it is known and the tensor has rank 4 (else null: the HardSigmoid is
+   * a 2-D 1×1 Conv): lets a HardSwish with nothing to fold (no channel scale, no
    * affine) become a product whatever reads it.
    */
   channelsOf?: (tensor: string) => number | null;
@@ -258,7 +259,8 @@ export function int8HardSwishProducts(model: OnnxModel): number {
     foldAddIntoPointwiseConv(copy.graph);
     const types = inferTensorTypes(copy);
     const channelsOf = (tensor: string): number | null => {
-      const c = types.get(tensor)?.shape?.[1];
+      const shape = types.get(tensor)?.shape;
+      const c = shape?.length === 4 ? shape[1] : null;
       return typeof c === 'number' && c > 0 ? c : null;
     };
     return hardSwishAsProduct(copy.graph, { dryRun: true, channelsOf }).rewritten;

@@ -443,12 +443,12 @@ function quantizedComputeLayers(result: PassResult): string[] {
   return names;
 }
 
-/** The static channel count (axis 1) of a tensor of rank ≥ 2 in `model`, else null. */
+/** The static channel count (axis 1) of a rank-4 [N, C, H, W] tensor in `model`, else null (a 1×1 Conv needs rank 4). */
 function channelCount(model: OnnxModel): (tensor: string) => number | null {
   const types = inferTensorTypes(model);
   return (tensor) => {
     const shape = types.get(tensor)?.shape;
-    const c = shape && shape.length >= 2 ? shape[1] : null;
+    const c = shape && shape.length === 4 ? shape[1] : null;
     return typeof c === 'number' && c > 0 ? c : null;
   };
 }

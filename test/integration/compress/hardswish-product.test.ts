@@ -6,6 +6,8 @@
  * optimized graph, with no table lookups left for them, and the text map stays at least as close to fp32 as with
  * the lookups on held-out photos.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hardSwishAsProduct } from '../../../src/compress/hardswish-product.js';
 import { runInt8Pipeline } from '../../../src/compress/int8-pipeline.js';
@@ -25,6 +27,8 @@ import { modelPath, photoDataset, THIRD_PARTY_MODELS, type ThirdPartyModel } fro
 import { buildModel, randomWeight, seededFloats, tensorInfo } from '../../unit/compress/quantize-test-models.js';
 
 const SLOW = 300_000;
+/** The ONNX backend test suite's HardSwish case (Debian libonnx-testdata): a [3, 4, 5] tensor. */
+const SUITE_HARDSWISH = '/usr/share/libonnx-testdata/data/node/test_hardswish';
 const C = 8;
 
 /** Run both models on `feeds`; the largest |a − b| over every output, relative to the largest |a|. */
@@ -139,6 +143,15 @@ describe('hardSwishAsProduct on hand-built graphs (onnxruntime runs both)', () =
     expect(hardSwishAsProduct(rewritten.graph, { channelsOf: (t) => (t === 'u' ? C : null) }).rewritten).toBe(1);
     expect(rewritten.graph.nodes.map((n) => n.opType)).toEqual(['Conv', 'Conv', 'Clip', 'Mul', 'Relu', 'GlobalAveragePool']);
     expect(await relativeDifference(model, rewritten, feeds)).toBeLessThan(1e-5);
+  });
+
+  it.skipIf(!existsSync(SUITE_HARDSWISH))('int8 of a HardSwish on a rank-3 tensor (the ONNX suite\'s test_hardswish) leaves it alone and loads', async () => {
+    const model = loadModelFile(join(SUITE_HARDSWISH, 'model.onnx')).model;
+    normalizeModel(model, { minOpset: 13 });
+    const result = await runInt8Pipeline(model, openDataset(SUITE_HARDSWISH, model), { calibration: 'minmax', keepFloatMode: 'none' });
+    expect(result.hardSwishProduct!.rewritten).toBe(0);
+    const runner = await createInferenceRunner(encodeModel(result.model));
+    await runner.release();
   });
 
   it('leaves a HardSwish alone where a reader is not a Conv (or the HardSwish writes a graph output), and says why', () => {
