@@ -14,7 +14,6 @@
 import type { OnnxGraph, OnnxModel, OnnxNode, Tensor } from '../onnx/ir.js';
 import { cloneModel } from '../onnx/ir.js';
 import { normalizeModel } from '../onnx/normalize.js';
-import { inferTensorTypes } from '../onnx/shape-inference.js';
 import { fuseHardSwish } from './fuse-activations.js';
 import { foldBatchNorm } from './fold-batchnorm.js';
 import { foldAddIntoPointwiseConv, foldConvAffine } from './fold-affine.js';
@@ -257,13 +256,7 @@ export function int8HardSwishProducts(model: OnnxModel): number {
     foldBatchNorm(copy.graph);
     foldConvAffine(copy.graph);
     foldAddIntoPointwiseConv(copy.graph);
-    const types = inferTensorTypes(copy);
-    const channelsOf = (tensor: string): number | null => {
-      const shape = types.get(tensor)?.shape;
-      const c = shape?.length === 4 ? shape[1] : null;
-      return typeof c === 'number' && c > 0 ? c : null;
-    };
-    return hardSwishAsProduct(copy.graph, { dryRun: true, channelsOf }).rewritten;
+    return hardSwishAsProduct(copy.graph, { dryRun: true }).rewritten;
   } catch {
     // A graph the passes cannot read: no claim that anything becomes int8.
     return 0;

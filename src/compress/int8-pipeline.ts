@@ -57,8 +57,9 @@ export interface Int8PipelineOptions extends Int8Options {
   equalizeLookupIslandInputs?: boolean;
   /**
    * Run HardSwish as `x · HardSigmoid(x)` in int8 ops onnxruntime multithreads (a depthwise 1×1 QLinearConv that
-   * saturates to HardSigmoid, then a QLinearMul), where every reader is a Conv that can take the affine after it
-   * (hardswish-product.ts; default true with uint8 activations and per-channel weights).
+   * saturates to HardSigmoid, then a QLinearMul), where every reader is a Conv that can take the channel scale and
+   * affine around it, or there is none (hardswish-product.ts; default true with uint8 activations and per-channel
+   * weights).
    */
   hardSwishProduct?: boolean;
   onProgress?: (stage: string, done: number, total: number) => void;
@@ -173,8 +174,10 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
   const lookups = options.lookupIslands === false ? null : await replaceIslands(quantized, dataset);
   lap('lookup islands');
   if (auto) quantized.report.notes.unshift(auto.note);
-  if (hardSwishProduct) quantized.report.notes.push(hardSwishProductNote(hardSwishProduct));
-  if (hardSwishProduct) quantized.report.details = { ...quantized.report.details, hardSwishProduct };
+  if (hardSwishProduct) {
+    quantized.report.notes.push(hardSwishProductNote(hardSwishProduct));
+    quantized.report.details = { ...quantized.report.details, hardSwishProduct };
+  }
   return { ...quantized, ...base, lookups, hardSwishProduct };
 }
 
@@ -472,7 +475,7 @@ async function equalize(model: OnnxModel, dataset: Dataset, options: Int8Pipelin
   // Island inputs are equalized where the island will become a table lookup (the channel-scale Mul is folded into
   // the table); elsewhere only with `full`, since a Mul in front of a float island costs speed.
   const lookup = options.equalizeLookupIslandInputs ?? options.lookupIslands !== false ? becomesLookup(model, dataset) : () => false;
-  const product = new Set(products ? hardSwishAsProduct(model.graph, { dryRun: true, channelsOf: channelCount(model) }).inputs : []);
+  const product = new Set(products ? hardSwishAsProduct(model.graph, { dryRun: true }).inputs : []);
   const islandInputs = options.equalize === 'full' ? true : (tensor: string): boolean => product.has(tensor) || lookup(tensor);
   return equalizeChannels(model.graph, ranges, { islandInputs });
 }

@@ -55,7 +55,10 @@ export interface ModelFacts {
   dominantKind: 'matmul' | 'conv' | 'none';
   /** Node count per op type ('com.microsoft.MatMulNBits' for other domains). */
   opHistogram: Record<string, number>;
-  /** Hard-swishes the int8 pass runs as int8 products (QLinearConv + QLinearMul) rather than as float islands. */
+  /**
+   * Hard-swishes the int8 pass runs as int8 products (QLinearConv + QLinearMul) rather than as float islands: a lower
+   * bound, those read by Convs (int8HardSwishProducts).
+   */
   int8HardSwishProducts: number;
   /** Quantization nodes present (QuantizeLinear, DequantizeLinear, QLinear*, MatMulInteger, MatMulNBits, ...). */
   quantizationNodes: number;
