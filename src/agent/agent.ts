@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { ResolvedAgentConfig } from '../config/load-agent-config.js';
 import { AgentStore, newTimeOrderedId, type ArtifactKind } from '../store/agent-store.js';
 import type { EmbeddedBroker } from '../transport/embedded-broker.js';
-import { encodeMessage, jobMessageSchema, type ArtifactRef, type HelloMessage, type JobMessage, type ManifestMessage, type ReportMessage } from '../transport/messages.js';
+import { decodeMessage, encodeMessage, jobMessageSchema, type ArtifactRef, type HelloMessage, type JobMessage, type ManifestMessage, type ReportMessage } from '../transport/messages.js';
 import { MqttConnection, type IncomingMessage } from '../transport/mqtt-connection.js';
 import { parsePublicKey, verifyManifestSignature } from '../transport/signature.js';
 import { Topics } from '../transport/topics.js';
@@ -75,6 +75,8 @@ export class Agent {
   private bytesSinceGc = 0;
   private running = false;
   private stopping: Promise<void> | null = null;
+  /** When the agent last re-published a stale retained status as online (correctStaleOffline). */
+  private lastStatusCorrectionAt = 0;
   /** Aborted by stop(): cancels the start-up hardware probe and heartbeat reads. */
   private readonly lifetime = new AbortController();
 
@@ -222,6 +224,9 @@ export class Agent {
 
     const filters = [this.topics.device(c.deviceId, 'jobs'), ...c.groups.map((g) => this.topics.groupJobs(g))];
     await connection.subscribe(filters, 1);
+    // Its own retained status, to correct a stale 'offline': a Will of an earlier link that a clustered broker stored
+    // after the 'online' of the current one (NATS, while a node is lost). Optional: an ACL may give write access only.
+    await connection.subscribe([statusTopic], 1, { optional: true });
     connection.on('connect', () => this.onConnect());
     connection.start();
 
@@ -279,6 +284,9 @@ export class Agent {
           break;
         case 'device-chunk':
           if (parsed.deviceId === this.config.deviceId) await this.receiver?.handleChunk(parsed.sha256, parsed.index, m.payload);
+          break;
+        case 'status':
+          if (parsed.deviceId === this.config.deviceId) this.correctStaleOffline(m.payload);
           break;
         default:
           break;
@@ -446,6 +454,26 @@ export class Agent {
     this.publishHeartbeat();
     this.relay?.flush();
     this.receiver?.onConnect();
+  }
+
+  /**
+   * The broker holds 'offline' for this device while it is connected: a Will of an earlier link (or run) stored after
+   * this link's 'online'. Publish 'online' again (at most once a second, so that nothing can make a loop of it).
+   */
+  private correctStaleOffline(payload: Buffer): void {
+    let state: string;
+    try {
+      state = decodeMessage('status', payload, 64 * 1024).state;
+    } catch {
+      return;
+    }
+    if (state !== 'offline' || !this.connection?.connected || this.stopping) return;
+    const now = Date.now();
+    if (now - this.lastStatusCorrectionAt < 1000) return;
+    this.lastStatusCorrectionAt = now;
+    this.log.info(`status: the broker held 'offline' for this device while it is connected (a Will of an earlier link or run); publishing 'online' again`);
+    const status = encodeMessage('status', { state: 'online', version: edgetuneVersion(), since: new Date().toISOString(), deviceId: this.config.deviceId });
+    this.connection.publish(this.topics.device(this.config.deviceId, 'status'), status, { qos: 1, retain: true }).catch((e: unknown) => this.log.debug(`status: ${messageOf(e)}`));
   }
 
   private publishHello(): void {

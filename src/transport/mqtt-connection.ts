@@ -98,6 +98,9 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
   private readonly options: MqttConnectionOptions;
   private client: MqttClient | null = null;
   private readonly subscriptions = new Map<string, 0 | 1>();
+  /** Filters whose refusal by the broker is logged, not fatal to the link (see subscribe). */
+  private readonly optionalFilters = new Set<string>();
+  private readonly optionalRefusalLogged = new Set<string>();
   private readonly pending = new Map<MqttClient, Set<PendingPublish>>();
   private reconnectTimer: NodeJS.Timeout | null = null;
   private attempt = 0;
@@ -225,11 +228,13 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
 
   /**
    * Subscribe (remembered and re-sent on every connect); resolves on SUBACK, or at once while offline, or when the
-   * connection drops before the SUBACK (the next connect sends it again). A live broker's refusal rejects.
+   * connection drops before the SUBACK (the next connect sends it again). A live broker's refusal rejects, except for
+   * `optional` filters (one the broker's ACL may deny): their refusal is logged once and the link stays up.
    */
-  async subscribe(filters: readonly string[], qos: 0 | 1): Promise<void> {
+  async subscribe(filters: readonly string[], qos: 0 | 1, opts: { optional?: boolean } = {}): Promise<void> {
     const fresh = filters.filter((f) => this.subscriptions.get(f) !== qos);
     for (const f of fresh) this.subscriptions.set(f, qos);
+    if (opts.optional) for (const f of filters) this.optionalFilters.add(f);
     const client = this.client;
     if (fresh.length === 0 || !client || !this.isConnected) return;
     const deadline = Date.now() + (this.options.refusedSubscribeRetryMs ?? 0);
@@ -492,7 +497,13 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
           reject(new EdgetuneError('BROKER_FAILED', `subscribe failed: ${messageOf(error)}`, { cause: error }));
           return;
         }
-        const refused = (granted ?? []).filter((g) => g.qos === 128);
+        const refusedAll = (granted ?? []).filter((g) => g.qos >= 128); // 0x80 (3.1.1) or an MQTT 5 reason code ≥ 0x80
+        for (const g of refusedAll) {
+          if (!this.optionalFilters.has(g.topic) || this.optionalRefusalLogged.has(g.topic)) continue;
+          this.optionalRefusalLogged.add(g.topic);
+          this.options.log.warn(`mqtt: the broker refused the optional subscription to ${g.topic} (an ACL without read access?); going on without it`);
+        }
+        const refused = refusedAll.filter((g) => !this.optionalFilters.has(g.topic));
         if (refused.length > 0) {
           reject(new EdgetuneError('BROKER_FAILED', `broker refused subscription to ${refused.map((g) => g.topic).join(', ')}`));
           return;

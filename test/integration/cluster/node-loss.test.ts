@@ -134,8 +134,10 @@ describe.skipIf(NATS_SERVER === null)(`a group push through a NATS cluster that 
       if (parsed.kind === 'manifest') manifests.add(m.topic);
     }, testLogger('watcher'));
     await watcher.subscribe([topics.allDevices('status'), topics.manifest(sha)], 1);
-    await waitFor('retained status of every agent and the manifest', () => agents.every((_, i) => statuses.get(`dev-${i}`) === 'online') && manifests.size === 1, 20_000);
-    expect(statuses.get('cut')).toBe('online');
+    // the cut agent included: a Will of one of its earlier links that the cluster stored after its 'online' (seen
+    // once in CI) is corrected by the agent itself (it reads its own retained status), so 'online' must come
+    await waitFor('retained status of every agent and the manifest', () => [...agents.map((_, i) => `dev-${i}`), 'cut'].every((d) => statuses.get(d) === 'online') && manifests.size === 1, 20_000);
+    expect(cut!.connected).toBe(true);
 
     // the cut agent failed over to n2 (its n1 gate led to the dead node) and registered its Will there: cut it off
     proxies.forEach((p) => p.close());
