@@ -2,9 +2,10 @@ import type { OnnxGraph, OnnxNode, Tensor } from '../onnx/ir.js';
 import { attrInt, consumerMap, graphOutputNames, nameFactory, producerMap } from '../onnx/graph.js';
 import { floatTensor, tensorToFloat32 } from '../onnx/tensor.js';
 import { DataType } from '../onnx/dtype.js';
+import { outputChannelLayout } from './output-channels.js';
 
 /**
- * Fold a constant affine step after a Conv into its weights: `Conv → Mul(a) → Add(b)` (either step alone, a and b
+ * Fold a constant affine step after a Conv (or ConvTranspose) into its weights: `Conv → Mul(a) → Add(b)` (either step alone, a and b
  * scalars or per-output-channel [C,1,1] / [1,C,1,1]) becomes one Conv with W' = a·W, b' = a·bias + b. This is the
  * "learnable affine block" of PP-LCNet-style models; folded, the int8 graph has two float ops fewer per block and
  * the Conv's output is the tensor the next op reads. Exact. Pure; returns the number of Mul/Add nodes folded.
@@ -20,7 +21,7 @@ export function foldConvAffine(graph: OnnxGraph): number {
     const producers = producerMap(graph);
     for (const op of graph.nodes) {
       if ((op.opType !== 'Mul' && op.opType !== 'Add') || op.domain !== '') continue;
-      const side = op.inputs.findIndex((i) => producers.get(i)?.opType === 'Conv');
+      const side = op.inputs.findIndex((i) => producers.get(i)?.opType === 'Conv' || producers.get(i)?.opType === 'ConvTranspose');
       if (side < 0) continue;
       const conv = producers.get(op.inputs[side]!)!;
       const convOut = conv.outputs[0]!;
@@ -28,7 +29,9 @@ export function foldConvAffine(graph: OnnxGraph): number {
       const constant = graph.initializers.get(op.inputs[1 - side]!);
       const w = graph.initializers.get(conv.inputs[1]!);
       if (!constant || !w || w.dataType !== DataType.FLOAT || constant.dataType !== DataType.FLOAT) continue;
-      const channels = w.dims[0]!;
+      const layout = outputChannelLayout(conv, w);
+      if (!layout) continue;
+      const channels = layout.channels;
       const perChannel = channelValues(constant, channels);
       if (!perChannel) continue;
       const bias = conv.inputs[2] ? graph.initializers.get(conv.inputs[2]) : undefined;
@@ -36,8 +39,7 @@ export function foldConvAffine(graph: OnnxGraph): number {
       const b = bias ? Float32Array.from(tensorToFloat32(bias)) : new Float32Array(channels);
       let weights = tensorToFloat32(w);
       if (op.opType === 'Mul') {
-        const per = weights.length / channels;
-        weights = Float32Array.from(weights, (v, i) => v * perChannel[Math.floor(i / per)]!);
+        weights = Float32Array.from(weights, (v, i) => v * perChannel[layout.channelOf(i)]!);
         for (let c = 0; c < channels; c++) b[c]! *= perChannel[c]!;
       } else {
         for (let c = 0; c < channels; c++) b[c]! += perChannel[c]!;

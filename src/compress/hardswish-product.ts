@@ -256,6 +256,7 @@ export function int8HardSwishProducts(model: OnnxModel): number {
     foldBatchNorm(copy.graph);
     foldConvAffine(copy.graph);
     foldAddIntoPointwiseConv(copy.graph);
+    foldBatchNorm(copy.graph);
     return hardSwishAsProduct(copy.graph, { dryRun: true }).rewritten;
   } catch {
     // A graph the passes cannot read: no claim that anything becomes int8.

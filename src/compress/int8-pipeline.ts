@@ -12,6 +12,7 @@ import { roundWeightsAdaptively, type AdaptiveRoundingReport } from './adaptive-
 import type { CalibrationMethod } from './calibration-stats.js';
 import type { Dataset } from './dataset.js';
 import { evaluateRunners } from './evaluate.js';
+import { convTransposeAsDepthToSpace, type ConvTransposeRewriteReport } from './conv-transpose-as-conv.js';
 import { foldBatchNorm } from './fold-batchnorm.js';
 import { fuseHardSwish } from './fuse-activations.js';
 import { foldAddIntoPointwiseConv, foldConvAffine } from './fold-affine.js';
@@ -62,6 +63,11 @@ export interface Int8PipelineOptions extends Int8Options {
    * weights).
    */
   hardSwishProduct?: boolean;
+  /**
+   * ConvTranspose with kernel = stride as a 1×1 Conv + DepthToSpace, so that it runs in int8 (conv-transpose-as-conv.ts;
+   * default true).
+   */
+  convTransposeAsConv?: boolean;
   onProgress?: (stage: string, done: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -81,6 +87,8 @@ export interface Int8PipelineResult extends PassResult {
   lookups: LookupIslandsReport | null;
   /** HardSwishes rewritten as a product of int8 ops (null when off). */
   hardSwishProduct: HardSwishProductReport | null;
+  /** ConvTransposes rewritten as Conv + DepthToSpace (null when off). */
+  convTransposeAsConv: ConvTransposeRewriteReport | null;
   /** Wall time of each stage, seconds. */
   stageSeconds: Record<string, number>;
   accuracy?: { baseline: number; quantized: number; dropPp: number; metric: 'top1' | 'agreement' | 'cosine' };
@@ -99,6 +107,9 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
   const fusedHardSwish = fuseHardSwish(model);
   const foldedBatchNorms = foldBatchNorm(model.graph);
   const foldedAffine = foldConvAffine(model.graph) + foldAddIntoPointwiseConv(model.graph);
+  // a BN behind a bias Add, folded now that the Add is (PP-OCR det's head: ConvTranspose → Add → BatchNormalization)
+  foldedBatchNorms.push(...foldBatchNorm(model.graph));
+  const convTransposeAsConv = options.convTransposeAsConv === false ? null : convTransposeAsDepthToSpace(model.graph);
   const productOn = options.hardSwishProduct ?? (options.activationType !== 'int8' && options.perChannel !== false);
   const equalization = options.equalize === false ? null : await equalize(model, dataset, options, productOn);
   const hardSwishProduct = productOn ? hardSwishAsProduct(model.graph, { channelsOf: channelCount(model) }) : null;
@@ -161,7 +172,7 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
   const mode = options.keepFloatMode ?? 'none';
   const base = {
     calibration: { method: calibration.method, samples: calibration.samples, ...(calibration.chosen ? { chosen: calibration.chosen } : {}), ...(auto ? { auto: auto.report } : {}) },
-    foldedBatchNorms, fusedHardSwish, foldedAffine, equalization, adaptiveRounding, biasCorrection, stageSeconds };
+    foldedBatchNorms, fusedHardSwish, foldedAffine, convTransposeAsConv, equalization, adaptiveRounding, biasCorrection, stageSeconds };
   let quantized: PassResult & { accuracy?: Int8PipelineResult['accuracy'] };
   if (mode === 'none') quantized = quantize(new Set());
   else if (Array.isArray(mode)) quantized = quantize(new Set(mode));

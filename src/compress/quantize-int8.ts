@@ -35,7 +35,7 @@ export interface Int8Options {
 /** Ops whose output is computed in int8 by a fused onnxruntime kernel (QLinear*, QGemm). */
 const COMPUTE_OPS = new Set(['Conv', 'Gemm', 'MatMul', 'Add', 'Mul', 'Concat', 'GlobalAveragePool', 'AveragePool', 'Sigmoid', 'LeakyRelu']);
 /** Ops that run on 8-bit data when input and output share scale and zero point. */
-const SHARED_SCALE_OPS = new Set(['MaxPool', 'Resize', 'Reshape', 'Transpose', 'Flatten', 'Squeeze', 'Unsqueeze', 'Gather', 'Slice', 'Split']);
+const SHARED_SCALE_OPS = new Set(['MaxPool', 'Resize', 'Reshape', 'Transpose', 'Flatten', 'Squeeze', 'Unsqueeze', 'Gather', 'Slice', 'Split', 'DepthToSpace']);
 /** Why an op stays float, for the report. */
 const FLOAT_REASONS: Record<string, string> = {
   ConvTranspose: 'onnxruntime CPU has no fused int8 ConvTranspose (DQ→fp32→Q would be slower)',

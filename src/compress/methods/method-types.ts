@@ -47,6 +47,8 @@ export interface MethodOptions {
   lookupIslands?: boolean;
   /** int8: HardSwish as x·HardSigmoid(x) in int8 ops onnxruntime multithreads (default true). */
   hardSwishProduct?: boolean;
+  /** int8: ConvTranspose with kernel = stride as Conv + DepthToSpace (default true; dev-time benches turn it off). */
+  convTransposeAsConv?: boolean;
   /** int8: adaptive weight rounding (default true). */
   adaptiveRounding?: boolean;
   /** int8: measure fp32 against int8 in alternation after quantizing and report the speed-up (default true). */

@@ -34,6 +34,7 @@ export const int8Method: CompressMethodRunner = {
       ...(options.floatHead !== undefined ? { floatHead: options.floatHead } : {}),
       ...(options.lookupIslands === false ? { lookupIslands: false } : {}),
       ...(options.hardSwishProduct === false ? { hardSwishProduct: false } : {}),
+      ...(options.convTransposeAsConv === false ? { convTransposeAsConv: false } : {}),
       ...(options.adaptiveRounding === false ? { adaptiveRounding: false } : {}),
       ...(options.maxAccuracyDropPp !== undefined ? { maxAccuracyDropPp: options.maxAccuracyDropPp } : {}),
       ...(onProgress ? { onProgress } : {}),
@@ -41,7 +42,11 @@ export const int8Method: CompressMethodRunner = {
     });
     if (result.fusedHardSwish > 0) result.report.notes.push(`${result.fusedHardSwish} hard-swish pattern(s) fused into HardSwish before quantizing`);
     if (result.foldedAffine > 0) result.report.notes.push(`${result.foldedAffine} constant Mul/Add step(s) after a Conv folded into its weights`);
-    if (result.foldedBatchNorms.length > 0) result.report.notes.push(`${result.foldedBatchNorms.length} BatchNormalization node(s) folded into the Conv before them`);
+    if (result.foldedBatchNorms.length > 0) result.report.notes.push(`${result.foldedBatchNorms.length} BatchNormalization node(s) folded into the Conv or ConvTranspose before them`);
+    if (result.convTransposeAsConv && result.convTransposeAsConv.rewritten.length > 0) {
+      const ct = result.convTransposeAsConv;
+      result.report.notes.push(`${ct.rewritten.length} ConvTranspose (kernel = stride) rewritten as a 1×1 Conv + DepthToSpace so that it runs in int8 (exact in float)${ct.movedActivations > 0 ? `; ${ct.movedActivations} Relu/Clip moved in front of the DepthToSpace` : ''}`);
+    }
     if (result.equalization) {
       const eq = result.equalization;
       const worst = eq.sites.reduce((m, site) => Math.max(m, site.spreadBefore), 1);
@@ -69,6 +74,7 @@ export const int8Method: CompressMethodRunner = {
         ? { kept: result.adaptiveRounding.kept, notApplied: result.adaptiveRounding.notApplied, samples: result.adaptiveRounding.samples, layers: result.adaptiveRounding.layers, flipped: result.adaptiveRounding.flipped, meanErrorRatio: result.adaptiveRounding.meanErrorRatio, skipped: result.adaptiveRounding.skipped, perLayer: result.adaptiveRounding.perLayer }
         : null,
       biasCorrection: result.biasCorrection,
+      convTransposeAsConv: result.convTransposeAsConv,
       stageSeconds: result.stageSeconds,
     };
     if (result.accuracy) result.report.details = { ...result.report.details, accuracy: result.accuracy };

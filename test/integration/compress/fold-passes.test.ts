@@ -83,4 +83,49 @@ describe('graph folds before int8 quantization', () => {
     m.graph.nodes[1]!.inputs = ['a', 'c'];
     expect(foldConvAffine(m.graph)).toBe(0); // ...which is also a graph output
   });
+
+  // PP-OCR det's head: ConvTranspose(k2, s2) → Add(bias [C,1,1]) → BatchNormalization, twice; onnxruntime fuses
+  // neither into the ConvTranspose. Grouped and with output_padding too (the padded row sees only bias and BN).
+  it.each([
+    { group: 1, outputPadding: [0, 0] },
+    { group: 2, outputPadding: [1, 0] },
+  ])('Add and BatchNorm after a ConvTranspose fold into its weights and bias (group $group, output_padding $outputPadding)', async ({ group, outputPadding }) => {
+    const cin = 4;
+    const perGroup = 3;
+    const cout = perGroup * group;
+    const m = model();
+    const g = m.graph;
+    g.initializers = new Map([
+      ['wt', floatTensor('wt', [cin, perGroup, 2, 2], new Float32Array(cin * perGroup * 4).map((_, i) => Math.sin(i * 1.3) * 0.4))],
+      ['bias', floatTensor('bias', [cout, 1, 1], new Float32Array(cout).map((_, i) => 0.1 * i - 0.2))],
+      ['gamma', floatTensor('gamma', [cout], new Float32Array(cout).map((_, i) => 0.5 + 0.25 * i))],
+      ['beta', floatTensor('beta', [cout], new Float32Array(cout).map((_, i) => 0.3 - 0.1 * i))],
+      ['mean', floatTensor('mean', [cout], new Float32Array(cout).map((_, i) => 0.05 * i))],
+      ['var', floatTensor('var', [cout], new Float32Array(cout).map((_, i) => 1 + 0.5 * i))],
+    ]);
+    g.inputs = [{ name: 'x', type: { elemType: DataType.FLOAT, shape: [1, cin, 8, 8] } }];
+    g.nodes = [
+      makeNode('ConvTranspose', ['x', 'wt'], ['ct'], 'ct', { kernel_shape: attr.ints([2, 2]), strides: attr.ints([2, 2]), group: attr.int(group), output_padding: attr.ints(outputPadding) }),
+      makeNode('Add', ['ct', 'bias'], ['ctb'], 'ct_bias'),
+      makeNode('BatchNormalization', ['ctb', 'gamma', 'beta', 'mean', 'var'], ['y'], 'bn'),
+    ];
+    const folded = cloneModel(m);
+    expect(foldConvAffine(folded.graph)).toBe(1);
+    expect(foldBatchNorm(folded.graph)).toEqual(['bn']);
+    expect(folded.graph.nodes.map((n) => n.opType)).toEqual(['ConvTranspose']);
+    const input = floatTensor('x', [1, cin, 8, 8], new Float32Array(cin * 64).map((_, i) => Math.cos(i * 0.7) * 2));
+    const outputOf = async (model: OnnxModel): Promise<Float32Array> => {
+      const runner = await createInferenceRunner(encodeModel(model));
+      try {
+        return (await runner.run({ x: input })).get('y')!.values as Float32Array;
+      } finally {
+        await runner.release();
+      }
+    };
+    const a = await outputOf(m);
+    const b = await outputOf(folded);
+    expect(b.length).toBe(a.length);
+    expect(a.length).toBe(cout * (16 + outputPadding[0]!) * (16 + outputPadding[1]!));
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThan(1e-5);
+  });
 });
