@@ -13,6 +13,7 @@ import type { CalibrationMethod } from './calibration-stats.js';
 import type { Dataset } from './dataset.js';
 import { evaluateRunners } from './evaluate.js';
 import { convTransposeAsDepthToSpace, type ConvTransposeRewriteReport } from './conv-transpose-as-conv.js';
+import { nearestResizeAsCopies, type NearestResizeReport } from './nearest-resize-nhwc.js';
 import { foldBatchNorm } from './fold-batchnorm.js';
 import { fuseHardSwish } from './fuse-activations.js';
 import { foldAddIntoPointwiseConv, foldConvAffine } from './fold-affine.js';
@@ -68,6 +69,8 @@ export interface Int8PipelineOptions extends Int8Options {
    * default true).
    */
   convTransposeAsConv?: boolean;
+  /** 8-bit nearest Resize by integer factors as channels-last copies (nearest-resize-nhwc.ts; default true). */
+  nearestResizeAsCopies?: boolean;
   onProgress?: (stage: string, done: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -87,6 +90,8 @@ export interface Int8PipelineResult extends PassResult {
   lookups: LookupIslandsReport | null;
   /** HardSwishes rewritten as a product of int8 ops (null when off). */
   hardSwishProduct: HardSwishProductReport | null;
+  /** 8-bit nearest Resizes written as channels-last copies (null when off). */
+  nearestResize: NearestResizeReport | null;
   /** ConvTransposes rewritten as Conv + DepthToSpace (null when off). */
   convTransposeAsConv: ConvTransposeRewriteReport | null;
   /** Wall time of each stage, seconds. */
@@ -184,12 +189,16 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
   lap('quantize');
   const lookups = options.lookupIslands === false ? null : await replaceIslands(quantized, dataset);
   lap('lookup islands');
+  const nearestResize = options.nearestResizeAsCopies === false ? null : nearestResizeAsCopies(quantized.model.graph);
+  if (nearestResize && nearestResize.rewritten.length > 0) {
+    quantized.report.notes.push(`${nearestResize.rewritten.length} 8-bit nearest Resize(s) written as channels-last copies (Transpose, Concat, Reshape; bit-exact), which onnxruntime runs multithreaded beside its NHWC QLinearConv`);
+  }
   if (auto) quantized.report.notes.unshift(auto.note);
   if (hardSwishProduct) {
     quantized.report.notes.push(hardSwishProductNote(hardSwishProduct));
     quantized.report.details = { ...quantized.report.details, hardSwishProduct };
   }
-  return { ...quantized, ...base, lookups, hardSwishProduct };
+  return { ...quantized, ...base, lookups, hardSwishProduct, nearestResize };
 }
 
 /** One configuration `calibration: 'auto'` tries. */
