@@ -13,7 +13,7 @@ import type { CalibrationMethod } from './calibration-stats.js';
 import type { Dataset } from './dataset.js';
 import { evaluateRunners } from './evaluate.js';
 import { convTransposeAsDepthToSpace, type ConvTransposeRewriteReport } from './conv-transpose-as-conv.js';
-import { nearestResizeAsCopies, type NearestResizeReport } from './nearest-resize-nhwc.js';
+import { channelsLastCopies, type ChannelsLastCopiesReport } from './channels-last-copies.js';
 import { foldBatchNorm } from './fold-batchnorm.js';
 import { fuseHardSwish } from './fuse-activations.js';
 import { foldAddIntoPointwiseConv, foldConvAffine } from './fold-affine.js';
@@ -69,8 +69,8 @@ export interface Int8PipelineOptions extends Int8Options {
    * default true).
    */
   convTransposeAsConv?: boolean;
-  /** 8-bit nearest Resize by integer factors as channels-last copies (nearest-resize-nhwc.ts; default true). */
-  nearestResizeAsCopies?: boolean;
+  /** 8-bit nearest Resize and DepthToSpace as channels-last block copies (channels-last-copies.ts; default true). */
+  channelsLastCopies?: boolean;
   onProgress?: (stage: string, done: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -90,8 +90,8 @@ export interface Int8PipelineResult extends PassResult {
   lookups: LookupIslandsReport | null;
   /** HardSwishes rewritten as a product of int8 ops (null when off). */
   hardSwishProduct: HardSwishProductReport | null;
-  /** 8-bit nearest Resizes written as channels-last copies (null when off). */
-  nearestResize: NearestResizeReport | null;
+  /** 8-bit nearest Resizes and DepthToSpaces written as channels-last copies (null when off). */
+  channelsLastCopies: ChannelsLastCopiesReport | null;
   /** ConvTransposes rewritten as Conv + DepthToSpace (null when off). */
   convTransposeAsConv: ConvTransposeRewriteReport | null;
   /** Wall time of each stage, seconds. */
@@ -189,16 +189,17 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
   lap('quantize');
   const lookups = options.lookupIslands === false ? null : await replaceIslands(quantized, dataset);
   lap('lookup islands');
-  const nearestResize = options.nearestResizeAsCopies === false ? null : nearestResizeAsCopies(quantized.model.graph);
-  if (nearestResize && nearestResize.rewritten.length > 0) {
-    quantized.report.notes.push(`${nearestResize.rewritten.length} 8-bit nearest Resize(s) written as channels-last copies (Transpose, Concat, Reshape; bit-exact), which onnxruntime runs multithreaded beside its NHWC QLinearConv`);
+  const copies = options.channelsLastCopies === false ? null : channelsLastCopies(quantized.model.graph);
+  if (copies && copies.resizes.length + copies.depthToSpaces.length > 0) {
+    const what = [copies.resizes.length > 0 ? `${copies.resizes.length} nearest Resize(s)` : '', copies.depthToSpaces.length > 0 ? `${copies.depthToSpaces.length} DepthToSpace` : ''].filter(Boolean).join(' and ');
+    quantized.report.notes.push(`${what} on 8-bit data written as channels-last block copies (Transpose, Concat, Reshape; bit-exact), where onnxruntime's own kernels copy element by element`);
   }
   if (auto) quantized.report.notes.unshift(auto.note);
   if (hardSwishProduct) {
     quantized.report.notes.push(hardSwishProductNote(hardSwishProduct));
     quantized.report.details = { ...quantized.report.details, hardSwishProduct };
   }
-  return { ...quantized, ...base, lookups, hardSwishProduct, nearestResize };
+  return { ...quantized, ...base, lookups, hardSwishProduct, channelsLastCopies: copies };
 }
 
 /** One configuration `calibration: 'auto'` tries. */

@@ -49,8 +49,8 @@ export interface MethodOptions {
   hardSwishProduct?: boolean;
   /** int8: ConvTranspose with kernel = stride as Conv + DepthToSpace (default true; dev-time benches turn it off). */
   convTransposeAsConv?: boolean;
-  /** int8: 8-bit nearest Resize as channels-last copies (default true; dev-time benches turn it off). */
-  nearestResizeAsCopies?: boolean;
+  /** int8: 8-bit nearest Resize and DepthToSpace as channels-last copies (default true; dev-time benches turn it off). */
+  channelsLastCopies?: boolean;
   /** int8: adaptive weight rounding (default true). */
   adaptiveRounding?: boolean;
   /** int8: measure fp32 against int8 in alternation after quantizing and report the speed-up (default true). */

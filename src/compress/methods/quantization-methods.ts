@@ -35,7 +35,7 @@ export const int8Method: CompressMethodRunner = {
       ...(options.lookupIslands === false ? { lookupIslands: false } : {}),
       ...(options.hardSwishProduct === false ? { hardSwishProduct: false } : {}),
       ...(options.convTransposeAsConv === false ? { convTransposeAsConv: false } : {}),
-      ...(options.nearestResizeAsCopies === false ? { nearestResizeAsCopies: false } : {}),
+      ...(options.channelsLastCopies === false ? { channelsLastCopies: false } : {}),
       ...(options.adaptiveRounding === false ? { adaptiveRounding: false } : {}),
       ...(options.maxAccuracyDropPp !== undefined ? { maxAccuracyDropPp: options.maxAccuracyDropPp } : {}),
       ...(onProgress ? { onProgress } : {}),
@@ -76,7 +76,7 @@ export const int8Method: CompressMethodRunner = {
         : null,
       biasCorrection: result.biasCorrection,
       convTransposeAsConv: result.convTransposeAsConv,
-      nearestResize: result.nearestResize,
+      channelsLastCopies: result.channelsLastCopies,
       stageSeconds: result.stageSeconds,
     };
     if (result.accuracy) result.report.details = { ...result.report.details, accuracy: result.accuracy };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nearestResizeAsCopies } from '../../../src/compress/nearest-resize-nhwc.js';
+import { channelsLastCopies } from '../../../src/compress/channels-last-copies.js';
 import { DataType } from '../../../src/onnx/dtype.js';
 import { attr, makeNode } from '../../../src/onnx/graph.js';
 import { cloneModel, type OnnxModel } from '../../../src/onnx/ir.js';
@@ -70,7 +70,7 @@ async function run(m: OnnxModel): Promise<Float32Array> {
   }
 }
 
-describe('8-bit nearest Resize as channels-last copies', () => {
+describe('8-bit nearest Resize as channels-last copies (channelsLastCopies)', () => {
   it.each<Case>([
     { scales: [2, 2], coordinates: 'asymmetric', rounding: 'floor' },
     { scales: [4, 4], coordinates: 'asymmetric', rounding: 'floor' },
@@ -80,7 +80,7 @@ describe('8-bit nearest Resize as channels-last copies', () => {
   ])('is bit-exact in onnxruntime: ×$scales, $coordinates, $rounding', async (c) => {
     const original = model(c);
     const rewritten = cloneModel(original);
-    expect(nearestResizeAsCopies(rewritten.graph).rewritten).toEqual(['resize']);
+    expect(channelsLastCopies(rewritten.graph)).toEqual({ resizes: ['resize'], depthToSpaces: [] });
     expect(rewritten.graph.nodes.some((n) => n.opType === 'Resize')).toBe(false);
     const a = await run(original);
     const b = await run(rewritten);
@@ -96,7 +96,7 @@ describe('8-bit nearest Resize as channels-last copies', () => {
     ['sizes instead of scales', { scales: [2, 2], coordinates: 'asymmetric', rounding: 'floor', sizes: true }],
   ])('leaves it alone: %s', async (_, c) => {
     const m = model(c);
-    expect(nearestResizeAsCopies(m.graph).rewritten).toEqual([]);
+    expect(channelsLastCopies(m.graph).resizes).toEqual([]);
     expect(m.graph.nodes.map((n) => n.opType)).toContain('Resize');
   });
 
@@ -105,7 +105,45 @@ describe('8-bit nearest Resize as channels-last copies', () => {
     const refused = model({ scales: [4, 4], coordinates: 'asymmetric', rounding: 'round_prefer_floor' });
     const forced = cloneModel(refused);
     forced.graph.nodes[2]!.attributes.set('nearest_mode', attr.string('floor'));
-    expect(nearestResizeAsCopies(forced.graph).rewritten).toHaveLength(1);
+    expect(channelsLastCopies(forced.graph).resizes).toHaveLength(1);
     expect(Array.from(await run(forced))).not.toEqual(Array.from(await run(refused)));
+  });
+});
+
+/** x [2, bs²·C, H, W] → Q → DQ → DepthToSpace → Q → DQ → y. */
+function depthToSpaceModel(bs: number, mode: string): OnnxModel {
+  const m = model({ scales: [2, 2], coordinates: 'asymmetric', rounding: 'floor' });
+  m.graph.inputs = [{ name: 'x', type: { elemType: DataType.FLOAT, shape: [2, bs * bs * C, H, W] } }];
+  m.graph.nodes[2] = makeNode('DepthToSpace', ['xf'], ['r'], 'd2s', { blocksize: attr.int(bs), mode: attr.string(mode) });
+  return m;
+}
+
+async function runDepthToSpace(m: OnnxModel, bs: number): Promise<Float32Array> {
+  const runner = await createInferenceRunner(encodeModel(m));
+  try {
+    const n = 2 * bs * bs * C * H * W;
+    const x = floatTensor('x', [2, bs * bs * C, H, W], new Float32Array(n).map((_, i) => Math.sin(i * 0.913) * 6));
+    return (await runner.run({ x })).get('y')!.values as Float32Array;
+  } finally {
+    await runner.release();
+  }
+}
+
+describe('8-bit DepthToSpace (DCR) as channels-last copies (channelsLastCopies)', () => {
+  it.each([2, 3])('is bit-exact in onnxruntime: blocksize %i', async (bs) => {
+    const original = depthToSpaceModel(bs, 'DCR');
+    const rewritten = cloneModel(original);
+    expect(channelsLastCopies(rewritten.graph)).toEqual({ resizes: [], depthToSpaces: ['d2s'] });
+    expect(rewritten.graph.nodes.some((n) => n.opType === 'DepthToSpace')).toBe(false);
+    const a = await runDepthToSpace(original, bs);
+    const b = await runDepthToSpace(rewritten, bs);
+    expect(a.length).toBe(2 * C * H * bs * W * bs);
+    expect(Array.from(b)).toEqual(Array.from(a));
+  });
+
+  it('leaves CRD mode alone (its channels-last form is not a single-axis move)', () => {
+    const m = depthToSpaceModel(2, 'CRD');
+    expect(channelsLastCopies(m.graph).depthToSpaces).toEqual([]);
+    expect(m.graph.nodes.map((n) => n.opType)).toContain('DepthToSpace');
   });
 });
