@@ -1,4 +1,6 @@
-import type { OnnxGraph, OnnxNode } from '../onnx/ir.js';
+import type { OnnxGraph, OnnxModel, OnnxNode } from '../onnx/ir.js';
+import { cloneModel } from '../onnx/ir.js';
+import { normalizeModel } from '../onnx/normalize.js';
 import { attr, attrInt, attrInts, attrString, consumerMap, graphOutputNames, makeNode, nameFactory } from '../onnx/graph.js';
 import { floatTensor, tensorToFloat32 } from '../onnx/tensor.js';
 import { DataType } from '../onnx/dtype.js';
@@ -86,6 +88,25 @@ export function convTransposeAsDepthToSpace(graph: OnnxGraph): ConvTransposeRewr
   const inputs = new Set(graph.inputs.map((i) => i.name));
   for (const name of [...graph.initializers.keys()]) if (!read.has(name) && !inputs.has(name)) graph.initializers.delete(name);
   return report;
+}
+
+/**
+ * How many ConvTransposes the int8 pass will run as QLinearConv + DepthToSpace in `model` (normalized on a copy first:
+ * exporters such as paddle2onnx write weights as Constant nodes). For `plan`, which otherwise counts every
+ * ConvTranspose as a float island. Pure; `model` is not touched.
+ */
+export function int8ConvTransposes(model: OnnxModel): number {
+  const copy = cloneModel(model);
+  try {
+    normalizeModel(copy, { minOpset: 13 });
+  } catch {
+    return 0; // a graph the passes cannot read: no claim that anything becomes int8
+  }
+  const graph = copy.graph;
+  return graph.nodes.filter((n) => {
+    const s = blockSize(graph, n);
+    return s !== null && graph.initializers.get(n.inputs[1]!)!.dims[1]! * s * s >= MIN_CONV_CHANNELS;
+  }).length;
 }
 
 /** The block size s of a ConvTranspose the rewrite applies to, or null. */

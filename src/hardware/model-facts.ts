@@ -9,6 +9,7 @@ import { elementCount, type OnnxGraph, type OnnxModel, type OnnxNode, type Tenso
 import { attrInt, graphOutputNames, producerMap, consumerMap } from '../onnx/graph.js';
 import { tensorToFloat32 } from '../onnx/tensor.js';
 import { inferTensorTypes, staticShape } from '../onnx/shape-inference.js';
+import { int8ConvTransposes } from '../compress/conv-transpose-as-conv.js';
 import { int8HardSwishProducts } from '../compress/hardswish-product.js';
 
 /** One weighted layer (Conv, ConvTranspose, Gemm, MatMul with a constant weight). */
@@ -60,6 +61,8 @@ export interface ModelFacts {
    * bound, those read by Convs (int8HardSwishProducts).
    */
   int8HardSwishProducts: number;
+  /** ConvTransposes with kernel = stride the int8 pass runs as QLinearConv + DepthToSpace (conv-transpose-as-conv.ts). */
+  int8ConvTransposes: number;
   /** Quantization nodes present (QuantizeLinear, DequantizeLinear, QLinear*, MatMulInteger, MatMulNBits, ...). */
   quantizationNodes: number;
   /** Element type that holds most layer weight elements ('float', 'float16', 'int8', ...); null without layers. */
@@ -177,6 +180,7 @@ export function modelFacts(model: OnnxModel): ModelFacts {
     dominantKind: layers.length === 0 ? 'none' : matmulWeightShare >= 0.5 ? 'matmul' : 'conv',
     opHistogram,
     int8HardSwishProducts: (opHistogram.HardSwish ?? 0) + Math.min(opHistogram.Clip ?? 0, opHistogram.Div ?? 0) + (opHistogram.HardSigmoid ?? 0) > 0 ? int8HardSwishProducts(model) : 0,
+    int8ConvTransposes: (opHistogram.ConvTranspose ?? 0) > 0 ? int8ConvTransposes(model) : 0,
     quantizationNodes,
     weightElementType,
     depthwiseFlopShare: depthwiseFlopShare(model, layerNodes),

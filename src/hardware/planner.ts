@@ -505,12 +505,13 @@ const RULE_OF_THUMB = "a rule of thumb from the model's ops, not a measurement: 
  * Why int8 is not expected to pay on the CPU provider for this model, or null. Pure. Static int8 (`method` 'int8'):
  * the share of compute nodes onnxruntime keeps float between DQ and Q (exported hard-swish `x·Clip(x+3,0,6)/6`,
  * fused into HardSwish by the int8 pass, is counted as min(#Clip, #Div); hard-swishes the int8 pass runs as int8
- * products, `int8HardSwishProducts`, are not counted); on x86, the depthwise share of the Conv
+ * products, `int8HardSwishProducts`, and ConvTransposes it runs as QLinearConv, `int8ConvTransposes`, are not counted);
+ * on x86, the depthwise share of the Conv
  * MACs (`DEPTHWISE_FLOP_SHARE_MAX`). No rule on model size: the MNIST MLP (~1 MFLOP) runs 1.9× faster in int8 on
  * this machine while BlazeFace (~391 MFLOPs) runs slower; `compress` measures.
  */
 export function int8Doubt(
-  facts: Pick<ModelFacts, 'opHistogram'> & Partial<Pick<ModelFacts, 'depthwiseFlopShare' | 'int8HardSwishProducts'>>,
+  facts: Pick<ModelFacts, 'opHistogram'> & Partial<Pick<ModelFacts, 'depthwiseFlopShare' | 'int8HardSwishProducts' | 'int8ConvTransposes'>>,
   method: 'int8' | 'int8-dynamic',
   isa: IsaFamily | null = null,
 ): string | null {
@@ -528,14 +529,16 @@ export function int8Doubt(
   let products = facts.int8HardSwishProducts ?? 0;
   const floatHardSwish = Math.max(0, (h.HardSwish ?? 0) - products);
   products -= (h.HardSwish ?? 0) - floatHardSwish;
+  // ConvTransposes the int8 pass runs as QLinearConv + DepthToSpace (conv-transpose-as-conv.ts) are convolutions.
+  const int8Transposed = Math.min(h.ConvTranspose ?? 0, facts.int8ConvTransposes ?? 0);
   for (const op of QDQ_FLOAT_OPS) {
-    const n = op === 'HardSwish' ? floatHardSwish : (h[op] ?? 0);
+    const n = op === 'HardSwish' ? floatHardSwish : op === 'ConvTranspose' ? (h[op] ?? 0) - int8Transposed : (h[op] ?? 0);
     if (n > 0) kept.push([op, n]);
   }
   const exportedHardSwish = Math.max(0, Math.min(h.Clip ?? 0, h.Div ?? 0) - products);
   if (exportedHardSwish > 0) kept.push(['exported hard-swish (Clip+Div pairs)', exportedHardSwish]);
   const floatNodes = kept.reduce((sum, [, n]) => sum + n, 0);
-  const weighted = (h.Conv ?? 0) + (h.Gemm ?? 0) + (h.MatMul ?? 0);
+  const weighted = (h.Conv ?? 0) + (h.Gemm ?? 0) + (h.MatMul ?? 0) + int8Transposed;
   const total = floatNodes + weighted;
   if (floatNodes === 0 || total === 0) return null;
   const share = floatNodes / total;

@@ -258,6 +258,13 @@ describe('int8 rules of thumb (issue 12): fp32 where int8 is not expected to pay
     expect(int8Doubt({ opHistogram: { Conv: 10, HardSwish: 8 }, int8HardSwishProducts: 2 }, 'int8')).toMatch(/^6 of 16 compute nodes .*\(HardSwish ×6\)/);
   });
 
+  it('ConvTransposes the int8 pass runs as QLinearConv + DepthToSpace count as convolutions, not float islands', () => {
+    // a decoder of 4 Convs and 4 upsampling ConvTransposes (kernel = stride): 4 of 8 float before the rewrite
+    expect(int8Doubt({ opHistogram: { Conv: 4, ConvTranspose: 4 } }, 'int8')).toMatch(/^4 of 8 compute nodes .*\(ConvTranspose ×4\)/);
+    expect(int8Doubt({ opHistogram: { Conv: 4, ConvTranspose: 4 }, int8ConvTransposes: 4 }, 'int8')).toBeNull();
+    expect(int8Doubt({ opHistogram: { Conv: 4, ConvTranspose: 4 }, int8ConvTransposes: 1 }, 'int8')).toMatch(/^3 of 8 compute nodes .*\(ConvTranspose ×3\)/);
+  });
+
   it('no float-kept ops (BlazeFace), or ReLU6 Clips without Div and a Resize that runs on 8-bit data (M-LSD): no objection', () => {
     expect(int8Doubt({ opHistogram: BLAZEFACE }, 'int8')).toBeNull();
     expect(int8Doubt({ opHistogram: MLSD_TINY }, 'int8')).toBeNull();
