@@ -226,7 +226,8 @@ export class Agent {
     await connection.subscribe(filters, 1);
     // Its own retained status, to correct a stale 'offline': a Will of an earlier link that a clustered broker stored
     // after the 'online' of the current one (NATS, while a node is lost). Optional: an ACL may give write access only.
-    await connection.subscribe([statusTopic], 1, { optional: true });
+    // QoS 0: the persistent session need not queue its own Wills while it is away (the retained one comes anyway).
+    await connection.subscribe([statusTopic], 0, { optional: true });
     connection.on('connect', () => this.onConnect());
     connection.start();
 
