@@ -1,5 +1,5 @@
 import type { AttributeValue, OnnxGraph, OnnxNode, Tensor } from '../onnx/ir.js';
-import { attr, attrInt, attrString, consumerMap, graphOutputNames, makeNode, nameFactory, producerMap } from '../onnx/graph.js';
+import { attr, attrInt, attrString, consumerMap, dropUnreadInitializers, graphOutputNames, makeNode, nameFactory, producerMap } from '../onnx/graph.js';
 import { int64Tensor, tensorToFloat32 } from '../onnx/tensor.js';
 import { DataType } from '../onnx/dtype.js';
 
@@ -89,9 +89,7 @@ export function channelsLastCopies(graph: OnnxGraph): ChannelsLastCopiesReport {
   }
   if (replaced.size === 0) return report;
   graph.nodes = graph.nodes.flatMap((n) => replaced.get(n) ?? (dropped.has(n) ? [] : [n]));
-  const read = new Set(graph.nodes.flatMap((n) => n.inputs));
-  const inputs = new Set(graph.inputs.map((i) => i.name));
-  for (const name of [...graph.initializers.keys()]) if (!read.has(name) && !inputs.has(name)) graph.initializers.delete(name);
+  dropUnreadInitializers(graph);
   return report;
 }
 

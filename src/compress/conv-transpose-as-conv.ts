@@ -1,7 +1,7 @@
 import type { OnnxGraph, OnnxModel, OnnxNode } from '../onnx/ir.js';
 import { cloneModel } from '../onnx/ir.js';
 import { normalizeModel } from '../onnx/normalize.js';
-import { attr, attrInt, attrInts, attrString, consumerMap, graphOutputNames, makeNode, nameFactory } from '../onnx/graph.js';
+import { attr, attrInt, attrInts, attrString, consumerMap, dropUnreadInitializers, graphOutputNames, makeNode, nameFactory } from '../onnx/graph.js';
 import { floatTensor, tensorToFloat32 } from '../onnx/tensor.js';
 import { DataType } from '../onnx/dtype.js';
 
@@ -84,9 +84,7 @@ export function convTransposeAsDepthToSpace(graph: OnnxGraph): ConvTransposeRewr
   }
   if (replaced.size === 0) return report;
   graph.nodes = graph.nodes.flatMap((n) => replaced.get(n) ?? (dropped.has(n) ? [] : [n]));
-  const read = new Set(graph.nodes.flatMap((n) => n.inputs));
-  const inputs = new Set(graph.inputs.map((i) => i.name));
-  for (const name of [...graph.initializers.keys()]) if (!read.has(name) && !inputs.has(name)) graph.initializers.delete(name);
+  dropUnreadInitializers(graph);
   return report;
 }
 

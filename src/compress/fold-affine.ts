@@ -1,5 +1,5 @@
 import type { OnnxGraph, OnnxNode, Tensor } from '../onnx/ir.js';
-import { attrInt, consumerMap, graphOutputNames, nameFactory, producerMap } from '../onnx/graph.js';
+import { attrInt, consumerMap, dropUnreadInitializers, graphOutputNames, nameFactory, producerMap } from '../onnx/graph.js';
 import { floatTensor, tensorToFloat32 } from '../onnx/tensor.js';
 import { DataType } from '../onnx/dtype.js';
 import { outputChannelLayout } from './output-channels.js';
@@ -56,9 +56,7 @@ export function foldConvAffine(graph: OnnxGraph): number {
       break;
     }
   }
-  const read = new Set(graph.nodes.flatMap((n: OnnxNode) => n.inputs));
-  const inputs = new Set(graph.inputs.map((i) => i.name));
-  for (const name of [...graph.initializers.keys()]) if (!read.has(name) && !inputs.has(name)) graph.initializers.delete(name);
+  dropUnreadInitializers(graph);
   return folded;
 }
 

@@ -1,5 +1,5 @@
 import type { OnnxGraph } from '../onnx/ir.js';
-import { attrFloat, consumerMap, graphOutputNames, nameFactory } from '../onnx/graph.js';
+import { attrFloat, consumerMap, dropUnreadInitializers, graphOutputNames, nameFactory } from '../onnx/graph.js';
 import { floatTensor, tensorToFloat32 } from '../onnx/tensor.js';
 import { DataType } from '../onnx/dtype.js';
 import { outputChannelLayout } from './output-channels.js';
@@ -51,8 +51,6 @@ export function foldBatchNorm(graph: OnnxGraph): string[] {
   }
   graph.nodes = graph.nodes.filter((n) => !removed.has(n));
   // Drop initializers nobody reads any more.
-  const read = new Set(graph.nodes.flatMap((n) => n.inputs));
-  const inputs = new Set(graph.inputs.map((i) => i.name));
-  for (const name of [...graph.initializers.keys()]) if (!read.has(name) && !inputs.has(name)) graph.initializers.delete(name);
+  dropUnreadInitializers(graph);
   return folded;
 }

@@ -212,3 +212,10 @@ export function removeDeadCode(graph: OnnxGraph): void {
   graph.inputs = graph.inputs.filter((i) => live.has(i.name) || !wasInitializer.has(i.name));
   graph.valueInfo = graph.valueInfo.filter((v) => live.has(v.name));
 }
+
+/** Delete initializers that no node reads and that are not graph inputs (after a pass replaced their readers). */
+export function dropUnreadInitializers(graph: OnnxGraph): void {
+  const read = new Set(graph.nodes.flatMap((n) => n.inputs));
+  const inputs = new Set(graph.inputs.map((i) => i.name));
+  for (const name of [...graph.initializers.keys()]) if (!read.has(name) && !inputs.has(name)) graph.initializers.delete(name);
+}
