@@ -14,6 +14,7 @@ import type { Dataset } from './dataset.js';
 import { evaluateRunners } from './evaluate.js';
 import { convTransposeAsDepthToSpace, type ConvTransposeRewriteReport } from './conv-transpose-as-conv.js';
 import { channelsLastCopies, type ChannelsLastCopiesReport } from './channels-last-copies.js';
+import { foldPadIntoConv } from './fold-pad.js';
 import { foldBatchNorm } from './fold-batchnorm.js';
 import { fuseHardSwish } from './fuse-activations.js';
 import { foldAddIntoPointwiseConv, foldConvAffine } from './fold-affine.js';
@@ -80,6 +81,8 @@ export interface Int8PipelineResult extends PassResult {
   /** `chosen`: with consumer-mse, how many tensors took each candidate range. */
   calibration: { method: CalibrationMethod; samples: number; chosen?: { candidates: string[]; counts: number[] }; auto?: AutoCalibrationReport };
   foldedBatchNorms: string[];
+  /** Constant zero Pads folded into the Convs that read them. */
+  foldedPads: string[];
   fusedHardSwish: number;
   /** Constant Mul/Add steps after a Conv folded into its weights. */
   foldedAffine: number;
@@ -114,6 +117,7 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
   const foldedAffine = foldConvAffine(model.graph) + foldAddIntoPointwiseConv(model.graph);
   // a BN behind a bias Add, folded now that the Add is (PP-OCR det's head: ConvTranspose → Add → BatchNormalization)
   foldedBatchNorms.push(...foldBatchNorm(model.graph));
+  const foldedPads = foldPadIntoConv(model.graph);
   const convTransposeAsConv = options.convTransposeAsConv === false ? null : convTransposeAsDepthToSpace(model.graph);
   const productOn = options.hardSwishProduct ?? (options.activationType !== 'int8' && options.perChannel !== false);
   const equalization = options.equalize === false ? null : await equalize(model, dataset, options, productOn);
@@ -177,7 +181,7 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
   const mode = options.keepFloatMode ?? 'none';
   const base = {
     calibration: { method: calibration.method, samples: calibration.samples, ...(calibration.chosen ? { chosen: calibration.chosen } : {}), ...(auto ? { auto: auto.report } : {}) },
-    foldedBatchNorms, fusedHardSwish, foldedAffine, convTransposeAsConv, equalization, adaptiveRounding, biasCorrection, stageSeconds };
+    foldedBatchNorms, foldedPads, fusedHardSwish, foldedAffine, convTransposeAsConv, equalization, adaptiveRounding, biasCorrection, stageSeconds };
   let quantized: PassResult & { accuracy?: Int8PipelineResult['accuracy'] };
   if (mode === 'none') quantized = quantize(new Set());
   else if (Array.isArray(mode)) quantized = quantize(new Set(mode));

@@ -44,6 +44,7 @@ export const int8Method: CompressMethodRunner = {
     if (result.fusedHardSwish > 0) result.report.notes.push(`${result.fusedHardSwish} hard-swish pattern(s) fused into HardSwish before quantizing`);
     if (result.foldedAffine > 0) result.report.notes.push(`${result.foldedAffine} constant Mul/Add step(s) after a Conv folded into its weights`);
     if (result.foldedBatchNorms.length > 0) result.report.notes.push(`${result.foldedBatchNorms.length} BatchNormalization node(s) folded into the Conv or ConvTranspose before them`);
+    if (result.foldedPads.length > 0) result.report.notes.push(`${result.foldedPads.length} zero Pad(s) folded into the Conv(s) that read them (an 8-bit Pad op fewer each)`);
     if (result.convTransposeAsConv && result.convTransposeAsConv.rewritten.length > 0) {
       const ct = result.convTransposeAsConv;
       result.report.notes.push(`${ct.rewritten.length} ConvTranspose (kernel = stride) rewritten as a 1×1 Conv + DepthToSpace so that it runs in int8 (exact in float)${ct.movedActivations > 0 ? `; ${ct.movedActivations} Relu/Clip moved in front of the DepthToSpace` : ''}`);

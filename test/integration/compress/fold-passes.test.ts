@@ -2,11 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { foldConvAffine } from '../../../src/compress/fold-affine.js';
 import { fuseHardSwish } from '../../../src/compress/fuse-activations.js';
 import { foldBatchNorm } from '../../../src/compress/fold-batchnorm.js';
+import { foldPadIntoConv } from '../../../src/compress/fold-pad.js';
 import { encodeModel } from '../../../src/onnx/model-codec.js';
 import { DataType } from '../../../src/onnx/dtype.js';
 import { attr, makeNode } from '../../../src/onnx/graph.js';
 import { cloneModel, type OnnxModel } from '../../../src/onnx/ir.js';
-import { floatTensor } from '../../../src/onnx/tensor.js';
+import { floatTensor, makeTensor } from '../../../src/onnx/tensor.js';
 import { createInferenceRunner } from '../../../src/profile/ort-inference.js';
 
 /** Conv → BN → Mul(scalar) → Add([C,1,1]) → hard-swish written out as x·Clip(x+3,0,6)/6. */
@@ -128,4 +129,58 @@ describe('graph folds before int8 quantization', () => {
     expect(a.length).toBe(cout * (16 + outputPadding[0]!) * (16 + outputPadding[1]!));
     for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThan(1e-5);
   });
+
+  // tf2onnx's 'SAME' padding of a stride-2 conv: an explicit Pad (right and bottom only here) before a pads-0 Conv
+  it.each([
+    { name: 'asymmetric, one reader', pads: [0, 0, 0, 0, 0, 0, 1, 1], readers: 1, value: null as number | null, mode: 'constant' },
+    { name: 'both sides, two readers, explicit zero value', pads: [0, 0, 1, 2, 0, 0, 2, 1], readers: 2, value: 0, mode: 'constant' },
+  ])('a zero Pad folds into the Convs that read it ($name)', async ({ pads, readers, value }) => {
+    const m = padModel(pads, readers, value, 'constant');
+    const folded = cloneModel(m);
+    expect(foldPadIntoConv(folded.graph)).toEqual(['pad']);
+    expect(folded.graph.nodes.map((n) => n.opType)).toEqual(readers === 1 ? ['Conv'] : ['Conv', 'Conv', 'Add']);
+    const a = await runPad(m);
+    const b = await runPad(folded);
+    expect(b.length).toBe(a.length);
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThan(1e-5);
+  });
+
+  it.each([
+    ['reflect mode', [0, 0, 1, 1, 0, 0, 1, 1], 0, 'reflect'],
+    ['a non-zero value', [0, 0, 1, 1, 0, 0, 1, 1], 0.5, 'constant'],
+    ['padding the channel axis', [0, 1, 1, 1, 0, 0, 1, 1], 0, 'constant'],
+  ] as const)('leaves a Pad alone: %s', (_, pads, value, mode) => {
+    const m = padModel([...pads], 1, value, mode);
+    expect(foldPadIntoConv(m.graph)).toEqual([]);
+    expect(m.graph.nodes[0]!.opType).toBe('Pad');
+  });
 });
+
+/** x [1, 3, 9, 9] → Pad → Conv 3×3 stride 2 (→ a second Conv and an Add when two readers). */
+function padModel(pads: number[], readers: number, value: number | null, mode: string): OnnxModel {
+  const m = model();
+  const g = m.graph;
+  g.inputs = [{ name: 'x', type: { elemType: DataType.FLOAT, shape: [1, 3, 9, 9] } }];
+  const cout = pads[1] === 0 ? 3 : 4;
+  g.initializers = new Map([
+    ['pads', makeTensor('pads', DataType.INT64, [8], pads)],
+    ['value', floatTensor('value', [], [value ?? 0])],
+    ['w1', floatTensor('w1', [2, cout, 3, 3], new Float32Array(2 * cout * 9).map((_, i) => Math.sin(i * 0.77) * 0.4))],
+    ['w2', floatTensor('w2', [2, cout, 3, 3], new Float32Array(2 * cout * 9).map((_, i) => Math.cos(i * 0.51) * 0.4))],
+  ]);
+  g.nodes = [makeNode('Pad', value === null ? ['x', 'pads'] : ['x', 'pads', 'value'], ['p'], 'pad', { mode: attr.string(mode) })];
+  const conv = (w: string, out: string, name: string): ReturnType<typeof makeNode> => makeNode('Conv', ['p', w], [out], name, { strides: attr.ints([2, 2]), pads: attr.ints([1, 0, 0, 1]) });
+  if (readers === 1) g.nodes.push(conv('w1', 'y', 'c1'));
+  else g.nodes.push(conv('w1', 'a', 'c1'), conv('w2', 'b', 'c2'), makeNode('Add', ['a', 'b'], ['y'], 'add'));
+  return m;
+}
+
+async function runPad(m: OnnxModel): Promise<Float32Array> {
+  const runner = await createInferenceRunner(encodeModel(m));
+  try {
+    const x = floatTensor('x', [1, 3, 9, 9], new Float32Array(243).map((_, i) => Math.cos(i * 0.7) * 2));
+    return (await runner.run({ x })).get('y')!.values as Float32Array;
+  } finally {
+    await runner.release();
+  }
+}
