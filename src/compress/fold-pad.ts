@@ -1,5 +1,5 @@
 import type { OnnxGraph, OnnxNode } from '../onnx/ir.js';
-import { attr, attrInts, attrString, consumerMap, dropUnreadInitializers, graphOutputNames } from '../onnx/graph.js';
+import { attr, attrInt, attrInts, attrString, consumerMap, dropUnreadInitializers, graphOutputNames, producerMap } from '../onnx/graph.js';
 import { tensorToFloat32 } from '../onnx/tensor.js';
 
 /**
@@ -35,6 +35,7 @@ export function foldPadIntoConv(graph: OnnxGraph): string[] {
   }
   if (removed.size === 0) return folded;
   graph.nodes = graph.nodes.filter((n) => !removed.has(n));
+  dropDeadNodes(graph);
   dropUnreadInitializers(graph);
   return folded;
 }
@@ -47,8 +48,8 @@ function spatialPads(graph: OnnxGraph, pad: OnnxNode): number[] | null {
   if (pad.opType !== 'Pad' || pad.domain !== '' || pad.outputs.length !== 1) return null;
   if (attrString(pad, 'mode', 'constant') !== 'constant') return null;
   if ((pad.inputs[3] ?? '') !== '') return null; // axes
-  const padsTensor = pad.inputs[1] ? graph.initializers.get(pad.inputs[1]) : undefined;
-  const values = padsTensor ? Array.from(padsTensor.values as ArrayLike<number | bigint>, Number) : attrInts(pad, 'pads', []);
+  const values = pad.inputs[1] ? constantVector(graph, producerMap(graph), pad.inputs[1], 4) : attrInts(pad, 'pads', []);
+  if (!values) return null;
   if (values.length < 6 || values.length % 2 !== 0) return null;
   if ((pad.inputs[2] ?? '') !== '') {
     const value = graph.initializers.get(pad.inputs[2]!);
@@ -57,4 +58,39 @@ function spatialPads(graph: OnnxGraph, pad: OnnxNode): number[] | null {
   const rank = values.length / 2;
   if (values.some((v) => v < 0) || values[0] !== 0 || values[1] !== 0 || values[rank] !== 0 || values[rank + 1] !== 0) return null;
   return [...values.slice(2, rank), ...values.slice(rank + 2)];
+}
+
+/**
+ * The values of a constant 1-D integer tensor: an initializer, or Split / Concat (axis 0) of such — tf2onnx reorders
+ * TensorFlow's NHWC pad amounts into ONNX's order that way. Null for anything else.
+ */
+function constantVector(graph: OnnxGraph, producers: Map<string, OnnxNode>, name: string, depth: number): number[] | null {
+  const init = graph.initializers.get(name);
+  if (init) return init.dims.length <= 1 ? Array.from(init.values as ArrayLike<number | bigint>, Number) : null;
+  const node = producers.get(name);
+  if (!node || node.domain !== '' || depth === 0 || attrInt(node, 'axis', 0) !== 0) return null;
+  if (node.opType === 'Concat') {
+    const parts = node.inputs.map((i) => constantVector(graph, producers, i, depth - 1));
+    return parts.every((p) => p !== null) ? (parts as number[][]).flat() : null;
+  }
+  if (node.opType === 'Split') {
+    const whole = constantVector(graph, producers, node.inputs[0]!, depth - 1);
+    const sizes = node.inputs[1] ? constantVector(graph, producers, node.inputs[1], depth - 1) : attrInts(node, 'split', []);
+    if (!whole || !sizes || sizes.length !== node.outputs.length || sizes.reduce((a, b) => a + b, 0) !== whole.length) return null;
+    const k = node.outputs.indexOf(name);
+    const start = sizes.slice(0, k).reduce((a, b) => a + b, 0);
+    return whole.slice(start, start + sizes[k]!);
+  }
+  return null;
+}
+
+/** Remove nodes none of whose outputs is read or a graph output (the constant subgraphs folded Pads left behind). */
+function dropDeadNodes(graph: OnnxGraph): void {
+  const outputs = graphOutputNames(graph);
+  for (;;) {
+    const read = new Set(graph.nodes.flatMap((n) => n.inputs));
+    const live = graph.nodes.filter((n) => n.outputs.some((o) => read.has(o) || outputs.has(o)));
+    if (live.length === graph.nodes.length) return;
+    graph.nodes = live;
+  }
 }

@@ -134,8 +134,21 @@ describe('graph folds before int8 quantization', () => {
   it.each([
     { name: 'asymmetric, one reader', pads: [0, 0, 0, 0, 0, 0, 1, 1], readers: 1, value: null as number | null, mode: 'constant' },
     { name: 'both sides, two readers, explicit zero value', pads: [0, 0, 1, 2, 0, 0, 2, 1], readers: 2, value: 0, mode: 'constant' },
-  ])('a zero Pad folds into the Convs that read it ($name)', async ({ pads, readers, value }) => {
+    { name: "amounts reordered by Split + Concat, as tf2onnx writes them (M-LSD)", pads: [0, 0, 0, 0, 0, 0, 1, 1], readers: 1, value: null, mode: 'split' },
+  ])('a zero Pad folds into the Convs that read it ($name)', async ({ pads, readers, value, mode }) => {
     const m = padModel(pads, readers, value, 'constant');
+    if (mode === 'split') {
+      // NHWC amounts [0, 0, 0, 0, 0, 1, 1, 0] split into eight and concatenated in NCHW order
+      m.graph.initializers.set('pads_nhwc', makeTensor('pads_nhwc', DataType.INT64, [8], [0, 0, 0, 0, 0, 1, 1, 0]));
+      m.graph.initializers.set('split_sizes', makeTensor('split_sizes', DataType.INT64, [8], new Array(8).fill(1)));
+      const parts = Array.from({ length: 8 }, (_, i) => `part${i}`);
+      m.graph.nodes.unshift(
+        makeNode('Split', ['pads_nhwc', 'split_sizes'], parts, 'split', { axis: attr.int(0) }),
+        makeNode('Concat', [0, 3, 1, 2, 4, 7, 5, 6].map((i) => parts[i]!), ['pads_nchw'], 'concat', { axis: attr.int(0) }),
+      );
+      m.graph.nodes[2]!.inputs[1] = 'pads_nchw';
+      m.graph.initializers.delete('pads');
+    }
     const folded = cloneModel(m);
     expect(foldPadIntoConv(folded.graph)).toEqual(['pad']);
     expect(folded.graph.nodes.map((n) => n.opType)).toEqual(readers === 1 ? ['Conv'] : ['Conv', 'Conv', 'Add']);
