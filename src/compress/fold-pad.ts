@@ -1,5 +1,5 @@
 import type { OnnxGraph, OnnxNode } from '../onnx/ir.js';
-import { attr, attrInt, attrInts, attrString, consumerMap, dropUnreadInitializers, graphOutputNames, producerMap } from '../onnx/graph.js';
+import { attr, attrInt, attrInts, attrString, consumerMap, graphOutputNames, producerMap, removeDeadCode } from '../onnx/graph.js';
 import { tensorToFloat32 } from '../onnx/tensor.js';
 
 /**
@@ -35,8 +35,7 @@ export function foldPadIntoConv(graph: OnnxGraph): string[] {
   }
   if (removed.size === 0) return folded;
   graph.nodes = graph.nodes.filter((n) => !removed.has(n));
-  dropDeadNodes(graph);
-  dropUnreadInitializers(graph);
+  removeDeadCode(graph); // the Split/Concat that computed the amounts, and their constants
   return folded;
 }
 
@@ -82,15 +81,4 @@ function constantVector(graph: OnnxGraph, producers: Map<string, OnnxNode>, name
     return whole.slice(start, start + sizes[k]!);
   }
   return null;
-}
-
-/** Remove nodes none of whose outputs is read or a graph output (the constant subgraphs folded Pads left behind). */
-function dropDeadNodes(graph: OnnxGraph): void {
-  const outputs = graphOutputNames(graph);
-  for (;;) {
-    const read = new Set(graph.nodes.flatMap((n) => n.inputs));
-    const live = graph.nodes.filter((n) => n.outputs.some((o) => read.has(o) || outputs.has(o)));
-    if (live.length === graph.nodes.length) return;
-    graph.nodes = live;
-  }
 }

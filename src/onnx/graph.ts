@@ -213,9 +213,12 @@ export function removeDeadCode(graph: OnnxGraph): void {
   graph.valueInfo = graph.valueInfo.filter((v) => live.has(v.name));
 }
 
-/** Delete initializers that no node reads and that are not graph inputs (after a pass replaced their readers). */
+/**
+ * Delete initializers that no node reads (in its inputs or from a subgraph) and that are not graph inputs, after a
+ * pass replaced their readers.
+ */
 export function dropUnreadInitializers(graph: OnnxGraph): void {
-  const read = new Set(graph.nodes.flatMap((n) => n.inputs));
+  const read = new Set(graph.nodes.flatMap((n) => [...n.inputs, ...subgraphOuterReads(n)]));
   const inputs = new Set(graph.inputs.map((i) => i.name));
   for (const name of [...graph.initializers.keys()]) if (!read.has(name) && !inputs.has(name)) graph.initializers.delete(name);
 }
