@@ -8,7 +8,7 @@ import { DataType } from '../onnx/dtype.js';
 /**
  * Below this many Conv output channels (ConvTranspose output channels × s²) the rewrite is not made: PP-OCR det's last
  * upsampling (24 → 1 channel, s = 2) as a 4-channel 1×1 Conv + DepthToSpace measured 3 % slower in float than the
- * float ConvTranspose and no faster in int8 (BENCHMARKS.md, "ConvTranspose as Conv + DepthToSpace").
+ * float ConvTranspose and no faster in int8 (BENCHMARKS.md, "Upsampling and the head in int8").
  */
 export const MIN_CONV_CHANNELS = 16;
 
@@ -41,7 +41,6 @@ export function convTransposeAsDepthToSpace(graph: OnnxGraph): ConvTransposeRewr
     if (s === null) continue;
     const w = graph.initializers.get(ct.inputs[1]!)!;
     const [cin, cout] = w.dims as [number, number];
-    if (cout * s * s < MIN_CONV_CHANNELS) continue;
     const bias = ct.inputs[2] ? graph.initializers.get(ct.inputs[2]) : undefined;
     if (ct.inputs[2] && (!bias || bias.dataType !== DataType.FLOAT)) continue;
     const wValues = tensorToFloat32(w);
@@ -100,14 +99,10 @@ export function int8ConvTransposes(model: OnnxModel): number {
   } catch {
     return 0; // a graph the passes cannot read: no claim that anything becomes int8
   }
-  const graph = copy.graph;
-  return graph.nodes.filter((n) => {
-    const s = blockSize(graph, n);
-    return s !== null && graph.initializers.get(n.inputs[1]!)!.dims[1]! * s * s >= MIN_CONV_CHANNELS;
-  }).length;
+  return copy.graph.nodes.filter((n) => blockSize(copy.graph, n) !== null).length;
 }
 
-/** The block size s of a ConvTranspose the rewrite applies to, or null. */
+/** The block size s of a ConvTranspose the rewrite applies to (Cout·s² ≥ MIN_CONV_CHANNELS included), or null. */
 function blockSize(graph: OnnxGraph, node: OnnxNode): number | null {
   if (node.opType !== 'ConvTranspose' || node.domain !== '' || node.outputs.length !== 1) return null;
   const w = graph.initializers.get(node.inputs[1] ?? '');
@@ -122,5 +117,5 @@ function blockSize(graph: OnnxGraph, node: OnnxNode): number | null {
   if (!attrInts(node, 'dilations', [1, 1]).every((d) => d === 1)) return null;
   const autoPad = attrString(node, 'auto_pad', 'NOTSET');
   if (autoPad !== 'NOTSET' && autoPad !== 'VALID') return null;
-  return kh;
+  return w.dims[1]! * kh * kh >= MIN_CONV_CHANNELS ? kh : null;
 }
