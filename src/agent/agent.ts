@@ -448,9 +448,7 @@ export class Agent {
   // ---- presence, events, heartbeat ----
 
   private onConnect(): void {
-    const c = this.config;
-    const status = encodeMessage('status', { state: 'online', version: edgetuneVersion(), since: new Date().toISOString(), deviceId: c.deviceId });
-    this.connection?.publish(this.topics.device(c.deviceId, 'status'), status, { qos: 1, retain: true }).catch((e: unknown) => this.log.debug(`status: ${messageOf(e)}`));
+    this.publishOnline();
     this.publishHello();
     this.publishHeartbeat();
     this.relay?.flush();
@@ -473,8 +471,14 @@ export class Agent {
     if (now - this.lastStatusCorrectionAt < 1000) return;
     this.lastStatusCorrectionAt = now;
     this.log.info(`status: the broker held 'offline' for this device while it is connected (a Will of an earlier link or run); publishing 'online' again`);
-    const status = encodeMessage('status', { state: 'online', version: edgetuneVersion(), since: new Date().toISOString(), deviceId: this.config.deviceId });
-    this.connection.publish(this.topics.device(this.config.deviceId, 'status'), status, { qos: 1, retain: true }).catch((e: unknown) => this.log.debug(`status: ${messageOf(e)}`));
+    this.publishOnline();
+  }
+
+  /** The retained 'online' status (on each connect, and to correct a stale 'offline'). */
+  private publishOnline(): void {
+    const c = this.config;
+    const status = encodeMessage('status', { state: 'online', version: edgetuneVersion(), since: new Date().toISOString(), deviceId: c.deviceId });
+    this.connection?.publish(this.topics.device(c.deviceId, 'status'), status, { qos: 1, retain: true }).catch((e: unknown) => this.log.debug(`status: ${messageOf(e)}`));
   }
 
   private publishHello(): void {
