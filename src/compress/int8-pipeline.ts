@@ -15,6 +15,7 @@ import { evaluateRunners } from './evaluate.js';
 import { convTransposeAsDepthToSpace, type ConvTransposeRewriteReport } from './conv-transpose-as-conv.js';
 import { channelsLastCopies, type ChannelsLastCopiesReport } from './channels-last-copies.js';
 import { foldPadIntoConv } from './fold-pad.js';
+import { pointwiseHeadAsMatMul } from './pointwise-head-as-matmul.js';
 import { foldBatchNorm } from './fold-batchnorm.js';
 import { fuseHardSwish } from './fuse-activations.js';
 import { foldAddIntoPointwiseConv, foldConvAffine } from './fold-affine.js';
@@ -72,6 +73,11 @@ export interface Int8PipelineOptions extends Int8Options {
   convTransposeAsConv?: boolean;
   /** 8-bit nearest Resize and DepthToSpace as channels-last block copies (channels-last-copies.ts; default true). */
   channelsLastCopies?: boolean;
+  /**
+   * A float head's 1×1 Conv read only by a channels-last Transpose as Transpose + MatMul, which onnxruntime runs
+   * without layout reorders (pointwise-head-as-matmul.ts; default true).
+   */
+  pointwiseHeadAsMatMul?: boolean;
   onProgress?: (stage: string, done: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -97,6 +103,8 @@ export interface Int8PipelineResult extends PassResult {
   channelsLastCopies: ChannelsLastCopiesReport | null;
   /** ConvTransposes rewritten as Conv + DepthToSpace (null when off). */
   convTransposeAsConv: ConvTransposeRewriteReport | null;
+  /** Float head 1×1 Convs rewritten as channels-last MatMuls (null when off). */
+  pointwiseHeads: string[] | null;
   /** Wall time of each stage, seconds. */
   stageSeconds: Record<string, number>;
   accuracy?: { baseline: number; quantized: number; dropPp: number; metric: 'top1' | 'agreement' | 'cosine' };
@@ -122,6 +130,9 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
   const productOn = options.hardSwishProduct ?? (options.activationType !== 'int8' && options.perChannel !== false);
   const equalization = options.equalize === false ? null : await equalize(model, dataset, options, productOn);
   const hardSwishProduct = productOn ? hardSwishAsProduct(model.graph, { channelsOf: channelCount(model) }) : null;
+  // After equalization, which folds its channel scales into the head Convs' weights (a MatMul behind a Transpose
+  // would not take them, and that site would stay unequalized).
+  const pointwiseHeads = options.pointwiseHeadAsMatMul === false ? null : pointwiseHeadAsMatMul(model.graph, floatHeadLayerNames(model.graph, options.floatHead !== false));
   if (hardSwishProduct && hardSwishProduct.hardSigmoidTensors.length > 0) {
     // Each HardSigmoid is [0, 1] exactly: at 1/255 steps its uint8 saturates where the Clip does.
     const pinnedRanges = new Map(options.pinnedRanges ?? []);
@@ -181,7 +192,7 @@ export async function runInt8Pipeline(model: OnnxModel, dataset: Dataset, option
   const mode = options.keepFloatMode ?? 'none';
   const base = {
     calibration: { method: calibration.method, samples: calibration.samples, ...(calibration.chosen ? { chosen: calibration.chosen } : {}), ...(auto ? { auto: auto.report } : {}) },
-    foldedBatchNorms, foldedPads, fusedHardSwish, foldedAffine, convTransposeAsConv, equalization, adaptiveRounding, biasCorrection, stageSeconds };
+    foldedBatchNorms, foldedPads, fusedHardSwish, foldedAffine, convTransposeAsConv, pointwiseHeads, equalization, adaptiveRounding, biasCorrection, stageSeconds };
   let quantized: PassResult & { accuracy?: Int8PipelineResult['accuracy'] };
   if (mode === 'none') quantized = quantize(new Set());
   else if (Array.isArray(mode)) quantized = quantize(new Set(mode));

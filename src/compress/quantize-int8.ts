@@ -78,6 +78,7 @@ export function quantizeInt8(model: OnnxModel, types: TensorTypeMap, ranges: Rea
   // 1. Which nodes are quantized.
   const quantized = new Set<OnnxNode>();
   const head = options.floatHead === false ? { tail: new Set<OnnxNode>(), layers: new Set<OnnxNode>() } : headOf(graph, outputs);
+  const producers = producerMap(graph);
   for (const node of graph.nodes) {
     const label = node.name || node.outputs[0]!;
     // Equalization's channel-scale Muls stay float inside their island; they are not "kept float" for the report.
@@ -91,7 +92,7 @@ export function quantizeInt8(model: OnnxModel, types: TensorTypeMap, ranges: Rea
       continue;
     }
     if (head.tail.has(node)) {
-      if (COMPUTE_OPS.has(node.opType)) kept.push({ node: label, opType: node.opType, reason: 'output tail: between the last weighted layer and a graph output, float (no compute to save, its input range spans the decision boundary)' });
+      if (COMPUTE_OPS.has(node.opType) && !isHeadBias(graph, producers, node, head.layers)) kept.push({ node: label, opType: node.opType, reason: 'output tail: between the last weighted layer and a graph output, float (no compute to save, its input range spans the decision boundary)' });
       continue;
     }
     if (COMPUTE_OPS.has(node.opType)) {
@@ -390,6 +391,17 @@ const WEIGHTED_OPS = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
 export function floatHeadLayerNames(graph: OnnxGraph, floatHead: boolean): Set<string> {
   if (!floatHead) return new Set();
   return new Set([...headOf(graph, graphOutputNames(graph)).layers].map((n) => n.name || n.outputs[0]!));
+}
+
+/** An Add of a constant to a head layer's output: that layer's bias (pointwise-head-as-matmul.ts), not a layer of its own. */
+function isHeadBias(graph: OnnxGraph, producers: ReadonlyMap<string, OnnxNode>, node: OnnxNode, layers: ReadonlySet<OnnxNode>): boolean {
+  if (node.opType !== 'Add' || node.inputs.length !== 2) return false;
+  const [a, b] = node.inputs as [string, string];
+  const fromLayer = (name: string): boolean => {
+    const p = producers.get(name);
+    return p !== undefined && layers.has(p);
+  };
+  return (fromLayer(a) && graph.initializers.has(b)) || (fromLayer(b) && graph.initializers.has(a));
 }
 
 function headOf(graph: OnnxGraph, outputs: Set<string>): { tail: Set<OnnxNode>; layers: Set<OnnxNode> } {

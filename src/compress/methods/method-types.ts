@@ -51,6 +51,8 @@ export interface MethodOptions {
   convTransposeAsConv?: boolean;
   /** int8: 8-bit nearest Resize and DepthToSpace as channels-last copies (default true; dev-time benches turn it off). */
   channelsLastCopies?: boolean;
+  /** int8: a float head's 1×1 Conv before a channels-last Transpose as a MatMul (default true; dev-time benches turn it off). */
+  pointwiseHeadAsMatMul?: boolean;
   /** int8: adaptive weight rounding (default true). */
   adaptiveRounding?: boolean;
   /** int8: measure fp32 against int8 in alternation after quantizing and report the speed-up (default true). */

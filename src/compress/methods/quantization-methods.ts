@@ -36,6 +36,7 @@ export const int8Method: CompressMethodRunner = {
       ...(options.hardSwishProduct === false ? { hardSwishProduct: false } : {}),
       ...(options.convTransposeAsConv === false ? { convTransposeAsConv: false } : {}),
       ...(options.channelsLastCopies === false ? { channelsLastCopies: false } : {}),
+      ...(options.pointwiseHeadAsMatMul === false ? { pointwiseHeadAsMatMul: false } : {}),
       ...(options.adaptiveRounding === false ? { adaptiveRounding: false } : {}),
       ...(options.maxAccuracyDropPp !== undefined ? { maxAccuracyDropPp: options.maxAccuracyDropPp } : {}),
       ...(onProgress ? { onProgress } : {}),
@@ -48,6 +49,9 @@ export const int8Method: CompressMethodRunner = {
     if (result.convTransposeAsConv && result.convTransposeAsConv.rewritten.length > 0) {
       const ct = result.convTransposeAsConv;
       result.report.notes.push(`${ct.rewritten.length} ConvTranspose (kernel = stride) rewritten as a 1×1 Conv + DepthToSpace so that it runs in int8 (exact in float)${ct.movedActivations > 0 ? `; ${ct.movedActivations} Relu/Clip moved in front of the DepthToSpace` : ''}`);
+    }
+    if (result.pointwiseHeads && result.pointwiseHeads.length > 0) {
+      result.report.notes.push(`${result.pointwiseHeads.length} float head 1×1 Conv(s) before a channels-last Transpose run as Transpose + MatMul (no layout reorders; exact up to float rounding): ${result.pointwiseHeads.join(', ')}`);
     }
     if (result.equalization) {
       const eq = result.equalization;
@@ -78,6 +82,7 @@ export const int8Method: CompressMethodRunner = {
       biasCorrection: result.biasCorrection,
       convTransposeAsConv: result.convTransposeAsConv,
       channelsLastCopies: result.channelsLastCopies,
+      pointwiseHeads: result.pointwiseHeads,
       stageSeconds: result.stageSeconds,
     };
     if (result.accuracy) result.report.details = { ...result.report.details, accuracy: result.accuracy };

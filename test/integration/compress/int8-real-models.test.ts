@@ -17,6 +17,9 @@ import { openDataset } from '../../../src/compress/dataset.js';
 import { quantizationOpCounts } from '../../../src/compress/methods/quantization-methods.js';
 import { loadModelFile } from '../../../src/onnx/model-file.js';
 import { normalizeModel } from '../../../src/onnx/normalize.js';
+import type { OnnxModel } from '../../../src/onnx/ir.js';
+import { decodeModel, encodeModel } from '../../../src/onnx/model-codec.js';
+import { optimizedGraphBytes } from '../../../src/profile/optimized-graph.js';
 import { modelPath, photoDataset, THIRD_PARTY_MODELS, type ThirdPartyModel } from '../../../scripts/lib/photo-datasets.js';
 import { runCli, tempDir } from '../cli/cli-helpers.js';
 
@@ -230,10 +233,30 @@ describe('int8 on BlazeFace (tf2onnx, four outputs: scores and boxes at two anch
 
   it('lists the detector head layers it kept float', () => {
     const head = defaults.result.report.nodesKeptFloat.filter((k) => k.reason.startsWith('detector head'));
-    // Measured: 4 (the last Conv before each output).
+    // Measured: 4 (the last 1×1 Conv before each output, each run as a MatMul), and their bias Adds not listed apart.
     expect(head.length).toBe(4);
-    for (const k of head) expect(k.opType).toBe('Conv');
+    for (const k of head) expect(k.opType).toBe('MatMul');
+    expect(defaults.result.pointwiseHeads).toHaveLength(4);
+    expect(defaults.result.report.nodesKeptFloat).toHaveLength(4);
   });
+
+  it(
+    'the float heads run without layout reorders or Transposes in onnxruntime (they do as 1×1 Convs)',
+    async () => {
+      const optimizedOps = async (m: OnnxModel): Promise<string[]> => decodeModel(await optimizedGraphBytes(encodeModel(m), { level: 'all' })).graph.nodes.map((n) => n.opType);
+      const withMatMul = await optimizedOps(defaults.result.model);
+      const asConv = await int8Variant(BLAZEFACE, 8, 8, { pointwiseHeadAsMatMul: false });
+      const withConv = await optimizedOps(asConv.result.model);
+      const count = (ops: string[], op: string): number => ops.filter((o) => o === op).length;
+      // Measured with 1×1 Convs: 4 float Conv, 4 ReorderInput, 4 ReorderOutput, 4 Transpose; as MatMul: 0 of each.
+      expect(count(withConv, 'Conv')).toBe(4);
+      expect(count(withConv, 'ReorderInput') + count(withConv, 'Transpose')).toBeGreaterThanOrEqual(4);
+      for (const op of ['Conv', 'ReorderInput', 'ReorderOutput', 'Transpose']) expect(count(withMatMul, op), op).toBe(0);
+      // the same float arithmetic on the same int8 trunk: the outputs barely move
+      for (const name of OUTPUTS) expect(Math.abs(output(asConv.fidelity, name).cosine - output(defaults.fidelity, name).cosine), name).toBeLessThan(0.01);
+    },
+    SLOW,
+  );
 });
 
 describe('int8 on PP-OCRv4 det at 320×320 (paddle2onnx, dynamic H/W, sigmoid text map)', () => {

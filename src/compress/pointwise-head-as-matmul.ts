@@ -1,0 +1,83 @@
+import type { OnnxGraph, OnnxNode } from '../onnx/ir.js';
+import { attr, attrInt, attrInts, attrString, consumerMap, dropUnreadInitializers, graphOutputNames, makeNode, nameFactory } from '../onnx/graph.js';
+import { floatTensor, tensorToFloat32 } from '../onnx/tensor.js';
+import { DataType } from '../onnx/dtype.js';
+
+const CHANNELS_LAST = [0, 2, 3, 1];
+
+/**
+ * A 1×1 Conv whose only reader is a Transpose to channels-last (NCHW → NHWC), as a channels-last Transpose of its
+ * input and a MatMul (and Add of the bias): Transpose(Conv(x, W, b)) = Transpose(x)·Wᵀ + b. Exact up to the order
+ * of the float sums. tf2onnx writes every TensorFlow detector head this way (BlazeFace: four, each followed by a
+ * Reshape to [1, anchors, values]). Where the head stays float in an int8 model, onnxruntime runs the Conv in its
+ * NCHWc layout with a reorder on each side plus the Transpose, while the Transpose written on the quantized input
+ * runs on 8-bit data and cancels against the one around the channels-last QLinearConv that wrote it, leaving a
+ * DequantizeLinear and a small MatMul. Only group 1, rank 4, stride and dilation 1, no padding, float weight and bias
+ * initializers; only the Convs named in `only` (the int8 pass's float head layers). Pure; returns the names of the
+ * Convs rewritten.
+ */
+export function pointwiseHeadAsMatMul(graph: OnnxGraph, only: ReadonlySet<string>): string[] {
+  const consumers = consumerMap(graph);
+  const outputs = graphOutputNames(graph);
+  const fresh = nameFactory(graph);
+  const replaced = new Map<OnnxNode, OnnxNode[]>();
+  const rewritten: string[] = [];
+  const channelsLast = new Map<string, string>();
+  for (const conv of graph.nodes) {
+    const name = conv.name || conv.outputs[0]!;
+    if (!only.has(name) || !isPointwise(graph, conv)) continue;
+    const out = conv.outputs[0]!;
+    const readers = consumers.get(out) ?? [];
+    const transpose = readers[0];
+    if (outputs.has(out) || readers.length !== 1 || transpose!.opType !== 'Transpose' || transpose!.domain !== '') continue;
+    if (attrInts(transpose!, 'perm', []).join() !== CHANNELS_LAST.join()) continue;
+    const w = graph.initializers.get(conv.inputs[1]!)!;
+    const [k, c] = w.dims as [number, number];
+    const wValues = tensorToFloat32(w);
+    const wT = new Float32Array(c * k);
+    for (let o = 0; o < k; o++) for (let i = 0; i < c; i++) wT[i * k + o] = wValues[o * c + i]!;
+    const wName = fresh(`${name}_as_matmul_w`);
+    graph.initializers.set(wName, floatTensor(wName, [c, k], wT));
+    // heads that read one tensor share its channels-last copy
+    const input = conv.inputs[0]!;
+    const nodes: OnnxNode[] = [];
+    let xT = channelsLast.get(input);
+    if (!xT) {
+      xT = fresh(`${input}_channels_last`);
+      channelsLast.set(input, xT);
+      nodes.push(makeNode('Transpose', [input], [xT], fresh(`${input}_to_channels_last`), { perm: attr.ints(CHANNELS_LAST) }));
+    }
+    const bias = conv.inputs[2] ? graph.initializers.get(conv.inputs[2]) : undefined;
+    if (bias) {
+      const product = fresh(`${name}_as_matmul`);
+      nodes.push(makeNode('MatMul', [xT, wName], [product], fresh(`${name}_matmul`)));
+      const bName = fresh(`${name}_as_matmul_b`);
+      graph.initializers.set(bName, floatTensor(bName, [k], tensorToFloat32(bias)));
+      nodes.push(makeNode('Add', [product, bName], [transpose!.outputs[0]!], fresh(`${name}_bias`)));
+    } else {
+      nodes.push(makeNode('MatMul', [xT, wName], [transpose!.outputs[0]!], fresh(`${name}_matmul`)));
+    }
+    replaced.set(conv, nodes);
+    replaced.set(transpose!, []);
+    rewritten.push(name);
+  }
+  if (replaced.size === 0) return rewritten;
+  graph.nodes = graph.nodes.flatMap((n) => replaced.get(n) ?? [n]);
+  dropUnreadInitializers(graph);
+  return rewritten;
+}
+
+function isPointwise(graph: OnnxGraph, conv: OnnxNode): boolean {
+  if (conv.opType !== 'Conv' || conv.domain !== '' || conv.outputs.length !== 1) return false;
+  const w = graph.initializers.get(conv.inputs[1] ?? '');
+  if (!w || w.dataType !== DataType.FLOAT || w.dims.length !== 4 || w.dims[2] !== 1 || w.dims[3] !== 1) return false;
+  if (conv.inputs[2]) {
+    const b = graph.initializers.get(conv.inputs[2]);
+    if (!b || b.dataType !== DataType.FLOAT) return false;
+  }
+  if (attrInt(conv, 'group', 1) !== 1) return false;
+  if (!attrInts(conv, 'strides', [1, 1]).every((s) => s === 1) || !attrInts(conv, 'dilations', [1, 1]).every((d) => d === 1)) return false;
+  if (!attrInts(conv, 'pads', [0, 0, 0, 0]).every((p) => p === 0)) return false;
+  const autoPad = attrString(conv, 'auto_pad', 'NOTSET');
+  return autoPad === 'NOTSET' || autoPad === 'VALID';
+}
