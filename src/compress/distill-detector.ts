@@ -27,6 +27,7 @@ import { feedsForBatch, type Dataset } from './dataset.js';
 import { NormalEquations } from './prune-recovery.js';
 import { EdgetuneError } from '../util/errors.js';
 import { mulberry32 } from '../util/random.js';
+import { matMulHeadsAsPointwiseConv, pointwiseHeadAsMatMul } from './pointwise-head-as-matmul.js';
 
 /** Options for detector head distillation. */
 export interface DetectorDistillOptions {
@@ -593,6 +594,10 @@ export async function distillDetectorHeads(teacher: OnnxModel, student: OnnxMode
   const outputNames = new Set(student.graph.outputs.map((o) => o.name));
   const unknown = sigmoidOutputs.filter((name) => !outputNames.has(name));
   if (unknown.length > 0) throw new EdgetuneError('USAGE', `distill-detector: sigmoidOutputs names ${unknown.map((u) => `'${u}'`).join(', ')}, not outputs of the student (${[...outputNames].join(', ')})`);
+  // A float head the int8 pass wrote as Transpose + MatMul is refit as the 1×1 Conv it was, then written back.
+  const asConv = cloneModel(student);
+  const restoredHeads = matMulHeadsAsPointwiseConv(asConv.graph, teacher.graph);
+  if (restoredHeads.length > 0) student = asConv;
   const found = findDetectorHeads(student, teacher, sigmoidOutputs);
   if (found.heads.length === 0) {
     const why = found.skipped.map((s) => s.reason).join('; ');
@@ -680,5 +685,7 @@ export async function distillDetectorHeads(teacher: OnnxModel, student: OnnxMode
 
   const heads: DetectorHeadReport[] = fits.map((fit) => report(fit, fit.failure ?? rejected.get(fit) ?? null));
   heads.push(...found.skipped);
-  return { student: withHeads(student, accepted), heads, applied: accepted.length, samples, heldOutSamples };
+  const result = withHeads(student, accepted);
+  if (restoredHeads.length > 0) pointwiseHeadAsMatMul(result.graph, new Set(restoredHeads));
+  return { student: result, heads, applied: accepted.length, samples, heldOutSamples };
 }

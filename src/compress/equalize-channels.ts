@@ -43,7 +43,7 @@ export interface EqualizedSite {
   producer: 'conv' | 'island';
   absorbers: string[];
   alpha: number;
-  /** Largest / smallest per-channel range before and after. */
+  /** Largest / smallest per-channel range before and after, over the channels that are not constant zero on the data. */
   spreadBefore: number;
   spreadAfter: number;
 }
@@ -162,11 +162,17 @@ export function equalizeChannels(graph: OnnxGraph, ranges: ReadonlyMap<string, C
       producer: producerKind,
       absorbers: walk.absorbers.map((a) => `${a.kind}:${a.node.name || a.node.outputs[0]}`),
       alpha: choice.alpha,
-      spreadBefore: rMax / Math.max(Math.min(...r), 1e-12),
-      spreadAfter: Math.max(...after) / Math.max(Math.min(...after), 1e-12),
+      spreadBefore: liveSpread(r),
+      spreadAfter: liveSpread(after),
     });
   }
   return report;
+}
+
+/** Largest / smallest of the non-zero ranges (a channel that is 0 on every sample would make any spread infinite); 1 when none. */
+function liveSpread(ranges: ArrayLike<number>): number {
+  const live = Array.from(ranges).filter((v) => v > 0);
+  return live.length === 0 ? 1 : Math.max(...live) / Math.min(...live);
 }
 
 function producerKindOf(graph: OnnxGraph, node: OnnxNode, channels: number): 'conv' | 'island' | undefined {

@@ -1,5 +1,5 @@
 import type { OnnxGraph, OnnxNode } from '../onnx/ir.js';
-import { attr, attrInt, attrInts, attrString, consumerMap, dropUnreadInitializers, graphOutputNames, makeNode, nameFactory } from '../onnx/graph.js';
+import { attr, attrInt, attrInts, attrString, consumerMap, dropUnreadInitializers, graphOutputNames, makeNode, nameFactory, producerMap, removeDeadCode } from '../onnx/graph.js';
 import { floatTensor, tensorToFloat32 } from '../onnx/tensor.js';
 import { DataType } from '../onnx/dtype.js';
 
@@ -80,4 +80,81 @@ function isPointwise(graph: OnnxGraph, conv: OnnxNode): boolean {
   if (!attrInts(conv, 'pads', [0, 0, 0, 0]).every((p) => p === 0)) return false;
   const autoPad = attrString(conv, 'auto_pad', 'NOTSET');
   return autoPad === 'NOTSET' || autoPad === 'VALID';
+}
+
+/**
+ * The inverse of pointwiseHeadAsMatMul where `reference` (the model before compression) still has the Conv: each
+ * output tensor T that `graph` writes by MatMul (+ Add of a bias) from a channels-last Transpose of x, possibly through
+ * QuantizeLinear → DequantizeLinear pairs (the int8 pass puts one after the Transpose, with its input's parameters,
+ * so dropping it is exact), and that `reference` writes by a channels-last Transpose of a 1×1 Conv's output X,
+ * becomes that Conv again: Conv(x) → X → Transpose → T, with the reference's node and tensor names, so that a head
+ * refit (distill-detector.ts) can match X against the reference. Pure; returns the names of the Convs restored.
+ */
+export function matMulHeadsAsPointwiseConv(graph: OnnxGraph, reference: OnnxGraph): string[] {
+  const producers = producerMap(graph);
+  const referenceProducers = producerMap(reference);
+  const consumers = consumerMap(graph);
+  const restored: string[] = [];
+  const replaced = new Map<OnnxNode, OnnxNode[]>();
+  for (const node of graph.nodes) {
+    const t = node.outputs[0]!;
+    const referenceTranspose = referenceProducers.get(t);
+    if (!referenceTranspose || referenceTranspose.opType !== 'Transpose' || attrInts(referenceTranspose, 'perm', []).join() !== CHANNELS_LAST.join()) continue;
+    const referenceConv = referenceProducers.get(referenceTranspose.inputs[0]!);
+    if (!referenceConv || !isPointwise(reference, referenceConv)) continue;
+    // T = Add(MatMul(a, W), b) or MatMul(a, W)
+    let matmul = node;
+    let bias: string | undefined;
+    if (node.opType === 'Add') {
+      const [p, b] = node.inputs as [string, string];
+      const product = producers.get(p);
+      if (!product || product.opType !== 'MatMul' || !graph.initializers.has(b) || (consumers.get(p) ?? []).length !== 1) continue;
+      matmul = product;
+      bias = b;
+    }
+    if (matmul.opType !== 'MatMul' || matmul.domain !== '') continue;
+    const w = graph.initializers.get(matmul.inputs[1]!);
+    if (!w || w.dataType !== DataType.FLOAT || w.dims.length !== 2) continue;
+    const x = channelsLastSource(matmul.inputs[0]!, producers);
+    if (!x) continue;
+    const [c, k] = w.dims as [number, number];
+    const b = bias ? graph.initializers.get(bias)! : undefined;
+    if (b && (b.dataType !== DataType.FLOAT || b.values.length !== k)) continue;
+    const wValues = tensorToFloat32(w);
+    const convW = new Float32Array(k * c);
+    for (let o = 0; o < k; o++) for (let i = 0; i < c; i++) convW[o * c + i] = wValues[i * k + o]!;
+    const name = referenceConv.name || referenceConv.outputs[0]!;
+    const fresh = nameFactory(graph);
+    const wName = fresh(`${name}_w`);
+    graph.initializers.set(wName, floatTensor(wName, [k, c, 1, 1], convW));
+    const inputs = [x, wName];
+    if (b) {
+      const bName = fresh(`${name}_b`);
+      graph.initializers.set(bName, floatTensor(bName, [k], tensorToFloat32(b)));
+      inputs.push(bName);
+    }
+    const convOut = referenceTranspose.inputs[0]!;
+    replaced.set(node, [
+      makeNode('Conv', inputs, [convOut], name, { kernel_shape: attr.ints([1, 1]) }),
+      makeNode('Transpose', [convOut], [t], referenceTranspose.name || fresh(`${name}_to_channels_last`), { perm: attr.ints(CHANNELS_LAST) }),
+    ]);
+    if (matmul !== node) replaced.set(matmul, []);
+    restored.push(name);
+  }
+  if (replaced.size === 0) return restored;
+  graph.nodes = graph.nodes.flatMap((n) => replaced.get(n) ?? [n]);
+  removeDeadCode(graph);
+  return restored;
+}
+
+/** x when `name` is Transpose(x, [0, 2, 3, 1]), directly or through QuantizeLinear → DequantizeLinear pairs. */
+function channelsLastSource(name: string, producers: ReadonlyMap<string, OnnxNode>): string | undefined {
+  let node = producers.get(name);
+  while (node && node.opType === 'DequantizeLinear') {
+    const q = producers.get(node.inputs[0]!);
+    if (!q || q.opType !== 'QuantizeLinear' || q.inputs[1] !== node.inputs[1] || q.inputs[2] !== node.inputs[2]) return undefined;
+    node = producers.get(q.inputs[0]!);
+  }
+  if (!node || node.opType !== 'Transpose' || attrInts(node, 'perm', []).join() !== CHANNELS_LAST.join()) return undefined;
+  return node.inputs[0]!;
 }

@@ -480,5 +480,9 @@ describe('distillation of an int8 BlazeFace student (float heads)', () => {
 
   it('so the result is the int8 model, unchanged on held-out photos', () => {
     for (const name of OUTPUTS) expect(after[name]!.mse, name).toEqual(before[name]!.mse);
+    // the heads the int8 pass wrote as Transpose + MatMul were refit as 1×1 Convs and are written back as MatMuls
+    const ops = (m: OnnxModel): string[] => m.graph.nodes.map((n) => n.opType).filter((op) => op === 'MatMul');
+    expect(ops(int8)).toHaveLength(4);
+    expect(ops(result.student)).toHaveLength(4);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pointwiseHeadAsMatMul } from '../../../src/compress/pointwise-head-as-matmul.js';
+import { matMulHeadsAsPointwiseConv, pointwiseHeadAsMatMul } from '../../../src/compress/pointwise-head-as-matmul.js';
 import { DataType } from '../../../src/onnx/dtype.js';
 import { attr, makeNode } from '../../../src/onnx/graph.js';
 import { cloneModel, type OnnxModel } from '../../../src/onnx/ir.js';
@@ -109,5 +109,40 @@ describe('a float head 1×1 Conv before a channels-last Transpose as Transpose +
     const m = model(c);
     expect(pointwiseHeadAsMatMul(m.graph, new Set(['a']))).toEqual([]);
     expect(m.graph.nodes.find((n) => n.name === 'a')?.opType).toBe('Conv');
+  });
+
+  it('is undone for a head refit: the reference model\'s Conv comes back, with its names, through the int8 pass\'s Q/DQ pair', async () => {
+    const original = model();
+    const rewritten = cloneModel(original);
+    pointwiseHeadAsMatMul(rewritten.graph, new Set(['a', 'b']));
+    // what the int8 pass adds behind the shared-scale Transpose: Q → DQ with its input's parameters
+    const g = rewritten.graph;
+    const transpose = g.nodes.find((n) => n.opType === 'Transpose')!;
+    const xT = transpose.outputs[0]!;
+    g.initializers.set('s', floatTensor('s', [], [0.02]));
+    g.initializers.set('z', { name: 'z', dataType: DataType.UINT8, dims: [], values: new Uint8Array([0]) });
+    for (const n of g.nodes) n.inputs = n.inputs.map((i) => (i === xT ? 'xT_dq' : i));
+    g.nodes.splice(g.nodes.indexOf(transpose) + 1, 0, makeNode('QuantizeLinear', [xT, 's', 'z'], ['xT_q'], 'q'), makeNode('DequantizeLinear', ['xT_q', 's', 'z'], ['xT_dq'], 'dq'));
+    const restored = matMulHeadsAsPointwiseConv(g, original.graph);
+    expect(restored.sort()).toEqual(['a', 'b']);
+    expect(g.nodes.map((n) => n.opType).sort()).toEqual(['Conv', 'Conv', 'Conv', 'Relu', 'Reshape', 'Transpose', 'Transpose']);
+    expect(g.nodes.find((n) => n.name === 'a')?.outputs).toEqual(['ha']);
+    expect(g.nodes.find((n) => n.name === 'b')?.outputs).toEqual(['hb']);
+    const before = await run(original);
+    const after = await run(rewritten);
+    for (const name of ['ya', 'yb']) {
+      const a = before.get(name)!;
+      const b = after.get(name)!;
+      for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!), `${name}[${i}]`).toBeLessThan(1e-5);
+    }
+  });
+
+  it('leaves a MatMul alone that the reference does not write as a channels-last 1×1 Conv', () => {
+    const original = model();
+    const rewritten = cloneModel(original);
+    pointwiseHeadAsMatMul(rewritten.graph, new Set(['a']));
+    const reference = model({ perm: [0, 3, 2, 1] });
+    expect(matMulHeadsAsPointwiseConv(rewritten.graph, reference.graph)).toEqual([]);
+    expect(rewritten.graph.nodes.some((n) => n.opType === 'MatMul')).toBe(true);
   });
 });
