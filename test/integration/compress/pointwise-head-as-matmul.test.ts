@@ -6,6 +6,7 @@ import { cloneModel, type OnnxModel } from '../../../src/onnx/ir.js';
 import { encodeModel } from '../../../src/onnx/model-codec.js';
 import { floatTensor } from '../../../src/onnx/tensor.js';
 import { createInferenceRunner } from '../../../src/profile/ort-inference.js';
+import { model as modelOf } from '../../unit/profile/profile-test-models.js';
 
 const C = 6;
 
@@ -35,31 +36,19 @@ function model(c: HeadCase = {}): OnnxModel {
     makeNode('Transpose', ['hb'], ['yb'], 'b_nhwc', { perm: attr.ints([0, 2, 3, 1]) }),
   ];
   if (c.secondReader) nodes.push(makeNode('Relu', ['ha'], ['ra'], 'a_relu'));
-  return {
-    irVersion: 8,
-    opsetImports: [{ domain: '', version: 13 }],
-    producerName: 'test',
-    producerVersion: '',
-    domain: '',
-    modelVersion: 0,
-    docString: '',
-    metadataProps: [],
-    graph: {
-      name: 'g',
-      inputs: [{ name: 'x', type: { elemType: DataType.FLOAT, shape: [1, C, 5, 7] } }],
-      outputs: ['ya', 'yb', ...(c.secondReader ? ['ra'] : [])].map((name) => ({ name, type: { elemType: DataType.FLOAT, shape: null } })),
-      valueInfo: [],
-      initializers: new Map([
-        ['w0', floatTensor('w0', [C, C, 3, 3], values(C * C * 9, 0.37))],
-        ['b0', floatTensor('b0', [C], values(C, 1.3))],
-        ['wa', floatTensor('wa', [4, C, k, k], values(4 * C * k * k, 0.91))],
-        ['ba', floatTensor('ba', [4], [0.1, -0.2, 0.3, -0.4])],
-        ['wb', floatTensor('wb', [3, C, 1, 1], values(3 * C, 0.53))],
-        ['shape', { name: 'shape', dataType: DataType.INT64, dims: [3], values: new BigInt64Array([1n, -1n, 2n]) }],
-      ]),
-      nodes,
-    },
-  };
+  return modelOf({
+    inputs: [{ name: 'x', type: { elemType: DataType.FLOAT, shape: [1, C, 5, 7] } }],
+    outputs: ['ya', 'yb', ...(c.secondReader ? ['ra'] : [])].map((name) => ({ name, type: { elemType: DataType.FLOAT, shape: null } })),
+    initializers: new Map([
+      ['w0', floatTensor('w0', [C, C, 3, 3], values(C * C * 9, 0.37))],
+      ['b0', floatTensor('b0', [C], values(C, 1.3))],
+      ['wa', floatTensor('wa', [4, C, k, k], values(4 * C * k * k, 0.91))],
+      ['ba', floatTensor('ba', [4], [0.1, -0.2, 0.3, -0.4])],
+      ['wb', floatTensor('wb', [3, C, 1, 1], values(3 * C, 0.53))],
+      ['shape', { name: 'shape', dataType: DataType.INT64, dims: [3], values: new BigInt64Array([1n, -1n, 2n]) }],
+    ]),
+    nodes,
+  });
 }
 
 async function run(m: OnnxModel): Promise<Map<string, Float32Array>> {
