@@ -223,6 +223,13 @@ export function quantizeInt8(model: OnnxModel, types: TensorTypeMap, ranges: Rea
     pairs++;
   }
 
+  const floatLayersGuarded = dequantizePerAxisForFloatLayers(graph, fresh);
+  if (floatLayersGuarded > 0) {
+    notes.push(
+      `${floatLayersGuarded} float layer(s) read their 8-bit input through a per-channel DequantizeLinear: onnxruntime (its WeightBiasQuantization pass, on by default) would otherwise quantize their weights to per-tensor int8 when it loads the model`,
+    );
+  }
+
   graph.nodes = topologicalSort(graph);
   removeDeadCode(graph);
   if (from < 13) setOpset(model, '', 13);
@@ -244,6 +251,7 @@ export function quantizeInt8(model: OnnxModel, types: TensorTypeMap, ranges: Rea
         weightsQuantized,
         activationQdqPairs: pairs,
         sharedScaleOps: sharedOps,
+        floatLayersGuarded,
       },
     },
   };
@@ -391,6 +399,64 @@ const WEIGHTED_OPS = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
 export function floatHeadLayerNames(graph: OnnxGraph, floatHead: boolean): Set<string> {
   if (!floatHead) return new Set();
   return new Set([...headOf(graph, graphOutputNames(graph)).layers].map((n) => n.name || n.outputs[0]!));
+}
+
+/** The layers onnxruntime's WeightBiasQuantization quantizes when they read a per-tensor DequantizeLinear. */
+const WEIGHT_QUANTIZED_BY_ORT = new Set(['Conv', 'ConvTranspose', 'Gemm']);
+
+/**
+ * onnxruntime's WeightBiasQuantization pass (graph optimization level 1, always on) rewrites a Conv, ConvTranspose or
+ * Gemm whose input comes from a DequantizeLinear with a scalar scale and whose weight is a float initializer: it
+ * quantizes the weight to symmetric per-tensor int8 and the bias to int32. In 1.30 it did so where the layer's output
+ * went on to a QuantizeLinear, which is where `--keep-float` puts a layer between quantized ones (not at a detector's
+ * float head, whose output is a graph output). Such a layer would silently run with per-tensor int8 weights: on M-LSD
+ * tiny, its first depthwise Conv kept float gave a worst-output cosine of 0.19 instead of 0.54 (BENCHMARKS.md). Every
+ * float layer of these types gets its own DequantizeLinear with the same parameters repeated per channel (axis 1): the
+ * values are identical, and the pass skips a per-axis input. Pure; returns how many layers it guarded.
+ */
+function dequantizePerAxisForFloatLayers(graph: OnnxGraph, fresh: (base: string) => string): number {
+  const producers = producerMap(graph);
+  const perAxis = new Map<string, string>();
+  let guarded = 0;
+  for (const node of [...graph.nodes]) {
+    if (!WEIGHT_QUANTIZED_BY_ORT.has(node.opType) || node.domain !== '') continue;
+    const w = graph.initializers.get(node.inputs[1] ?? '');
+    if (!w || w.dataType !== DataType.FLOAT) continue;
+    const dq = producers.get(node.inputs[0]!);
+    if (!dq || dq.opType !== 'DequantizeLinear' || dq.domain !== '') continue;
+    const scale = graph.initializers.get(dq.inputs[1]!);
+    const zeroPoint = dq.inputs[2] ? graph.initializers.get(dq.inputs[2]) : undefined;
+    if (!scale || scale.dims.length !== 0 || (dq.inputs[2] && !zeroPoint)) continue;
+    const channels = inputChannels(node, w.dims);
+    if (channels === null) continue;
+    const key = `${node.inputs[0]}|${channels}`;
+    let out = perAxis.get(key);
+    if (!out) {
+      const base = node.inputs[0]!;
+      const scaleName = fresh(`${base}_per_axis_scale`);
+      graph.initializers.set(scaleName, floatTensor(scaleName, [channels], new Float32Array(channels).fill(tensorToFloat32(scale)[0]!)));
+      const inputs = [dq.inputs[0]!, scaleName];
+      if (zeroPoint) {
+        const zpName = fresh(`${base}_per_axis_zero_point`);
+        graph.initializers.set(zpName, makeTensor(zpName, zeroPoint.dataType, [channels], new Array<number>(channels).fill(Number(zeroPoint.values[0]))));
+        inputs.push(zpName);
+      }
+      out = fresh(`${base}_per_axis`);
+      graph.nodes.push(makeNode('DequantizeLinear', inputs, [out], fresh(`${base}_per_axis_DequantizeLinear`), { axis: attr.int(1) }));
+      perAxis.set(key, out);
+    }
+    node.inputs[0] = out;
+    guarded++;
+  }
+  return guarded;
+}
+
+/** Channels (axis 1) of a weighted layer's input, from its weight; null when they cannot be read. */
+function inputChannels(node: OnnxNode, dims: readonly number[]): number | null {
+  if (node.opType === 'Conv') return dims.length >= 3 ? dims[1]! * attrInt(node, 'group', 1) : null;
+  if (node.opType === 'ConvTranspose') return dims.length >= 3 ? dims[0]! : null;
+  if (dims.length !== 2 || attrInt(node, 'transA', 0) !== 0) return null;
+  return attrInt(node, 'transB', 0) === 1 ? dims[1]! : dims[0]!;
 }
 
 /** An Add of a constant to a head layer's output: that layer's bias (pointwise-head-as-matmul.ts), not a layer of its own. */
