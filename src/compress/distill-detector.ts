@@ -576,7 +576,8 @@ function report(fit: HeadFit, reason: string | null): DetectorHeadReport {
 }
 
 /**
- * Refit the final Conv behind every output of `student` to the teacher's tensor of the same name (ridge least
+ * Refit the final Conv behind every output of `student` (a float head the int8 pass wrote as Transpose + MatMul is
+ * refit as the teacher's 1×1 Conv and written back) to the teacher's tensor of the same name (ridge least
  * squares over im2col rows of the student's own features, on all but every `holdOutEvery`-th sample); keep each
  * refit only when it lowers that tensor's MSE on the held-out samples, measured in onnxruntime. The student is not
  * mutated. Refuses (MODEL_UNSUPPORTED) when no output has a refittable Conv head.
