@@ -76,13 +76,17 @@ describe.skipIf(!lane.ready)('insn-count plugin', () => {
     writeFileSync(input, Buffer.from(Float32Array.from(t.values as Float32Array).buffer));
     const worker = (runs: number): ReturnType<typeof counted> =>
       counted('bash', () => ['scripts/arm64/run', '--board', 'pi5', '--node', '--', '--predictable', '--no-memory-reducer', 'scripts/arm64/insn-worker.mjs', resolve('test/fixtures/models/mnist-mlp.onnx'), input, '1x784', String(runs)]);
-    const [a1, a2, b] = [worker(1), worker(1), worker(41)];
+    const [a1, a2, b] = [worker(1), worker(1), worker(401)];
     for (const r of [a1, a2, b]) {
       expect(r.lines).toHaveLength(1);
       expect(JSON.parse(r.stdout).arch).toBe('arm64');
     }
     expect(a1.instructions).toBeGreaterThan(0);
-    // 40 more inferences: the difference is far above the spread of two identical processes.
-    expect(Math.abs(a1.instructions - a2.instructions)).toBeLessThan((b.instructions - a1.instructions) / 10);
+    // 400 more inferences count well above the spread of two identical processes. Measured 2026-12-04: 760.68 M and
+    // 760.69 M for one inference, 903.5 M for 401. One run of the lane's earlier version (40 more inferences) saw two
+    // identical processes 30.5 M apart, and the 41-inference one 12.7 M below them: Node's own background work is not
+    // always the same from run to run.
+    const spread = Math.abs(a1.instructions - a2.instructions);
+    expect(b.instructions - Math.max(a1.instructions, a2.instructions)).toBeGreaterThan(2 * spread);
   });
 });
