@@ -33,11 +33,8 @@ export function pointwiseHeadAsMatMul(graph: OnnxGraph, only: ReadonlySet<string
     if (attrInts(transpose!, 'perm', []).join() !== CHANNELS_LAST.join()) continue;
     const w = graph.initializers.get(conv.inputs[1]!)!;
     const [k, c] = w.dims as [number, number];
-    const wValues = tensorToFloat32(w);
-    const wT = new Float32Array(c * k);
-    for (let o = 0; o < k; o++) for (let i = 0; i < c; i++) wT[i * k + o] = wValues[o * c + i]!;
     const wName = fresh(`${name}_as_matmul_w`);
-    graph.initializers.set(wName, floatTensor(wName, [c, k], wT));
+    graph.initializers.set(wName, floatTensor(wName, [c, k], transposed(tensorToFloat32(w), k, c)));
     // heads that read one tensor share its channels-last copy
     const input = conv.inputs[0]!;
     const nodes: OnnxNode[] = [];
@@ -47,13 +44,11 @@ export function pointwiseHeadAsMatMul(graph: OnnxGraph, only: ReadonlySet<string
       channelsLast.set(input, xT);
       nodes.push(makeNode('Transpose', [input], [xT], fresh(`${input}_to_channels_last`), { perm: attr.ints(CHANNELS_LAST) }));
     }
-    const bias = conv.inputs[2] ? graph.initializers.get(conv.inputs[2]) : undefined;
+    const bias = conv.inputs[2]; // [k]: broadcasts over the channels-last product as it is
     if (bias) {
       const product = fresh(`${name}_as_matmul`);
       nodes.push(makeNode('MatMul', [xT, wName], [product], fresh(`${name}_matmul`)));
-      const bName = fresh(`${name}_as_matmul_b`);
-      graph.initializers.set(bName, floatTensor(bName, [k], tensorToFloat32(bias)));
-      nodes.push(makeNode('Add', [product, bName], [transpose!.outputs[0]!], fresh(`${name}_bias`)));
+      nodes.push(makeNode('Add', [product, bias], [transpose!.outputs[0]!], fresh(`${name}_bias`)));
     } else {
       nodes.push(makeNode('MatMul', [xT, wName], [transpose!.outputs[0]!], fresh(`${name}_matmul`)));
     }
@@ -94,6 +89,7 @@ export function matMulHeadsAsPointwiseConv(graph: OnnxGraph, reference: OnnxGrap
   const producers = producerMap(graph);
   const referenceProducers = producerMap(reference);
   const consumers = consumerMap(graph);
+  const fresh = nameFactory(graph);
   const restored: string[] = [];
   const replaced = new Map<OnnxNode, OnnxNode[]>();
   for (const node of graph.nodes) {
@@ -119,20 +115,11 @@ export function matMulHeadsAsPointwiseConv(graph: OnnxGraph, reference: OnnxGrap
     if (!x) continue;
     const [c, k] = w.dims as [number, number];
     const b = bias ? graph.initializers.get(bias)! : undefined;
-    if (b && (b.dataType !== DataType.FLOAT || b.values.length !== k)) continue;
-    const wValues = tensorToFloat32(w);
-    const convW = new Float32Array(k * c);
-    for (let o = 0; o < k; o++) for (let i = 0; i < c; i++) convW[o * c + i] = wValues[i * k + o]!;
+    if (b && (b.dataType !== DataType.FLOAT || b.dims.length !== 1 || b.values.length !== k)) continue;
     const name = referenceConv.name || referenceConv.outputs[0]!;
-    const fresh = nameFactory(graph);
     const wName = fresh(`${name}_w`);
-    graph.initializers.set(wName, floatTensor(wName, [k, c, 1, 1], convW));
-    const inputs = [x, wName];
-    if (b) {
-      const bName = fresh(`${name}_b`);
-      graph.initializers.set(bName, floatTensor(bName, [k], tensorToFloat32(b)));
-      inputs.push(bName);
-    }
+    graph.initializers.set(wName, floatTensor(wName, [k, c, 1, 1], transposed(tensorToFloat32(w), c, k)));
+    const inputs = bias ? [x, wName, bias] : [x, wName];
     const convOut = referenceTranspose.inputs[0]!;
     replaced.set(node, [
       makeNode('Conv', inputs, [convOut], name, { kernel_shape: attr.ints([1, 1]) }),
@@ -145,6 +132,13 @@ export function matMulHeadsAsPointwiseConv(graph: OnnxGraph, reference: OnnxGrap
   graph.nodes = graph.nodes.flatMap((n) => replaced.get(n) ?? [n]);
   removeDeadCode(graph);
   return restored;
+}
+
+/** The [cols, rows] transpose of a row-major [rows, cols] matrix. */
+function transposed(values: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = values[r * cols + c]!;
+  return out;
 }
 
 /** x when `name` is Transpose(x, [0, 2, 3, 1]), directly or through QuantizeLinear → DequantizeLinear pairs. */
