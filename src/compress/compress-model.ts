@@ -41,8 +41,6 @@ export interface CompressFileOptions extends MethodOptions {
   validationDataDir?: string;
   /** With a bound and no validation data: judge on the data the method fitted to (no split); the report says so. */
   noHoldout?: boolean;
-  /** Confidence of the intervals and of the bound check (default 0.95; 0 = point estimates). */
-  confidence?: number;
   /** Write the output even when the fidelity gate fails (the report's first note says so). */
   force?: boolean;
   /** Seed of the `dataDir` split (default: a fixed seed, so the same data gives the same split). */

@@ -33,6 +33,8 @@ export interface MethodOptions {
   /** int8/int4/fp16: 'auto' (needs maxAccuracyDropPp) or node names. */
   keepFloat?: 'auto' | string[];
   maxAccuracyDropPp?: number;
+  /** Confidence of the intervals and of every bound check, the mixed-precision search's too (default 0.95; 0 = point estimates). */
+  confidence?: number;
   /** int4 block size. */
   blockSize?: 32 | 64 | 128;
   /** int8: per-channel activation equalization (default true). */

@@ -39,6 +39,7 @@ export const int8Method: CompressMethodRunner = {
       ...(options.pointwiseHeadAsMatMul === false ? { pointwiseHeadAsMatMul: false } : {}),
       ...(options.adaptiveRounding === false ? { adaptiveRounding: false } : {}),
       ...(options.maxAccuracyDropPp !== undefined ? { maxAccuracyDropPp: options.maxAccuracyDropPp } : {}),
+      ...(options.confidence !== undefined ? { confidence: options.confidence } : {}),
       ...(onProgress ? { onProgress } : {}),
       ...(signal ? { signal } : {}),
     });
