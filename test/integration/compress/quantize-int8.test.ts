@@ -87,4 +87,16 @@ describe('int8 static quantization of the residual CNN fixture', () => {
     const explained = mixed.nodesKeptFloat.filter((k) => k.reason.startsWith('accuracy-sensitive'));
     if (mixed.notes.some((n) => n.includes('kept float to hold'))) expect(explained.length).toBeGreaterThan(0);
   });
+
+  it('mixed precision says when its data cannot confirm the bound at all, and judges on the point estimate', async () => {
+    // 256 calibration digits, int8 agrees on every one (measured): the 95 % interval of a zero drop still reaches
+    // 1.48 pp with every layer float, so a 1 pp bound cannot be confirmed; keeping layers float would not change that.
+    const mixed = await compressModelFile({ inputPath: CNN, outputPath: join(dir, 'mixed-unconfirmable.onnx'), method: 'int8', dataDir: CALIB, keepFloat: 'auto', maxAccuracyDropPp: 1, noHoldout: true, confidence: 0.95, force: true });
+    const accuracy = (mixed.details as { accuracy: { dropPp: number; upperPp: number; confidence: number } }).accuracy;
+    expect(accuracy.confidence).toBe(0.95);
+    expect(accuracy.dropPp).toBeLessThanOrEqual(1);
+    expect(accuracy.upperPp).toBeGreaterThan(1);
+    expect(mixed.notes.join('\n')).toMatch(/mixed precision: the 8 calibration set\(s\) cannot confirm a 1 pp bound even with every layer float \(interval up to [\d.]+ pp\): judged on the point estimate; every layer int8/);
+    expect(mixed.nodesKeptFloat.filter((k) => k.reason.startsWith('accuracy-sensitive'))).toHaveLength(0);
+  });
 });
