@@ -736,7 +736,9 @@ async function buildSteps(spec: CandidateSpec, ctx: CandidateContext): Promise<{
   for (let i = 0; i < spec.steps.length; i++) {
     const step = spec.steps[i]!;
     const prefix = spec.steps.slice(0, i + 1);
-    const key = sha256Hex(canonicalJson({ v: TUNE_FORMAT_VERSION, model: ctx.modelSha256, calib: ctx.calibFingerprint, steps: prefix }));
+    // A mixed-precision search holds its bound by the tune's confidence: a variant built at another is another variant.
+    const searched = prefix.some((s) => s.options.keepFloat === 'auto');
+    const key = sha256Hex(canonicalJson({ v: TUNE_FORMAT_VERSION, model: ctx.modelSha256, calib: ctx.calibFingerprint, steps: prefix, ...(searched ? { confidence: ctx.confidence } : {}) }));
     const cached = ctx.store.getArtifact(key);
     if (cached && existsSync(cached.path) && statSync(cached.path).size === cached.bytes) {
       input = { path: cached.path, sha256: cached.sha256, bytes: cached.bytes };
@@ -755,6 +757,7 @@ async function buildSteps(spec: CandidateSpec, ctx: CandidateContext): Promise<{
         inputPath: input.path,
         outputPath,
         method: step.method,
+        confidence: ctx.confidence,
         ...(ctx.calibDir ? { dataDir: ctx.calibDir } : {}),
         // The tune measures fidelity itself, on the evaluation data: no second pass on the calibration data.
         fidelitySets: 0,
