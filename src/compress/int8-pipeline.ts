@@ -480,8 +480,9 @@ async function mixedPrecisionSearch(
     const accuracyOf = (s: CandidateScore): NonNullable<Int8PipelineResult['accuracy']> => ({ baseline: s.baseline, quantized: s.value, dropPp: drop(s.value), metric: s.metric, upperPp: s.upperPp, confidence });
     if (first.upperPp <= boundPp) return { ...full, accuracy: accuracyOf(first) };
     const layers = quantizedComputeLayers(full);
-    // Every layer float is the best the search can reach. When even its interval exceeds the bound, the samples are
-    // too few to confirm it at all: search on the point estimate, and leave the verdict to the fidelity gate.
+    // Every layer float is where the search ends when no smaller set holds the bound. When even its interval exceeds
+    // the bound, the spread across these samples, not int8, decides: search on the point estimate, and leave the
+    // verdict to the fidelity gate (M-LSD tiny: the interval of every-layer-float reaches 17.2 pp on 32 crops).
     const allFloat = quantize(new Set(layers));
     const allFloatScore = await score(allFloat);
     const byInterval = allFloatScore.upperPp <= boundPp;
