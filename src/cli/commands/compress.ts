@@ -40,7 +40,7 @@ export const commandModule: CommandModule = {
       .option('max-accuracy-drop', { type: 'number', describe: 'percentage points of top-1 (agreement, or cosine ×100; detectors: mAP@.5:.95 or hmean ×100) the model may lose: checked on held-out data, on the upper end of its confidence interval' })
       .option('val-data', { type: 'string', describe: 'validation data (ONNX test-data layout) the result is judged on; without it --data is split when a bound is given' })
       .option('holdout', { type: 'boolean', default: true, describe: '--no-holdout: judge a bound on the data the method fitted to (the report says so)' })
-      .option('confidence', { type: 'number', default: 0.95, describe: 'confidence of the intervals and of the bound check (0 = point estimates)' })
+      .option('confidence', { type: 'number', default: 0.95, describe: 'confidence of the intervals and of the bound check, the --keep-float auto search included (0 = point estimates)' })
       .option('force', { type: 'boolean', default: false, describe: 'write the model even when the fidelity gate fails (collapsed output, bound missed); the report says so first' })
       .option('shape', { type: 'string', array: true, describe: 'NAME=DxDxD for an input with symbolic dims (repeatable): without --data, the fidelity gate synthesizes inputs of this shape' })
       .option('profile', { type: 'string', describe: 'plan: device profile to plan for' })
