@@ -116,7 +116,11 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium, live over a real brok
     await pusher.fill('input[name=targetId]', DEVICE);
     await pusher.selectOption('select[name=action]', 'profile');
     await pusher.fill('textarea[name=options]', 'iterations=5\nwarmup=1\nenergy=off');
+    // Once (2026-12-04, a fresh clone) the job ran with the agent's defaults (iterations 100): the options were lost
+    // somewhere between this fill and the job. These say where, if it happens again.
+    expect(await pusher.inputValue('textarea[name=options]')).toBe('iterations=5\nwarmup=1\nenergy=off');
     await pusher.click('#push-form button[type=submit]');
+    expect(await pusher.inputValue('textarea[name=options]')).toBe('iterations=5\nwarmup=1\nenergy=off');
     const run = pusher.locator('[data-push]').first();
     await run.locator('[data-push-device]').first().waitFor({ timeout: 30_000 });
     await pusher.locator('[data-push-state="done"]').waitFor({ timeout: 90_000 });
