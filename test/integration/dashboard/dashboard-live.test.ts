@@ -143,6 +143,24 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium, live over a real brok
     expect(await watcher.locator(`tr[data-job="${push?.jobId}"] [data-state="ok"]`).count()).toBe(1);
   });
 
+  it('keeps the focus, and what is typed, in the Push form when the page re-renders under it', async () => {
+    await pusher.click('a[data-nav="push"]');
+    const options = pusher.locator('textarea[name=options]');
+    await options.fill('');
+    await options.focus();
+    await pusher.keyboard.type('iterations=');
+    // Re-render the same page, as a live event does, and wait until the view is a new one.
+    await pusher.evaluate(() => {
+      (document.getElementById('main')!.firstElementChild as HTMLElement).dataset.before = 'yes';
+      window.dispatchEvent(new HashChangeEvent('hashchange'));
+    });
+    await pusher.waitForFunction(() => document.querySelector('#main > [data-before]') === null && document.querySelector('#main #push-form') !== null);
+    await pusher.keyboard.type('7');
+    expect(await options.inputValue()).toBe('iterations=7');
+    expect(await pusher.evaluate(() => document.activeElement?.getAttribute('name'))).toBe('options');
+    await options.fill('');
+  });
+
   it("shows the model across devices and a tune's front as a chart whose hover names methods, latency, size and accuracy drop", async () => {
     await pusher.click('a[data-nav="push"]');
     await pusher.setInputFiles('input[name=model]', MNIST_MLP);

@@ -463,8 +463,39 @@ function pushRunView(run: Json): HTMLElement {
   );
 }
 
+/**
+ * The Push form is one element kept across renders. Building the new view moves it out of the page, which drops its
+ * focus: a live event while someone types in it would send what they type next nowhere. The focus and the caret are
+ * taken just before the move and given back once the new view is in.
+ */
+let keptFocus: { element: HTMLElement; caret: [number | null, number | null] | null } | null = null;
+
+function rememberFocus(): void {
+  const el = document.activeElement;
+  keptFocus =
+    el instanceof HTMLElement && el !== document.body
+      ? { element: el, caret: el instanceof HTMLTextAreaElement || el instanceof HTMLInputElement ? [el.selectionStart, el.selectionEnd] : null }
+      : null;
+}
+
+function restoreFocus(): void {
+  const kept = keptFocus;
+  keptFocus = null;
+  // only where the focus was lost by the move, never taken from where the user has put it since
+  if (!kept || !kept.element.isConnected || (document.activeElement !== null && document.activeElement !== document.body)) return;
+  kept.element.focus({ preventScroll: true });
+  const [start, end] = kept.caret ?? [null, null];
+  if (start === null || end === null) return;
+  try {
+    (kept.element as HTMLInputElement | HTMLTextAreaElement).setSelectionRange(start, end);
+  } catch {
+    // inputs without a caret (file, radio) refuse a selection
+  }
+}
+
 async function renderPush(): Promise<HTMLElement> {
   const [fleet, pushes] = await Promise.all([api('/api/fleet'), api('/api/pushes')]);
+  rememberFocus();
   const devices = fleet.devices as Json[];
   const groups = [...new Set(devices.flatMap((d) => d.groups as string[]))].sort();
   const status = h('div', { id: 'push-status', role: 'status' });
@@ -567,6 +598,7 @@ async function render(): Promise<void> {
     charts = [];
     const y = window.scrollY;
     main.replaceChildren(view);
+    restoreFocus();
     for (const draw of afterRender.splice(0)) draw();
     window.scrollTo(0, y);
     document.title = `edgetune · ${page}${arg ? ` ${arg}` : ''}`;
